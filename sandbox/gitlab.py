@@ -1,0 +1,7 @@
+"""Placeholder: the gitlab stand-in is being built (issue 2)."""
+
+from fastapi import APIRouter
+
+from sandbox.core import System
+
+SYSTEM = System(name="gitlab", router=APIRouter())

@@ -23,8 +23,12 @@ async def systems(sb: SandboxDep) -> dict[str, Any]:
             "base_path": f"/{name}",
             "objects": {kind: len(sb.store.table(name, kind)) for kind in sb.store.kinds(name)},
             "quotas": [
-                {"id": q.id, "description": q.description, "limit": sb.quotas.limit(q),
-                 "window_seconds": q.window_seconds}
+                {
+                    "id": q.id,
+                    "description": q.description,
+                    "limit": sb.quotas.limit(q),
+                    "window_seconds": q.window_seconds,
+                }
                 for q in system.quotas
             ],
         }
@@ -41,8 +45,14 @@ async def reset(sb: SandboxDep, seed: bool = True) -> dict[str, str]:
 
 # --- the request log -----------------------------------------------------------------------------
 
-_FILTERS = {"system": "system = ?", "service": "service = ?", "method": "method = ?",
-            "status": "status = ?", "since": "id > ?", "path": "path LIKE ?"}
+_FILTERS = {
+    "system": "system = ?",
+    "service": "service = ?",
+    "method": "method = ?",
+    "status": "status = ?",
+    "since": "id > ?",
+    "path": "path LIKE ?",
+}
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -71,8 +81,17 @@ async def requests(
     since: int | None = Query(None, description="only requests with a larger id"),
 ) -> dict[str, Any]:
     """The request log, oldest first: system, method, path, status, time, write, fault, quota."""
-    where, params = _where(dict(system=system, service=service, method=method, path=path,
-                                write=write, status=status, since=since))
+    where, params = _where(
+        {
+            "system": system,
+            "service": service,
+            "method": method,
+            "path": path,
+            "write": write,
+            "status": status,
+            "since": since,
+        }
+    )
     rows = list(sb.store.requests(where, params))
     return {"count": len(rows), "requests": rows}
 
@@ -139,7 +158,9 @@ async def clear_faults(sb: SandboxDep) -> dict[str, str]:
 
 
 class QuotaSettings(BaseModel):
-    enabled: bool = Field(description="answer over-quota requests with the system's throttling error")
+    enabled: bool = Field(
+        description="answer over-quota requests with the system's throttling error"
+    )
     limits: dict[str, int] = Field(default_factory=dict, description="quota id -> limit override")
 
 

@@ -58,7 +58,7 @@ def default_error(err: ApiError) -> Response:
     return JSONResponse({"error": err.message, "code": err.code}, err.status, err.headers)
 
 
-# --- storage -----------------------------------------------------------------------------------
+# --- storage -------------------------------------------------------------------------------------
 
 
 class Store:
@@ -224,7 +224,9 @@ class Quotas:
     def limit(self, quota: Quota) -> int:
         return self.overrides.get(quota.id, quota.limit)
 
-    def check(self, quotas: tuple[Quota, ...], method: str, path: str, user: str) -> tuple[Quota, float] | None:
+    def check(
+        self, quotas: tuple[Quota, ...], method: str, path: str, user: str
+    ) -> tuple[Quota, float] | None:
         """Count this request; return the exceeded quota and the seconds until a slot frees up."""
         now = time.monotonic()
         counted: list[deque[float]] = []
@@ -278,7 +280,9 @@ class Fault(BaseModel):
         return re.fullmatch(self.path, path) is not None
 
     def label(self) -> str:
-        what = {"status": str(self.status), "drop": "drop", "delay": f"delay {self.delay}s"}[self.kind]
+        what = {"status": str(self.status), "drop": "drop", "delay": f"delay {self.delay}s"}[
+            self.kind
+        ]
         return f"{what} after commit" if self.after_commit else what
 
 
@@ -326,7 +330,10 @@ class System:
     seed: Callable[[Sandbox], None] = lambda sb: None
     quotas: tuple[Quota, ...] = ()
     quota_error: Callable[[Quota, float], ApiError] = lambda q, wait: ApiError(
-        429, f"Rate limit exceeded: {q.description}", "rate_limited", {"Retry-After": str(int(wait) + 1)}
+        429,
+        f"Rate limit exceeded: {q.description}",
+        "rate_limited",
+        {"Retry-After": str(int(wait) + 1)},
     )
     is_write: Callable[[str, str], bool] = _default_is_write
     service: Callable[[str], str] | None = None  # finer name for the log, e.g. google -> sheets
@@ -433,7 +440,9 @@ class SandboxMiddleware:
             if exceeded:
                 quota, wait = exceeded
                 record.quota = quota.id
-                await system.render_error(system.quota_error(quota, wait))(scope, replay, send_logged)
+                await system.render_error(system.quota_error(quota, wait))(
+                    scope, replay, send_logged
+                )
                 return
             fault = self.sandbox.faults.take(method, path)
             if fault is None:
@@ -469,7 +478,9 @@ class SandboxMiddleware:
             _drop_connection(raw_send)
             return
         headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-        error = ApiError(fault.status, f"Injected fault: HTTP {fault.status}", _reason(fault.status), headers)
+        error = ApiError(
+            fault.status, f"Injected fault: HTTP {fault.status}", _reason(fault.status), headers
+        )
         await system.render_error(error)(scope, receive, send)
 
 

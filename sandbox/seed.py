@@ -8,6 +8,7 @@ here so a re-seed gives the same ones.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -39,10 +40,17 @@ def sfid(prefix: str, n: int) -> str:
 
 # Salesforce key prefixes
 USER, ACCOUNT, CONTACT, OPPORTUNITY, CONTACT_ROLE, LINE_ITEM, PRODUCT, ENGAGEMENT = (
-    "005", "001", "003", "006", "00K", "00k", "01t", "a0P",
+    "005",
+    "001",
+    "003",
+    "006",
+    "00K",
+    "00k",
+    "01t",
+    "a0P",
 )
 
-# --- people ----------------------------------------------------------------------------------------
+# --- people --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -76,50 +84,128 @@ STAFF = (
 )
 
 PSES = (
-    Pse("aisha_bello", "Aisha Bello", "Sr. PS Engineer", "Africa/Lagos",
+    Pse(
+        "aisha_bello",
+        "Aisha Bello",
+        "Sr. PS Engineer",
+        "Africa/Lagos",
         {"gitlab-ci": 5, "kubernetes": 4, "terraform": 3, "security": 2},
-        ("security", "architecture"), ("calm", "structured", "written")),
-    Pse("bruno_costa", "Bruno Costa", "PS Engineer", "America/Sao_Paulo",
+        ("security", "architecture"),
+        ("calm", "structured", "written"),
+    ),
+    Pse(
+        "bruno_costa",
+        "Bruno Costa",
+        "PS Engineer",
+        "America/Sao_Paulo",
         {"migration": 5, "gitlab-ci": 3, "python": 4, "jenkins": 4},
-        ("kubernetes",), ("energetic", "hands-on", "verbal")),
-    Pse("chen_wei", "Chen Wei", "Sr. PS Engineer", "Asia/Shanghai",
+        ("kubernetes",),
+        ("energetic", "hands-on", "verbal"),
+    ),
+    Pse(
+        "chen_wei",
+        "Chen Wei",
+        "Sr. PS Engineer",
+        "Asia/Shanghai",
         {"kubernetes": 5, "helm": 4, "security": 3, "gcp": 4},
-        ("architecture",), ("precise", "formal", "written")),
-    Pse("divya_nair", "Divya Nair", "PS Engineer", "Asia/Kolkata",
+        ("architecture",),
+        ("precise", "formal", "written"),
+    ),
+    Pse(
+        "divya_nair",
+        "Divya Nair",
+        "PS Engineer",
+        "Asia/Kolkata",
         {"python": 5, "migration": 4, "data": 4, "gitlab-ci": 3},
-        ("leadership", "kubernetes"), ("patient", "teacher", "verbal")),
-    Pse("erik_lund", "Erik Lund", "Sr. PS Engineer", "Europe/Stockholm",
+        ("leadership", "kubernetes"),
+        ("patient", "teacher", "verbal"),
+    ),
+    Pse(
+        "erik_lund",
+        "Erik Lund",
+        "Sr. PS Engineer",
+        "Europe/Stockholm",
         {"security": 5, "compliance": 4, "gitlab-ci": 4, "terraform": 2},
-        ("data",), ("formal", "precise", "written")),
-    Pse("fatima_zahra", "Fatima Zahra", "PS Engineer", "Europe/London",
+        ("data",),
+        ("formal", "precise", "written"),
+    ),
+    Pse(
+        "fatima_zahra",
+        "Fatima Zahra",
+        "PS Engineer",
+        "Europe/London",
         {"training": 4, "gitlab-ci": 4, "agile": 5},
-        ("security",), ("energetic", "teacher", "verbal")),
-    Pse("grace_kim", "Grace Kim", "PS Engineer", "America/Los_Angeles",
+        ("security",),
+        ("energetic", "teacher", "verbal"),
+    ),
+    Pse(
+        "grace_kim",
+        "Grace Kim",
+        "PS Engineer",
+        "America/Los_Angeles",
         {"training": 5, "gitlab-ci": 4, "agile": 4, "python": 2},
-        ("kubernetes", "leadership"), ("patient", "teacher", "verbal")),
-    Pse("hannah_mueller", "Hannah Müller", "PS Engineer", "Europe/Berlin",
+        ("kubernetes", "leadership"),
+        ("patient", "teacher", "verbal"),
+    ),
+    Pse(
+        "hannah_mueller",
+        "Hannah Müller",
+        "PS Engineer",
+        "Europe/Berlin",
         {"migration": 4, "jenkins": 5, "gitlab-ci": 4, "aws": 2},
-        ("aws",), ("structured", "formal", "written")),
-    Pse("isaac_cohen", "Isaac Cohen", "Sr. PS Engineer", "America/New_York",
+        ("aws",),
+        ("structured", "formal", "written"),
+    ),
+    Pse(
+        "isaac_cohen",
+        "Isaac Cohen",
+        "Sr. PS Engineer",
+        "America/New_York",
         {"terraform": 5, "aws": 5, "kubernetes": 3, "gitlab-ci": 3},
-        ("security",), ("hands-on", "calm", "verbal")),
-    Pse("jonas_berg", "Jonas Berg", "PS Engineer", "Pacific/Auckland",
+        ("security",),
+        ("hands-on", "calm", "verbal"),
+    ),
+    Pse(
+        "jonas_berg",
+        "Jonas Berg",
+        "PS Engineer",
+        "Pacific/Auckland",
         {"gitlab-ci": 4, "kubernetes": 3, "helm": 3, "gcp": 2},
-        ("architecture", "gcp"), ("calm", "hands-on", "written")),
-    Pse("kavya_iyer", "Kavya Iyer", "PS Engineer", "Australia/Adelaide",
+        ("architecture", "gcp"),
+        ("calm", "hands-on", "written"),
+    ),
+    Pse(
+        "kavya_iyer",
+        "Kavya Iyer",
+        "PS Engineer",
+        "Australia/Adelaide",
         {"data": 5, "python": 4, "migration": 3},
-        ("gitlab-ci",), ("precise", "patient", "written")),
-    Pse("luis_ortega", "Luis Ortega", "PS Engineer", "America/Mexico_City",
+        ("gitlab-ci",),
+        ("precise", "patient", "written"),
+    ),
+    Pse(
+        "luis_ortega",
+        "Luis Ortega",
+        "PS Engineer",
+        "America/Mexico_City",
         {"gitlab-ci": 3, "migration": 3, "training": 3},
-        ("migration", "kubernetes"), ("energetic", "verbal")),
+        ("migration", "kubernetes"),
+        ("energetic", "verbal"),
+    ),
 )
 
 PARTNERS = (
     # name, contact email, skills (a partner firm is judged on its best consultant)
-    ("Contoso Consulting", "staffing@contoso-consulting.example",
-     {"kubernetes": 5, "terraform": 5, "aws": 5, "gcp": 4}),
-    ("Fabrikam DevOps Partners", "ps@fabrikam-devops.example",
-     {"migration": 5, "jenkins": 5, "gitlab-ci": 5, "security": 4}),
+    (
+        "Contoso Consulting",
+        "staffing@contoso-consulting.example",
+        {"kubernetes": 5, "terraform": 5, "aws": 5, "gcp": 4},
+    ),
+    (
+        "Fabrikam DevOps Partners",
+        "ps@fabrikam-devops.example",
+        {"migration": 5, "jenkins": 5, "gitlab-ci": 5, "security": 4},
+    ),
 )
 
 
@@ -190,47 +276,117 @@ class Opportunity:
         return sfid(OPPORTUNITY, self.n)
 
 
-ACME = Account(1, "Acme Corporation", "Manufacturing", "United States", "America/Chicago",
-               ("direct", "hands-on"), (
-                   Contact("Wile", "Coyote", "wile.coyote@acme.example", "VP Engineering",
-                           "Decision Maker", True),
-                   Contact("Road", "Runner", "road.runner@acme.example", "DevOps Lead",
-                           "Technical Buyer"),
-               ))
-GLOBEX = Account(2, "Globex Industries", "Energy", "Germany", "Europe/Berlin",
-                 ("formal", "written"), (
-                     Contact("Hank", "Scorpio", "hank.scorpio@globex.example", "CTO",
-                             "Decision Maker", True),
-                     Contact("Lena", "Schmidt", "lena.schmidt@globex.example", "Platform Owner",
-                             "Technical Buyer"),
-                 ))
-INITECH = Account(3, "Initech Software", "Software", "United States", "America/Los_Angeles",
-                  ("precise", "written"), (
-                      Contact("Bill", "Lumbergh", "bill.lumbergh@initech.example",
-                              "Director of IT", "Decision Maker", True),
-                      Contact("Peter", "Gibbons", "peter.gibbons@initech.example",
-                              "Software Engineer", "Business User"),
-                  ))
-UMBRELLA = Account(4, "Umbrella Health", "Healthcare", "Australia", "Australia/Sydney",
-                   ("calm", "formal"), (
-                       Contact("Alice", "Abernathy", "alice.abernathy@umbrella.example",
-                               "Head of Platform", "Decision Maker", True),
-                   ))
-SGD = Account(5, "Société Générale de Données", "Financial Services", "France", "Europe/Paris",
-              ("formal", "teacher"), (
-                  Contact("Amélie", "Poulain", "amelie.poulain@sgd.example",
-                          "Responsable DevOps", "Decision Maker", True),
-              ))
-WAYNE = Account(6, "Wayne Enterprises", "Conglomerate", "United States", "America/New_York",
-                ("direct", "verbal"), (
-                    Contact("Lucius", "Fox", "lucius.fox@wayne.example", "CTO",
-                            "Decision Maker", True),
-                ))
+ACME = Account(
+    1,
+    "Acme Corporation",
+    "Manufacturing",
+    "United States",
+    "America/Chicago",
+    ("direct", "hands-on"),
+    (
+        Contact(
+            "Wile", "Coyote", "wile.coyote@acme.example", "VP Engineering", "Decision Maker", True
+        ),
+        Contact("Road", "Runner", "road.runner@acme.example", "DevOps Lead", "Technical Buyer"),
+    ),
+)
+GLOBEX = Account(
+    2,
+    "Globex Industries",
+    "Energy",
+    "Germany",
+    "Europe/Berlin",
+    ("formal", "written"),
+    (
+        Contact("Hank", "Scorpio", "hank.scorpio@globex.example", "CTO", "Decision Maker", True),
+        Contact(
+            "Lena", "Schmidt", "lena.schmidt@globex.example", "Platform Owner", "Technical Buyer"
+        ),
+    ),
+)
+INITECH = Account(
+    3,
+    "Initech Software",
+    "Software",
+    "United States",
+    "America/Los_Angeles",
+    ("precise", "written"),
+    (
+        Contact(
+            "Bill",
+            "Lumbergh",
+            "bill.lumbergh@initech.example",
+            "Director of IT",
+            "Decision Maker",
+            True,
+        ),
+        Contact(
+            "Peter",
+            "Gibbons",
+            "peter.gibbons@initech.example",
+            "Software Engineer",
+            "Business User",
+        ),
+    ),
+)
+UMBRELLA = Account(
+    4,
+    "Umbrella Health",
+    "Healthcare",
+    "Australia",
+    "Australia/Sydney",
+    ("calm", "formal"),
+    (
+        Contact(
+            "Alice",
+            "Abernathy",
+            "alice.abernathy@umbrella.example",
+            "Head of Platform",
+            "Decision Maker",
+            True,
+        ),
+    ),
+)
+SGD = Account(
+    5,
+    "Société Générale de Données",
+    "Financial Services",
+    "France",
+    "Europe/Paris",
+    ("formal", "teacher"),
+    (
+        Contact(
+            "Amélie",
+            "Poulain",
+            "amelie.poulain@sgd.example",
+            "Responsable DevOps",
+            "Decision Maker",
+            True,
+        ),
+    ),
+)
+WAYNE = Account(
+    6,
+    "Wayne Enterprises",
+    "Conglomerate",
+    "United States",
+    "America/New_York",
+    ("direct", "verbal"),
+    (Contact("Lucius", "Fox", "lucius.fox@wayne.example", "CTO", "Decision Maker", True),),
+)
 ACCOUNTS = (ACME, GLOBEX, INITECH, UMBRELLA, SGD, WAYNE)
 
 # GitLab-style stage names; stage 5 is the one that starts Pre-Initiate.
-STAGES = ("1-Discovery", "2-Scoping", "3-Technical Evaluation", "4-Proposal", "5-Negotiating",
-          "6-Awaiting Signature", "Closed Won", "8-Closed Lost")
+STAGES = (
+    "1-Discovery",
+    "2-Scoping",
+    "3-Technical Evaluation",
+    "4-Proposal",
+    "5-Negotiating",
+    "6-Awaiting Signature",
+    "Closed Won",
+    "8-Closed Lost",
+)
 
 _MIGRATION = LineItem("PS-MIG", "SCM migration: repositories, users, CI definitions", 120, 250)
 _CI = LineItem("PS-CICD", "CI/CD pipeline design and rollout", 80, 250)
@@ -239,32 +395,116 @@ _SEC = LineItem("PS-SEC", "Security and compliance pipeline rollout", 120, 275)
 _TRAIN = LineItem("PS-TRN", "Administrator and user training (remote)", 24, 300)
 _HEALTH = LineItem("PS-HC", "Instance health check and recommendations", 40, 250)
 
-ACME_PAST = Opportunity(1, ACME, "Acme – GitLab Migration 2025", "Closed Won", 48_000, "USD",
-                        "dana_cole", "marcus_webb", "SOW-2025-031", {"migration": 4}, -400, 10,
-                        (_MIGRATION, _TRAIN))
+ACME_PAST = Opportunity(
+    1,
+    ACME,
+    "Acme – GitLab Migration 2025",
+    "Closed Won",
+    48_000,
+    "USD",
+    "dana_cole",
+    "marcus_webb",
+    "SOW-2025-031",
+    {"migration": 4},
+    -400,
+    10,
+    (_MIGRATION, _TRAIN),
+)
 OPPORTUNITIES = (
     ACME_PAST,
-    Opportunity(2, ACME, "Acme – CI/CD Modernisation", "4-Proposal", 42_000, "USD",
-                "dana_cole", "marcus_webb", "SOW-2026-041", {"gitlab-ci": 4, "kubernetes": 3},
-                30, 8, (_CI, _K8S)),
-    Opportunity(3, GLOBEX, "Globex – Kubernetes Integration", "4-Proposal", 68_500, "EUR",
-                "sam_patel", "elena_rossi", "SOW-2026-042",
-                {"kubernetes": 4, "helm": 3, "security": 2}, 45, 12, (_K8S, _SEC, _TRAIN)),
-    Opportunity(4, INITECH, "Initech – Security & Compliance Rollout", "3-Technical Evaluation",
-                36_000, "USD", "dana_cole", "marcus_webb", "SOW-2026-043",
-                {"security": 4, "compliance": 3}, 60, 8, (_SEC, _TRAIN)),
-    Opportunity(5, UMBRELLA, "Umbrella Health – Platform Onboarding", "6-Awaiting Signature",
-                29_500, "AUD", "sam_patel", "elena_rossi", "SOW-2026-044",
-                {"gitlab-ci": 3, "training": 3}, 21, 6, (_HEALTH, _CI, _TRAIN)),
-    Opportunity(6, SGD, "SGD – Formation GitLab & migration", "2-Scoping", 54_000, "EUR",
-                "sam_patel", "elena_rossi", "SOW-2026-045", {"migration": 4, "training": 4},
-                75, 10, (_MIGRATION, _TRAIN)),
-    Opportunity(7, WAYNE, "Wayne – Jenkins to GitLab", "8-Closed Lost", 61_000, "USD",
-                "dana_cole", "marcus_webb", "SOW-2026-039", {"jenkins": 4, "migration": 4},
-                30, 10, (_MIGRATION, _CI)),
+    Opportunity(
+        2,
+        ACME,
+        "Acme – CI/CD Modernisation",
+        "4-Proposal",
+        42_000,
+        "USD",
+        "dana_cole",
+        "marcus_webb",
+        "SOW-2026-041",
+        {"gitlab-ci": 4, "kubernetes": 3},
+        30,
+        8,
+        (_CI, _K8S),
+    ),
+    Opportunity(
+        3,
+        GLOBEX,
+        "Globex – Kubernetes Integration",
+        "4-Proposal",
+        68_500,
+        "EUR",
+        "sam_patel",
+        "elena_rossi",
+        "SOW-2026-042",
+        {"kubernetes": 4, "helm": 3, "security": 2},
+        45,
+        12,
+        (_K8S, _SEC, _TRAIN),
+    ),
+    Opportunity(
+        4,
+        INITECH,
+        "Initech – Security & Compliance Rollout",
+        "3-Technical Evaluation",
+        36_000,
+        "USD",
+        "dana_cole",
+        "marcus_webb",
+        "SOW-2026-043",
+        {"security": 4, "compliance": 3},
+        60,
+        8,
+        (_SEC, _TRAIN),
+    ),
+    Opportunity(
+        5,
+        UMBRELLA,
+        "Umbrella Health – Platform Onboarding",
+        "6-Awaiting Signature",
+        29_500,
+        "AUD",
+        "sam_patel",
+        "elena_rossi",
+        "SOW-2026-044",
+        {"gitlab-ci": 3, "training": 3},
+        21,
+        6,
+        (_HEALTH, _CI, _TRAIN),
+    ),
+    Opportunity(
+        6,
+        SGD,
+        "SGD – Formation GitLab & migration",
+        "2-Scoping",
+        54_000,
+        "EUR",
+        "sam_patel",
+        "elena_rossi",
+        "SOW-2026-045",
+        {"migration": 4, "training": 4},
+        75,
+        10,
+        (_MIGRATION, _TRAIN),
+    ),
+    Opportunity(
+        7,
+        WAYNE,
+        "Wayne – Jenkins to GitLab",
+        "8-Closed Lost",
+        61_000,
+        "USD",
+        "dana_cole",
+        "marcus_webb",
+        "SOW-2026-039",
+        {"jenkins": 4, "migration": 4},
+        30,
+        10,
+        (_MIGRATION, _CI),
+    ),
 )
 
-# --- current workload (Mavenlink): who is booked where ---------------------------------------------
+# --- current workload (Mavenlink): who is booked where -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -276,8 +516,11 @@ class Booking:
     minutes_per_day: int
 
 
-CURRENT_WORKSPACES = ("Acme – GitLab Migration 2025", "Hooli – Runner Fleet Upgrade",
-                      "Stark Industries – Compliance Pipelines")
+CURRENT_WORKSPACES = (
+    "Acme – GitLab Migration 2025",
+    "Hooli – Runner Fleet Upgrade",
+    "Stark Industries – Compliance Pipelines",
+)
 BOOKINGS = (
     Booking("aisha_bello", "Hooli – Runner Fleet Upgrade", -20, 90, 480),  # fully booked
     Booking("chen_wei", "Stark Industries – Compliance Pipelines", -10, 40, 240),
@@ -287,7 +530,7 @@ BOOKINGS = (
     Booking("grace_kim", "Hooli – Runner Fleet Upgrade", 5, 20, 120),
 )
 
-# --- Drive: templates, the skills matrix, SOWs -----------------------------------------------------
+# --- Drive: templates, the skills matrix, SOWs ---------------------------------------------------
 
 TEMPLATES_FOLDER = "PS Templates"
 ENGAGEMENTS_FOLDER = "PS Engagements"
@@ -311,89 +554,159 @@ class Template:
 
 
 TEMPLATES = (
-    Template("cost-estimate", "Cost Estimate Template", SPREADSHEET, tabs={
-        "Estimate": (
-            ("Cost estimate", ""),
-            ("Customer", ""),
-            ("Opportunity", ""),
-            ("Opportunity Id", ""),
-            ("SOW", ""),
-            ("Currency", ""),
-            ("Contracted revenue", ""),
-            ("Expected start", ""),
-            ("Expected completion", ""),
-            ("", ""),
-            ("Activity", "Unit", "Effort", "Hours", "Notes"),
+    Template(
+        "cost-estimate",
+        "Cost Estimate Template",
+        SPREADSHEET,
+        tabs={
+            "Estimate": (
+                ("Cost estimate", ""),
+                ("Customer", ""),
+                ("Opportunity", ""),
+                ("Opportunity Id", ""),
+                ("SOW", ""),
+                ("Currency", ""),
+                ("Contracted revenue", ""),
+                ("Expected start", ""),
+                ("Expected completion", ""),
+                ("", ""),
+                ("Activity", "Unit", "Effort", "Hours", "Notes"),
+            ),
+        },
+    ),
+    Template(
+        "project-definition",
+        "Project Definition Template",
+        SPREADSHEET,
+        tabs={
+            "Overview": (
+                ("Project definition", ""),
+                ("Customer", ""),
+                ("Opportunity", ""),
+                ("SOW", ""),
+                ("Project owner", ""),
+                ("Engagement manager", ""),
+                ("GitLab project", ""),
+                ("Mavenlink project", ""),
+                ("Expected start", ""),
+                ("Expected completion", ""),
+            ),
+            "Actions": (("Date", "Action", "Owner", "Due", "Status"),),
+            "Meeting Notes": (("Date", "Meeting", "Attendees", "Notes"),),
+            "Status Report": (
+                ("Week", "Schedule", "Hours used", "Hours remaining", "Issues", "Out of office"),
+            ),
+        },
+    ),
+    Template(
+        "kickoff-deck",
+        "Customer Project Kickoff",
+        PRESENTATION,
+        text=(
+            "{{customer}} – Project Kickoff",
+            "{{sow_number}} · {{opportunity}}",
+            "Team: {{team}}",
+            "Timeline: {{start}} – {{end}}",
         ),
-    }),
-    Template("project-definition", "Project Definition Template", SPREADSHEET, tabs={
-        "Overview": (
-            ("Project definition", ""),
-            ("Customer", ""), ("Opportunity", ""), ("SOW", ""), ("Project owner", ""),
-            ("Engagement manager", ""), ("GitLab project", ""), ("Mavenlink project", ""),
-            ("Expected start", ""), ("Expected completion", ""),
+    ),
+    Template(
+        "change-request",
+        "Change Request Template",
+        DOCUMENT,
+        text=(
+            "Change request for {{customer}} ({{sow_number}})",
+            "Requested change: {{change}}",
+            "Impact on budget: {{budget_impact}}",
+            "Impact on schedule: {{schedule_impact}}",
         ),
-        "Actions": (("Date", "Action", "Owner", "Due", "Status"),),
-        "Meeting Notes": (("Date", "Meeting", "Attendees", "Notes"),),
-        "Status Report": (("Week", "Schedule", "Hours used", "Hours remaining", "Issues",
-                           "Out of office"),),
-    }),
-    Template("kickoff-deck", "Customer Project Kickoff", PRESENTATION, text=(
-        "{{customer}} – Project Kickoff", "{{sow_number}} · {{opportunity}}",
-        "Team: {{team}}", "Timeline: {{start}} – {{end}}",
-    )),
-    Template("change-request", "Change Request Template", DOCUMENT, text=(
-        "Change request for {{customer}} ({{sow_number}})",
-        "Requested change: {{change}}", "Impact on budget: {{budget_impact}}",
-        "Impact on schedule: {{schedule_impact}}",
-    )),
-    Template("acceptance-request", "Activity Acceptance Request", DOCUMENT, text=(
-        "Subject: {{customer}} – acceptance of {{activity}}",
-        "Dear {{contact_first_name}},",
-        "We have completed {{activity}} under {{sow_number}}. Please reply \"accepted\" to confirm "
-        "completion, or tell us what is missing. Without an answer within five business days the "
-        "activity will be considered accepted.",
-        "Kind regards, {{project_owner}}",
-    )),
-    Template("closure-agenda", "Project Closure Meeting Agenda", DOCUMENT, text=(
-        "{{customer}} – project closure", "1. Deliverables and acceptance",
-        "2. Estimate vs actual", "3. Lessons learned", "4. Next steps",
-    )),
-    Template("initiation-email", "Initiation Email – New Customer", DOCUMENT, text=(
-        "Subject: Welcome to {{company}} Professional Services – {{sow_number}}",
-        "Dear {{contact_first_name}},",
-        "Thank you for choosing {{company}}. I am {{project_owner}}, your project owner for "
-        "{{opportunity}}. In the coming days we will schedule a kickoff to confirm scope, "
-        "timeline and the team.",
-        "Kind regards, {{project_owner}}",
-    )),
-    Template("initiation-email-existing", "Initiation Email – Existing Customer", DOCUMENT, text=(
-        "Subject: Your next engagement with {{company}} – {{sow_number}}",
-        "Dear {{contact_first_name}},",
-        "Great to be working together again. I am {{project_owner}}, project owner for "
-        "{{opportunity}}; we will build on what we delivered before and propose a kickoff date "
-        "shortly.",
-        "Kind regards, {{project_owner}}",
-    )),
-    Template("sign-off-email", "Project Sign-off Email", DOCUMENT, text=(
-        "Subject: {{customer}}- project sign off",
-        "Dear {{contact_first_name}},",
-        "All activities of {{sow_number}} are complete. Please reply \"accepted\" to sign off "
-        "the project.",
-        "Kind regards, {{project_owner}}",
-    )),
-    Template("handoff-issue", "Sales to PS Hand-off Issue", DOCUMENT, text=(
-        "Sales to PS hand-off: {{customer}} – {{sow_number}}",
-        "- [ ] SOW reviewed with the account team",
-        "- [ ] Customer contacts and time zone confirmed",
-        "- [ ] Technical environment and access",
-        "- [ ] Risks and commitments made during the sale",
-    )),
+    ),
+    Template(
+        "acceptance-request",
+        "Activity Acceptance Request",
+        DOCUMENT,
+        text=(
+            "Subject: {{customer}} – acceptance of {{activity}}",
+            "Dear {{contact_first_name}},",
+            'We have completed {{activity}} under {{sow_number}}. Please reply "accepted" to confirm '
+            "completion, or tell us what is missing. Without an answer within five business days the "
+            "activity will be considered accepted.",
+            "Kind regards, {{project_owner}}",
+        ),
+    ),
+    Template(
+        "closure-agenda",
+        "Project Closure Meeting Agenda",
+        DOCUMENT,
+        text=(
+            "{{customer}} – project closure",
+            "1. Deliverables and acceptance",
+            "2. Estimate vs actual",
+            "3. Lessons learned",
+            "4. Next steps",
+        ),
+    ),
+    Template(
+        "initiation-email",
+        "Initiation Email – New Customer",
+        DOCUMENT,
+        text=(
+            "Subject: Welcome to {{company}} Professional Services – {{sow_number}}",
+            "Dear {{contact_first_name}},",
+            "Thank you for choosing {{company}}. I am {{project_owner}}, your project owner for "
+            "{{opportunity}}. In the coming days we will schedule a kickoff to confirm scope, "
+            "timeline and the team.",
+            "Kind regards, {{project_owner}}",
+        ),
+    ),
+    Template(
+        "initiation-email-existing",
+        "Initiation Email – Existing Customer",
+        DOCUMENT,
+        text=(
+            "Subject: Your next engagement with {{company}} – {{sow_number}}",
+            "Dear {{contact_first_name}},",
+            "Great to be working together again. I am {{project_owner}}, project owner for "
+            "{{opportunity}}; we will build on what we delivered before and propose a kickoff date "
+            "shortly.",
+            "Kind regards, {{project_owner}}",
+        ),
+    ),
+    Template(
+        "sign-off-email",
+        "Project Sign-off Email",
+        DOCUMENT,
+        text=(
+            "Subject: {{customer}}- project sign off",
+            "Dear {{contact_first_name}},",
+            'All activities of {{sow_number}} are complete. Please reply "accepted" to sign off '
+            "the project.",
+            "Kind regards, {{project_owner}}",
+        ),
+    ),
+    Template(
+        "handoff-issue",
+        "Sales to PS Hand-off Issue",
+        DOCUMENT,
+        text=(
+            "Sales to PS hand-off: {{customer}} – {{sow_number}}",
+            "- [ ] SOW reviewed with the account team",
+            "- [ ] Customer contacts and time zone confirmed",
+            "- [ ] Technical environment and access",
+            "- [ ] Risks and commitments made during the sale",
+        ),
+    ),
 )
 
 SKILLS_MATRIX = "PS Skills Matrix"
-SKILLS_MATRIX_HEADER = ("Email", "Name", "Title", "Time zone", "Skills", "Growth goals",
-                        "Personality & communication")
+SKILLS_MATRIX_HEADER = (
+    "Email",
+    "Name",
+    "Title",
+    "Time zone",
+    "Skills",
+    "Growth goals",
+    "Personality & communication",
+)
 PARTNERS_HEADER = ("Partner", "Email", "Skills")
 
 
@@ -401,16 +714,20 @@ def skills_cell(skills: dict[str, int]) -> str:
     return "; ".join(f"{name}:{level}" for name, level in skills.items())
 
 
-# --- Slack -----------------------------------------------------------------------------------------
+# --- Slack ---------------------------------------------------------------------------------------
 
 CHANNELS = ("ps_planning", "ps_ops_alerts", "general")
 
 
-# --- GitLab ----------------------------------------------------------------------------------------
+# --- GitLab --------------------------------------------------------------------------------------
 
 CUSTOMERS_GROUP = "ps-customers"  # top-level group; one subgroup per customer
-GROUP_LABELS = (("PS::Hand-off", "#6699cc"), ("PS::Activity", "#428bca"),
-                ("PS::TA Review", "#d9534f"), ("PS::Change Request", "#f0ad4e"))
+GROUP_LABELS = (
+    ("PS::Hand-off", "#6699cc"),
+    ("PS::Activity", "#428bca"),
+    ("PS::TA Review", "#d9534f"),
+    ("PS::Change Request", "#f0ad4e"),
+)
 
 
 def seed_day() -> date:
@@ -420,3 +737,13 @@ def seed_day() -> date:
 
 def day(offset: int) -> date:
     return seed_day() + timedelta(days=offset)
+
+
+def sow_document_id(sow_number: str) -> str:
+    """The Drive id of a seeded SOW document, fixed so Salesforce's SOW_Link__c can name it."""
+    return "1sow" + hashlib.sha256(sow_number.encode()).hexdigest()[:40]
+
+
+def sow_link(sow_number: str) -> str:
+    """Opportunity.SOW_Link__c as sales enters it: the Google Docs URL of the SOW."""
+    return f"https://docs.google.com/document/d/{sow_document_id(sow_number)}/edit"

@@ -98,7 +98,9 @@ def test_every_request_is_logged_with_system_and_write_flag(
 
     log = control.requests()
     assert [(r["method"], r["status"], r["write"]) for r in log] == [
-        ("POST", 200, True), ("GET", 200, False), ("GET", 404, False)
+        ("POST", 200, True),
+        ("GET", 200, False),
+        ("GET", 404, False),
     ]
     assert {r["system"] for r in log} == {"notes"}
     assert log[0]["body"] == '{"title":"a"}'
@@ -168,8 +170,9 @@ def test_quota_answers_429_with_retry_after_per_user_once_enabled(
     assert statuses == [429, 429]  # the 4 earlier writes are still in the window
     throttled = http.post("/notes", json={"title": "x"})
     assert 1 <= int(throttled.headers["Retry-After"]) <= 61
-    other = httpx.post(f"{server.url}/notes/notes", json={"title": "y"},
-                       headers={"Authorization": "Bearer u2"})
+    other = httpx.post(
+        f"{server.url}/notes/notes", json={"title": "y"}, headers={"Authorization": "Bearer u2"}
+    )
     assert other.status_code == 200  # quotas are per user
     assert http.get("/notes/1").status_code == 200  # reads do not count
     assert [r["quota"] for r in control.requests(status=429)] == ["notes.writes"] * 3

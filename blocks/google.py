@@ -1,0 +1,133 @@
+"""Google Workspace: Drive, Sheets (googleapiclient and gspread), Gmail, Calendar, Docs, Slides."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import google.auth.credentials
+import gspread
+import httplib2
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import Resource, build_from_document
+from gspread.http_client import HTTPClient
+from prefect.blocks.core import Block
+from prefect.types import SecretDict
+from pydantic import Field, SecretStr
+
+SCOPES = (
+    "https://www.googleapis.com/auth/drive",
+    "https://www.googleapis.com/auth/spreadsheets",
+    "https://www.googleapis.com/auth/gmail.modify",
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/documents",
+    "https://www.googleapis.com/auth/presentations",
+)
+
+# The googleapis.com hosts gspread builds its URLs on; `root_url` replaces them.
+_GSPREAD_HOSTS = ("https://sheets.googleapis.com/", "https://www.googleapis.com/")
+
+
+class GoogleWorkspaceConnection(Block):
+    """Connection to Google Workspace as the PS team's mailbox account.
+
+    Credentials are either a service account with domain-wide delegation (`service_account_info`
+    and `subject`) or an OAuth access token. `root_url` points every API at another host, such as
+    the psflow sandbox; left empty, each API uses its googleapis.com host.
+    """
+
+    _block_type_name = "Google Workspace Connection"
+    _block_type_slug = "psflow-google-workspace"
+    _description = "Drive, Sheets, Gmail, Calendar, Docs and Slides clients for psflow."
+
+    root_url: str | None = Field(
+        default=None,
+        description="Base URL that replaces every googleapis.com host, e.g. "
+        "http://127.0.0.1:8765/google/ for the sandbox. Empty: the real Google APIs.",
+    )
+    service_account_info: SecretDict | None = Field(
+        default=None, description="Service-account key (JSON) with domain-wide delegation."
+    )
+    subject: str | None = Field(
+        default=None,
+        description="Mailbox the service account acts as (the PS team address); sends the email "
+        "and owns the calendar events.",
+    )
+    access_token: SecretStr | None = Field(
+        default=None, description="OAuth access token; used when no service account is set."
+    )
+    timeout_seconds: float = Field(default=30.0, description="Timeout of one HTTP request.")
+
+    def credentials(self) -> google.auth.credentials.Credentials:
+        if self.service_account_info is not None:
+            info = self.service_account_info.get_secret_value()
+            creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+            return creds.with_subject(self.subject) if self.subject else creds
+        if self.access_token is not None:
+            return user_credentials.Credentials(token=self.access_token.get_secret_value())
+        raise ValueError(
+            "GoogleWorkspaceConnection: set service_account_info (with subject) or access_token"
+        )
+
+    def _service(self, name: str, version: str) -> Resource:
+        http = AuthorizedHttp(self.credentials(), http=httplib2.Http(timeout=self.timeout_seconds))
+        document = _discovery_document(name, version, self.root_url)
+        return build_from_document(document, http=http)
+
+    def drive(self) -> Resource:
+        return self._service("drive", "v3")
+
+    def sheets(self) -> Resource:
+        return self._service("sheets", "v4")
+
+    def gmail(self) -> Resource:
+        return self._service("gmail", "v1")
+
+    def calendar(self) -> Resource:
+        return self._service("calendar", "v3")
+
+    def docs(self) -> Resource:
+        return self._service("docs", "v1")
+
+    def slides(self) -> Resource:
+        return self._service("slides", "v1")
+
+    def gspread_client(self) -> gspread.Client:
+        client_class = _rooted_http_client(self.root_url) if self.root_url else HTTPClient
+        client = gspread.Client(auth=self.credentials(), http_client=client_class)
+        client.set_timeout(self.timeout_seconds)
+        return client
+
+
+@cache
+def _discovery_document(name: str, version: str, root_url: str | None) -> str:
+    """The discovery document shipped with google-api-python-client, with `rootUrl` moved when
+    asked. Moving rootUrl (not `api_endpoint`) also moves media uploads and batch requests."""
+    path = (
+        resources.files("googleapiclient.discovery_cache") / "documents" / f"{name}.{version}.json"
+    )
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if root_url:
+        document["rootUrl"] = document["mtlsRootUrl"] = root_url.rstrip("/") + "/"
+    return json.dumps(document)
+
+
+@cache
+def _rooted_http_client(root_url: str) -> type[HTTPClient]:
+    """gspread copies its URLs into several modules at import time, so the only seam is the HTTP
+    client: this one rewrites the googleapis.com prefix of every request to `root_url`."""
+    root = root_url.rstrip("/") + "/"
+
+    class RootedHTTPClient(HTTPClient):
+        def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+            for host in _GSPREAD_HOSTS:
+                if endpoint.startswith(host):
+                    endpoint = root + endpoint[len(host) :]
+                    break
+            return super().request(method, endpoint, *args, **kwargs)
+
+    return RootedHTTPClient

@@ -1,0 +1,30 @@
+"""Fixtures shared by every test folder: one sandbox server per session, reset before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    with SandboxServer(tmp_path_factory.mktemp("sandbox")) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_url(sandbox_server: SandboxServer) -> str:
+    return sandbox_server.url
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
+    """The control API of a freshly reset and re-seeded sandbox."""
+    client = SandboxClient(sandbox_server.url)
+    client.reset()
+    yield client
+    client.close()

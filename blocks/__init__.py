@@ -1,0 +1,61 @@
+"""Prefect Blocks: one connection per outside system, each returning the real configured client.
+
+Every flow loads the documents saved under `BLOCK_NAME`. Pointing psflow at the sandbox or at the
+real services is only a matter of what those documents hold (see README, "Real services").
+"""
+
+from __future__ import annotations
+
+from prefect.blocks.core import Block
+
+from blocks.gitlab import GitLabConnection
+from blocks.google import GoogleWorkspaceConnection
+from blocks.mavenlink import MavenlinkConnection
+from blocks.salesforce import SalesforceConnection
+from blocks.slack import SlackConnection
+
+BLOCK_NAME = "psflow"
+
+CONNECTIONS: tuple[type[Block], ...] = (
+    SalesforceConnection,
+    GitLabConnection,
+    GoogleWorkspaceConnection,
+    MavenlinkConnection,
+    SlackConnection,
+)
+
+__all__ = [
+    "BLOCK_NAME",
+    "CONNECTIONS",
+    "GitLabConnection",
+    "GoogleWorkspaceConnection",
+    "MavenlinkConnection",
+    "SalesforceConnection",
+    "SlackConnection",
+    "sandbox_blocks",
+    "save_sandbox_blocks",
+]
+
+
+def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
+    """Connections to every system of a sandbox at `sandbox_url`. The sandbox accepts any token;
+    `secret` makes them distinctive (the secrets tests look for them in logs)."""
+    url = sandbox_url.rstrip("/")
+    return [
+        SalesforceConnection(instance_url=f"{url}/salesforce", access_token=f"{secret}-sf-token"),
+        GitLabConnection(url=f"{url}/gitlab", token=f"{secret}-gitlab-token"),
+        GoogleWorkspaceConnection(root_url=f"{url}/google/", access_token=f"{secret}-google-token"),
+        MavenlinkConnection(base_url=f"{url}/mavenlink/api/v1/", token=f"{secret}-ml-token"),
+        SlackConnection(base_url=f"{url}/slack/api/", bot_token=f"xoxb-{secret}-slack-token"),
+    ]
+
+
+def save_sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[str]:
+    """Register every Block type and save connections to the sandbox under `BLOCK_NAME`, on the
+    Prefect API of the current settings. Returns the saved documents' slugs."""
+    saved = []
+    for block in sandbox_blocks(sandbox_url, secret):
+        type(block).register_type_and_schema()
+        block.save(BLOCK_NAME, overwrite=True)
+        saved.append(f"{block.get_block_type_slug()}/{BLOCK_NAME}")
+    return saved

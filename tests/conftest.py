@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from psflow.local import prefect_env
+
+# Before anything imports Prefect: tests never touch ~/.prefect.
+os.environ.update(prefect_env(Path(tempfile.mkdtemp(prefix="psflow-tests-prefect-"))))
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer

@@ -1,0 +1,146 @@
+"""Local servers for the demo and the end-to-end tests: the sandbox and a Prefect server, each a child
+process on a free loopback port, stopped (with everything they started) when the block exits."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sandbox.server import bind
+
+
+def free_port() -> int:
+    with contextlib.closing(bind()) as sock:
+        return int(sock.getsockname()[1])
+
+
+def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
+    """The environment of every Prefect process psflow starts: its own PREFECT_HOME (Prefect would
+    otherwise share ~/.prefect and may start a temporary server of its own), no telemetry offline."""
+    env = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    }
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+@dataclass
+class Child:
+    """A child process in its own process group, so stopping it also stops what it started."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start(name: str, argv: list[str], log: Path, env: Mapping[str, str] | None = None) -> Child:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    return Child(name, process, log)
+
+
+def wait_healthy(child: Child, url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(
+                f"{child.name} exited with {child.process.returncode}:\n{child.tail()}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    child.stop()
+    raise RuntimeError(f"{child.name} was not healthy after {timeout:.0f} s:\n{child.tail()}")
+
+
+def launch_sandbox(data_dir: Path, port: int | None = None) -> tuple[Child, str]:
+    """`psflow sandbox` in a child process; returns it and its URL (not yet waited for)."""
+    port = port or free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "psflow.cli",
+        "sandbox",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    return start("sandbox", argv, data_dir / "sandbox.log"), f"http://127.0.0.1:{port}"
+
+
+def launch_prefect(home: Path, port: int | None = None, ui: bool = True) -> tuple[Child, str]:
+    """`prefect server start` on SQLite under `home`; returns it and its API URL (…/api)."""
+    port = port or free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--analytics-off",
+        "--ui" if ui else "--no-ui",
+    ]
+    child = start("prefect server", argv, home / "server.log", prefect_env(home))
+    return child, f"http://127.0.0.1:{port}/api"
+
+
+def wait_sandbox(child: Child, url: str) -> None:
+    wait_healthy(child, f"{url}/_sandbox/systems", timeout=30)
+
+
+def wait_prefect(child: Child, api_url: str) -> None:
+    # a cold start on two cores takes 10-15 s; migrations on a new database a little more
+    wait_healthy(child, f"{api_url}/health", timeout=120)
+
+
+@contextlib.contextmanager
+def running(child: Child) -> Iterator[Child]:
+    try:
+        yield child
+    finally:
+        child.stop()

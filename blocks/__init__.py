@@ -6,6 +6,8 @@ real services is only a matter of what those documents hold (see README, "Real s
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 from prefect.blocks.core import Block
 
 from blocks.gitlab import GitLabConnection
@@ -15,6 +17,8 @@ from blocks.salesforce import SalesforceConnection
 from blocks.slack import SlackConnection
 
 BLOCK_NAME = "psflow"
+
+B = TypeVar("B", bound=Block)
 
 CONNECTIONS: tuple[type[Block], ...] = (
     SalesforceConnection,
@@ -32,9 +36,15 @@ __all__ = [
     "MavenlinkConnection",
     "SalesforceConnection",
     "SlackConnection",
+    "load",
     "sandbox_blocks",
     "save_sandbox_blocks",
 ]
+
+
+def load(block_type: type[B]) -> B:
+    """The saved connection of this type (`Block.load` is typed for async callers too)."""
+    return cast(B, block_type.load(BLOCK_NAME))
 
 
 def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:

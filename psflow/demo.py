@@ -59,15 +59,15 @@ def run(data_dir: Path) -> int:
 def tour() -> None:
     """What each system holds, read with the clients the saved Blocks build."""
     from blocks import (
-        BLOCK_NAME,
         GitLabConnection,
         GoogleWorkspaceConnection,
         MavenlinkConnection,
         SalesforceConnection,
         SlackConnection,
+        load,
     )
 
-    sf = SalesforceConnection.load(BLOCK_NAME).get_client()
+    sf = load(SalesforceConnection).get_client()
     rows = sf.query_all(
         "SELECT Name, StageName, Amount, CurrencyIsoCode, Account.Name FROM Opportunity "
         "ORDER BY StageName"
@@ -79,7 +79,7 @@ def tour() -> None:
             f"{row['Name']}  ({row['Account']['Name']})"
         )
 
-    google = GoogleWorkspaceConnection.load(BLOCK_NAME)
+    google = load(GoogleWorkspaceConnection)
     drive = google.drive().files()
     folder = drive.list(
         q="name = 'PS Templates' and mimeType = 'application/vnd.google-apps.folder'",
@@ -94,16 +94,16 @@ def tour() -> None:
     for pse in roster:
         say(f"  {pse['Name']:<16} {pse['Time zone']:<20} {pse['Skills']}")
 
-    ml = MavenlinkConnection.load(BLOCK_NAME).get_client()
+    ml = load(MavenlinkConnection).get_client()
     workspaces = ml.get("workspaces.json").raise_for_status().json()["workspaces"]
     say(f"Mavenlink: {len(workspaces)} workspaces")
     for ws in workspaces.values():
         say(f"  {ws['title']}")
 
-    slack = SlackConnection.load(BLOCK_NAME).get_client()
+    slack = load(SlackConnection).get_client()
     channels = slack.conversations_list()["channels"]
     say(f"Slack: channels {', '.join('#' + c['name'] for c in channels)}")
 
-    gl = GitLabConnection.load(BLOCK_NAME).get_client()
+    gl = load(GitLabConnection).get_client()
     groups = gl.groups.list(get_all=True)
     say(f"GitLab: groups {', '.join(g.full_path for g in groups)}")

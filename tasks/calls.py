@@ -1,0 +1,178 @@
+"""How every task calls an outside system: one error vocabulary and one retry policy.
+
+Each client library raises its own exceptions. `calling(system, what)` turns them into two kinds:
+- `TransientError` (429, 5xx, dropped connections, timeouts): Prefect retries the task with
+  exponential backoff and jitter; a `Retry-After` is honoured by waiting it out before the retry.
+- `PermanentError` (400, 401, 403, 404, 409, 422, validation): no retry; the message names the
+  system, the object and the answer, so the person looking at the failed run knows what to fix.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import gitlab.exceptions
+import gspread.exceptions
+import httplib2
+import httpx
+import requests
+import simple_salesforce.exceptions
+import slack_sdk.errors
+from google.auth.exceptions import RefreshError, TransportError
+from googleapiclient.errors import HttpError
+from prefect import Task
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.tasks import exponential_backoff
+
+# Longest Retry-After psflow waits inside a task; longer ones fail the attempt and leave the wait
+# to Prefect's backoff, so a worker slot is not held for minutes.
+MAX_RETRY_AFTER_SECONDS = 60.0
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+RETRY_POLICY: dict[str, Any] = {
+    "retries": 4,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=1),  # 1, 2, 4, 8 s
+    "retry_jitter_factor": 0.5,
+}
+
+
+class OutsideError(Exception):
+    """An outside system refused or failed a call."""
+
+    def __init__(self, system: str, what: str, detail: str, status: int | None = None) -> None:
+        self.system, self.what, self.detail, self.status = system, what, detail, status
+        super().__init__(f"{system}: {what}: {detail}")
+
+
+class TransientError(OutsideError):
+    """Worth retrying: the system is busy, throttling or unreachable for now."""
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class PermanentError(OutsideError):
+    """Retrying the same call cannot help; a person must fix the cause first."""
+
+
+def retry_transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """`retry_condition_fn` for every task that calls out: retry TransientError, nothing else."""
+    try:
+        state.result()
+    except TransientError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@contextmanager
+def calling(system: str, what: str) -> Iterator[None]:
+    """Classify whatever the client library raises inside the block.
+
+    >>> with calling("GitLab", "project ps-customers/acme"):
+    ...     pass
+    """
+    try:
+        yield
+    except OutsideError:
+        raise
+    except Exception as exc:
+        error = classify(exc, system, what)
+        if error is None:
+            raise
+        if isinstance(error, TransientError) and error.retry_after:
+            time.sleep(min(error.retry_after, MAX_RETRY_AFTER_SECONDS))
+        raise error from exc
+
+
+def classify(exc: Exception, system: str, what: str) -> OutsideError | None:
+    """The OutsideError for a client library's exception; None for anything else (a bug)."""
+    status, detail, retry_after = _status_of(exc)
+    if status is None:
+        if isinstance(exc, _NETWORK_ERRORS):
+            return TransientError(system, what, f"no answer ({type(exc).__name__}: {exc})")
+        return None
+    kind = TransientError if status in TRANSIENT_STATUSES else PermanentError
+    if kind is TransientError:
+        return TransientError(
+            system, what, f"HTTP {status}: {detail}", status, retry_after=retry_after
+        )
+    return PermanentError(system, what, f"HTTP {status}: {detail}", status)
+
+
+_NETWORK_ERRORS = (
+    ConnectionError,  # includes ConnectionResetError, ConnectionRefusedError, BrokenPipeError
+    TimeoutError,
+    socket.timeout,
+    http.client.HTTPException,  # RemoteDisconnected, IncompleteRead
+    httplib2.HttpLib2Error,
+    requests.ConnectionError,
+    requests.Timeout,
+    httpx.TransportError,
+    TransportError,
+)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _status_of(exc: Exception) -> tuple[int | None, str, float | None]:
+    """(HTTP status, the system's own words, Retry-After) from any client library's error."""
+    if isinstance(exc, HttpError):
+        return exc.status_code, exc.reason or "", _retry_after(exc.resp)
+    if isinstance(exc, gspread.exceptions.APIError):
+        response = exc.response
+        return (
+            response.status_code,
+            str(exc.error.get("message", exc)),
+            _retry_after(response.headers),
+        )
+    if isinstance(exc, simple_salesforce.exceptions.SalesforceError):
+        return exc.status, _salesforce_detail(exc.content), None
+    if isinstance(exc, gitlab.exceptions.GitlabError) and exc.response_code:
+        return exc.response_code, str(exc.error_message), None
+    if isinstance(exc, slack_sdk.errors.SlackApiError):
+        response = exc.response
+        error = str(response.get("error", "unknown_error"))
+        status = response.status_code if response.status_code != 200 else _slack_status(error)
+        return status, error, _retry_after(response.headers)
+    if isinstance(exc, httpx.HTTPStatusError):
+        answer = exc.response
+        return answer.status_code, answer.text[:500], _retry_after(answer.headers)
+    if isinstance(exc, RefreshError):
+        return 401, "credentials were refused (google-auth could not refresh them)", None
+    return None, str(exc), None
+
+
+def _salesforce_detail(content: Any) -> str:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return "; ".join(f"{e.get('errorCode')}: {e.get('message')}" for e in content)
+    return str(content)[:500]
+
+
+def _slack_status(error: str) -> int:
+    """Slack answers errors with HTTP 200; a few codes are really transient."""
+    return (
+        503
+        if error
+        in {
+            "ratelimited",
+            "service_unavailable",
+            "internal_error",
+            "fatal_error",
+            "request_timeout",
+        }
+        else 400
+    )

@@ -120,6 +120,9 @@ _NETWORK_ERRORS = (
 )
 
 
+_GOOGLE_RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded"}
+
+
 def _retry_after(headers: Any) -> float | None:
     value = headers.get("Retry-After") if headers is not None else None
     try:
@@ -131,7 +134,11 @@ def _retry_after(headers: Any) -> float | None:
 def _status_of(exc: Exception) -> tuple[int | None, str, float | None]:
     """(HTTP status, the system's own words, Retry-After) from any client library's error."""
     if isinstance(exc, HttpError):
-        return exc.status_code, exc.reason or "", _retry_after(exc.resp)
+        status = exc.status_code
+        reasons = {d.get("reason") for d in exc.error_details or [] if isinstance(d, dict)}
+        if status == 403 and reasons & _GOOGLE_RATE_LIMITS:
+            status = 429  # Calendar and Drive throttle with a 403
+        return status, exc.reason or "", _retry_after(exc.resp)
     if isinstance(exc, gspread.exceptions.APIError):
         response = exc.response
         return (

@@ -1,9 +1,373 @@
-"""Placeholder: being built (issue 2)."""
+"""Google Calendar API v3 stand-in: events of the PS team's calendar (`primary`).
 
-from fastapi import APIRouter
+psflow makes meetings idempotent with client-supplied event ids, so those are checked as Google
+checks them: base32hex characters (a-v, 0-9), 5 to 1024 long, unique in the calendar for good. A
+deleted event stays behind with status "cancelled", and its id can never be inserted again (409).
+"""
 
-from sandbox.core import Quota
+from __future__ import annotations
 
-router = APIRouter()
+import base64
+import hashlib
+import re
+from datetime import date, datetime, time
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Body, Request
+
+from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep, base_url
+from sandbox.google import common
+from sandbox.seed import PS_MAILBOX
+
+router = APIRouter(tags=["google-calendar"])
 control: APIRouter | None = None
-QUOTAS: tuple[Quota, ...] = ()
+
+_PREFIX = "/google/calendar/v3/"
+_KIND = "event"  # stored under "<calendarId>/<eventId>"
+CALENDAR_TIME_ZONE = "UTC"  # the PS mailbox's calendar; all-day events start at its midnight
+
+
+def _applies(method: str, path: str) -> bool:
+    return path.startswith(_PREFIX)
+
+
+# Published limits (https://developers.google.com/workspace/calendar/api/guides/quota): 600
+# requests per minute per user per project and 10,000 per minute per project, sliding windows.
+QUOTAS: tuple[Quota, ...] = (
+    Quota("google.calendar-per-user", "Per minute per user per project", 600, 60, _applies),
+    Quota(
+        "google.calendar-per-project",
+        "Per minute per project",
+        10_000,
+        60,
+        _applies,
+        per_user=False,
+    ),
+)
+
+
+def quota_error(quota: Quota, wait: float) -> ApiError | None:
+    """Calendar documents 403 with reason userRateLimitExceeded (per-user limit) or
+    rateLimitExceeded (per project) in domain usageLimits; it also may send 429. 403 is what
+    tells a client that a 403 is not always permanent."""
+    if quota not in QUOTAS:
+        return None
+    if quota.per_user:
+        return ApiError(403, "User Rate Limit Exceeded", "userRateLimitExceeded")
+    return ApiError(403, "Rate Limit Exceeded", "rateLimitExceeded")
+
+
+# --- events --------------------------------------------------------------------------------------
+
+_EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")
+# What the server sets; a client's values for these are ignored.
+_READ_ONLY = {"kind", "etag", "id", "htmlLink", "created", "updated", "creator", "iCalUID"}
+
+
+def _calendar(calendar_id: str) -> str:
+    if calendar_id in ("primary", PS_MAILBOX):
+        return PS_MAILBOX
+    raise ApiError(404, "Not Found", "notFound")
+
+
+def _key(calendar: str, event_id: str) -> str:
+    return f"{calendar}/{event_id}"
+
+
+def _get(sb: Sandbox, calendar: str, event_id: str) -> Json:
+    event = sb.store.get(common.SYSTEM, _KIND, _key(calendar, event_id))
+    if event is None:
+        raise ApiError(404, "Not Found", "notFound")
+    return event
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApiError(
+            400, f"Invalid time zone definition for start time: {name}", "invalid"
+        ) from None
+
+
+def _instant(when: Json, field: str) -> datetime:
+    """An EventDateTime as an aware datetime: dateTime with its offset (or in timeZone), or the
+    calendar's midnight of an all-day `date`."""
+    try:
+        if when.get("dateTime"):
+            moment = datetime.fromisoformat(str(when["dateTime"]).replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                if not when.get("timeZone"):
+                    raise ApiError(
+                        400, f"Missing time zone definition for {field} time.", "required"
+                    )
+                moment = moment.replace(tzinfo=_zone(str(when["timeZone"])))
+            return moment
+        if when.get("date"):
+            day = date.fromisoformat(str(when["date"]))
+            return datetime.combine(day, time(), ZoneInfo(CALENDAR_TIME_ZONE))
+    except ValueError:
+        raise ApiError(400, "Invalid value for: Invalid format", "invalid") from None
+    raise ApiError(400, f"Missing {field} time.", "required")
+
+
+def _normal_time(when: Json, field: str) -> Json:
+    """The EventDateTime as Google returns it: dateTime with an explicit offset (in timeZone
+    when given), timeZone kept; or the all-day date."""
+    if when.get("date") and not when.get("dateTime"):
+        return {"date": str(when["date"])}
+    moment = _instant(when, field)
+    out: Json = {}
+    if when.get("timeZone"):
+        moment = moment.astimezone(_zone(str(when["timeZone"])))
+        out["timeZone"] = when["timeZone"]
+    return {"dateTime": moment.isoformat(timespec="seconds"), **out}
+
+
+def _validate_times(event: Json) -> None:
+    start, end = event.get("start"), event.get("end")
+    if not isinstance(start, dict) or not (start.get("dateTime") or start.get("date")):
+        raise ApiError(400, "Missing start time.", "required")
+    if not isinstance(end, dict) or not (end.get("dateTime") or end.get("date")):
+        raise ApiError(400, "Missing end time.", "required")
+    if _instant(end, "end") < _instant(start, "start"):
+        raise ApiError(400, "The specified time range is empty.", "timeRangeEmpty")
+    event["start"], event["end"] = _normal_time(start, "start"), _normal_time(end, "end")
+
+
+def _stamp(sb: Sandbox) -> str:
+    return common.now_rfc3339(sb)
+
+
+def _etag(sb: Sandbox) -> str:
+    return f'"{int(sb.now().timestamp() * 1_000_000) * 10 + sb.store.next_id("google.etag") % 10}"'
+
+
+def _conference(event: Json, body: Json, version: int) -> None:
+    """conferenceData is only read with conferenceDataVersion=1 (else ignored, as Google does);
+    a createRequest then gets a Meet link."""
+    event.pop("conferenceData", None)
+    request = (body.get("conferenceData") or {}).get("createRequest")
+    if version < 1 or not request:
+        return
+    code = base64.b32encode(event["id"].encode()).decode().lower()[:10]
+    link = f"https://meet.google.com/{code[:3]}-{code[3:7]}-{code[7:10]}"
+    event["hangoutLink"] = link
+    event["conferenceData"] = {
+        "createRequest": {**request, "status": {"statusCode": "success"}},
+        "entryPoints": [{"entryPointType": "video", "uri": link, "label": link[8:]}],
+        "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+        "conferenceId": link.rsplit("/", 1)[1],
+    }
+
+
+def _build(sb: Sandbox, calendar: str, body: Json, event_id: str, version: int) -> Json:
+    """A new event from a client's resource, with the fields Google fills in."""
+    now = _stamp(sb)
+    event = {k: v for k, v in body.items() if k not in _READ_ONLY}
+    event.update(
+        {
+            "kind": "calendar#event",
+            "etag": _etag(sb),
+            "id": event_id,
+            "status": body.get("status") or "confirmed",
+            "created": now,
+            "updated": now,
+            "creator": {"email": calendar, "self": True},
+            "organizer": body.get("organizer") or {"email": calendar, "self": True},
+            "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
+            "sequence": int(body.get("sequence") or 0),
+            "reminders": body.get("reminders") or {"useDefault": True},
+            "eventType": body.get("eventType") or "default",
+        }
+    )
+    event["attendees"] = [
+        {"responseStatus": "needsAction", **attendee} for attendee in body.get("attendees") or []
+    ]
+    if not event["attendees"]:
+        del event["attendees"]
+    _validate_times(event)
+    _conference(event, body, version)
+    return event
+
+
+def _new_event_id(sb: Sandbox) -> str:
+    """An id like Google's own: 26 base32hex characters."""
+    digest = hashlib.sha256(f"event:{sb.store.next_id('google.calendar.event')}".encode()).digest()
+    return base64.b32hexencode(digest).decode("ascii").lower()[:26]
+
+
+def _resource(request: Request, calendar: str, event: Json) -> Json:
+    """The event with its htmlLink, built for this request's host."""
+    eid = base64.urlsafe_b64encode(f"{event['id']} {calendar}".encode()).decode().rstrip("=")
+    return {**event, "htmlLink": f"{base_url(request, common.SYSTEM)}/calendar/event?eid={eid}"}
+
+
+def _version(request: Request) -> int:
+    try:
+        return int(request.query_params.get("conferenceDataVersion", "0"))
+    except ValueError:
+        raise ApiError(400, "Invalid conferenceDataVersion", "invalid") from None
+
+
+BodyDep = Annotated[Json | None, Body()]
+
+
+@router.post("/calendar/v3/calendars/{calendar_id}/events")
+async def insert_event(
+    sb: SandboxDep, request: Request, calendar_id: str, body: BodyDep = None
+) -> Json:
+    """events.insert; `sendUpdates` is accepted (nobody receives mail in the sandbox)."""
+    calendar = _calendar(calendar_id)
+    body = body or {}
+    event_id = body.get("id")
+    if event_id is None:
+        event_id = _new_event_id(sb)
+    elif not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        raise ApiError(400, "Invalid resource id value.", "invalid")
+    if sb.store.get(common.SYSTEM, _KIND, _key(calendar, event_id)) is not None:
+        # also when that event was deleted: its id stays taken
+        raise ApiError(409, "The requested identifier already exists.", "duplicate")
+    event = _build(sb, calendar, body, event_id, _version(request))
+    sb.store.put(common.SYSTEM, _KIND, _key(calendar, event_id), event)
+    return _resource(request, calendar, event)
+
+
+@router.get("/calendar/v3/calendars/{calendar_id}/events/{event_id}")
+async def get_event(sb: SandboxDep, request: Request, calendar_id: str, event_id: str) -> Json:
+    """events.get; a deleted event is still returned, with status "cancelled"."""
+    calendar = _calendar(calendar_id)
+    return _resource(request, calendar, _get(sb, calendar, event_id))
+
+
+def _save_changes(
+    sb: Sandbox, calendar: str, old: Json, new: Json, version: int, body: Json
+) -> Json:
+    for field in _READ_ONLY - {"etag", "updated"}:
+        if field in old:
+            new[field] = old[field]
+    _validate_times(new)
+    if "conferenceData" in body:
+        _conference(new, body, version)
+    if (new["start"], new["end"]) != (old["start"], old["end"]):
+        new["sequence"] = int(old.get("sequence", 0)) + 1
+    new["etag"], new["updated"] = _etag(sb), _stamp(sb)
+    return sb.store.put(common.SYSTEM, _KIND, _key(calendar, old["id"]), new)
+
+
+@router.patch("/calendar/v3/calendars/{calendar_id}/events/{event_id}")
+async def patch_event(
+    sb: SandboxDep, request: Request, calendar_id: str, event_id: str, body: BodyDep = None
+) -> Json:
+    """events.patch: the given fields replace the stored ones (arrays whole)."""
+    calendar = _calendar(calendar_id)
+    old = _get(sb, calendar, event_id)
+    body = body or {}
+    new = {**old, **{k: v for k, v in body.items() if k not in _READ_ONLY}}
+    return _resource(
+        request, calendar, _save_changes(sb, calendar, old, new, _version(request), body)
+    )
+
+
+@router.put("/calendar/v3/calendars/{calendar_id}/events/{event_id}")
+async def update_event(
+    sb: SandboxDep, request: Request, calendar_id: str, event_id: str, body: BodyDep = None
+) -> Json:
+    """events.update: the whole event is replaced by the given one."""
+    calendar = _calendar(calendar_id)
+    old = _get(sb, calendar, event_id)
+    body = body or {}
+    new = _build(sb, calendar, body, event_id, _version(request))
+    return _resource(
+        request, calendar, _save_changes(sb, calendar, old, new, _version(request), body)
+    )
+
+
+@router.delete("/calendar/v3/calendars/{calendar_id}/events/{event_id}", status_code=204)
+async def delete_event(sb: SandboxDep, calendar_id: str, event_id: str) -> None:
+    """events.delete: the event becomes "cancelled"; deleting it again is 410 Gone."""
+    calendar = _calendar(calendar_id)
+    event = _get(sb, calendar, event_id)
+    if event["status"] == "cancelled":
+        raise ApiError(410, "Resource has been deleted", "deleted")
+    event = {**event, "status": "cancelled", "etag": _etag(sb), "updated": _stamp(sb)}
+    sb.store.put(common.SYSTEM, _KIND, _key(calendar, event_id), event)
+
+
+def _bound(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:  # Google wants an offset: RFC 3339
+        raise ApiError(400, "Bad Request", "badRequest")
+    return moment
+
+
+def _matches_text(event: Json, query: str) -> bool:
+    people = " ".join(
+        f"{a.get('email', '')} {a.get('displayName', '')}" for a in event.get("attendees", [])
+    )
+    text = " ".join(str(event.get(f, "")) for f in ("summary", "description", "location"))
+    haystack = f"{text} {people}".lower()
+    return all(word in haystack for word in query.lower().split())
+
+
+@router.get("/calendar/v3/calendars/{calendar_id}/events")
+async def list_events(sb: SandboxDep, request: Request, calendar_id: str) -> Json:
+    """events.list: timeMin bounds the end and timeMax the start (both exclusive), q searches
+    summary, description, location and attendees; paging with pageToken."""
+    calendar = _calendar(calendar_id)
+    params = request.query_params
+    time_min, time_max = _bound(request, "timeMin"), _bound(request, "timeMax")
+    order = params.get("orderBy")
+    single = params.get("singleEvents", "false").lower() == "true"
+    if order == "startTime" and not single:
+        raise ApiError(
+            400, "The requested ordering is not available for the particular query.", "invalid"
+        )
+    show_deleted = params.get("showDeleted", "false").lower() == "true"
+    ical_uid, query = params.get("iCalUID"), params.get("q")
+    prefix = f"{calendar}/"
+    events = []
+    for key, event in sb.store.table(common.SYSTEM, _KIND).items():
+        if not key.startswith(prefix):
+            continue
+        if event["status"] == "cancelled" and not show_deleted:
+            continue
+        if ical_uid and event["iCalUID"] != ical_uid:
+            continue
+        if time_min and _instant(event["end"], "end") <= time_min:
+            continue
+        if time_max and _instant(event["start"], "start") >= time_max:
+            continue
+        if query and not _matches_text(event, query):
+            continue
+        events.append(event)
+    if order == "startTime":
+        events.sort(key=lambda e: (_instant(e["start"], "start"), e["id"]))
+    elif order == "updated":
+        events.sort(key=lambda e: e["updated"])
+    try:
+        size = min(max(int(params.get("maxResults", 250)), 1), 2500)
+        start = int(params.get("pageToken") or 0)
+    except ValueError:
+        raise ApiError(400, "Invalid pageToken", "invalid") from None
+    page = events[start : start + size]
+    out: Json = {
+        "kind": "calendar#events",
+        "etag": _etag(sb),
+        "summary": calendar,
+        "updated": _stamp(sb),
+        "timeZone": CALENDAR_TIME_ZONE,
+        "accessRole": "owner",
+        "defaultReminders": [{"method": "popup", "minutes": 10}],
+        "items": [_resource(request, calendar, e) for e in page],
+    }
+    if start + size < len(events):
+        out["nextPageToken"] = f"{start + size:012d}"
+    return out

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.core import ApiError, Json, Sandbox, base_url
+from sandbox.core import ApiError, Json, Quota, Sandbox, base_url
 
 SYSTEM = "google"
 
@@ -190,3 +190,18 @@ def copy_content(sb: Sandbox, source_id: str, target_id: str) -> None:
         content = sb.store.get(SYSTEM, kind, source_id)
         if content is not None:
             sb.store.put(SYSTEM, kind, target_id, copy.deepcopy(content))
+
+
+def quota_error(quota: Quota, wait: float) -> ApiError:
+    """What a Google API answers over a per-minute quota: 429 RESOURCE_EXHAUSTED, reason
+    `rateLimitExceeded`, and no Retry-After header (Google's quota system sends none; its docs ask
+    for truncated exponential backoff instead). Serves every Google stand-in: the service name
+    comes from the quota id, e.g. `google.docs-read-per-user` -> docs.googleapis.com."""
+    service = quota.id.split(".", 1)[1].split("-", 1)[0]
+    return ApiError(
+        429,
+        f"Quota exceeded for quota metric '{quota.description.split(' per ')[0]}' and limit "
+        f"'{quota.description}' of service '{service}.googleapis.com' for consumer "
+        "'project_number:000000000000'.",
+        "rateLimitExceeded",
+    )

@@ -268,7 +268,7 @@ class Fault(BaseModel):
     path: str = Field(description="regular expression matched against the whole request path")
     kind: Literal["status", "drop", "delay"] = "status"
     status: int = Field(503, ge=400, le=599)
-    retry_after: float | None = Field(None, description="seconds sent in a Retry-After header")
+    retry_after: int | None = Field(None, ge=0, description="seconds sent in a Retry-After header")
     delay: float = Field(0.0, ge=0)
     after_commit: bool = False
     times: int | None = Field(1, ge=1, description="how many requests it hits; forever when null")
@@ -477,7 +477,7 @@ class SandboxMiddleware:
         if fault.kind == "drop":
             _drop_connection(raw_send)
             return
-        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         error = ApiError(
             fault.status, f"Injected fault: HTTP {fault.status}", _reason(fault.status), headers
         )

@@ -1,7 +1,0 @@
-"""Placeholder: the gitlab stand-in is being built (issue 2)."""
-
-from fastapi import APIRouter
-
-from sandbox.core import System
-
-SYSTEM = System(name="gitlab", router=APIRouter())

@@ -10,9 +10,9 @@ from typing import Any
 import google.auth.credentials
 import gspread
 import httplib2
+from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
-from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import Resource, build_from_document
 from gspread.http_client import HTTPClient
 from prefect.blocks.core import Block
@@ -74,7 +74,7 @@ class GoogleWorkspaceConnection(Block):
         )
 
     def _service(self, name: str, version: str) -> Resource:
-        http = AuthorizedHttp(self.credentials(), http=httplib2.Http(timeout=self.timeout_seconds))
+        http = _RequestsHttp(AuthorizedSession(self.credentials()), self.timeout_seconds)
         document = _discovery_document(name, version, self.root_url)
         return build_from_document(document, http=http)
 
@@ -101,6 +101,34 @@ class GoogleWorkspaceConnection(Block):
         client = gspread.Client(auth=self.credentials(), http_client=client_class)
         client.set_timeout(self.timeout_seconds)
         return client
+
+
+class _RequestsHttp:
+    """The `http` googleapiclient calls, on a requests session instead of httplib2.
+
+    httplib2 resends a request, POSTs included, after the connection drops before an answer
+    ("the connection just went stale"), whatever its RETRIES: a create whose answer was lost is made
+    twice before psflow can look its key up. requests sends once and lets the failure reach the
+    task, whose retry looks the key up first. gspread already talks through the same kind of session.
+    """
+
+    def __init__(self, session: AuthorizedSession, timeout: float) -> None:
+        self.session, self.timeout = session, timeout
+
+    def request(
+        self,
+        uri: str,
+        method: str = "GET",
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        **_: Any,
+    ) -> tuple[httplib2.Response, bytes]:
+        answer = self.session.request(method, uri, data=body, headers=headers, timeout=self.timeout)
+        # requests has already decoded any gzip body: do not let the header say otherwise
+        info = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
+        response = httplib2.Response({**info, "status": str(answer.status_code)})
+        response.reason = answer.reason
+        return response, answer.content
 
 
 @cache

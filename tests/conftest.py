@@ -8,11 +8,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from psflow.local import prefect_env
 
 # Before anything imports Prefect: tests never touch ~/.prefect.
 os.environ.update(prefect_env(Path(tempfile.mkdtemp(prefix="psflow-tests-prefect-"))))
+
+# Property tests are deterministic, and a busy machine must not fail them for being slow.
+settings.register_profile(
+    "psflow",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("psflow")
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer

@@ -1,7 +1,0 @@
-"""Placeholder: the salesforce stand-in is being built (issue 2)."""
-
-from fastapi import APIRouter
-
-from sandbox.core import System
-
-SYSTEM = System(name="salesforce", router=APIRouter())

@@ -1,0 +1,102 @@
+"""The configured clients tasks use, built from the saved Blocks.
+
+A Block is loaded once per process (a flow run is one process); clients are built once per thread,
+because httplib2 (under googleapiclient) and requests sessions are not safe to share between the
+threads of a concurrent task runner.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+import gitlab
+import gspread
+import httpx
+import simple_salesforce
+import slack_sdk
+from googleapiclient.discovery import Resource
+from prefect.blocks.core import Block
+
+from blocks import (
+    GitLabConnection,
+    GoogleWorkspaceConnection,
+    MavenlinkConnection,
+    SalesforceConnection,
+    SlackConnection,
+    load,
+)
+
+B = TypeVar("B", bound=Block)
+T = TypeVar("T")
+
+_local = threading.local()
+_generation = 0  # bumped by reset(), so every thread rebuilds its clients
+
+
+@cache
+def connection(block_type: type[B]) -> B:
+    return load(block_type)
+
+
+def _per_thread(name: str, build: Callable[[], T]) -> T:
+    if getattr(_local, "generation", None) != _generation:
+        _local.generation, _local.clients = _generation, {}
+    clients: dict[str, Any] = _local.clients
+    if name not in clients:
+        clients[name] = build()
+    client: T = clients[name]
+    return client
+
+
+def salesforce() -> simple_salesforce.Salesforce:
+    return _per_thread("salesforce", lambda: connection(SalesforceConnection).get_client())
+
+
+def gitlab_client() -> gitlab.Gitlab:
+    return _per_thread("gitlab", lambda: connection(GitLabConnection).get_client())
+
+
+def mavenlink() -> httpx.Client:
+    return _per_thread("mavenlink", lambda: connection(MavenlinkConnection).get_client())
+
+
+def slack() -> slack_sdk.WebClient:
+    return _per_thread("slack", lambda: connection(SlackConnection).get_client())
+
+
+def google() -> GoogleWorkspaceConnection:
+    return connection(GoogleWorkspaceConnection)
+
+
+def drive() -> Resource:
+    return _per_thread("drive", lambda: google().drive())
+
+
+def sheets() -> Resource:
+    return _per_thread("sheets", lambda: google().sheets())
+
+
+def gmail() -> Resource:
+    return _per_thread("gmail", lambda: google().gmail())
+
+
+def calendar() -> Resource:
+    return _per_thread("calendar", lambda: google().calendar())
+
+
+def docs() -> Resource:
+    return _per_thread("docs", lambda: google().docs())
+
+
+def gspread_client() -> gspread.Client:
+    return _per_thread("gspread", lambda: google().gspread_client())
+
+
+def reset() -> None:
+    """Forget loaded Blocks and built clients (tests that re-save Blocks between runs)."""
+    global _generation
+    connection.cache_clear()
+    _generation += 1

@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from psflow.local import prefect_env
+from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
 
-# Before anything imports Prefect: tests never touch ~/.prefect.
+# Before anything imports Prefect (these imports do not): tests never touch ~/.prefect.
 os.environ.update(prefect_env(Path(tempfile.mkdtemp(prefix="psflow-tests-prefect-"))))
 
 # Property tests are deterministic, and a busy machine must not fail them for being slow.
@@ -24,9 +26,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("psflow")
-
-from sandbox.client import SandboxClient
-from sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="session")

@@ -233,7 +233,7 @@ def file_response(request: Request, file: Json, fields: str | None) -> Json:
 
 _Q_TOKEN = re.compile(
     r"""\s*(?:
-        (?P<string>'(?:[^'\\]|\\.)*')
+        (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
       | (?P<op>!=|<=|>=|=|<|>)
       | (?P<punct>[(){}])
       | (?P<word>[A-Za-z_]\w*)
@@ -276,12 +276,13 @@ class _Token:
 
     @property
     def value(self) -> str:
-        """A string literal's value: Drive escapes `'` and `\\` with a backslash."""
+        """A string literal's value, in single or double quotes (gspread sends double): Drive
+        escapes the quote and `\\` with a backslash."""
         out, chars = [], iter(self.text[1:-1])
         for char in chars:
             if char == "\\":
                 char = next(chars)
-                if char not in "'\\":
+                if char not in "'\"\\":
                     raise invalid("q")
             out.append(char)
         return "".join(out)
@@ -367,6 +368,9 @@ class QueryParser:
         field = token.text
         if field in ("appProperties", "properties"):
             return self._has(field)
+        if field in _IN_FIELDS and self._keyword("in"):  # parents in '<id>', as gspread writes it
+            value = self._next("string").value
+            return lambda c: value in _members(c.file, field)
         if field in _STRING_FIELDS:
             return self._string_term(field)
         if field in _TIME_FIELDS:

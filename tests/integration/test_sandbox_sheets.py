@@ -323,3 +323,20 @@ def test_faults_status_drop_and_after_commit(sandbox: SandboxClient, sheets: Any
         sheets.values().batchUpdate(spreadsheetId=sid, body=body).execute()
     assert values(sheets, sid, "A1") == [["written"]]  # the write happened; a retry is harmless
     assert sandbox.writes(path=batch) == 3
+
+
+def test_gspread_opens_a_sheet_by_title_with_its_own_drive_queries(
+    sandbox: SandboxClient, gc: gspread.Client, google: GoogleWorkspaceConnection
+) -> None:
+    # gspread searches Drive with double-quoted strings and `parents in "<id>"`
+    roster = gc.open("PS Skills Matrix")
+    assert roster.worksheet("PSEs").row_values(1)[0] == "Email"
+    folder = (
+        google.drive()
+        .files()
+        .list(q="name = 'PS Operations' and mimeType = 'application/vnd.google-apps.folder'")
+        .execute()["files"][0]
+    )
+    assert gc.open("PS Skills Matrix", folder_id=folder["id"]).id == roster.id
+    with pytest.raises(gspread.exceptions.SpreadsheetNotFound):
+        gc.open("PS Skills Matrix", folder_id="1nosuchfolder")

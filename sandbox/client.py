@@ -73,5 +73,10 @@ class SandboxClient:
         stage="5-Negotiating")."""
         return self._call("POST", f"/{system}{path}", json=body)
 
+    def edit(self, system: str, path: str, **fields: Any) -> Any:
+        """Change a record as a person would in the system's own UI, e.g.
+        edit("salesforce", "/sobjects/Contact/003...", Email=None)."""
+        return self._call("PATCH", f"/{system}{path}", json=fields)
+
     def close(self) -> None:
         self._http.close()

@@ -16,7 +16,6 @@ for _module in _MODULES:
         control.include_router(_module.control)
 
 
-
 def _quota_error(quota: Quota, wait: float) -> ApiError:
     """Each Google API throttles in its own words (Calendar with a 403); the rest as Drive does."""
     for module in (sheets, gmail, calendar):

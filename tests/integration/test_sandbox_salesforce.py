@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -542,22 +541,22 @@ def test_a_person_edits_any_record(sf: Salesforce, sandbox: SandboxClient) -> No
     (contact,) = sf.query("SELECT Id FROM Contact WHERE Email = 'road.runner@acme.example'")[
         "records"
     ]
-    sandbox._call("PATCH", f"/salesforce/sobjects/Contact/{contact['Id']}", json={"Email": None})
+    sandbox.edit("salesforce", f"/sobjects/Contact/{contact['Id']}", Email=None)
     assert sf.Contact.get(contact["Id"])["Email"] is None
     with pytest.raises(httpx.HTTPStatusError) as err:
-        sandbox._call("PATCH", f"/salesforce/sobjects/Contact/{contact['Id']}", json={"Nope": 1})
+        sandbox.edit("salesforce", f"/sobjects/Contact/{contact['Id']}", Nope=1)
     assert err.value.response.status_code == 400
     assert err.value.response.json()["error"].startswith("INVALID_FIELD: No such column 'Nope'")
 
 
-def test_bulk_opportunities_are_fast_and_queryable(sf: Salesforce, sandbox: SandboxClient) -> None:
-    started = time.perf_counter()
-    created = sandbox.act("salesforce", "/opportunities/bulk", count=10_000, stage="5-Negotiating")
-    elapsed = time.perf_counter() - started
-    assert created["count"] == len(set(created["ids"])) == 10_000
-    assert elapsed < 4.0  # the benchmark's budget is 2 s; leave room for a busy machine
+def test_bulk_opportunities_are_created_and_queryable(
+    sf: Salesforce, sandbox: SandboxClient
+) -> None:
+    # its speed at 10,000 is a benchmark's business, not a test's
+    created = sandbox.act("salesforce", "/opportunities/bulk", count=1_000, stage="5-Negotiating")
+    assert created["count"] == len(set(created["ids"])) == 1_000
     negotiating = sf.query("SELECT COUNT() FROM Opportunity WHERE StageName = '5-Negotiating'")
-    assert negotiating["totalSize"] == 10_000
+    assert negotiating["totalSize"] == 1_000
     (sample,) = sf.query(
         f"SELECT Account.Name, Owner.Email, Probability FROM Opportunity WHERE Id = '{created['ids'][-1]}'"
     )["records"]

@@ -140,6 +140,11 @@ def owner_ids(kind: ArtifactKind) -> st.SearchStrategy[str]:
     return account_ids if kind in CUSTOMER_KINDS else opportunity_ids
 
 
+# a kind with the id of what it belongs to (drawn together, not with st.data(): hypothesis found
+# data-dependent draws flaky to replay)
+owned_kinds = kinds.flatmap(lambda kind: owner_ids(kind).map(lambda record: (kind, record)))
+
+
 # --- slugs ---------------------------------------------------------------------------------------
 
 
@@ -192,11 +197,11 @@ def test_a_kind_only_takes_the_id_of_its_owner() -> None:
 
 
 @PROPERTY
-@given(st.data(), kinds, parts)
+@given(owned_kinds, parts)
 def test_keys_are_plain_ascii_and_deterministic(
-    data: st.DataObject, kind: ArtifactKind, part: str | None
+    owned: tuple[ArtifactKind, str], part: str | None
 ) -> None:
-    record = data.draw(owner_ids(kind))
+    kind, record = owned
     key = natural_key(kind, record, part)
     assert re.fullmatch(r"[A-Za-z0-9:._~-]+", key), key
     assert "--" not in key
@@ -258,11 +263,12 @@ def test_epic_title_is_one_line_for_any_text(sow: str, customer: str) -> None:
 
 
 @PROPERTY
-@given(st.data(), kinds, parts, names)
+@given(owned_kinds, parts, names)
 def test_key_marker_round_trips_through_a_description(
-    data: st.DataObject, kind: ArtifactKind, part: str | None, text: str
+    owned: tuple[ArtifactKind, str], part: str | None, text: str
 ) -> None:
-    key = natural_key(kind, data.draw(owner_ids(kind)), part)
+    kind, owner = owned
+    key = natural_key(kind, owner, part)
     marker = gitlab_key_marker(key)
     assert marker.startswith("<!-- ")
     assert marker.endswith(" -->")
@@ -299,11 +305,9 @@ def test_slack_examples() -> None:
 
 
 @PROPERTY
-@given(st.data(), kinds, parts)
-def test_slack_metadata_carries_the_key(
-    data: st.DataObject, kind: ArtifactKind, part: str | None
-) -> None:
-    record = data.draw(owner_ids(kind))
+@given(owned_kinds, parts)
+def test_slack_metadata_carries_the_key(owned: tuple[ArtifactKind, str], part: str | None) -> None:
+    kind, record = owned
     metadata = slack_message_metadata(kind, record, part)
     assert re.fullmatch(r"[a-z0-9_]+", metadata["event_type"])
     assert metadata["event_payload"] == {"psflow_key": natural_key(kind, record, part)}
@@ -313,11 +317,11 @@ def test_slack_metadata_carries_the_key(
 
 
 @PROPERTY
-@given(st.data(), kinds, parts)
+@given(owned_kinds, parts)
 def test_drive_app_property_fits_124_bytes(
-    data: st.DataObject, kind: ArtifactKind, part: str | None
+    owned: tuple[ArtifactKind, str], part: str | None
 ) -> None:
-    record = data.draw(owner_ids(kind))
+    kind, record = owned
     properties = drive_app_properties(kind, record, part)
     [(key, value)] = properties.items()
     assert key == DRIVE_KEY_PROPERTY
@@ -359,11 +363,11 @@ def test_message_id_refuses_a_bad_domain() -> None:
 
 
 @PROPERTY
-@given(st.data(), kinds, parts)
+@given(owned_kinds, parts)
 def test_calendar_event_id_is_base32hex_and_encodes_the_key(
-    data: st.DataObject, kind: ArtifactKind, part: str | None
+    owned: tuple[ArtifactKind, str], part: str | None
 ) -> None:
-    record = data.draw(owner_ids(kind))
+    kind, record = owned
     event_id = calendar_event_id(kind, record, part)
     assert CALENDAR_ID.fullmatch(event_id), event_id
     padded = event_id.upper() + "=" * (-len(event_id) % 8)

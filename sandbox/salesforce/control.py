@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from sandbox import seed
 from sandbox.core import Sandbox, SandboxDep
-from sandbox.salesforce import records
+from sandbox.salesforce import history, records
 from sandbox.salesforce.common import SYSTEM, SalesforceError
 from sandbox.salesforce.schema import SObject, normalize_id, sobject
 
@@ -43,6 +43,7 @@ def _edit(sb: Sandbox, obj: SObject, record: Json, changes: Json, user_id: str) 
         records.check_unique(obj, updated, sb.store.table(SYSTEM, obj.name).values())
     except SalesforceError as err:
         raise HTTPException(400, f"{err.code}: {err.message}") from err
+    history.track(sb, obj, record, updated, user_id)
     return sb.store.put(SYSTEM, obj.name, record["Id"], updated)
 
 

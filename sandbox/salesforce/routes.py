@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox import seed
 from sandbox.core import ApiError, Sandbox, SandboxDep
-from sandbox.salesforce import records
+from sandbox.salesforce import history, records
 from sandbox.salesforce.common import (
     API_USER_ID,
     SYSTEM,
@@ -306,6 +306,7 @@ def _update(sb: Sandbox, obj: SObject, record: Json, values: Json) -> Json:
     """Validate the whole change on a copy first, so a refused update changes nothing."""
     updated = records.apply(obj, dict(record), values, fetcher(sb), sb.now(), API_USER_ID)
     records.check_unique(obj, updated, sb.store.table(SYSTEM, obj.name).values())
+    history.track(sb, obj, record, updated, API_USER_ID)
     return sb.store.put(SYSTEM, obj.name, record["Id"], updated)
 
 

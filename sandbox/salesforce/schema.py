@@ -206,6 +206,9 @@ def calculated(name: str, type_: str, label: str) -> Field:
     return Field(name, type_, label, createable=False, updateable=False, calculated=True)
 
 
+HISTORY_PREFIX = "017"
+TRACKED_OPPORTUNITY_FIELDS = ("StageName", "Amount", "CloseDate")
+
 ENGAGEMENT_STATUSES = (
     "Backlog",
     "On Hold",
@@ -344,6 +347,38 @@ SOBJECTS: tuple[SObject, ...] = (
             lookup("ContactId", "Contact", "Contact ID", required=True),
             picklist("Role", "Role", CONTACT_ROLES),
             Field("IsPrimary", "boolean", "Primary", default=False),
+        ),
+    ),
+    SObject(
+        # Field history tracking on Opportunity (StageName, Amount, CloseDate): one row per change,
+        # written by Salesforce itself; readable, never writable.
+        "OpportunityFieldHistory",
+        "Opportunity Field History",
+        HISTORY_PREFIX,
+        (
+            Field("Id", "id", "Record ID", length=18, createable=False, updateable=False),
+            Field("IsDeleted", "boolean", "Deleted", createable=False, updateable=False),
+            lookup(
+                "OpportunityId", "Opportunity", "Opportunity ID", createable=False, updateable=False
+            ),
+            lookup(
+                "CreatedById",
+                "User",
+                "Created By ID",
+                relationship="CreatedBy",
+                createable=False,
+                updateable=False,
+            ),
+            Field("CreatedDate", "datetime", "Created Date", createable=False, updateable=False),
+            picklist(
+                "Field",
+                "Changed Field",
+                TRACKED_OPPORTUNITY_FIELDS,
+                createable=False,
+                updateable=False,
+            ),
+            Field("OldValue", "anyType", "Old Value", createable=False, updateable=False),
+            Field("NewValue", "anyType", "New Value", createable=False, updateable=False),
         ),
     ),
     SObject(

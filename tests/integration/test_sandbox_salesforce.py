@@ -562,3 +562,26 @@ def test_bulk_opportunities_are_created_and_queryable(
     )["records"]
     assert sample["Account"]["Name"] in {a.name for a in seed.ACCOUNTS}
     assert sample["Probability"] == 80.0
+
+
+def test_stage_changes_are_tracked_in_opportunity_field_history(
+    sf: Salesforce, sandbox: SandboxClient
+) -> None:
+    opportunity = seed.OPPORTUNITIES[1].id
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    sf.Opportunity.update(opportunity, {"StageName": "Closed Won", "Type": "New Customer"})
+    sf.Opportunity.update(opportunity, {"SOW_Number__c": "SOW-2026-041b"})  # not tracked
+
+    rows = sf.query(
+        "SELECT Id, OpportunityId, OldValue, NewValue, CreatedDate, Opportunity.Name "
+        f"FROM OpportunityFieldHistory WHERE Field = 'StageName' AND OpportunityId = '{opportunity}' "
+        "ORDER BY CreatedDate, Id"
+    )["records"]
+    assert [(r["OldValue"], r["NewValue"]) for r in rows] == [
+        ("4-Proposal", "5-Negotiating"),
+        ("5-Negotiating", "Closed Won"),
+    ]
+    assert {r["Id"][:3] for r in rows} == {"017"}
+    assert rows[0]["Opportunity"]["Name"] == seed.OPPORTUNITIES[1].name
+    with pytest.raises(SalesforceMalformedRequest):  # Salesforce writes history, nobody else
+        sf.OpportunityFieldHistory.create({"OpportunityId": opportunity, "Field": "StageName"})

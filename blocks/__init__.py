@@ -14,6 +14,7 @@ from blocks.gitlab import GitLabConnection
 from blocks.google import GoogleWorkspaceConnection
 from blocks.mavenlink import MavenlinkConnection
 from blocks.salesforce import SalesforceConnection
+from blocks.settings import PsflowSettings
 from blocks.slack import SlackConnection
 
 BLOCK_NAME = "psflow"
@@ -34,6 +35,7 @@ __all__ = [
     "GitLabConnection",
     "GoogleWorkspaceConnection",
     "MavenlinkConnection",
+    "PsflowSettings",
     "SalesforceConnection",
     "SlackConnection",
     "load",
@@ -48,8 +50,8 @@ def load(block_type: type[B]) -> B:
 
 
 def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
-    """Connections to every system of a sandbox at `sandbox_url`. The sandbox accepts any token;
-    `secret` makes them distinctive (the secrets tests look for them in logs)."""
+    """Connections to every system of a sandbox at `sandbox_url`, and default settings. The
+    sandbox accepts any token; `secret` makes them distinctive (tests look for them in logs)."""
     url = sandbox_url.rstrip("/")
     return [
         SalesforceConnection(instance_url=f"{url}/salesforce", access_token=f"{secret}-sf-token"),
@@ -57,6 +59,7 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
         GoogleWorkspaceConnection(root_url=f"{url}/google/", access_token=f"{secret}-google-token"),
         MavenlinkConnection(base_url=f"{url}/mavenlink/api/v1/", token=f"{secret}-ml-token"),
         SlackConnection(base_url=f"{url}/slack/api/", bot_token=f"xoxb-{secret}-slack-token"),
+        PsflowSettings(),
     ]
 
 

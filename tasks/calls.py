@@ -12,9 +12,9 @@ from __future__ import annotations
 import http.client
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import gitlab.exceptions
 import gspread.exceptions
@@ -25,7 +25,7 @@ import simple_salesforce.exceptions
 import slack_sdk.errors
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
-from prefect import Task
+from prefect import Task, task
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
 
@@ -34,11 +34,22 @@ from prefect.tasks import exponential_backoff
 MAX_RETRY_AFTER_SECONDS = 60.0
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
-RETRY_POLICY: dict[str, Any] = {
-    "retries": 4,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=1),  # 1, 2, 4, 8 s
-    "retry_jitter_factor": 0.5,
-}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def outside_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A task that reads or writes an outside system: transient failures retried with backoff,
+    nothing else; its result persisted, so a resumed or retried flow run skips it once done.
+    (Within one flow run only: a new run looks everything up again in the systems themselves.)"""
+    return task(
+        retries=4,
+        retry_delay_seconds=exponential_backoff(backoff_factor=1),  # 1, 2, 4, 8 s
+        retry_jitter_factor=0.5,
+        retry_condition_fn=retry_transient_only,
+        persist_result=True,
+    )(fn)
 
 
 class OutsideError(Exception):

@@ -8,7 +8,7 @@ threads of a concurrent task runner.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from blocks import (
     GitLabConnection,
     GoogleWorkspaceConnection,
     MavenlinkConnection,
+    PsflowSettings,
     SalesforceConnection,
     SlackConnection,
     load,
@@ -36,9 +37,26 @@ _local = threading.local()
 _generation = 0  # bumped by reset(), so every thread rebuilds its clients
 
 
+_configured: dict[type[Block], Block] = {}
+
+
 @cache
 def connection(block_type: type[B]) -> B:
-    return load(block_type)
+    """The Block of this type: the one `configure` gave, else the saved one."""
+    configured = _configured.get(block_type)
+    return configured if isinstance(configured, block_type) else load(block_type)
+
+
+def configure(blocks: Iterable[Block]) -> None:
+    """Use these Blocks instead of the saved ones (a composition root: tests point the tasks at a
+    sandbox without a Prefect server)."""
+    reset()
+    _configured.clear()
+    _configured.update({type(block): block for block in blocks})
+
+
+def settings() -> PsflowSettings:
+    return connection(PsflowSettings)
 
 
 def _per_thread(name: str, build: Callable[[], T]) -> T:

@@ -46,3 +46,15 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
     client.reset()
     yield client
     client.close()
+
+
+@pytest.fixture
+def outside(sandbox: SandboxClient, sandbox_url: str) -> Iterator[SandboxClient]:
+    """psflow's tasks pointed at the freshly reset sandbox (Blocks given directly, no Prefect
+    server); yields the sandbox's control client to count what the tasks did."""
+    from blocks import sandbox_blocks
+    from tasks import clients
+
+    clients.configure(sandbox_blocks(sandbox_url))
+    yield sandbox
+    clients.configure(())

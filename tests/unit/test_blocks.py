@@ -17,6 +17,7 @@ from blocks import (
     GitLabConnection,
     GoogleWorkspaceConnection,
     MavenlinkConnection,
+    PsflowSettings,
     SalesforceConnection,
     SlackConnection,
     sandbox_blocks,
@@ -25,7 +26,7 @@ from blocks import (
 SECRET = "distinctive-s3cret"
 
 
-@pytest.mark.parametrize("block_type", CONNECTIONS, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("block_type", [*CONNECTIONS, PsflowSettings], ids=lambda t: t.__name__)
 def test_every_field_has_a_description(block_type: type[Block]) -> None:
     undocumented = [
         name for name, field in block_type.model_fields.items() if not field.description
@@ -34,7 +35,12 @@ def test_every_field_has_a_description(block_type: type[Block]) -> None:
     assert block_type.get_description()
 
 
-@pytest.mark.parametrize("block", sandbox_blocks("http://127.0.0.1:9", SECRET), ids=type)
+CONNECTION_BLOCKS = [
+    b for b in sandbox_blocks("http://127.0.0.1:9", SECRET) if isinstance(b, CONNECTIONS)
+]
+
+
+@pytest.mark.parametrize("block", CONNECTION_BLOCKS, ids=type)
 def test_secrets_never_show_in_repr_str_or_dump(block: Block) -> None:
     secret_fields = [n for n, v in block if isinstance(v, SecretStr)]
     assert secret_fields, "every connection holds at least one secret"
@@ -78,5 +84,5 @@ def test_google_without_credentials_names_the_missing_fields() -> None:
 
 
 def test_sandbox_blocks_cover_every_connection_type() -> None:
-    assert {type(b) for b in sandbox_blocks("http://127.0.0.1:9")} == set(CONNECTIONS)
+    assert {type(b) for b in sandbox_blocks("http://127.0.0.1:9")} == {*CONNECTIONS, PsflowSettings}
     assert blocks.BLOCK_NAME == "psflow"

@@ -1,0 +1,59 @@
+"""psflow's own settings: names of things in the outside systems and the business rules' knobs.
+
+Not secret; a Block so that ops edit them in the Prefect UI next to the connections, and every flow
+run reads the same values.
+"""
+
+from __future__ import annotations
+
+from prefect.blocks.core import Block
+from pydantic import Field
+
+
+class PsflowSettings(Block):
+    """Where psflow finds and files things, and the knobs of the handbook's rules."""
+
+    _block_type_name = "psflow Settings"
+    _block_type_slug = "psflow-settings"
+    _description = "Channel, group, folder and template names; stages; approval and review rules."
+
+    negotiating_stage: str = Field(
+        default="5-Negotiating", description="Opportunity stage that starts Pre-Initiate."
+    )
+    closed_won_stage: str = Field(
+        default="Closed Won", description="Opportunity stage that starts Initiate."
+    )
+    closed_lost_stage: str = Field(
+        default="8-Closed Lost", description="Opportunity stage that ends an engagement early."
+    )
+    planning_channel: str = Field(
+        default="ps_planning", description="Slack channel for staffing proposals and decisions."
+    )
+    ops_channel: str = Field(
+        default="ps_ops_alerts", description="Slack channel where failed runs are reported."
+    )
+    customers_group: str = Field(
+        default="ps-customers", description="GitLab group holding one subgroup per customer."
+    )
+    planning_project: str = Field(
+        default="ps-customers/ps-planning",
+        description="GitLab project (full path) for Technical Architect review issues.",
+    )
+    templates_folder: str = Field(
+        default="PS Templates", description="Drive folder holding the PS templates."
+    )
+    engagements_folder: str = Field(
+        default="PS Engagements",
+        description="Drive folder holding one folder per customer, each one folder per SOW.",
+    )
+    skills_matrix: str = Field(
+        default="PS Skills Matrix",
+        description="Google Sheet with the PSE roster (tab PSEs) and partners (tab Partners).",
+    )
+    usd_rates: dict[str, float] = Field(
+        default={"EUR": 1.08, "GBP": 1.27, "AUD": 0.66, "CAD": 0.73, "JPY": 0.0067},
+        description="US dollars per unit of each currency, for the $50k TA review threshold.",
+    )
+    approval_timeout_hours: int = Field(
+        default=168, ge=1, description="How long a staffing approval waits before the run fails."
+    )

@@ -1,0 +1,233 @@
+"""Salesforce: the opportunity every engagement is keyed by, its stage history, and the fields psflow
+writes back on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from engagement.lifecycle import StageChange
+from engagement.models import (
+    OPPORTUNITY_PREFIX,
+    Opportunity,
+    parse_list,
+    parse_skills,
+    salesforce_id,
+)
+from tasks import clients
+from tasks.calls import PermanentError, calling, outside_task
+
+SYSTEM = "Salesforce"
+
+_OPPORTUNITY = (
+    "Id, Name, StageName, Amount, CurrencyIsoCode, CloseDate, SOW_Number__c, SOW_Link__c, "
+    "PS_Skills_Required__c, PS_Expected_Start__c, PS_Expected_Completion__c, AccountId, "
+    "Account.Name, Account.PS_Time_Zone__c, Account.PS_Communication_Style__c, "
+    "PS_Engagement_Manager__r.Email"
+)
+_CONTACTS = (
+    "ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, Contact.Title"
+)
+_LINE_ITEMS = "Product2.ProductCode, Product2.Name, Description, Quantity, UnitPrice"
+
+
+class InvalidRecord(ValueError):
+    """Salesforce holds data psflow cannot use; the message names each Salesforce field."""
+
+
+def opportunity_id(value: str) -> str:
+    """The 18-character id, or a ValueError naming the parameter (and nothing is sent anywhere)."""
+    try:
+        return salesforce_id(value, OPPORTUNITY_PREFIX, "Opportunity")
+    except ValueError as err:
+        raise ValueError(f"opportunity_id: {err}") from None
+
+
+@outside_task
+def get_opportunity(opportunity: str) -> Opportunity:
+    """The opportunity with its account, contacts (contact roles) and SOW activities (line items).
+
+    Raises:
+        PermanentError: the opportunity does not exist.
+        InvalidRecord: a field holds a value psflow cannot use (named, with the value).
+    """
+    record_id = opportunity_id(opportunity)
+    sf = clients.salesforce()
+    with calling(SYSTEM, f"opportunity {record_id}"):
+        rows = sf.query(f"SELECT {_OPPORTUNITY} FROM Opportunity WHERE Id = '{record_id}'")
+        if not rows["records"]:
+            raise PermanentError(SYSTEM, f"opportunity {record_id}", "not found")
+        record = rows["records"][0]
+        where = f"WHERE OpportunityId = '{record_id}'"
+        roles = sf.query(f"SELECT {_CONTACTS} FROM OpportunityContactRole {where}")["records"]
+        items = sf.query(f"SELECT {_LINE_ITEMS} FROM OpportunityLineItem {where}")["records"]
+        # An existing customer is an account with an earlier PS engagement.
+        earlier = sf.query(
+            "SELECT COUNT() FROM PS_Engagement__c WHERE Opportunity__r.AccountId = "
+            f"'{record['AccountId']}' AND Opportunity_Id__c != '{record_id}'"
+        )["totalSize"]
+    return _opportunity(record, roles, items, existing_customer=earlier > 0)
+
+
+@outside_task
+def find_stage_changes(since: datetime) -> list[StageChange]:
+    """Every stage change recorded after `since`, oldest first: ONE query, whose cost grows with
+    the number of changes, not of opportunities (Salesforce's field history of StageName)."""
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    query = (
+        "SELECT Id, OpportunityId, OldValue, NewValue, CreatedDate, Opportunity.Name, "
+        "Opportunity.Account.Name FROM OpportunityFieldHistory "
+        f"WHERE Field = 'StageName' AND CreatedDate > {stamp} ORDER BY CreatedDate, Id"
+    )
+    with calling(SYSTEM, "opportunity stage history"):
+        rows = clients.salesforce().query_all(query)["records"]
+    return [
+        StageChange(
+            id=row["Id"],
+            opportunity_id=row["OpportunityId"],
+            opportunity_name=(row["Opportunity"] or {}).get("Name") or "",
+            customer=((row["Opportunity"] or {}).get("Account") or {}).get("Name") or "",
+            old_stage=row["OldValue"],
+            new_stage=row["NewValue"],
+            changed_at=_datetime(row["CreatedDate"]),
+        )
+        for row in rows
+    ]
+
+
+@outside_task
+def ensure_opportunity_fields(opportunity: str, fields: dict[str, Any]) -> bool:
+    """Set fields on the opportunity, writing only when one differs (a re-run writes nothing).
+
+    Returns:
+        True when Salesforce was written.
+    """
+    record_id = opportunity_id(opportunity)
+    sf = clients.salesforce()
+    with calling(SYSTEM, f"fields {', '.join(fields)} of opportunity {record_id}"):
+        current = sf.query(f"SELECT {', '.join(fields)} FROM Opportunity WHERE Id = '{record_id}'")[
+            "records"
+        ][0]
+        changed = {name: value for name, value in fields.items() if current.get(name) != value}
+        if changed:
+            sf.restful(f"sobjects/Opportunity/{record_id}", method="PATCH", json=changed)
+    return bool(changed)
+
+
+# --- from Salesforce records to the domain ---------------------------------------------------------
+
+# Where each field of the domain model comes from, to name it in an error.
+_SOURCES = {
+    "id": "Id",
+    "name": "Name",
+    "stage": "StageName",
+    "amount": "Amount",
+    "currency": "CurrencyIsoCode",
+    "close_date": "CloseDate",
+    "sow_number": "SOW_Number__c",
+    "sow_link": "SOW_Link__c",
+    "engagement_manager_email": "PS_Engagement_Manager__r.Email",
+    "required_skills": "PS_Skills_Required__c",
+    "expected_start": "PS_Expected_Start__c",
+    "expected_completion": "PS_Expected_Completion__c",
+    "account": "Account",
+    "contacts": "Contact",
+    "line_items": "OpportunityLineItem",
+}
+_NESTED = {
+    "time_zone": "PS_Time_Zone__c",
+    "communication_style": "PS_Communication_Style__c",
+    "name": "Name",
+    "email": "Email",
+    "first_name": "FirstName",
+    "last_name": "LastName",
+    "title": "Title",
+    "quantity": "Quantity",
+    "code": "Product2.ProductCode",
+    "description": "Description",
+    "unit_price": "UnitPrice",
+}
+
+
+def _opportunity(
+    record: dict[str, Any],
+    roles: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    existing_customer: bool,
+) -> Opportunity:
+    account = record.get("Account") or {}
+    manager = record.get("PS_Engagement_Manager__r") or {}
+    data = {
+        "id": record["Id"],
+        "name": record["Name"],
+        "stage": record["StageName"],
+        "amount": _decimal(record["Amount"]),
+        "currency": record["CurrencyIsoCode"],
+        "close_date": record["CloseDate"],
+        "sow_number": record["SOW_Number__c"],
+        "sow_link": record["SOW_Link__c"],
+        "engagement_manager_email": manager.get("Email"),
+        "required_skills": parse_skills(record["PS_Skills_Required__c"] or ""),
+        "expected_start": record["PS_Expected_Start__c"],
+        "expected_completion": record["PS_Expected_Completion__c"],
+        "account": {
+            "id": record["AccountId"],
+            "name": account.get("Name"),
+            "time_zone": account.get("PS_Time_Zone__c"),
+            "communication_style": parse_list(account.get("PS_Communication_Style__c") or ""),
+            "existing_customer": existing_customer,
+        },
+        "contacts": [
+            {
+                "id": role["ContactId"],
+                "first_name": (role.get("Contact") or {}).get("FirstName"),
+                "last_name": (role.get("Contact") or {}).get("LastName"),
+                "email": (role.get("Contact") or {}).get("Email"),
+                "title": (role.get("Contact") or {}).get("Title"),
+                "role": role.get("Role"),
+                "primary": bool(role.get("IsPrimary")),
+            }
+            for role in roles
+        ],
+        "line_items": [
+            {
+                "code": (item.get("Product2") or {}).get("ProductCode"),
+                "description": item.get("Description") or (item.get("Product2") or {}).get("Name"),
+                "quantity": _decimal(item.get("Quantity")),
+                "unit_price": _decimal(item.get("UnitPrice")),
+            }
+            for item in items
+        ],
+    }
+    try:
+        return Opportunity.model_validate(data)
+    except ValidationError as err:
+        problems = "\n".join(f"  - {_where(e['loc'], data)}: {e['msg']}" for e in err.errors())
+        raise InvalidRecord(
+            f"Opportunity {record['Id']} holds data psflow cannot use; fix in Salesforce:\n"
+            f"{problems}"
+        ) from None
+
+
+def _where(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """`('contacts', 0, 'email')` -> `Contact 003… (Wile Coyote).Email`."""
+    head = _SOURCES.get(str(loc[0]), str(loc[0]))
+    if len(loc) >= 3 and isinstance(loc[1], int) and loc[0] in ("contacts", "line_items"):
+        row = data[str(loc[0])][loc[1]]
+        who = row.get("id") or row.get("code") or f"#{loc[1] + 1}"
+        return f"{head} {who}.{_NESTED.get(str(loc[2]), str(loc[2]))}"
+    if len(loc) >= 2 and loc[0] == "account":
+        return f"Account.{_NESTED.get(str(loc[1]), str(loc[1]))}"
+    return head
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _datetime(value: str) -> datetime:
+    # Salesforce writes 2026-11-26T06:27:34.143+0000
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")

@@ -20,6 +20,10 @@ class PsflowSettings(Block):
     negotiating_stage: str = Field(
         default="5-Negotiating", description="Opportunity stage that starts Pre-Initiate."
     )
+    later_stages: list[str] = Field(
+        default=["6-Awaiting Signature", "Closed Won"],
+        description="Stages after Negotiating in which Pre-Initiate may still run (a late start).",
+    )
     closed_won_stage: str = Field(
         default="Closed Won", description="Opportunity stage that starts Initiate."
     )

@@ -12,6 +12,8 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
+from engagement.lifecycle import Transition
+
 OPPORTUNITY_NEGOTIATING = "ps.opportunity.negotiating"
 OPPORTUNITY_CLOSED_WON = "ps.opportunity.closed-won"
 OPPORTUNITY_CLOSED_LOST = "ps.opportunity.closed-lost"
@@ -19,8 +21,16 @@ PHASE_COMPLETED = "ps.phase.completed"
 ACTIVITY_ACCEPTED = "ps.activity.accepted"
 CHANGE_REQUEST_APPROVED = "ps.change-request.approved"
 
+# The event each stage transition emits.
+TRANSITION_EVENTS = {
+    Transition.NEGOTIATING: OPPORTUNITY_NEGOTIATING,
+    Transition.CLOSED_WON: OPPORTUNITY_CLOSED_WON,
+    Transition.CLOSED_LOST: OPPORTUNITY_CLOSED_LOST,
+}
+
 OPPORTUNITY_RESOURCE_PREFIX = "ps.opportunity."
 OPPORTUNITY_ID_LABEL = "ps.opportunity_id"
+CUSTOMER_LABEL = "ps.customer"
 PHASE_RESOURCE_PREFIX = "ps.phase."
 
 # Events with the same natural key get the same id, and Prefect's trigger service ignores an event id
@@ -37,10 +47,13 @@ class Phase(StrEnum):
     CLOSE = "close"
 
 
-def opportunity_resource(opportunity_id: str, name: str | None = None) -> dict[str, str]:
+def opportunity_resource(
+    opportunity_id: str, name: str | None = None, customer: str | None = None
+) -> dict[str, str]:
     resource = {
         "prefect.resource.id": f"{OPPORTUNITY_RESOURCE_PREFIX}{opportunity_id}",
         OPPORTUNITY_ID_LABEL: opportunity_id,
+        CUSTOMER_LABEL: customer or "",
     }
     if name:
         resource["prefect.resource.name"] = name
@@ -65,13 +78,14 @@ def event_kwargs(
     key: str,
     *,
     name: str | None = None,
+    customer: str | None = None,
     phase: Phase | None = None,
     payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `prefect.events.emit_event` for one lifecycle event."""
     return {
         "event": event,
-        "resource": opportunity_resource(opportunity_id, name),
+        "resource": opportunity_resource(opportunity_id, name, customer),
         "related": [phase_resource(phase)] if phase else [],
         "payload": payload or {},
         "id": event_id(event, key),

@@ -64,7 +64,9 @@ class ArtifactKind(StrEnum):
     CHANGE_REQUEST_ISSUE = "change-request-issue"  # part: change request number
     WORKSPACE = "workspace"  # Mavenlink project
     WORKSPACE_TASK = "workspace-task"  # part: activity code
-    STAFFING_DECISION = "staffing-decision"  # Slack message in #ps_planning
+    STAFFING_PROPOSAL = "staffing-proposal"  # Slack message in #ps_planning
+    STAFFING_DECISION = "staffing-decision"  # Slack message in #ps_planning; part for rejections
+    STAFFING_BOOKING = "staffing-booking"  # Mavenlink soft allocation; part: the PSE's e-mail
     CLOSEOUT_REPORT = "closeout-report"  # Slack message for PS leadership
     SOW_FOLDER = "sow-folder"  # Drive folder per SOW
     COST_ESTIMATE = "cost-estimate"

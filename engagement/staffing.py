@@ -715,3 +715,14 @@ def recommend(
         partner=partner,
         decision=f"{why}; {outcome}",
     )
+
+
+# --- the roster ----------------------------------------------------------------------------------
+
+
+class Roster(_Frozen):
+    """The skills matrix: every PSE psflow may propose (tab PSEs) and the partner firms on file
+    (tab Partners), in the sheet's order."""
+
+    pses: tuple[Pse, ...]
+    partners: tuple[Partner, ...] = ()

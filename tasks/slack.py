@@ -24,7 +24,6 @@ PAGE_SIZE = 200  # Slack recommends no more than 200 items per page
 # within days of posting (a retried phase), so 2,000 messages of a busy channel is plenty, and the
 # bound keeps a lookup to at most 10 Tier 3 calls (50+ per minute).
 MAX_HISTORY_PAGES = 10
-NEWLINE = "\n"  # an Artifact's name is the message's first line
 
 
 class SlackMessage(BaseModel):
@@ -112,11 +111,16 @@ def ensure_message(
     `text` is always sent: it is the notification and the fallback where blocks do not show.
     `payload` adds fields to the message metadata (e.g. the proposed PSE), read back with
     `find_message`; the key field itself cannot be overridden.
+
+    Returns:
+        The message as an Artifact: id its `ts`, url its permalink, created False when it was
+        already there.
+
+    Raises:
+        PermanentError: when the channel does not exist or the app may not post in it.
     """
     channel_id = find_channel.fn(channel_name)
     found = find_message.fn(channel_id, kind, record_id, part)
-    created = found is None
-    ts = found.ts if found else ""
     if found is None:
         metadata = slack_message_metadata(kind, record_id, part)
         metadata["event_payload"] = {**(payload or {}), **metadata["event_payload"]}
@@ -125,13 +129,16 @@ def ensure_message(
                 channel=channel_id, text=text, blocks=blocks, metadata=dict(metadata)
             )
         ts = str(answer["ts"])
+    else:
+        ts = found.ts
     with calling(SYSTEM, f"link to the {kind.value} message in #{channel_name}"):
         link = slack().chat_getPermalink(channel=channel_id, message_ts=ts)
+    first_line = one_line(text.partition("\n")[0], 80)  # what the summary shows of the message
     return Artifact(
         system=SYSTEM,
         kind=kind.value.replace("-", " "),
-        name=f"#{channel_name.removeprefix('#')}: {one_line(text.partition(NEWLINE)[0], 80)}",
+        name=f"#{channel_name.removeprefix('#')}: {first_line}",
         url=link.get("permalink"),
         id=ts,
-        created=created,
+        created=found is None,
     )

@@ -85,7 +85,32 @@ def seed(sb: Sandbox) -> None:
         label = {"id": new_id(sb, "label"), "name": name, "color": color}
         put(sb, "label", label | {"description": f"psflow: {name}", "group_id": customers["id"]})
 
+    _seed_planning_project(sb, customers, bot)
     _seed_past_engagement(sb, customers, bot, users)
+
+
+PLANNING_PROJECT = "ps-planning"  # PsflowSettings.planning_project: ps-customers/ps-planning
+
+
+def _seed_planning_project(sb: Sandbox, customers: Json, bot: Json) -> None:
+    """The project where psflow files Technical Architect review issues; people reach it through
+    their membership of the customers group."""
+    put(
+        sb,
+        "project",
+        {
+            "id": new_id(sb, "project"),
+            "name": "PS Planning",
+            "path": PLANNING_PROJECT,
+            "description": "Technical Architect reviews of cost estimates over $50k.",
+            "namespace_id": customers["id"],
+            "visibility": "private",
+            "creator_id": bot["id"],
+            "created_at": _at(-700),
+            "last_activity_at": _at(-30),
+            "default_branch": "main",
+        },
+    )
 
 
 def _seed_past_engagement(sb: Sandbox, customers: Json, bot: Json, users: dict[str, Json]) -> None:

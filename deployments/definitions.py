@@ -1,0 +1,81 @@
+"""Every deployment of psflow: its flow, triggers, schedule, tags and work pool.
+
+The one source both the local serve path (`deployments/serve.py`, used by the demo and the e2e tests)
+and `prefect.yaml` are built from, so the demo and production cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, cast
+
+from prefect import Flow
+from prefect.deployments.runner import RunnerDeployment
+from prefect.events import DeploymentEventTrigger
+
+from deployments.events import (
+    CUSTOMER_LABEL,
+    OPPORTUNITY_ID_LABEL,
+    OPPORTUNITY_NEGOTIATING,
+    OPPORTUNITY_RESOURCE_PREFIX,
+)
+from flows.pre_initiate import pre_initiate
+from flows.watch_opportunities import watch_opportunities
+
+WORK_POOL = "psflow"  # a `process` work pool: the one name production workers poll
+WATCH_INTERVAL = timedelta(minutes=2)
+
+
+def phase_trigger(event: str) -> DeploymentEventTrigger:
+    """Run the phase once per event, for the opportunity the event names."""
+    return DeploymentEventTrigger(
+        name=f"on {event}",
+        expect={event},
+        match={"prefect.resource.id": f"{OPPORTUNITY_RESOURCE_PREFIX}*"},
+        for_each={"prefect.resource.id"},
+        parameters={
+            "opportunity_id": f"{{{{ event.resource['{OPPORTUNITY_ID_LABEL}'] }}}}",
+            "customer": f"{{{{ event.resource['{CUSTOMER_LABEL}'] }}}}",
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    flow: Flow[Any, Any]
+    description: str
+    triggers: tuple[DeploymentEventTrigger, ...] = ()
+    interval: timedelta | None = None
+    tags: tuple[str, ...] = ("psflow",)
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def to_runner(self, interval: timedelta | None = None) -> RunnerDeployment:
+        """This deployment for `serve()`, optionally on another schedule (the demo polls fast)."""
+        every = interval or self.interval
+        runner = self.flow.to_deployment(
+            name=self.name,
+            description=self.description,
+            triggers=list(self.triggers),
+            interval=every if every else None,
+            tags=list(self.tags),
+            parameters=self.parameters,
+        )
+        return cast(RunnerDeployment, runner)  # to_deployment is typed for async callers too
+
+
+DEPLOYMENTS = (
+    Deployment(
+        name="watch-opportunities",
+        flow=watch_opportunities,
+        description="Polls Salesforce's stage history and emits ps.opportunity.* events.",
+        interval=WATCH_INTERVAL,
+    ),
+    Deployment(
+        name="pre-initiate",
+        flow=pre_initiate,
+        description="Cost estimate, staffing proposal and approval, soft booking.",
+        triggers=(phase_trigger(OPPORTUNITY_NEGOTIATING),),
+    ),
+)

@@ -1,0 +1,312 @@
+"""Pre-Initiate: from "Negotiating" to a cost estimate on the opportunity and an approved staffing plan.
+
+Started by `ps.opportunity.negotiating` (the Salesforce watcher) or by hand. It reads the opportunity
+(Salesforce), the skills matrix (Sheets) and current bookings (Mavenlink); it writes the engagement's
+Drive folders and cost estimate, the estimate's link on the opportunity, a Technical Architect review
+issue (GitLab) when the estimate is over $50k, the staffing proposal and decision (#ps_planning), and
+the soft booking (Mavenlink). Then it emits `ps.phase.completed`.
+
+Every write is looked up by its natural key first, so a retry redoes only what is missing, and a
+re-run after the approval finds the recorded decision and writes nothing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal, cast
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from prefect.states import Completed, State
+from pydantic import Field, create_model
+
+from deployments.events import PHASE_COMPLETED, Phase, event_kwargs
+from engagement.artifacts import Artifact
+from engagement.cost_estimate import prefill
+from engagement.keys import ArtifactKind, drive_name
+from engagement.lifecycle import NotReady, pre_initiate_problems
+from engagement.models import CostEstimate, Opportunity
+from engagement.staffing import Recommendation, StaffingNeed, recommend
+from tasks import clients
+from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder
+from tasks.gitlab import ensure_issue
+from tasks.mavenlink import PROSPECT, ensure_soft_booking, ensure_workspace, get_hard_bookings
+from tasks.salesforce import ensure_opportunity_fields, get_opportunity
+from tasks.sheets import ensure_prefilled, get_roster
+from tasks.slack import SlackMessage, ensure_message, find_channel, find_message
+
+PHASE = Phase.PRE_INITIATE
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+@flow(name="pre-initiate", flow_run_name="pre-initiate · {customer} · {opportunity_id}")
+def pre_initiate(opportunity_id: str, customer: str = "") -> State[Any]:
+    """The handbook's Pre-Initiate steps for one opportunity.
+
+    Args:
+        opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
+        customer: the account's name, for the run's name in the UI only.
+    """
+    settings = clients.settings()
+    opportunity = get_opportunity(opportunity_id)
+    allowed = (settings.negotiating_stage, *settings.later_stages)
+    if problems := pre_initiate_problems(opportunity, allowed):
+        raise NotReady(opportunity.id, "Pre-Initiate", problems)
+
+    made = cost_estimate(opportunity)
+    proposal = propose_staffing(opportunity)
+    made.append(post_proposal(opportunity, proposal))
+
+    decision = staffing_decision(opportunity, proposal)
+    if not decision.approve:
+        made.append(post_rejection(opportunity, decision))
+        publish_summary(opportunity, made, waiting="a new staffing proposal (rejected)")
+        return Completed(message=f"Staffing rejected: {decision.comment}", name="Rejected")
+
+    made.extend(book_staffing(opportunity, decision, proposal.need))
+    made.append(post_decision(opportunity, decision))
+    publish_summary(opportunity, made, waiting="Closed Won (Initiate)")
+    emit_event(
+        **event_kwargs(
+            PHASE_COMPLETED,
+            opportunity.id,
+            key=f"{opportunity.id}:{PHASE}",
+            name=opportunity.name,
+            customer=opportunity.account.name,
+            phase=PHASE,
+        )
+    )
+    return Completed(message=f"Staffed: {', '.join(decision.pses)}")
+
+
+# --- 1. the cost estimate --------------------------------------------------------------------------
+
+
+def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
+    """Copy the cost estimate template into the engagement's folder, prefill it, share it with the
+    engagement manager and link it on the opportunity; over $50k, open a TA review."""
+    settings = clients.settings()
+    root = find_folder(settings.engagements_folder)
+    customer = ensure_folder(
+        ArtifactKind.CUSTOMER_FOLDER,
+        opportunity.account.id,
+        drive_name(opportunity.account.name),
+        root,
+    )
+    sow = ensure_folder(
+        ArtifactKind.SOW_FOLDER,
+        opportunity.id,
+        drive_name(opportunity.sow_number, opportunity.name),
+        customer.id or "",
+    )
+    sheet = ensure_copy(
+        "cost-estimate",
+        ArtifactKind.COST_ESTIMATE,
+        opportunity.id,
+        drive_name("Cost Estimate", opportunity.account.name, opportunity.sow_number),
+        sow.id or "",
+    )
+    ensure_prefilled(sheet.id or "", prefill(opportunity))
+    ensure_shared(sheet.id or "", str(opportunity.engagement_manager_email))
+    made = [customer, sow, sheet]
+
+    estimate = CostEstimate(
+        opportunity_id=opportunity.id, revenue=opportunity.amount, currency=opportunity.currency
+    )
+    rates = {code: Decimal(str(rate)) for code, rate in settings.usd_rates.items()}
+    needs_review = estimate.needs_ta_review(rates)
+    if needs_review:
+        made.append(
+            ensure_issue(
+                settings.planning_project,
+                ArtifactKind.TA_REVIEW_ISSUE,
+                opportunity.id,
+                f"TA review: {opportunity.sow_number} {opportunity.account.name}",
+                ta_review_description(opportunity, sheet),
+            )
+        )
+    ensure_opportunity_fields(
+        opportunity.id,
+        {
+            "Cost_Estimate_Link__c": sheet.url,
+            "PS_TA_Review_Required__c": needs_review,
+        },
+    )
+    return made
+
+
+def ta_review_description(opportunity: Opportunity, sheet: Artifact) -> str:
+    return (
+        f"The estimate for **{opportunity.name}** ({opportunity.account.name}) is "
+        f"{opportunity.amount:,.0f} {opportunity.currency}: over the $50k threshold, so a "
+        "Technical Architect reviews it before the SOW goes out.\n\n"
+        f"- Cost estimate: {sheet.url}\n- SOW: {opportunity.sow_link or 'not linked'}\n"
+        f"- Salesforce opportunity: {opportunity.id}\n"
+    )
+
+
+# --- 2. staffing -----------------------------------------------------------------------------------
+
+
+def propose_staffing(opportunity: Opportunity) -> Recommendation:
+    """Rank the PSEs on skills, time zone, growth path, personality and availability."""
+    need = StaffingNeed.from_opportunity(opportunity)
+    roster = get_roster()
+    bookings = get_hard_bookings([pse.email for pse in roster.pses], need.start, need.end)
+    return recommend(need, roster.pses, bookings, roster.partners)
+
+
+def post_proposal(opportunity: Opportunity, proposal: Recommendation) -> Artifact:
+    """Post the proposal and its reasoning to #ps_planning, and show it in the UI."""
+    create_table_artifact(
+        key=f"staffing-{opportunity.id.lower()}",
+        table=proposal.table_rows(),
+        description=f"Staffing proposal for {opportunity.name} ({opportunity.account.name})",
+    )
+    return ensure_message(
+        clients.settings().planning_channel,
+        proposal.summary(),
+        ArtifactKind.STAFFING_PROPOSAL,
+        opportunity.id,
+    )
+
+
+class StaffingDecision(RunInput):
+    """What the coordinator decides in the Prefect UI (the form's fields)."""
+
+    approve: bool = Field(description="Approve the staffing (books a soft allocation) or reject it")
+    pses: list[str] = Field(description="The PSEs to book (e-mails; default: the top-ranked)")
+    approver: str = Field(
+        description="Your e-mail, recorded as the approver", pattern=EMAIL_PATTERN
+    )
+    comment: str = Field(default="", description="Your reasoning, or why you reject it")
+
+
+def staffing_decision(opportunity: Opportunity, proposal: Recommendation) -> StaffingDecision:
+    """The coordinator's decision: the one recorded in #ps_planning, or else wait for it in the UI.
+
+    The run suspends (its process exits) until someone resumes it with the form's input, so the wait
+    survives a restart of the server or the worker.
+    """
+    channel = find_channel(clients.settings().planning_channel)
+    recorded = find_message(channel, ArtifactKind.STAFFING_DECISION, opportunity.id)
+    if recorded is not None:
+        return decision_from_message(recorded)
+    candidates = [c.pse.email for c in proposal.candidates]
+    if not candidates:
+        raise NotReady(opportunity.id, "staffing", ["nobody on the roster is available"])
+    form = _decision_form(tuple(candidates))
+    hours = clients.settings().approval_timeout_hours
+    answer = suspend_flow_run(
+        wait_for_input=form.with_initial_data(
+            description=proposal.summary(),
+            approve=True,
+            pses=[pick.pse.email for pick in proposal.picks] or candidates[:1],
+        ),
+        timeout=hours * 3600,
+        key="staffing-decision",
+    )
+    return StaffingDecision.model_validate(answer.model_dump(exclude={"metadata"}))
+
+
+def _decision_form(candidates: tuple[str, ...]) -> type[StaffingDecision]:
+    """The decision's form with the ranked PSEs as the only choices, so the server refuses an
+    input naming anyone else and the run keeps waiting."""
+    choices: Any = list.__class_getitem__(cast(Any, Literal)[candidates])
+    return cast(
+        type[StaffingDecision],
+        create_model(
+            "StaffingDecision",
+            __base__=StaffingDecision,
+            pses=(choices, Field(min_length=1, description="The PSEs to book")),
+        ),
+    )
+
+
+def decision_from_message(message: SlackMessage) -> StaffingDecision:
+    payload = message.payload
+    return StaffingDecision(
+        approve=payload.get("decision") == "approved",
+        pses=[p for p in payload.get("pses", "").split() if p],
+        approver=payload.get("approver", ""),
+        comment=payload.get("comment", ""),
+    )
+
+
+def book_staffing(
+    opportunity: Opportunity, decision: StaffingDecision, need: StaffingNeed
+) -> list[Artifact]:
+    """A soft allocation (holds nobody, not in the forecast) over the engagement window on the
+    Mavenlink project in status Prospect, created here without dates if absent."""
+    workspace = ensure_workspace(opportunity, PROSPECT)
+    bookings = [
+        ensure_soft_booking(
+            workspace.id or "", opportunity.id, email, need.start, need.end, need.hours_per_day
+        )
+        for email in decision.pses
+    ]
+    return [workspace, *bookings]
+
+
+def post_decision(opportunity: Opportunity, decision: StaffingDecision) -> Artifact:
+    text = (
+        f"Staffing for *{opportunity.name}* ({opportunity.account.name}) approved by "
+        f"{decision.approver}: {', '.join(decision.pses)} (soft booking in Mavenlink)."
+        + (f"\n> {decision.comment}" if decision.comment else "")
+    )
+    payload = {
+        "decision": "approved",
+        "pses": " ".join(decision.pses),
+        "approver": decision.approver,
+        "comment": decision.comment[:1000],
+    }
+    return ensure_message(
+        clients.settings().planning_channel,
+        text,
+        ArtifactKind.STAFFING_DECISION,
+        opportunity.id,
+        payload=payload,
+    )
+
+
+def post_rejection(opportunity: Opportunity, decision: StaffingDecision) -> Artifact:
+    text = (
+        f"Staffing proposal for *{opportunity.name}* ({opportunity.account.name}) rejected by "
+        f"{decision.approver}: {decision.comment or 'no reason given'}"
+    )
+    # one rejection per run: a retry of this run does not post it twice, a new proposal may
+    return ensure_message(
+        clients.settings().planning_channel,
+        text,
+        ArtifactKind.STAFFING_DECISION,
+        opportunity.id,
+        part=f"rejected-{flow_run.get_id()}",
+        payload={"decision": "rejected", "approver": decision.approver},
+    )
+
+
+# --- 3. what the run did ---------------------------------------------------------------------------
+
+
+def publish_summary(opportunity: Opportunity, made: list[Artifact], waiting: str) -> None:
+    """The phase's summary in the UI: every object with its link, created now or already there."""
+    create_table_artifact(
+        key=f"pre-initiate-{opportunity.id.lower()}",
+        table=[artifact.row() for artifact in made],
+        description=f"Pre-Initiate · {opportunity.account.name} · {opportunity.name}",
+    )
+    created = sum(artifact.created for artifact in made)
+    create_markdown_artifact(
+        key=f"pre-initiate-status-{opportunity.id.lower()}",
+        markdown=(
+            f"**{opportunity.name}** ({opportunity.account.name}): {created} created, "
+            f"{len(made) - created} already existed. Next: waiting for {waiting}."
+        ),
+    )
+    get_run_logger().info(
+        "Pre-Initiate: %d objects created, %d already existed", created, len(made) - created
+    )

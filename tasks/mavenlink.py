@@ -1,0 +1,263 @@
+"""Mavenlink (Kantata OX) tasks: the engagement's workspace, its status, and who is booked.
+
+Every object psflow creates here carries an external reference (service "psflow", the natural key
+as `service_model_ref`, engagement/keys.py) sent in the same request as the create, and is looked up
+by that reference before any create, so a retried or re-run phase creates nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from engagement.artifacts import Artifact
+from engagement.keys import (
+    ArtifactKind,
+    MavenlinkExternalReference,
+    mavenlink_external_reference,
+    mavenlink_workspace_title,
+)
+from engagement.models import Opportunity
+from engagement.staffing import Allocation, business_days
+from tasks.calls import PermanentError, calling, outside_task
+from tasks.clients import mavenlink
+
+SYSTEM = "Mavenlink"
+PER_PAGE = 200  # Kantata's largest page
+
+# Kantata project status keys (`status_key`) psflow moves a workspace through. Each account can
+# edit its Project Status List: check these against the real account's list before going live.
+PROSPECT = "115"  # Pre-Initiate: the project exists, without dates
+IN_SET_UP = "205"  # Initiate
+ACTIVE = "300"  # Plan and Execute
+CLOSED = "600"  # work done, billing pending
+COMPLETED = "605"  # billing done
+
+# A soft booking is keyed like the staffing decision it proposes, one per PSE (part: the email).
+SOFT_BOOKING_KIND = ArtifactKind.STAFFING_DECISION
+
+
+def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """One API request; raises httpx.HTTPStatusError (classified by `calling`) on an error."""
+    response = mavenlink().request(method, path, **kwargs)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json() if response.content else {}
+    return body
+
+
+def _rows(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The objects of a reply in the order of its `results` (the `<kind>` map is unordered)."""
+    return [body[kind][r["id"]] for r in body.get("results", []) if r["key"] == kind]
+
+
+def _pages(path: str, kind: str, params: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(object, whole reply) for every object of a listing, page after page."""
+    page = 1
+    while True:
+        body = _call("GET", path, params={**params, "page": page, "per_page": PER_PAGE})
+        for row in _rows(body, kind):
+            yield row, body
+        if page >= int(body.get("meta", {}).get("page_count", 1)):
+            return
+        page += 1
+
+
+def _by_reference(ref: MavenlinkExternalReference) -> dict[str, str]:
+    # the list form of the filter: the single `..._service_model_ref` filter is documented as an
+    # integer, and psflow's references are text keys
+    return {
+        "external_reference_service_name": ref["service_name"],
+        "external_reference_service_model_refs": ref["service_model_ref"],
+    }
+
+
+def _user_ids(emails: Iterable[str]) -> dict[str, str]:
+    """{email: Kantata user id}; `by_email_address` takes one address per request."""
+    ids = {}
+    for email in dict.fromkeys(emails):
+        with calling(SYSTEM, f"user {email}"):
+            body = _call(
+                "GET", "users.json", params={"by_email_address": email, "on_my_account": "true"}
+            )
+        users = _rows(body, "users")
+        if not users:
+            raise PermanentError(SYSTEM, f"user {email}", "no Kantata user has this e-mail")
+        ids[email] = str(users[0]["id"])
+    return ids
+
+
+@outside_task
+def get_hard_bookings(emails: list[str], start: date, end: date) -> dict[str, list[Allocation]]:
+    """Each person's hard allocations overlapping `start`..`end` (soft ones hold nobody).
+
+    Kantata stores an allocation's total minutes over its dates; an `Allocation` holds minutes per
+    business day, so the total is spread over the allocation's own business days.
+    """
+    user_ids = _user_ids(emails)
+    email_of = {user_id: email for email, user_id in user_ids.items()}
+    bookings: dict[str, list[Allocation]] = {email: [] for email in user_ids}
+    params = {
+        "user_ids": ",".join(email_of),
+        "type": "hard",
+        "overlaps_with_date_range": f"{start.isoformat()}:{end.isoformat()}",
+    }
+    with calling(SYSTEM, f"hard allocations of {', '.join(user_ids)} from {start} to {end}"):
+        rows = [
+            row for row, _ in _pages("workspace_allocations.json", "workspace_allocations", params)
+        ]
+    for row in rows:
+        first, last = date.fromisoformat(row["start_date"]), date.fromisoformat(row["end_date"])
+        days = len(business_days(first, last)) or 1  # a weekend-only allocation books its total
+        per_day = min(round(int(row["minutes"]) / days), 24 * 60)
+        bookings[email_of[str(row["user_id"])]].append(
+            Allocation(start=first, end=last, minutes_per_day=per_day)
+        )
+    return bookings
+
+
+def _find_workspace(ref: MavenlinkExternalReference) -> dict[str, Any] | None:
+    params = {**_by_reference(ref), "include_archived": "true"}
+    return next((row for row, _ in _pages("workspaces.json", "workspaces", params)), None)
+
+
+def _unclaimed_workspace(title: str) -> dict[str, Any] | None:
+    """The oldest workspace titled exactly `title` that carries no psflow reference: one psflow
+    created and then crashed before it could record its key."""
+    params = {"matching": title, "include": "external_references", "order": "created_at:asc"}
+    for row, body in _pages("workspaces.json", "workspaces", params):
+        refs = [body["external_references"][i] for i in row.get("external_reference_ids", [])]
+        if row["title"] == title and not any(r["service_name"] == "psflow" for r in refs):
+            return row
+    return None
+
+
+def _workspace_artifact(workspace: dict[str, Any], created: bool) -> Artifact:
+    return Artifact(
+        system=SYSTEM, kind="project", name=workspace["title"], id=workspace["id"], created=created
+    )
+
+
+@outside_task
+def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifact:
+    """The engagement's Mavenlink project, created in `status` (a Kantata status key), without
+    dates, if no project carries the opportunity's reference yet.
+
+    A project with psflow's exact title and no psflow reference is adopted (the reference is
+    attached) rather than duplicated: that is psflow's own create whose answer was lost.
+    """
+    ref = mavenlink_external_reference(ArtifactKind.WORKSPACE, opportunity.id)
+    title = mavenlink_workspace_title(opportunity.name, opportunity.sow_number)
+    with calling(SYSTEM, f"project {title!r} of opportunity {opportunity.id}"):
+        if workspace := _find_workspace(ref):
+            return _workspace_artifact(workspace, created=False)
+        if workspace := _unclaimed_workspace(title):
+            reference = {"subject_type": "Workspace", "subject_id": workspace["id"], **ref}
+            _call(
+                "POST",
+                "external_references/create_or_update.json",
+                json={"external_reference": reference},
+            )
+            return _workspace_artifact(workspace, created=False)
+        fields = {
+            "title": title,
+            "description": f"{opportunity.name} (Salesforce opportunity {opportunity.id})",
+            "status_key": int(status),
+            # the opportunity's amount stands in for the budget until Initiate sets the SOW's
+            "budgeted": True,
+            "price": str(opportunity.amount),
+            "currency": opportunity.currency,
+            "external_reference": dict(ref),
+        }
+        body = _call("POST", "workspaces.json", json={"workspace": fields})
+    return _workspace_artifact(_rows(body, "workspaces")[0], created=True)
+
+
+@outside_task
+def set_workspace_status(workspace_id: str, status: str) -> bool:
+    """Move the project to `status` (a Kantata status key); True when it changed, False when it
+    was already there (nothing is written)."""
+    with calling(SYSTEM, f"status of project {workspace_id}"):
+        workspace = _rows(_call("GET", f"workspaces/{workspace_id}.json"), "workspaces")[0]
+        if str(workspace["status"]["key"]) == status:
+            return False
+        _call(
+            "PUT",
+            f"workspaces/{workspace_id}.json",
+            json={"workspace": {"status_key": int(status)}},
+        )
+    return True
+
+
+def _resource_id(workspace_id: str, user_id: str) -> str:
+    """The user's named resource on the workspace, created when missing (which also makes the
+    user a participant)."""
+    params = {"workspace_id": workspace_id, "user_id": user_id}
+    for row, _ in _pages("workspace_resources.json", "workspace_resources", params):
+        return str(row["id"])
+    body = _call(
+        "POST",
+        "workspace_resources.json",
+        json={"workspace_resource": {"workspace_id": workspace_id, "user_id": user_id}},
+    )
+    return str(_rows(body, "workspace_resources")[0]["id"])
+
+
+@outside_task
+def ensure_soft_booking(
+    workspace_id: str,
+    opportunity_id: str,
+    pse_email: str,
+    start: date,
+    end: date,
+    hours_per_day: Decimal | float,
+) -> Artifact:
+    """A soft allocation of the PSE on the project over `start`..`end`: the proposal the PS
+    Project Coordinator approves. Soft, so it holds nobody until then (PROCESS.md, Pre-Initiate).
+
+    Raises:
+        PermanentError: when the PSE has no Kantata user, or the project does not exist.
+        ValueError: when the window has no business day.
+    """
+    days = len(business_days(start, end))
+    if not days:
+        raise ValueError(f"the window {start} to {end} has no business day to book")
+    # Kantata wants the total over the range, not minutes per day
+    minutes = round(Decimal(str(hours_per_day)) * 60 * days)
+    ref = mavenlink_external_reference(SOFT_BOOKING_KIND, opportunity_id, pse_email)
+    name = f"{pse_email}: {hours_per_day} h/day from {start} to {end} (soft)"
+    user_id = _user_ids([pse_email])[pse_email]
+    with calling(SYSTEM, f"soft booking of {pse_email} on project {workspace_id}"):
+        params = {"workspace_ids": workspace_id, **_by_reference(ref)}
+        for row, _ in _pages("workspace_allocations.json", "workspace_allocations", params):
+            return Artifact(
+                system=SYSTEM, kind="soft booking", name=name, id=row["id"], created=False
+            )
+        allocation = {
+            "resource_id": _resource_id(workspace_id, user_id),
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "minutes": minutes,
+            "hard": False,
+            "external_reference": dict(ref),
+        }
+        body = _call(
+            "POST", "workspace_allocations.json", json={"workspace_allocation": allocation}
+        )
+    row = _rows(body, "workspace_allocations")[0]
+    return Artifact(system=SYSTEM, kind="soft booking", name=name, id=row["id"], created=True)
+
+
+@outside_task
+def get_booked_people(workspace_id: str) -> list[str]:
+    """E-mails of the people booked on the project: every named resource's user (allocations
+    always hang off a resource). Initiate reads the approved staffing from here."""
+    params = {"workspace_id": workspace_id, "include": "user"}
+    emails: set[str] = set()
+    with calling(SYSTEM, f"people booked on project {workspace_id}"):
+        for row, body in _pages("workspace_resources.json", "workspace_resources", params):
+            user = body.get("users", {}).get(str(row.get("user_id")))
+            if user:
+                emails.add(user["email_address"].lower())
+    return sorted(emails)

@@ -2,7 +2,8 @@
 
 Each client library raises its own exceptions. `calling(system, what)` turns them into two kinds:
 - `TransientError` (429, 5xx, dropped connections, timeouts): Prefect retries the task with
-  exponential backoff and jitter; a `Retry-After` is honoured by waiting it out before the retry.
+  exponential backoff and jitter; a `Retry-After` is honoured by waiting it out before the retry
+  (in `retry_transient_only`).
 - `PermanentError` (400, 401, 403, 404, 409, 422, validation): no retry; the message names the
   system, the object and the answer, so the person looking at the failed run knows what to fix.
 """
@@ -29,8 +30,8 @@ from prefect import Task, task
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
 
-# Longest Retry-After psflow waits inside a task; longer ones fail the attempt and leave the wait
-# to Prefect's backoff, so a worker slot is not held for minutes.
+# Longest Retry-After psflow waits before a retry; beyond it Prefect's backoff takes over, so a
+# worker slot is not held for minutes.
 MAX_RETRY_AFTER_SECONDS = 60.0
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -73,10 +74,16 @@ class PermanentError(OutsideError):
 
 
 def retry_transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """`retry_condition_fn` for every task that calls out: retry TransientError, nothing else."""
+    """`retry_condition_fn` for every task that calls out: retry TransientError, nothing else.
+
+    When the system said how long to wait (Retry-After), wait that long here, before Prefect's own
+    backoff delay starts: the retry then never comes back early.
+    """
     try:
         state.result()
-    except TransientError:
+    except TransientError as error:
+        if error.retry_after:
+            time.sleep(min(error.retry_after, MAX_RETRY_AFTER_SECONDS))
         return True
     except Exception:
         return False
@@ -98,8 +105,6 @@ def calling(system: str, what: str) -> Iterator[None]:
         error = classify(exc, system, what)
         if error is None:
             raise
-        if isinstance(error, TransientError) and error.retry_after:
-            time.sleep(min(error.retry_after, MAX_RETRY_AFTER_SECONDS))
         raise error from exc
 
 

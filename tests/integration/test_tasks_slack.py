@@ -42,7 +42,8 @@ def test_ensure_message_posts_once(outside: SandboxClient) -> None:
     )
     assert first.created
     assert first.name == "#ps_planning: Staffing proposal: Aisha Bello"
-    assert first.url and "/archives/" in first.url
+    assert first.url
+    assert "/archives/" in first.url
     assert outside.writes(system="slack") == 1
 
     before = outside.last_request_id()
@@ -82,7 +83,8 @@ def test_find_message_pages_through_history(outside: SandboxClient) -> None:
     before = outside.last_request_id()
 
     found = find_message.fn(channel, KIND, OPPORTUNITY)
-    assert found is not None and found.text == "the old one"
+    assert found is not None
+    assert found.text == "the old one"
     history = outside.requests(system="slack", path="%conversations.history", since=before)
     assert len(history) == 2
 
@@ -105,7 +107,7 @@ def test_permanent_errors_name_the_system_and_the_object(outside: SandboxClient)
     with pytest.raises(PermanentError, match="Slack: channel #nowhere"):
         ensure_message.fn("nowhere", "Proposal", KIND, OPPORTUNITY)
     # the app was never added to #general: Slack refuses to read it, and retrying cannot help
-    with pytest.raises(PermanentError, match="history of channel .*not_in_channel") as info:
+    with pytest.raises(PermanentError, match=r"history of channel .*not_in_channel") as info:
         ensure_message.fn("general", "Proposal", KIND, OPPORTUNITY)
     assert info.value.status == 400
     assert outside.writes(system="slack") == 0
@@ -121,5 +123,6 @@ def test_throttling_is_transient_with_retry_after(
     with pytest.raises(TransientError) as info:
         ensure_message.fn("ps_planning", "Proposal", KIND, OPPORTUNITY)
     assert info.value.status == 429
-    assert info.value.retry_after is not None and 0 < info.value.retry_after <= 61
+    assert info.value.retry_after is not None
+    assert 0 < info.value.retry_after <= 61
     assert outside.writes(system="slack") == 0

@@ -70,6 +70,9 @@ async def edit_record(sb: SandboxDep, type_: str, record_id: str, changes: dict[
 class BulkOpportunities(BaseModel):
     count: int = Field(ge=1, le=100_000, description="how many opportunities to create")
     stage: str = Field("4-Proposal", description="their stage")
+    details: bool = Field(
+        False, description="also their contact roles and SOW line items, ready for the phases"
+    )
 
 
 _SKILL_SETS = tuple(seed.skills_cell(opp.skills) for opp in seed.OPPORTUNITIES)
@@ -77,7 +80,7 @@ _OWNERS = tuple(seed.user_id(seed.staff(key)) for key in ("dana_cole", "sam_pate
 _MANAGERS = tuple(seed.user_id(seed.staff(key)) for key in ("marcus_webb", "elena_rossi"))
 # Bulk batches number their ids in blocks of this size, one block per batch, far above the
 # counter the API's creates use (it starts at 1000); so a batch reserves its ids in one step.
-_BULK_BLOCK = 10_000_000
+_BULK_BLOCK = 1_000_000
 
 
 @router.post("/opportunities/bulk")
@@ -116,4 +119,45 @@ async def bulk_opportunities(sb: SandboxDep, bulk: BulkOpportunities) -> Json:
         records.apply(obj, record, values, fetch, now, _OWNERS[i % 2])
         sb.store.put(SYSTEM, obj.name, record["Id"], record)
         ids.append(record["Id"])
+        if bulk.details:
+            _add_details(sb, record, account, seed.OPPORTUNITIES[1 + i % 5], n, now)
     return {"count": len(ids), "ids": ids}
+
+
+def _add_details(
+    sb: Sandbox,
+    opportunity: Json,
+    account: seed.Account,
+    like: seed.Opportunity,
+    n: int,
+    now: Any,
+) -> None:
+    """Contact roles for the account's contacts and the line items of a seeded opportunity."""
+    contacts = {c["Email"]: c["Id"] for c in sb.store.table(SYSTEM, "Contact").values()}
+    products = {p["ProductCode"]: p["Id"] for p in sb.store.table(SYSTEM, "Product2").values()}
+    owner = opportunity["OwnerId"]
+    for j, contact in enumerate(account.contacts):
+        obj = sobject("OpportunityContactRole")
+        assert obj is not None
+        role = records.new_record(obj, seed.sfid(seed.CONTACT_ROLE, n * 8 + j), now, owner)
+        values = {
+            "OpportunityId": opportunity["Id"],
+            "ContactId": contacts[contact.email],
+            "Role": contact.role,
+            "IsPrimary": contact.primary,
+        }
+        records.apply(obj, role, values, _fetch(sb), now, owner)
+        sb.store.put(SYSTEM, obj.name, role["Id"], role)
+    for j, item in enumerate(like.line_items):
+        obj = sobject("OpportunityLineItem")
+        assert obj is not None
+        line = records.new_record(obj, seed.sfid(seed.LINE_ITEM, n * 8 + j), now, owner)
+        values = {
+            "OpportunityId": opportunity["Id"],
+            "Product2Id": products[item.product],
+            "Description": item.description,
+            "Quantity": float(item.quantity),
+            "UnitPrice": float(item.unit_price),
+        }
+        records.apply(obj, line, values, _fetch(sb), now, owner)
+        sb.store.put(SYSTEM, obj.name, line["Id"], line)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from prefect import Flow
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 
@@ -50,6 +51,7 @@ class Deployment:
     interval: timedelta | None = None
     tags: tuple[str, ...] = ("psflow",)
     parameters: dict[str, Any] = field(default_factory=dict)
+    concurrency: ConcurrencyLimitConfig | None = None
 
     def to_runner(self, interval: timedelta | None = None) -> RunnerDeployment:
         """This deployment for `serve()`, optionally on another schedule (the demo polls fast)."""
@@ -61,6 +63,7 @@ class Deployment:
             interval=every if every else None,
             tags=list(self.tags),
             parameters=self.parameters,
+            concurrency_limit=self.concurrency,
         )
         return cast(RunnerDeployment, runner)  # to_deployment is typed for async callers too
 
@@ -71,6 +74,10 @@ DEPLOYMENTS = (
         flow=watch_opportunities,
         description="Polls Salesforce's stage history and emits ps.opportunity.* events.",
         interval=WATCH_INTERVAL,
+        # a poll that finds the previous one still running is dropped, not queued behind it
+        concurrency=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+        ),
     ),
     Deployment(
         name="pre-initiate",

@@ -199,32 +199,27 @@ def staffing_decision(opportunity: Opportunity, proposal: Recommendation) -> Sta
     candidates = [c.pse.email for c in proposal.candidates]
     if not candidates:
         raise NotReady(opportunity.id, "staffing", ["nobody on the roster is available"])
-    form = _decision_form(tuple(candidates))
-    hours = clients.settings().approval_timeout_hours
+    picks = [pick.pse.email for pick in proposal.picks] or candidates[:1]
+    form = _decision_form(tuple(candidates), picks)
     answer = suspend_flow_run(
-        wait_for_input=form.with_initial_data(
-            description=proposal.summary(),
-            approve=True,
-            pses=[pick.pse.email for pick in proposal.picks] or candidates[:1],
-        ),
-        timeout=hours * 3600,
+        wait_for_input=form.with_initial_data(description=proposal.summary()),
+        timeout=clients.settings().approval_timeout_hours * 3600,
         key="staffing-decision",
     )
     return StaffingDecision.model_validate(answer.model_dump(exclude={"metadata"}))
 
 
-def _decision_form(candidates: tuple[str, ...]) -> type[StaffingDecision]:
-    """The decision's form with the ranked PSEs as the only choices, so the server refuses an
-    input naming anyone else and the run keeps waiting."""
+def _decision_form(candidates: tuple[str, ...], picks: list[str]) -> type[StaffingDecision]:
+    """The decision's form: the ranked PSEs are the only choices and the top pick the default, so
+    the server refuses an input naming anyone else (or nobody) and the run keeps waiting."""
     choices: Any = list.__class_getitem__(cast(Any, Literal)[candidates])
-    return cast(
-        type[StaffingDecision],
-        create_model(
-            "StaffingDecision",
-            __base__=StaffingDecision,
-            pses=(choices, Field(min_length=1, description="The PSEs to book")),
-        ),
+    form = create_model(
+        "StaffingDecision",
+        __base__=StaffingDecision,
+        approve=(bool, Field(default=True, description="Approve (book them) or reject")),
+        pses=(choices, Field(default=picks, min_length=1, description="The PSEs to book")),
     )
+    return cast(type[StaffingDecision], form)
 
 
 def decision_from_message(message: SlackMessage) -> StaffingDecision:

@@ -35,8 +35,8 @@ ACTIVE = "300"  # Plan and Execute
 CLOSED = "600"  # work done, billing pending
 COMPLETED = "605"  # billing done
 
-# A soft booking is keyed like the staffing decision it proposes, one per PSE (part: the email).
-SOFT_BOOKING_KIND = ArtifactKind.STAFFING_DECISION
+# One soft booking per PSE and opportunity (part: the PSE's e-mail).
+SOFT_BOOKING_KIND = ArtifactKind.STAFFING_BOOKING
 
 
 def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -62,6 +62,10 @@ def _pages(path: str, kind: str, params: dict[str, Any]) -> Iterator[tuple[dict[
         if page >= int(body.get("meta", {}).get("page_count", 1)):
             return
         page += 1
+
+
+def _first(path: str, kind: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    return next((row for row, _ in _pages(path, kind, params)), None)
 
 
 def _by_reference(ref: MavenlinkExternalReference) -> dict[str, str]:
@@ -96,30 +100,34 @@ def get_hard_bookings(emails: list[str], start: date, end: date) -> dict[str, li
     business day, so the total is spread over the allocation's own business days.
     """
     user_ids = _user_ids(emails)
+    if not user_ids:
+        return {}
     email_of = {user_id: email for email, user_id in user_ids.items()}
-    bookings: dict[str, list[Allocation]] = {email: [] for email in user_ids}
     params = {
         "user_ids": ",".join(email_of),
         "type": "hard",
         "overlaps_with_date_range": f"{start.isoformat()}:{end.isoformat()}",
     }
+    bookings: dict[str, list[Allocation]] = {email: [] for email in user_ids}
     with calling(SYSTEM, f"hard allocations of {', '.join(user_ids)} from {start} to {end}"):
-        rows = [
-            row for row, _ in _pages("workspace_allocations.json", "workspace_allocations", params)
-        ]
-    for row in rows:
-        first, last = date.fromisoformat(row["start_date"]), date.fromisoformat(row["end_date"])
-        days = len(business_days(first, last)) or 1  # a weekend-only allocation books its total
-        per_day = min(round(int(row["minutes"]) / days), 24 * 60)
-        bookings[email_of[str(row["user_id"])]].append(
-            Allocation(start=first, end=last, minutes_per_day=per_day)
-        )
+        for row, _ in _pages("workspace_allocations.json", "workspace_allocations", params):
+            bookings[email_of[str(row["user_id"])]].append(_per_day(row))
     return bookings
 
 
+def _per_day(allocation: dict[str, Any]) -> Allocation:
+    """A Kantata allocation (total minutes over its dates) as minutes per business day."""
+    first = date.fromisoformat(allocation["start_date"])
+    last = date.fromisoformat(allocation["end_date"])
+    days = len(business_days(first, last)) or 1  # a weekend-only allocation books its total
+    per_day = min(round(int(allocation["minutes"]) / days), 24 * 60)
+    return Allocation(start=first, end=last, minutes_per_day=per_day)
+
+
 def _find_workspace(ref: MavenlinkExternalReference) -> dict[str, Any] | None:
-    params = {**_by_reference(ref), "include_archived": "true"}
-    return next((row for row, _ in _pages("workspaces.json", "workspaces", params)), None)
+    return _first(
+        "workspaces.json", "workspaces", {**_by_reference(ref), "include_archived": "true"}
+    )
 
 
 def _unclaimed_workspace(title: str) -> dict[str, Any] | None:
@@ -194,8 +202,8 @@ def _resource_id(workspace_id: str, user_id: str) -> str:
     """The user's named resource on the workspace, created when missing (which also makes the
     user a participant)."""
     params = {"workspace_id": workspace_id, "user_id": user_id}
-    for row, _ in _pages("workspace_resources.json", "workspace_resources", params):
-        return str(row["id"])
+    if resource := _first("workspace_resources.json", "workspace_resources", params):
+        return str(resource["id"])
     body = _call(
         "POST",
         "workspace_resources.json",
@@ -230,9 +238,9 @@ def ensure_soft_booking(
     user_id = _user_ids([pse_email])[pse_email]
     with calling(SYSTEM, f"soft booking of {pse_email} on project {workspace_id}"):
         params = {"workspace_ids": workspace_id, **_by_reference(ref)}
-        for row, _ in _pages("workspace_allocations.json", "workspace_allocations", params):
+        if found := _first("workspace_allocations.json", "workspace_allocations", params):
             return Artifact(
-                system=SYSTEM, kind="soft booking", name=name, id=row["id"], created=False
+                system=SYSTEM, kind="soft booking", name=name, id=found["id"], created=False
             )
         allocation = {
             "resource_id": _resource_id(workspace_id, user_id),

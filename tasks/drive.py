@@ -1,0 +1,233 @@
+"""Google Drive tasks: find folders and templates, and make an engagement's folders and copies once.
+
+Everything psflow creates in Drive carries its natural key in `appProperties` (`psflow_key`, see
+engagement/keys.py); every create is preceded by ONE `files.list` for that key, so a retried or
+re-run phase finds what an earlier attempt made, even one whose answer was lost. Templates are
+found by `appProperties` `psflow_template` inside the templates folder of `PsflowSettings`.
+No task lists a whole folder: each lookup is one query for exactly what it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engagement.artifacts import Artifact
+from engagement.keys import ArtifactKind, drive_app_properties, drive_key_query
+from engagement.models import email_address
+from tasks.calls import PermanentError, calling, outside_task
+from tasks.clients import drive, settings
+
+SYSTEM = "Google Drive"
+FOLDER = "application/vnd.google-apps.folder"
+SPREADSHEET = "application/vnd.google-apps.spreadsheet"
+TEMPLATE_PROPERTY = "psflow_template"
+FILE_FIELDS = "id,name,webViewLink"
+
+# Drive's roles from least to most access; a grant of a role includes the ones before it.
+ROLES = ("reader", "commenter", "writer", "fileOrganizer", "organizer", "owner")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+SHARED_ROLES = ("reader", "commenter", "writer")  # what psflow grants; never ownership
+_LABELS = {ArtifactKind.SOW_FOLDER: "SOW folder"}
+
+
+def quoted(text: str) -> str:
+    """`text` as a string literal in a Drive query (backslashes and quotes escaped)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def label(kind: ArtifactKind) -> str:
+    """The handbook's word for an artifact kind: "cost estimate", "SOW folder"."""
+    return _LABELS.get(kind, kind.value.replace("-", " "))
+
+
+def find_file(query: str, what: str) -> dict[str, Any]:
+    """The one live file `query` matches, with FILE_FIELDS (one files.list request).
+
+    Raises:
+        PermanentError: naming `what` when nothing matches, or more than one file does (picking
+            one of two same-named folders could file an engagement in the wrong place).
+    """
+    with calling(SYSTEM, what):
+        answer = (
+            drive()
+            .files()
+            .list(q=f"{query} and trashed = false", fields=f"files({FILE_FIELDS})", pageSize=2)
+            .execute()
+        )
+    files: list[dict[str, Any]] = answer.get("files", [])
+    if not files:
+        raise PermanentError(SYSTEM, what, "not found")
+    if len(files) > 1:
+        raise PermanentError(SYSTEM, what, "more than one matches: keep one, rename the others")
+    return files[0]
+
+
+def find_by_key(
+    kind: ArtifactKind, record_id: str, part: str | None, what: str
+) -> dict[str, Any] | None:
+    """The live file carrying the natural key, or None (one files.list request). Should a copy
+    made by hand carry the key too, the oldest one, which psflow made, is the engagement's."""
+    query = f"{drive_key_query(kind, record_id, part)} and trashed = false"
+    with calling(SYSTEM, f"look-up of {what}"):
+        answer = (
+            drive()
+            .files()
+            .list(q=query, fields=f"files({FILE_FIELDS})", orderBy="createdTime", pageSize=1)
+            .execute()
+        )
+    files: list[dict[str, Any]] = answer.get("files", [])
+    return files[0] if files else None
+
+
+def _artifact(kind: ArtifactKind, file: dict[str, Any], created: bool) -> Artifact:
+    return Artifact(
+        system=SYSTEM,
+        kind=label(kind),
+        name=file["name"],
+        url=file.get("webViewLink"),
+        id=file["id"],
+        created=created,
+    )
+
+
+def _folder_query(name: str, parent_id: str | None) -> str:
+    query = f"name = {quoted(name)} and mimeType = '{FOLDER}'"
+    return query if parent_id is None else f"{query} and {quoted(parent_id)} in parents"
+
+
+@outside_task
+def find_folder(name: str, parent_id: str | None = None) -> str:
+    """The id of the folder called exactly `name` (in `parent_id` when given).
+
+    Raises:
+        PermanentError: naming the folder when there is none, or several, of that name.
+
+    Example:
+        >>> templates_id = find_folder("PS Templates")  # doctest: +SKIP
+    """
+    where = "" if parent_id is None else f" in folder {parent_id}"
+    return str(find_file(_folder_query(name, parent_id), f"folder {name!r}{where}")["id"])
+
+
+def template_id(template_key: str) -> str:
+    """The id of the template `template_key` in the templates folder (two look-ups)."""
+    folder = settings().templates_folder
+    folder_id = find_file(_folder_query(folder, None), f"folder {folder!r}")["id"]
+    query = (
+        f"appProperties has {{ key='{TEMPLATE_PROPERTY}' and value={quoted(template_key)} }}"
+        f" and {quoted(folder_id)} in parents"
+    )
+    return str(find_file(query, f"template {template_key!r} in folder {folder!r}")["id"])
+
+
+@outside_task
+def find_template(template_key: str) -> str:
+    """The file id of a psflow template, e.g. "cost-estimate": the file in the templates folder
+    (`PsflowSettings.templates_folder`) whose appProperties has psflow_template=<key>.
+
+    Raises:
+        PermanentError: naming the template (or the folder) when it is not found.
+    """
+    return template_id(template_key)
+
+
+@outside_task
+def ensure_folder(kind: ArtifactKind, record_id: str, name: str, parent_id: str) -> Artifact:
+    """The folder of `kind` for the record (Account or Opportunity id), created in `parent_id`
+    named `name` unless a folder with its natural key exists (wherever a person moved it).
+
+    Example:
+        >>> ensure_folder(ArtifactKind.SOW_FOLDER, "006Dn0000000002IAA", "SOW-2026-041",
+        ...               customer_folder_id)  # doctest: +SKIP
+    """
+    what = f"{label(kind)} {name!r}"
+    found = find_by_key(kind, record_id, None, what)
+    if found is not None:
+        return _artifact(kind, found, created=False)
+    body = {
+        "name": name,
+        "mimeType": FOLDER,
+        "parents": [parent_id],
+        "appProperties": drive_app_properties(kind, record_id),
+    }
+    with calling(SYSTEM, f"creation of {what}"):
+        folder = drive().files().create(body=body, fields=FILE_FIELDS).execute()
+    return _artifact(kind, folder, created=True)
+
+
+@outside_task
+def ensure_copy(
+    template_key: str,
+    kind: ArtifactKind,
+    record_id: str,
+    name: str,
+    folder_id: str,
+    part: str | None = None,
+) -> Artifact:
+    """The record's copy of a template (e.g. its cost estimate), made in `folder_id` named `name`
+    unless a file with its natural key exists. `part` tells apart several copies of one kind
+    (an acceptance request per activity code).
+
+    The copy carries the key and not `psflow_template`, so it never passes for a template.
+
+    Raises:
+        PermanentError: naming the template when it is not found.
+    """
+    what = f"{label(kind)} {name!r}"
+    found = find_by_key(kind, record_id, part, what)
+    if found is not None:
+        return _artifact(kind, found, created=False)
+    source = template_id(template_key)
+    body = {
+        "name": name,
+        "parents": [folder_id],
+        # a null value removes the property the copy would otherwise inherit
+        "appProperties": {**drive_app_properties(kind, record_id, part), TEMPLATE_PROPERTY: None},
+        "description": f"Made by psflow from the template {template_key!r}.",
+    }
+    with calling(SYSTEM, f"copy of template {template_key!r} as {what}"):
+        copy = drive().files().copy(fileId=source, body=body, fields=FILE_FIELDS).execute()
+    return _artifact(kind, copy, created=True)
+
+
+@outside_task
+def ensure_shared(file_id: str, email: str, role: str = "writer") -> bool:
+    """Give `email` at least `role` ("reader", "commenter" or "writer") on a file or folder;
+    Drive e-mails them the link. Nothing is sent when they already have that much access.
+
+    Returns:
+        True when a permission was created.
+    """
+    if role not in SHARED_ROLES:
+        raise ValueError(f"role must be one of {', '.join(SHARED_ROLES)}; got {role!r}")
+    email = email_address(email)
+    what = f"{role} access for {email} to file {file_id}"
+    permissions = drive().permissions()
+    with calling(SYSTEM, what):
+        granted = _permissions(permissions, file_id)
+        for permission in granted:
+            same = str(permission.get("emailAddress", "")).casefold() == email.casefold()
+            if same and _RANK.get(permission.get("role", ""), -1) >= _RANK[role]:
+                return False
+        body = {"type": "user", "role": role, "emailAddress": email}
+        permissions.create(
+            fileId=file_id, body=body, sendNotificationEmail=True, fields="id"
+        ).execute()
+    return True
+
+
+def _permissions(permissions: Any, file_id: str) -> list[dict[str, Any]]:
+    """Every permission on the file: one request unless it has more than 100 grants."""
+    found: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = permissions.list(
+            fileId=file_id,
+            pageSize=100,
+            pageToken=token,
+            fields="nextPageToken,permissions(id,type,role,emailAddress)",
+        ).execute()
+        found.extend(page.get("permissions", []))
+        token = page.get("nextPageToken")
+        if not token:
+            return found

@@ -1,0 +1,150 @@
+"""Google Sheets tasks: the PS skills matrix, and the engagement's cost estimate sheet.
+
+Reads are batched (one values.batchGet per task) because the Sheets API allows only 60 read and 60
+write requests a minute per user; a batch counts as one. Writes fill only empty cells, so a re-run
+makes no write and keeps what people typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from engagement.cost_estimate import ESTIMATE_TAB, cells_to_fill, parse, quote_sheet
+from engagement.models import CostEstimate, Partner, Pse
+from engagement.staffing import Roster
+from tasks.calls import calling, outside_task
+from tasks.clients import settings, sheets
+from tasks.drive import SPREADSHEET, find_file, quoted
+
+SYSTEM = "Google Sheets"
+PSES_TAB = "PSEs"
+PARTNERS_TAB = "Partners"
+
+# Skills matrix columns, found by their header (row 1), so ops may reorder or add columns.
+PSE_COLUMNS = {
+    "Email": "email",
+    "Name": "name",
+    "Title": "title",
+    "Time zone": "time_zone",
+    "Skills": "skills",
+    "Growth goals": "growth_goals",
+    "Personality & communication": "traits",
+}
+PARTNER_COLUMNS = {"Partner": "name", "Email": "email", "Skills": "skills"}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@outside_task
+def get_roster() -> Roster:
+    """The PSEs and partners in the skills matrix (`PsflowSettings.skills_matrix`): one Drive
+    look-up of the sheet by name, one read of both tabs.
+
+    Raises:
+        ValueError: naming the sheet, tab, row and column of every cell psflow cannot use, e.g.
+            "PS Skills Matrix › PSEs row 7 (Time zone): must be an IANA time zone name ...".
+    """
+    title = settings().skills_matrix
+    query = f"name = {quoted(title)} and mimeType = '{SPREADSHEET}'"
+    matrix = find_file(query, f"spreadsheet {title!r}")
+    tabs = [quote_sheet(PSES_TAB), quote_sheet(PARTNERS_TAB)]
+    with calling(SYSTEM, f"tabs {PSES_TAB} and {PARTNERS_TAB} of {title!r}"):
+        answer = (
+            sheets()
+            .spreadsheets()
+            .values()
+            .batchGet(spreadsheetId=matrix["id"], ranges=tabs, valueRenderOption="FORMATTED_VALUE")
+            .execute()
+        )
+    pse_rows, partner_rows = (block.get("values", []) for block in answer["valueRanges"])
+    pses, bad_pses = records(f"{title} › {PSES_TAB}", pse_rows, Pse, PSE_COLUMNS)
+    partners, bad_partners = records(
+        f"{title} › {PARTNERS_TAB}", partner_rows, Partner, PARTNER_COLUMNS
+    )
+    if bad_pses or bad_partners:  # every bad cell at once, so one visit to the sheet fixes all
+        raise ValueError("\n".join([*bad_pses, *bad_partners]))
+    return Roster(pses=pses, partners=partners)
+
+
+def records(
+    where: str, rows: Sequence[Sequence[Any]], model: type[M], columns: dict[str, str]
+) -> tuple[tuple[M, ...], list[str]]:
+    """One `model` per non-blank row below the header row, its fields taken from `columns`
+    ({header: field}; an empty cell leaves the field to its default), and what is wrong with the
+    others, one line per bad cell: "<where> row <n> (<column>): <what is wrong>"."""
+    header = [" ".join(str(cell).split()).casefold() for cell in (rows[0] if rows else [])]
+    missing = [name for name in columns if name.casefold() not in header]
+    if missing:
+        return (), [f"{where}: no column {', '.join(map(repr, missing))} in row 1"]
+    position = {field: header.index(name.casefold()) for name, field in columns.items()}
+    heading = {field: name for name, field in columns.items()}
+    found, problems = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        cells = {f: str(row[i]).strip() for f, i in position.items() if i < len(row)}
+        if not any(cells.values()):
+            continue  # a blank row between people
+        try:
+            found.append(model.model_validate({f: v for f, v in cells.items() if v}))
+        except ValidationError as err:
+            for error in err.errors():
+                column = heading.get(str(error["loc"][0]), "?") if error["loc"] else "?"
+                text = "is empty" if error["type"] == "missing" else error["msg"]
+                problems.append(
+                    f"{where} row {number} ({column}): {text.removeprefix('Value error, ')}"
+                )
+    return tuple(found), problems
+
+
+@outside_task
+def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) -> int:
+    """Write `wanted` ({A1 range: rows}, see `engagement.cost_estimate.prefill`) into the
+    spreadsheet's EMPTY cells only: one read of the ranges, at most one write.
+
+    Returns:
+        How many cells were written: 0 on a re-run, whatever people have typed since.
+    """
+    if not wanted:
+        return 0
+    ranges = list(wanted)
+    values = sheets().spreadsheets().values()
+    with calling(SYSTEM, f"pre-fill of spreadsheet {spreadsheet_id}"):
+        # FORMULA: a formula whose result is blank is still a person's cell
+        answer = values.batchGet(
+            spreadsheetId=spreadsheet_id, ranges=ranges, valueRenderOption="FORMULA"
+        ).execute()
+        current = {
+            r: block.get("values", [])
+            for r, block in zip(ranges, answer["valueRanges"], strict=True)
+        }
+        fill = cells_to_fill(current, wanted)
+        if fill:
+            data = [{"range": cells, "values": value} for cells, value in fill.items()]
+            body = {"valueInputOption": "USER_ENTERED", "data": data}
+            values.batchUpdate(spreadsheetId=spreadsheet_id, body=body).execute()
+    return len(fill)
+
+
+@outside_task
+def get_cost_estimate(spreadsheet_id: str, opportunity_id: str) -> CostEstimate:
+    """The cost estimate in the spreadsheet's Estimate tab (one read).
+
+    Raises:
+        ValueError: naming the cell to fix, e.g. "Estimate!C13: effort 'abc' is not a number".
+    """
+    with calling(SYSTEM, f"cost estimate {spreadsheet_id}"):
+        answer = (
+            sheets()
+            .spreadsheets()
+            .values()
+            .get(
+                spreadsheetId=spreadsheet_id,
+                range=quote_sheet(ESTIMATE_TAB),
+                valueRenderOption="UNFORMATTED_VALUE",
+                dateTimeRenderOption="FORMATTED_STRING",
+            )
+            .execute()
+        )
+    return parse(answer.get("values", []), opportunity_id)

@@ -1,0 +1,166 @@
+"""Pre-Initiate on a real Prefect server, served as in the demo: a stage change in Salesforce, the
+watcher's event, the run waiting for the coordinator, the decision, and what ends up outside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+from prefect.flow_runs import resume_flow_run
+
+from sandbox.client import SandboxClient
+from tests.e2e.conftest import flow_runs, wait_until
+
+pytestmark = pytest.mark.e2e
+
+COORDINATOR = "priya.raman@northwind.example"
+
+
+def new_opportunity(sandbox: SandboxClient, amount: float = 75_000) -> str:
+    """A fresh opportunity (ids are never reused, so Prefect has seen no event about it)."""
+    created = sandbox.act("salesforce", "/opportunities/bulk", count=1, details=True)
+    opportunity = str(created["ids"][0])
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
+    return opportunity
+
+
+def state_of(run: FlowRun) -> Any:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run.id).state
+
+
+def wait_for_state(run: FlowRun, *types: StateType, timeout: float = 60) -> Any:
+    return wait_until(
+        lambda: (s := state_of(run)) is not None and s.type in types and s,
+        timeout,
+        f"run {run.name} to reach {types}",
+    )
+
+
+def the_run(opportunity: str, timeout: float = 60) -> FlowRun:
+    runs = wait_until(
+        lambda: [r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")],
+        timeout,
+        f"a pre-initiate run for {opportunity}",
+    )
+    assert len(runs) == 1, [r.name for r in runs]
+    return runs[0]
+
+
+def written(sandbox: SandboxClient, since: int) -> dict[str, int]:
+    """Writes per service since a request id (the watcher's polls are reads)."""
+    rows = sandbox.requests(write=True, since=since)
+    out: dict[str, int] = {}
+    for row in rows:
+        out[row["service"]] = out.get(row["service"], 0) + 1
+    return out
+
+
+def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
+    served: str, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+
+    run = the_run(opportunity)
+    assert run.parameters["opportunity_id"] == opportunity
+    assert run.parameters["customer"] == "Acme Corporation"
+    paused = wait_for_state(run, StateType.PAUSED, timeout=90)
+    assert paused.name == "Suspended"
+
+    # a bad decision is refused by the server and the run keeps waiting
+    for bad in (
+        {"approve": True, "pses": ["nobody@northwind.example"], "approver": COORDINATOR},
+        {"approve": True, "pses": [], "approver": COORDINATOR},
+        {"approve": "maybe", "pses": ["aisha.bello@northwind.example"], "approver": COORDINATOR},
+        {"approve": True, "pses": ["grace.kim@northwind.example"], "approver": "not an e-mail"},
+    ):
+        with pytest.raises(RuntimeError, match="Cannot resume"):
+            resume_flow_run(run.id, run_input=bad)
+        assert state_of(run).type == StateType.PAUSED
+
+    with get_client(sync_client=True) as client:
+        schema = client.read_flow_run_input(run.id, "paused-1-schema")  # the UI's form
+    choices = _choices(schema)
+    resume_flow_run(
+        run.id,
+        run_input={
+            "approve": True,
+            "pses": choices[:1],
+            "approver": COORDINATOR,
+            "comment": "good fit",
+        },
+    )
+    done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
+    assert done.type == StateType.COMPLETED, done.message
+
+    drive = sandbox.state("google", "file")
+    sheets = [
+        f
+        for f in drive
+        if f["appProperties"].get("psflow_key", "").startswith(f"cost-estimate:{opportunity}")
+    ]
+    assert len(sheets) == 1
+    messages = _messages(sandbox, opportunity)
+    assert sorted(messages) == ["staffing-decision", "staffing-proposal"]
+    allocations = [a for a in sandbox.state("mavenlink", "workspace_allocations") if not a["hard"]]
+    assert len([a for a in allocations if a.get("workspace_id")]) >= 1
+    reviews = [i for i in sandbox.state("gitlab", "issue") if opportunity in i["description"]]
+    assert len(reviews) == 1  # 75,000 USD is over $50k
+
+    # a second run finds the recorded decision: it does not wait, and writes nothing
+    before = sandbox.last_request_id()
+    again = run_deployment(
+        "pre-initiate/pre-initiate", parameters={"opportunity_id": opportunity}, timeout=120
+    )
+    assert again.state is not None
+    assert again.state.type == StateType.COMPLETED, again.state.message
+    assert written(sandbox, before) == {}
+
+
+def test_repeated_and_overlapping_polls_start_the_phase_once(
+    served: str, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = the_run(opportunity)
+    # two more polls at once, each looking back over the same change, plus the scheduled ones
+    polls = [
+        run_deployment(
+            "watch-opportunities/watch-opportunities",
+            timeout=0,
+            parameters={"overlap_seconds": 3600},
+        )
+        for _ in range(2)
+    ]
+    for poll in polls:
+        wait_for_state(poll, StateType.COMPLETED)
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+    assert len([r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")]) == 1
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, state=_cancelled(), force=True)
+
+
+def _choices(schema: dict[str, Any]) -> list[str]:
+    items = schema["properties"]["pses"]["items"]
+    if "$ref" in items:
+        items = schema["$defs"][items["$ref"].rsplit("/", 1)[1]]
+    return list(items["enum"])
+
+
+def _messages(sandbox: SandboxClient, opportunity: str) -> list[str]:
+    kinds = []
+    for message in sandbox.state("slack", "messages"):
+        key = ((message.get("metadata") or {}).get("event_payload") or {}).get("psflow_key", "")
+        if opportunity in key:
+            kinds.append(key.split(":", 1)[0])
+    return kinds
+
+
+def _cancelled() -> Any:
+    from prefect.states import Cancelled
+
+    return Cancelled(message="test over")

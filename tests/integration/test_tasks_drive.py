@@ -1,0 +1,239 @@
+"""psflow's Drive tasks against the sandbox, through googleapiclient: look-ups, and creates that
+happen once however often (and however badly) they are retried."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from engagement.keys import ArtifactKind, drive_name, natural_key
+from sandbox import seed
+from sandbox.client import SandboxClient
+from tasks import clients
+from tasks.calls import PermanentError, TransientError
+from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_template
+
+ACME_NEW = seed.OPPORTUNITIES[1]
+COPY_PATH = r"/google/drive/v3/files/[^/]+/copy"
+EM = "marcus.webb@northwind.example"
+
+
+def files(outside: SandboxClient) -> list[dict[str, Any]]:
+    return list(outside.state("google", "file"))
+
+
+def with_key(outside: SandboxClient, kind: ArtifactKind, record_id: str) -> list[dict[str, Any]]:
+    key = natural_key(kind, record_id)
+    return [f for f in files(outside) if f["appProperties"].get("psflow_key") == key]
+
+
+def template(outside: SandboxClient, key: str) -> dict[str, Any]:
+    [found] = [f for f in files(outside) if f["appProperties"].get("psflow_template") == key]
+    return found
+
+
+def copy_estimate(folder_id: str) -> Any:
+    name = drive_name("Cost Estimate", ACME_NEW.account.name, ACME_NEW.sow_number)
+    return ensure_copy.fn("cost-estimate", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, name, folder_id)
+
+
+# --- look-ups ------------------------------------------------------------------------------------
+
+
+def test_find_folder_by_exact_name_and_parent(outside: SandboxClient) -> None:
+    engagements = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    acme = find_folder.fn(seed.ACME.name, engagements)
+    [folder] = [f for f in files(outside) if f["id"] == acme]
+    assert folder["parents"] == [engagements]
+    assert outside.writes() == 0
+    assert len(outside.requests()) == 2  # one query each
+
+
+@pytest.mark.parametrize("name", ["PS Templat", "ps templates", "No ' such \\ folder"])
+def test_a_missing_folder_is_a_permanent_error_naming_it(outside: SandboxClient, name: str) -> None:
+    with pytest.raises(
+        PermanentError, match=re.escape(f"Google Drive: folder {name!r}: not found")
+    ):
+        find_folder.fn(name)
+
+
+def test_a_folder_is_looked_for_only_in_its_parent(outside: SandboxClient) -> None:
+    templates = find_folder.fn(seed.TEMPLATES_FOLDER)
+    with pytest.raises(PermanentError, match=f"folder 'Acme Corporation' in folder {templates}"):
+        find_folder.fn(seed.ACME.name, templates)
+
+
+def test_find_template_in_the_templates_folder(outside: SandboxClient) -> None:
+    expected = template(outside, "cost-estimate")["id"]
+    # A person's copy elsewhere still carries psflow_template: it must not be taken for the template.
+    sows = find_folder.fn(seed.SOWS_FOLDER)
+    clients.drive().files().copy(fileId=expected, body={"parents": [sows]}).execute()
+    assert find_template.fn("cost-estimate") == expected
+
+
+def test_an_unknown_template_is_a_permanent_error_naming_it(outside: SandboxClient) -> None:
+    with pytest.raises(PermanentError, match="template 'budget-sheet' in folder 'PS Templates'"):
+        find_template.fn("budget-sheet")
+
+
+# --- ensure_folder -------------------------------------------------------------------------------
+
+
+def test_a_folder_is_created_once_and_found_on_a_second_call(outside: SandboxClient) -> None:
+    engagements = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    first = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.GLOBEX.id, "Globex", engagements)
+    assert first.created
+    assert outside.writes(service="drive") == 1
+    again = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.GLOBEX.id, "Globex", engagements)
+    assert not again.created
+    assert again.id == first.id
+    assert outside.writes(service="drive") == 1
+    [folder] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.GLOBEX.id)
+    assert (folder["name"], folder["mimeType"]) == ("Globex", "application/vnd.google-apps.folder")
+    assert folder["parents"] == [engagements]
+    assert first.url == f"{outside.url}/google/drive/folders/{first.id}"  # its webViewLink
+    assert first.kind == "customer folder"
+
+
+def test_an_existing_folder_is_found_by_key_wherever_it_was_moved(outside: SandboxClient) -> None:
+    # The seed has Acme's customer folder; a person renamed it: the key still finds it.
+    [seeded] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id)
+    clients.drive().files().update(fileId=seeded["id"], body={"name": "ACME (old)"}).execute()
+    outside.clear_requests()
+    found = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id, "Acme Corporation", "x")
+    assert (found.id, found.name, found.created) == (seeded["id"], "ACME (old)", False)
+    assert outside.writes() == 0
+
+
+def test_a_trashed_folder_is_made_again(outside: SandboxClient) -> None:
+    engagements = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    [seeded] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id)
+    clients.drive().files().update(fileId=seeded["id"], body={"trashed": True}).execute()
+    made = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id, "Acme", engagements)
+    assert made.created
+    assert made.id != seeded["id"]
+
+
+# --- ensure_copy ---------------------------------------------------------------------------------
+
+
+def test_the_cost_estimate_is_copied_once(outside: SandboxClient) -> None:
+    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    source = template(outside, "cost-estimate")
+    outside.clear_requests()
+    made = copy_estimate(folder)
+    assert made.created
+    assert outside.writes(service="drive") == 1
+    [copy] = with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id)
+    assert copy["id"] == made.id
+    assert copy["parents"] == [folder]
+    assert copy["name"] == "Cost Estimate – Acme Corporation – SOW-2026-041"
+    assert "psflow_template" not in copy["appProperties"]
+    assert copy["mimeType"] == source["mimeType"]
+    assert made.url == f"{outside.url}/google/spreadsheets/d/{made.id}/edit"  # its webViewLink
+    # the copy's content is the template's
+    assert estimate_tab(made.id) == estimate_tab(source["id"])
+    assert estimate_tab(made.id)[10] == ["Activity", "Unit", "Effort", "Hours", "Notes"]
+
+    mark = outside.last_request_id()
+    again = copy_estimate(folder)
+    assert (again.id, again.created) == (made.id, False)
+    assert outside.writes(since=mark) == 0
+    assert len(outside.requests(since=mark)) == 1  # the key look-up, nothing else
+
+
+def estimate_tab(spreadsheet_id: str) -> list[list[Any]]:
+    values = clients.sheets().spreadsheets().values()
+    answer = values.get(spreadsheetId=spreadsheet_id, range="'Estimate'").execute()
+    return list(answer.get("values", []))
+
+
+@pytest.mark.parametrize("kind", ["status", "drop"])
+def test_a_copy_whose_answer_is_lost_is_found_on_the_retry(
+    outside: SandboxClient, kind: str
+) -> None:
+    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    outside.add_fault(COPY_PATH, kind=kind, status=500, after_commit=True)
+    with pytest.raises(TransientError, match="Google Drive: copy of template 'cost-estimate'"):
+        copy_estimate(folder)
+    assert len(with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id)) == 1  # it was made
+
+    retried = copy_estimate(folder)
+    assert not retried.created
+    [copy] = with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id)
+    assert copy["id"] == retried.id
+    assert outside.writes(service="drive") == 1
+
+
+def test_a_copy_refused_for_a_missing_template_is_permanent(outside: SandboxClient) -> None:
+    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    outside.add_fault(COPY_PATH, status=404)  # deleted between the look-up and the copy
+    with pytest.raises(PermanentError, match=r"template 'cost-estimate'.*HTTP 404") as err:
+        copy_estimate(folder)
+    assert err.value.status == 404
+    assert with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id) == []
+
+
+def test_copying_an_unknown_template_writes_nothing(outside: SandboxClient) -> None:
+    with pytest.raises(PermanentError, match="template 'no-such-template'"):
+        ensure_copy.fn("no-such-template", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, "x", "y")
+    assert outside.writes() == 0
+
+
+def test_copies_of_one_kind_are_told_apart_by_part(outside: SandboxClient) -> None:
+    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    kind = ArtifactKind.ACCEPTANCE_REQUEST
+    made = [
+        ensure_copy.fn("acceptance-request", kind, ACME_NEW.id, code, folder, part=code)
+        for code in ("PS-CICD", "PS-K8S", "PS-CICD")
+    ]
+    assert [m.created for m in made] == [True, True, False]
+    assert made[0].id == made[2].id != made[1].id
+
+
+# --- ensure_shared -------------------------------------------------------------------------------
+
+
+def _grants(outside: SandboxClient, file_id: str) -> dict[str, str]:
+    [file] = [f for f in files(outside) if f["id"] == file_id]
+    return {p.get("emailAddress", ""): p["role"] for p in file["permissions"]}
+
+
+def test_sharing_is_idempotent(outside: SandboxClient) -> None:
+    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    outside.clear_requests()
+    assert ensure_shared.fn(copy.id, EM) is True
+    assert _grants(outside, copy.id)[EM] == "writer"
+    assert outside.writes() == 1
+    [grant] = outside.requests(write=True)
+    assert grant["method"] == "POST"
+    assert grant["path"].endswith("/permissions")
+    assert ensure_shared.fn(copy.id, EM) is False
+    assert outside.writes() == 1
+
+
+def test_a_second_share_makes_no_write(outside: SandboxClient) -> None:
+    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    assert ensure_shared.fn(copy.id, EM)
+    mark = outside.last_request_id()
+    assert ensure_shared.fn(copy.id, "Marcus.Webb@Northwind.example") is False
+    assert ensure_shared.fn(copy.id, EM, role="reader") is False  # writer includes reader
+    assert ensure_shared.fn(copy.id, seed.PS_MAILBOX) is False  # the owner
+    assert outside.writes(since=mark) == 0
+
+
+def test_a_lower_grant_is_raised(outside: SandboxClient) -> None:
+    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    assert ensure_shared.fn(copy.id, EM, role="reader")
+    assert ensure_shared.fn(copy.id, EM, role="writer")
+    assert _grants(outside, copy.id)[EM] == "writer"
+
+
+def test_sharing_refuses_ownership_and_bad_addresses(outside: SandboxClient) -> None:
+    with pytest.raises(ValueError, match="role must be one of"):
+        ensure_shared.fn("any", EM, role="owner")
+    with pytest.raises(ValueError, match="bare address"):
+        ensure_shared.fn("any", "Marcus <marcus.webb@northwind.example>")
+    assert outside.requests() == []

@@ -3,6 +3,10 @@ watcher's event, the run waiting for the coordinator, the decision, and what end
 
 from __future__ import annotations
 
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Any
 
 import pytest
@@ -10,7 +14,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.flow_runs import resume_flow_run
+from prefect.states import Cancelled
 
+from flows.watch_opportunities import watch_opportunities
 from sandbox.client import SandboxClient
 from tests.e2e.conftest import flow_runs, wait_until
 
@@ -63,6 +69,7 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
     served: str, sandbox: SandboxClient
 ) -> None:
     opportunity = new_opportunity(sandbox)
+    start = sandbox.last_request_id()
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
 
     run = the_run(opportunity)
@@ -83,8 +90,8 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
         assert state_of(run).type == StateType.PAUSED
 
     with get_client(sync_client=True) as client:
-        schema = client.read_flow_run_input(run.id, "paused-1-schema")  # the UI's form
-    choices = _choices(schema)
+        schema = client.read_flow_run_input(run.id, "suspended-staffing-decision-schema")
+    choices = _choices(json.loads(schema))  # the form the UI shows
     resume_flow_run(
         run.id,
         run_input={
@@ -97,6 +104,15 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
 
+    # one write per object, nothing twice (Acme's customer folder already existed)
+    assert written(sandbox, start) == {
+        "drive": 3,  # the SOW folder, the cost estimate copy, the EM's permission
+        "sheets": 1,  # the prefill, one batchUpdate
+        "salesforce": 1,  # the estimate's link and the TA flag, one update
+        "gitlab": 1,  # the TA review issue
+        "slack": 2,  # the proposal, the decision
+        "mavenlink": 3,  # the Prospect project, the PSE as a resource, the soft allocation
+    }
     drive = sandbox.state("google", "file")
     sheets = [
         f
@@ -121,27 +137,43 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
     assert written(sandbox, before) == {}
 
 
-def test_repeated_and_overlapping_polls_start_the_phase_once(
+def test_repeated_overlapping_and_simultaneous_polls_start_the_phase_once(
     served: str, sandbox: SandboxClient
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
     run = the_run(opportunity)
-    # two more polls at once, each looking back over the same change, plus the scheduled ones
-    polls = [
-        run_deployment(
-            "watch-opportunities/watch-opportunities",
-            timeout=0,
-            parameters={"overlap_seconds": 3600},
+
+    # two more watchers at once, each looking back an hour over the same change ...
+    contexts = [copy_context() for _ in range(2)]  # each thread keeps this test's Prefect settings
+    with ThreadPoolExecutor(2) as pool:
+        emitted = list(
+            pool.map(lambda ctx: ctx.run(watch_opportunities, overlap_seconds=3600), contexts)
         )
-        for _ in range(2)
-    ]
-    for poll in polls:
-        wait_for_state(poll, StateType.COMPLETED)
+    assert all(count >= 1 for count in emitted)
+    # ... and one more scheduled-style poll through the deployment
+    poll = run_deployment(
+        "watch-opportunities/watch-opportunities", parameters={"overlap_seconds": 3600}, timeout=120
+    )
+    assert poll.state is not None
+    assert poll.state.type in (StateType.COMPLETED, StateType.CANCELLED)
+
     wait_for_state(run, StateType.PAUSED, timeout=90)
+    time.sleep(3)  # give the trigger service time to (not) act on the repeats
     assert len([r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")]) == 1
     with get_client(sync_client=True) as client:
-        client.set_flow_run_state(run.id, state=_cancelled(), force=True)
+        events = client.request(
+            "POST",
+            "/events/filter",
+            json={
+                "filter": {
+                    "event": {"name": ["ps.opportunity.negotiating"]},
+                    "resource": {"id": [f"ps.opportunity.{opportunity}"]},
+                }
+            },
+        ).json()["events"]
+        client.set_flow_run_state(run.id, state=Cancelled(message="test over"), force=True)
+    assert len(events) == 1  # the same event id, stored once
 
 
 def _choices(schema: dict[str, Any]) -> list[str]:
@@ -158,9 +190,3 @@ def _messages(sandbox: SandboxClient, opportunity: str) -> list[str]:
         if opportunity in key:
             kinds.append(key.split(":", 1)[0])
     return kinds
-
-
-def _cancelled() -> Any:
-    from prefect.states import Cancelled
-
-    return Cancelled(message="test over")

@@ -16,7 +16,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import save_sandbox_blocks
-from psflow.local import launch_prefect, prefect_env, running, start, wait_prefect
+from psflow.local import Child, free_port, launch_prefect, prefect_env, start, wait_prefect
 from sandbox.server import SandboxServer
 
 
@@ -25,29 +25,63 @@ def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("prefect")
 
 
+class PrefectStack:
+    """A Prefect server on SQLite and psflow's deployments served against it, each restartable
+    (the approval wait must survive both)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        self.server, self.api_url = launch_prefect(home, port=self.port, ui=False)
+        wait_prefect(self.server, self.api_url)
+        self.runner: Child | None = None
+
+    def serve(self) -> None:
+        env = {**prefect_env(self.home, self.api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+        argv = [sys.executable, "-m", "deployments.serve", "--watch-seconds", "3"]
+        self.runner = start("serve", argv, self.home / "serve.log", env)
+        wait_until(_deployments_ready, timeout=60, what="served deployments", log=self.runner.tail)
+
+    def restart_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+        self.serve()
+
+    def restart_server(self) -> None:
+        self.server.stop()
+        self.server, _ = launch_prefect(self.home, port=self.port, ui=False)
+        wait_prefect(self.server, self.api_url)
+
+    def stop(self) -> None:
+        for child in (self.runner, self.server):
+            if child is not None:
+                child.stop()
+
+
 @pytest.fixture(scope="session")
-def prefect_api(prefect_home: Path) -> Iterator[str]:
+def prefect_stack(prefect_home: Path) -> Iterator[PrefectStack]:
+    stack = PrefectStack(prefect_home)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_stack: PrefectStack) -> str:
     """The API URL of a running Prefect server; this process's Prefect settings point at it."""
-    child, api_url = launch_prefect(prefect_home, ui=False)
-    with running(child):
-        wait_prefect(child, api_url)
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            yield api_url
+    return prefect_stack.api_url
 
 
 @pytest.fixture(scope="session")
-def served(prefect_api: str, prefect_home: Path, sandbox_server: SandboxServer) -> Iterator[str]:
-    """Every deployment served (`python -m deployments.serve`), the watcher polling each second,
-    with Blocks pointing at the session's sandbox. Yields the Prefect API URL."""
+def served(prefect_stack: PrefectStack, sandbox_server: SandboxServer) -> PrefectStack:
+    """Every deployment served (`python -m deployments.serve`), the watcher polling every 3 s,
+    with Blocks pointing at the session's sandbox."""
     save_sandbox_blocks(sandbox_server.url)
-    env = {**prefect_env(prefect_home, prefect_api), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-    argv = [sys.executable, "-m", "deployments.serve", "--watch-seconds", "3"]
-    child = start("serve", argv, prefect_home / "serve.log", env)
-    with running(child):
-        wait_until(
-            lambda: _deployments_ready(), timeout=60, what="served deployments", log=child.tail
-        )
-        yield prefect_api
+    if prefect_stack.runner is None:
+        prefect_stack.serve()
+    return prefect_stack
 
 
 def _deployments_ready() -> bool:

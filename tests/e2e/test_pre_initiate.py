@@ -16,9 +16,11 @@ from prefect.deployments import run_deployment
 from prefect.flow_runs import resume_flow_run
 from prefect.states import Cancelled
 
+from engagement.lifecycle import NotReady
+from flows.pre_initiate import pre_initiate
 from flows.watch_opportunities import watch_opportunities
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import flow_runs, wait_until
+from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +68,7 @@ def written(sandbox: SandboxClient, since: int) -> dict[str, int]:
 
 
 def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
-    served: str, sandbox: SandboxClient
+    served: PrefectStack, sandbox: SandboxClient
 ) -> None:
     opportunity = new_opportunity(sandbox)
     start = sandbox.last_request_id()
@@ -89,9 +91,7 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
             resume_flow_run(run.id, run_input=bad)
         assert state_of(run).type == StateType.PAUSED
 
-    with get_client(sync_client=True) as client:
-        schema = client.read_flow_run_input(run.id, "suspended-staffing-decision-schema")
-    choices = _choices(json.loads(schema))  # the form the UI shows
+    choices = _choices(_form(run))  # the form the UI shows
     resume_flow_run(
         run.id,
         run_input={
@@ -138,7 +138,7 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
 
 
 def test_repeated_overlapping_and_simultaneous_polls_start_the_phase_once(
-    served: str, sandbox: SandboxClient
+    served: PrefectStack, sandbox: SandboxClient
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
@@ -190,3 +190,72 @@ def _messages(sandbox: SandboxClient, opportunity: str) -> list[str]:
         if opportunity in key:
             kinds.append(key.split(":", 1)[0])
     return kinds
+
+
+def test_an_opportunity_not_ready_fails_with_every_reason_and_writes_nothing(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox)  # still in 4-Proposal
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", SOW_Number__c=None)
+    start = sandbox.last_request_id()
+    with pytest.raises(NotReady) as err:
+        pre_initiate(opportunity_id=opportunity)
+    assert "StageName is '4-Proposal'" in str(err.value)
+    assert "SOW_Number__c is empty" in str(err.value)
+    assert written(sandbox, start) == {}
+
+    with pytest.raises(ValueError, match=r"opportunity_id: .*Opportunity"):
+        pre_initiate(opportunity_id="006'); DROP TABLE --")
+    assert written(sandbox, start) == {}
+
+
+def test_a_rejection_is_recorded_and_posted_and_books_nobody(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = the_run(opportunity)
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+    start = sandbox.last_request_id()
+    resume_flow_run(
+        run.id,
+        run_input={
+            "approve": False,
+            "approver": COORDINATOR,
+            "comment": "Bruno knows this customer better",
+        },
+    )
+    done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
+    assert done.name == "Rejected"
+    assert "Bruno knows this customer better" in done.message
+    assert written(sandbox, start) == {"slack": 1}  # the rejection, nothing booked
+    assert [k for k in _messages(sandbox, opportunity) if k == "staffing-decision"] == [
+        "staffing-decision"
+    ]
+
+
+def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = the_run(opportunity)
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+
+    served.restart_server()
+    served.restart_runner()
+    assert state_of(run).type == StateType.PAUSED
+
+    resume_flow_run(
+        run.id,
+        run_input={"approve": True, "approver": COORDINATOR, "pses": _choices(_form(run))[:1]},
+    )
+    done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
+    assert done.type == StateType.COMPLETED, done.message
+    assert sorted(_messages(sandbox, opportunity)) == ["staffing-decision", "staffing-proposal"]
+
+
+def _form(run: FlowRun) -> dict[str, Any]:
+    with get_client(sync_client=True) as client:
+        schema = client.read_flow_run_input(run.id, "suspended-staffing-decision-schema")
+    return dict(json.loads(schema))

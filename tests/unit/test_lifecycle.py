@@ -1,0 +1,107 @@
+"""Stage transitions and what Pre-Initiate needs of an opportunity."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from engagement.lifecycle import (
+    NotReady,
+    StageChange,
+    Transition,
+    pre_initiate_problems,
+    transition,
+)
+from engagement.models import Account, Opportunity, SowActivity
+
+STAGES = {
+    "negotiating": "5-Negotiating",
+    "closed_won": "Closed Won",
+    "closed_lost": "8-Closed Lost",
+}
+ALLOWED = ("5-Negotiating", "6-Awaiting Signature", "Closed Won")
+
+
+def change(old: str | None, new: str) -> StageChange:
+    return StageChange(
+        id="017Dn0000000001IAA",
+        opportunity_id="006Dn0000000002IAA",
+        opportunity_name="Acme – CI/CD",
+        customer="Acme",
+        old_stage=old,
+        new_stage=new,
+        changed_at=datetime(2026, 11, 26, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("4-Proposal", "5-Negotiating", Transition.NEGOTIATING),
+        ("5-Negotiating", "Closed Won", Transition.CLOSED_WON),
+        ("4-Proposal", "Closed Won", Transition.CLOSED_WON),  # skipped Negotiating: still won
+        ("6-Awaiting Signature", "8-Closed Lost", Transition.CLOSED_LOST),
+        ("5-Negotiating", "6-Awaiting Signature", None),
+        ("5-Negotiating", "5-Negotiating", None),
+        (None, "5-Negotiating", Transition.NEGOTIATING),
+    ],
+)
+def test_moving_into_a_stage_is_the_transition(
+    old: str | None, new: str, expected: Transition | None
+) -> None:
+    assert transition(change(old, new), **STAGES) is expected
+
+
+def opportunity(**overrides: object) -> Opportunity:
+    fields: dict[str, object] = {
+        "id": "006Dn0000000002IAA",
+        "name": "Acme – CI/CD Modernisation",
+        "account": Account(id="001Dn0000000001IAA", name="Acme", time_zone="America/Chicago"),
+        "stage": "5-Negotiating",
+        "amount": Decimal(42_000),
+        "currency": "USD",
+        "close_date": date(2026, 12, 19),
+        "sow_number": "SOW-2026-041",
+        "engagement_manager_email": "marcus.webb@northwind.example",
+        "expected_start": date(2027, 1, 4),
+        "expected_completion": date(2027, 3, 1),
+        "line_items": (SowActivity(code="PS-CICD", description="CI/CD", quantity=Decimal(80)),),
+    }
+    return Opportunity.model_validate({**fields, **overrides})
+
+
+def test_a_complete_opportunity_in_negotiating_is_ready() -> None:
+    assert pre_initiate_problems(opportunity(), ALLOWED) == []
+    assert pre_initiate_problems(opportunity(stage="Closed Won"), ALLOWED) == []
+
+
+def test_every_missing_field_is_named_in_salesforce_terms() -> None:
+    problems = pre_initiate_problems(
+        opportunity(
+            stage="4-Proposal",
+            engagement_manager_email=None,
+            sow_number=None,
+            expected_start=None,
+            expected_completion=None,
+            line_items=(),
+        ),
+        ALLOWED,
+    )
+    assert [p.split(" ", 1)[0] for p in problems] == [
+        "StageName",
+        "PS_Engagement_Manager__c:",
+        "SOW_Number__c",
+        "PS_Expected_Start__c",
+        "PS_Expected_Completion__c",
+        "Opportunity",
+    ]
+    assert "'4-Proposal'" in problems[0]
+
+
+def test_not_ready_lists_every_problem() -> None:
+    error = NotReady("006Dn0000000002IAA", "Pre-Initiate", ["SOW_Number__c is empty", "x"])
+    assert "006Dn0000000002IAA is not ready for Pre-Initiate" in str(error)
+    assert "  - SOW_Number__c is empty" in str(error)
+    assert error.problems == ["SOW_Number__c is empty", "x"]

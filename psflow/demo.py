@@ -1,25 +1,35 @@
-"""`psflow demo`: the sandbox and a local Prefect server, Blocks registered, and a tour of what the
-sandbox holds, read back through the real client libraries configured by those Blocks.
+"""`psflow demo`: one engagement through every phase that exists, against the sandbox and a local
+Prefect server, with the deployments served as production runs them (triggers and all).
 
-The lifecycle phases join this tour as they are built (issues 3-5).
+It plays the other people: the account executive moves the opportunity in Salesforce, the PS Project
+Coordinator approves the staffing through the same API the Prefect UI's form uses.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import shutil
+import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from psflow.local import (
     launch_prefect,
     launch_sandbox,
     prefect_env,
     running,
+    start,
     wait_prefect,
     wait_sandbox,
 )
+
+COORDINATOR = "priya.raman@northwind.example"
+OPPORTUNITY = "006Dn0000000002IAA"  # Acme – CI/CD Modernisation, in 4-Proposal in the seed
 
 
 def say(text: str = "") -> None:
@@ -29,45 +39,54 @@ def say(text: str = "") -> None:
 def run(data_dir: Path) -> int:
     started = time.monotonic()
     shutil.rmtree(data_dir, ignore_errors=True)  # every demo starts from the same seed
+    home = data_dir / "prefect"
     with ExitStack() as stack:
-        prefect_child, api_url = launch_prefect(data_dir / "prefect")
+        prefect_child, api_url = launch_prefect(home)
         stack.enter_context(running(prefect_child))
         sandbox_child, sandbox_url = launch_sandbox(data_dir / "sandbox")
         stack.enter_context(running(sandbox_child))
-        say(f"Sandbox:    {sandbox_url}   (control API: {sandbox_url}/_sandbox/docs)")
+        ui = api_url.removesuffix("/api")
+        say(f"Sandbox:     {sandbox_url}   (control API: {sandbox_url}/_sandbox/docs)")
         say(f"Prefect API: {api_url}")
-        say(f"Prefect UI:  {api_url.removesuffix('/api')}")
+        say(f"Prefect UI:  {ui}")
         say()
         wait_sandbox(sandbox_child, sandbox_url)
-        say("✓ sandbox is up")
         wait_prefect(prefect_child, api_url)
-        say(f"✓ Prefect server is up ({time.monotonic() - started:.0f} s)")
+        say(f"✓ sandbox and Prefect server up ({time.monotonic() - started:.0f} s)")
 
         # Prefect reads its settings from the environment when first imported.
-        os.environ.update(prefect_env(data_dir / "prefect", api_url))
+        os.environ.update(prefect_env(home, api_url))
         import blocks
 
-        for slug in blocks.save_sandbox_blocks(sandbox_url):
-            say(f"✓ block {slug}")
+        blocks.save_sandbox_blocks(sandbox_url)
+        say(f"✓ blocks saved: {', '.join(b.get_block_type_slug() for b in blocks.CONNECTIONS)}")
+        env = {**prefect_env(home, api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+        argv = [sys.executable, "-m", "deployments.serve", "--watch-seconds", "2"]
+        runner = start("serve", argv, home / "serve.log", env)
+        stack.enter_context(running(runner))
+        wait_for("the deployments to be served", _deployments_served, 60)
+        say("✓ deployments served (the Salesforce watcher polls every 2 s)")
         say()
         tour()
+        say()
+        runs = play_pre_initiate(sandbox_url, ui)
+        say()
+        summarize(runs, ui)
     say()
-    say(f"Demo finished in {time.monotonic() - started:.0f} s; servers stopped.")
+    say(
+        f"Demo finished in {time.monotonic() - started:.0f} s; every process it started is stopped."
+    )
     return 0
 
 
-def tour() -> None:
-    """What each system holds, read with the clients the saved Blocks build."""
-    from blocks import (
-        GitLabConnection,
-        GoogleWorkspaceConnection,
-        MavenlinkConnection,
-        SalesforceConnection,
-        SlackConnection,
-        load,
-    )
+# --- the seed ------------------------------------------------------------------------------------
 
-    sf = load(SalesforceConnection).get_client()
+
+def tour() -> None:
+    """What the sandbox holds, read with the clients the saved Blocks build."""
+    from tasks import clients
+
+    sf = clients.salesforce()
     rows = sf.query_all(
         "SELECT Name, StageName, Amount, CurrencyIsoCode, Account.Name FROM Opportunity "
         "ORDER BY StageName"
@@ -78,32 +97,139 @@ def tour() -> None:
             f"  {row['StageName']:<24} {row['Amount']:>10,.0f} {row['CurrencyIsoCode']}  "
             f"{row['Name']}  ({row['Account']['Name']})"
         )
-
-    google = load(GoogleWorkspaceConnection)
-    drive = google.drive().files()
-    folder = drive.list(
-        q="name = 'PS Templates' and mimeType = 'application/vnd.google-apps.folder'",
-        fields="files(id)",
-    ).execute()["files"][0]
-    files = drive.list(q=f"'{folder['id']}' in parents and trashed = false").execute()["files"]
-    say(f"Google Drive: {len(files)} templates")
-    for file in files:
-        say(f"  {file['name']}")
-    roster = google.gspread_client().open("PS Skills Matrix").worksheet("PSEs").get_all_records()
-    say(f"Google Sheets: PS Skills Matrix lists {len(roster)} PSEs")
-    for pse in roster:
+    roster = clients.gspread_client().open("PS Skills Matrix").worksheet("PSEs").get_all_records()
+    say(f"Google Sheets: the PS Skills Matrix lists {len(roster)} PSEs, e.g.")
+    for pse in roster[:3]:
         say(f"  {pse['Name']:<16} {pse['Time zone']:<20} {pse['Skills']}")
+    channels = clients.slack().conversations_list()["channels"]
+    say(f"Slack: {', '.join('#' + c['name'] for c in channels)}")
 
-    ml = load(MavenlinkConnection).get_client()
-    workspaces = ml.get("workspaces.json").raise_for_status().json()["workspaces"]
-    say(f"Mavenlink: {len(workspaces)} workspaces")
-    for ws in workspaces.values():
-        say(f"  {ws['title']}")
 
-    slack = load(SlackConnection).get_client()
-    channels = slack.conversations_list()["channels"]
-    say(f"Slack: channels {', '.join('#' + c['name'] for c in channels)}")
+# --- Pre-Initiate --------------------------------------------------------------------------------
 
-    gl = load(GitLabConnection).get_client()
-    groups = gl.groups.list(get_all=True)
-    say(f"GitLab: groups {', '.join(g.full_path for g in groups)}")
+
+def play_pre_initiate(sandbox_url: str, ui: str) -> list[Any]:
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+
+    from sandbox.client import SandboxClient
+    from tasks import clients
+
+    sandbox = SandboxClient(sandbox_url)
+    say("▶ Pre-Initiate")
+    say(
+        "  The account executive moves 'Acme – CI/CD Modernisation' to 5-Negotiating in Salesforce."
+    )
+    sandbox.act("salesforce", f"/opportunities/{OPPORTUNITY}/stage", stage="5-Negotiating")
+    run = wait_for(
+        "the watcher's event to start Pre-Initiate", lambda: _run_for("pre-initiate"), 60
+    )
+    say(f"  ✓ the watcher emitted ps.opportunity.negotiating; run '{run.name}' started")
+    say(f"    {ui}/runs/flow-run/{run.id}")
+    wait_for("the staffing proposal", lambda: _state(run).type == StateType.PAUSED, 120)
+    say("  ✓ cost estimate copied, prefilled, shared and linked; proposal posted to #ps_planning;")
+    say("    the run is suspended, waiting for the PS Project Coordinator:")
+    for line in html.unescape(_proposal(sandbox)).splitlines():
+        say(f"      │ {line}")
+    form = _form(run)
+    picks = form["properties"]["pses"]["default"]
+    decision = {
+        "approve": True,
+        "pses": picks,
+        "approver": COORDINATOR,
+        "comment": "Approved from the demo on the coordinator's behalf",
+    }
+    say(f"  ▷ the coordinator approves in the UI's form: {json.dumps(decision)}")
+    resume_flow_run(run.id, run_input=decision)
+    done = wait_for("Pre-Initiate to finish", lambda: _final(run), 120)
+    say(f"  ✓ run finished: {done.name} – {done.message}")
+    link = clients.salesforce().query(
+        f"SELECT Cost_Estimate_Link__c, PS_TA_Review_Required__c FROM Opportunity "
+        f"WHERE Id = '{OPPORTUNITY}'"
+    )["records"][0]
+    say(f"  ✓ cost estimate on the opportunity: {link['Cost_Estimate_Link__c']}")
+    for row in _artifact_rows(f"pre-initiate-{OPPORTUNITY.lower()}"):
+        say(f"    {row['this run']:<15} {row['system']:<12} {row['object']:<18} {row['link']}")
+    return [_read(run)]
+
+
+def summarize(runs: list[Any], ui: str) -> None:
+    say("Runs:")
+    for run in runs:
+        took = run.total_run_time.total_seconds() if run.total_run_time else 0
+        say(f"  {run.state.name:<10} {took:5.1f} s  {run.name}")
+        say(f"             {ui}/runs/flow-run/{run.id}")
+
+
+# --- reading Prefect -----------------------------------------------------------------------------
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.3)
+    raise TimeoutError(f"the demo waited {timeout:.0f} s for {what}")
+
+
+def _client() -> Any:
+    from prefect.client.orchestration import get_client
+
+    return get_client(sync_client=True)
+
+
+def _deployments_served() -> bool:
+    with _client() as client:
+        return len(client.read_deployments()) >= 2
+
+
+def _run_for(phase: str) -> Any:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    with _client() as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=OPPORTUNITY))
+        )
+    return next((r for r in runs if r.name.startswith(phase)), None)
+
+
+def _read(run: Any) -> Any:
+    with _client() as client:
+        return client.read_flow_run(run.id)
+
+
+def _state(run: Any) -> Any:
+    return _read(run).state
+
+
+def _final(run: Any) -> Any:
+    state = _state(run)
+    return state if state.is_final() else None
+
+
+def _form(run: Any) -> dict[str, Any]:
+    with _client() as client:
+        schema = client.read_flow_run_input(run.id, "suspended-staffing-decision-schema")
+    return dict(json.loads(schema))
+
+
+def _proposal(sandbox: Any) -> str:
+    for message in sandbox.state("slack", "messages"):
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("psflow_key", "").startswith(f"staffing-proposal:{OPPORTUNITY}"):
+            return str(message["text"])
+    return "(not found)"
+
+
+def _artifact_rows(key: str) -> list[dict[str, str]]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with _client() as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    if not artifacts:
+        return []
+    data = artifacts[-1].data
+    return list(json.loads(data) if isinstance(data, str) else data)

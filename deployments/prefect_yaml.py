@@ -1,0 +1,58 @@
+"""Writes prefect.yaml from `deployments.definitions`, so `prefect deploy --all` deploys exactly what
+the demo serves. A test fails when the committed file is stale.
+
+    python -m deployments.prefect_yaml > prefect.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import prefect
+import yaml
+
+from deployments.definitions import DEPLOYMENTS, WORK_POOL, Deployment
+
+HEADER = (
+    "# Generated from deployments/definitions.py by `python -m deployments.prefect_yaml`.\n"
+    "# Do not edit by hand: change the definitions and regenerate.\n"
+)
+
+
+def deployment(d: Deployment) -> dict[str, Any]:
+    runner = d.to_runner()
+    entry: dict[str, Any] = {
+        "name": d.name,
+        "description": d.description,
+        "entrypoint": runner.entrypoint,
+        "tags": list(d.tags),
+        "parameters": dict(d.parameters),
+        "work_pool": {"name": WORK_POOL, "work_queue_name": None, "job_variables": {}},
+        "schedules": [{"interval": d.interval.total_seconds(), "active": True}]
+        if d.interval
+        else [],
+        "triggers": [t.model_dump(mode="json", exclude_none=True) for t in d.triggers],
+    }
+    if d.concurrency is not None:
+        entry["concurrency_limit"] = d.concurrency.model_dump(mode="json", exclude_none=True)
+    return entry
+
+
+def prefect_yaml() -> str:
+    project = {
+        "name": "psflow",
+        "prefect-version": prefect.__version__,
+        "build": None,
+        "push": None,
+        # process workers run the flows from a checkout of this repository, found by PSFLOW_HOME
+        "pull": [
+            {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PSFLOW_HOME }}"}}
+        ],
+        "deployments": [deployment(d) for d in DEPLOYMENTS],
+    }
+    return HEADER + yaml.safe_dump(project, sort_keys=False, allow_unicode=True, width=100)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(prefect_yaml())

@@ -1,0 +1,47 @@
+"""prefect.yaml and the local serve path come from the same definitions and cannot drift apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from deployments.definitions import DEPLOYMENTS
+from deployments.events import OPPORTUNITY_NEGOTIATING
+from deployments.prefect_yaml import prefect_yaml
+
+PREFECT_YAML = Path(__file__).parents[2] / "prefect.yaml"
+
+
+def test_the_committed_prefect_yaml_is_the_generated_one() -> None:
+    assert PREFECT_YAML.read_text() == prefect_yaml(), (
+        "prefect.yaml is stale: run `python -m deployments.prefect_yaml > prefect.yaml`"
+    )
+
+
+def test_yaml_and_serve_deploy_the_same_flows_triggers_and_schedules() -> None:
+    declared = {d["name"]: d for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
+    served = {d.name: d.to_runner() for d in DEPLOYMENTS}
+    assert declared.keys() == served.keys()
+    for name, runner in served.items():
+        entry = declared[name]
+        assert entry["entrypoint"] == runner.entrypoint
+        assert [t["expect"] for t in entry["triggers"]] == [
+            sorted(t.expect) for t in runner.triggers
+        ]
+        assert [t["parameters"] for t in entry["triggers"]] == [
+            t.parameters for t in runner.triggers
+        ]
+        assert [s["interval"] for s in entry["schedules"]] == [
+            s.schedule.interval.total_seconds() for s in runner.schedules
+        ]
+
+
+def test_pre_initiate_runs_once_per_negotiating_opportunity() -> None:
+    (trigger,) = next(d for d in DEPLOYMENTS if d.name == "pre-initiate").triggers
+    assert trigger.expect == {OPPORTUNITY_NEGOTIATING}
+    assert trigger.for_each == {"prefect.resource.id"}
+    assert trigger.parameters == {
+        "opportunity_id": "{{ event.resource['ps.opportunity_id'] }}",
+        "customer": "{{ event.resource['ps.customer'] }}",
+    }

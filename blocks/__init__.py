@@ -59,7 +59,9 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
         GoogleWorkspaceConnection(root_url=f"{url}/google/", access_token=f"{secret}-google-token"),
         MavenlinkConnection(base_url=f"{url}/mavenlink/api/v1/", token=f"{secret}-ml-token"),
         SlackConnection(base_url=f"{url}/slack/api/", bot_token=f"xoxb-{secret}-slack-token"),
-        PsflowSettings(),
+        PsflowSettings(
+            company_name="Northwind Cloud", coordinator_email="priya.raman@northwind.example"
+        ),
     ]
 
 

@@ -58,6 +58,16 @@ class PsflowSettings(Block):
         default={"EUR": 1.08, "GBP": 1.27, "AUD": 0.66, "CAD": 0.73, "JPY": 0.0067},
         description="US dollars per unit of each currency, for the $50k TA review threshold.",
     )
+    company_name: str = Field(
+        default="", description="Your company's name, as the customer e-mails say it."
+    )
+    coordinator_email: str = Field(
+        default="",
+        description="The Sr. PS Project Coordinator: invited to the alignment meeting and channel.",
+    )
+    meeting_hour: int = Field(
+        default=10, ge=0, le=23, description="Local hour (customer's time zone) of new meetings."
+    )
     approval_timeout_hours: int = Field(
         default=168, ge=1, description="How long a staffing approval waits before the run fails."
     )

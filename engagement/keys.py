@@ -68,6 +68,7 @@ class ArtifactKind(StrEnum):
     STAFFING_DECISION = "staffing-decision"  # Slack message in #ps_planning; part for rejections
     STAFFING_BOOKING = "staffing-booking"  # Mavenlink soft allocation; part: the PSE's e-mail
     CLOSEOUT_REPORT = "closeout-report"  # Slack message for PS leadership
+    ENGAGEMENT_LINKS = "engagement-links"  # Slack message in the customer channel, pinned
     SOW_FOLDER = "sow-folder"  # Drive folder per SOW
     COST_ESTIMATE = "cost-estimate"
     PROJECT_DEFINITION = "project-definition"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
@@ -81,3 +82,64 @@ def pre_initiate_problems(opportunity: Opportunity, allowed_stages: Collection[s
     if not opportunity.line_items:
         problems.append("Opportunity Products: no SOW activity is sold (no line items)")
     return problems
+
+
+def initiate_problems(opportunity: Opportunity, closed_won: str) -> list[str]:
+    """What keeps an opportunity from Initiate, in Salesforce's field names; empty when ready.
+
+    Initiate e-mails the customer, books the team over the engagement window and builds one task
+    per SOW activity: each needs its field.
+    """
+    problems = []
+    if opportunity.stage != closed_won:
+        problems.append(f"StageName is {opportunity.stage!r}; Initiate runs at {closed_won!r}")
+    primary = opportunity.primary_contact
+    if primary is None:
+        problems.append(
+            "OpportunityContactRole: no primary contact (the initiation e-mail goes to them)"
+        )
+    if opportunity.engagement_manager_email is None:
+        problems.append("PS_Engagement_Manager__c: no engagement manager (with an e-mail) is set")
+    if not opportunity.sow_number:
+        problems.append("SOW_Number__c is empty")
+    if opportunity.sow_link is None:
+        problems.append("SOW_Link__c is empty (the PS Engagement record links the SOW)")
+    if opportunity.expected_start is None or opportunity.expected_completion is None:
+        problems.append("PS_Expected_Start__c / PS_Expected_Completion__c: the window is not set")
+    if not opportunity.line_items:
+        problems.append("Opportunity Products: no SOW activity is sold (no line items)")
+    return problems
+
+
+class Team(BaseModel):
+    """Who works on the engagement once staffing is approved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    engagement_manager: str
+    coordinator: str | None
+    pses: tuple[str, ...]
+    # The handbook's Project Owner "can be a PM or a PSE": psflow makes it the first approved PSE,
+    # and people change it in Mavenlink/GitLab when a PM takes the engagement.
+    project_owner: str
+
+    @property
+    def internal(self) -> tuple[str, ...]:
+        """Everyone on the PS side, once each (the customer channel, the alignment meeting)."""
+        people = (self.engagement_manager, self.coordinator, *self.pses)
+        return tuple(dict.fromkeys(p for p in people if p))
+
+
+def business_day_after(day: date, count: int) -> date:
+    """The `count`-th Monday-to-Friday day after `day`."""
+    while count > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            count -= 1
+    return day
+
+
+def meeting_time(after: date, business_days: int, hour: int, time_zone: str) -> datetime:
+    """A meeting `business_days` working days after `after`, at `hour` in `time_zone`."""
+    day = business_day_after(after, business_days)
+    return datetime.combine(day, time(hour), tzinfo=ZoneInfo(time_zone))

@@ -423,6 +423,7 @@ class Opportunity(_Model):
     sow_number: Text | None = None  # SOW_Number__c, e.g. "SOW-2026-041"
     sow_link: GoogleDocUrl | None = None  # SOW_Link__c
     engagement_manager_email: EmailAddress | None = None
+    account_executive_email: EmailAddress | None = None  # the opportunity's owner (sales)
     engagement_type: Text = "Consulting"
     required_skills: Skills = Field(default_factory=dict)  # PS_Skills_Required__c
     expected_start: date | None = None

@@ -12,11 +12,12 @@ re-run after the approval finds the recorded decision and writes nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, cast
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect import flow
+from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
@@ -31,6 +32,7 @@ from engagement.keys import ArtifactKind, drive_name
 from engagement.lifecycle import NotReady, pre_initiate_problems
 from engagement.models import CostEstimate, Opportunity
 from engagement.staffing import Recommendation, StaffingNeed, recommend
+from flows.reporting import publish_summary
 from tasks import clients
 from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder
 from tasks.gitlab import ensure_issue
@@ -57,6 +59,25 @@ def pre_initiate(opportunity_id: str, customer: str = "") -> State[Any]:
     if problems := pre_initiate_problems(opportunity, allowed):
         raise NotReady(opportunity.id, "Pre-Initiate", problems)
 
+    outcome = pre_initiate_steps(opportunity)
+    if not outcome.decision.approve:
+        publish_summary(
+            PHASE, opportunity, outcome.made, waiting="a new staffing proposal (rejected)"
+        )
+        return Completed(message=f"Staffing rejected: {outcome.decision.comment}", name="Rejected")
+    publish_summary(PHASE, opportunity, outcome.made, waiting="Closed Won (Initiate)")
+    return Completed(message=f"Staffed: {', '.join(outcome.decision.pses)}")
+
+
+@dataclass(frozen=True)
+class PreInitiated:
+    decision: StaffingDecision
+    made: list[Artifact]
+
+
+def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
+    """The steps themselves, also run by Initiate for an opportunity that reached Closed Won
+    without going through Negotiating: the same tasks, the coordinator's approval included."""
     made = cost_estimate(opportunity)
     proposal = propose_staffing(opportunity)
     made.append(post_proposal(opportunity, proposal))
@@ -64,12 +85,10 @@ def pre_initiate(opportunity_id: str, customer: str = "") -> State[Any]:
     decision = staffing_decision(opportunity, proposal)
     if not decision.approve:
         made.append(post_rejection(opportunity, decision))
-        publish_summary(opportunity, made, waiting="a new staffing proposal (rejected)")
-        return Completed(message=f"Staffing rejected: {decision.comment}", name="Rejected")
+        return PreInitiated(decision, made)
 
     made.extend(book_staffing(opportunity, decision, proposal.need))
     made.append(post_decision(opportunity, decision))
-    publish_summary(opportunity, made, waiting="Closed Won (Initiate)")
     emit_event(
         **event_kwargs(
             PHASE_COMPLETED,
@@ -80,7 +99,7 @@ def pre_initiate(opportunity_id: str, customer: str = "") -> State[Any]:
             phase=PHASE,
         )
     )
-    return Completed(message=f"Staffed: {', '.join(decision.pses)}")
+    return PreInitiated(decision, made)
 
 
 # --- 1. the cost estimate --------------------------------------------------------------------------
@@ -281,27 +300,4 @@ def post_rejection(opportunity: Opportunity, decision: StaffingDecision) -> Arti
         opportunity.id,
         part=f"rejected-{flow_run.get_id()}",
         payload={"decision": "rejected", "approver": decision.approver},
-    )
-
-
-# --- 3. what the run did ---------------------------------------------------------------------------
-
-
-def publish_summary(opportunity: Opportunity, made: list[Artifact], waiting: str) -> None:
-    """The phase's summary in the UI: every object with its link, created now or already there."""
-    create_table_artifact(
-        key=f"pre-initiate-{opportunity.id.lower()}",
-        table=[artifact.row() for artifact in made],
-        description=f"Pre-Initiate · {opportunity.account.name} · {opportunity.name}",
-    )
-    created = sum(artifact.created for artifact in made)
-    create_markdown_artifact(
-        key=f"pre-initiate-status-{opportunity.id.lower()}",
-        markdown=(
-            f"**{opportunity.name}** ({opportunity.account.name}): {created} created, "
-            f"{len(made) - created} already existed. Next: waiting for {waiting}."
-        ),
-    )
-    get_run_logger().info(
-        "Pre-Initiate: %d objects created, %d already existed", created, len(made) - created
     )

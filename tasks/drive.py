@@ -90,6 +90,13 @@ def _artifact(kind: ArtifactKind, file: dict[str, Any], created: bool) -> Artifa
     )
 
 
+@outside_task
+def find_keyed_file(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
+    """The file psflow made for this key, or None (one request)."""
+    file = find_by_key(kind, record_id, part, f"{label(kind)} of {record_id}")
+    return None if file is None else _artifact(kind, file, created=False)
+
+
 def _folder_query(name: str, parent_id: str | None) -> str:
     query = f"name = {quoted(name)} and mimeType = '{FOLDER}'"
     return query if parent_id is None else f"{query} and {quoted(parent_id)} in parents"

@@ -26,7 +26,7 @@ _OPPORTUNITY = (
     "Id, Name, StageName, Amount, CurrencyIsoCode, CloseDate, SOW_Number__c, SOW_Link__c, "
     "PS_Skills_Required__c, PS_Expected_Start__c, PS_Expected_Completion__c, AccountId, "
     "Account.Name, Account.PS_Time_Zone__c, Account.PS_Communication_Style__c, "
-    "PS_Engagement_Manager__r.Email"
+    "PS_Engagement_Manager__r.Email, Owner.Email"
 )
 _CONTACTS = (
     "ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, Contact.Title"
@@ -130,6 +130,7 @@ _SOURCES = {
     "sow_number": "SOW_Number__c",
     "sow_link": "SOW_Link__c",
     "engagement_manager_email": "PS_Engagement_Manager__r.Email",
+    "account_executive_email": "Owner.Email",
     "required_skills": "PS_Skills_Required__c",
     "expected_start": "PS_Expected_Start__c",
     "expected_completion": "PS_Expected_Completion__c",
@@ -170,6 +171,7 @@ def _opportunity(
         "sow_number": record["SOW_Number__c"],
         "sow_link": record["SOW_Link__c"],
         "engagement_manager_email": manager.get("Email"),
+        "account_executive_email": (record.get("Owner") or {}).get("Email"),
         "required_skills": parse_skills(record["PS_Skills_Required__c"] or ""),
         "expected_start": record["PS_Expected_Start__c"],
         "expected_completion": record["PS_Expected_Completion__c"],

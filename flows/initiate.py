@@ -1,0 +1,370 @@
+"""Initiate: on Closed Won, every system provisioned exactly once.
+
+Started by `ps.opportunity.closed-won`. It reads the opportunity (Salesforce), the approved staffing
+(#ps_planning) and the cost estimate (Sheets), and stops before any write when something is missing,
+saying what and where. Then it creates, each found by its natural key first: the PS Engagement record
+(Salesforce), the customer group, PS project, customer epic, hand-off issue and one issue per SOW
+activity (GitLab), the project set up with budget, margin, tasks and team (Mavenlink), the Project
+Definition (Drive), the customer's internal channel (Slack), the initiation e-mail (Gmail) and the
+alignment and hand-off meetings (Calendar); then it emits `ps.phase.completed`.
+
+An opportunity that reached Closed Won without Negotiating first gets the Pre-Initiate steps it
+missed, the coordinator's approval included. A re-run writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.events import emit_event
+from prefect.states import Completed, State
+
+from deployments.events import PHASE_COMPLETED, Phase, event_kwargs
+from engagement.artifacts import Artifact
+from engagement.cost_estimate import activity_name
+from engagement.keys import ArtifactKind, drive_name, slack_customer_channel
+from engagement.lifecycle import NotReady, Team, initiate_problems, meeting_time
+from engagement.models import CostEstimate, Engagement, EngagementStatus, Opportunity
+from engagement.project_definition import prefill as project_definition_cells
+from engagement.templates import email_from_template, fill
+from flows.pre_initiate import (
+    StaffingDecision,
+    decision_from_message,
+    pre_initiate_steps,
+)
+from flows.reporting import publish_summary
+from tasks import clients
+from tasks.calendar import ensure_event
+from tasks.docs import get_template_paragraphs
+from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_keyed_file
+from tasks.gitlab import (
+    ensure_customer_group,
+    ensure_epic,
+    ensure_issue,
+    ensure_project,
+    ensure_project_member,
+    find_user,
+)
+from tasks.gmail import ensure_email
+from tasks.mavenlink import (
+    IN_SET_UP,
+    ensure_lead,
+    ensure_participant,
+    ensure_story,
+    ensure_workspace,
+    ensure_workspace_details,
+    set_workspace_status,
+)
+from tasks.salesforce import ensure_engagement, get_opportunity
+from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
+from tasks.slack import (
+    ensure_channel,
+    ensure_members,
+    ensure_message,
+    ensure_pinned,
+    find_channel,
+    find_message,
+)
+
+PHASE = Phase.INITIATE
+TARGET_MARGIN_PERCENT = 40  # the handbook's target margin for every engagement
+MAINTAINER = 40  # GitLab's access level for the project owner
+
+
+@flow(name="initiate", flow_run_name="initiate · {customer} · {opportunity_id}")
+def initiate(opportunity_id: str, customer: str = "") -> State[Any]:
+    """The handbook's Initiate steps for one opportunity.
+
+    Args:
+        opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
+        customer: the account's name, for the run's name in the UI only.
+    """
+    settings = clients.settings()
+    opportunity = get_opportunity(opportunity_id)
+    if problems := initiate_problems(opportunity, settings.closed_won_stage):
+        raise NotReady(opportunity.id, "Initiate", problems)
+
+    made: list[Artifact] = []
+    decision = approved_staffing(opportunity)
+    if decision is None:
+        get_run_logger().warning("Closed Won without Pre-Initiate: running its steps first")
+        missed = pre_initiate_steps(opportunity)
+        made.extend(missed.made)
+        if not missed.decision.approve:
+            publish_summary(PHASE, opportunity, made, waiting="an approved staffing plan")
+            return Completed(message="Staffing rejected: Initiate waits", name="Rejected")
+        decision = missed.decision
+    estimate = cost_estimate_gate(opportunity)
+    team = team_of(opportunity, decision)
+
+    made.append(ensure_engagement(engagement_record(opportunity, estimate)))
+    gitlab, project_url = gitlab_project(opportunity, team)
+    made.extend(gitlab)
+    made.extend(mavenlink_project(opportunity, team, project_url))
+    made.extend(project_definition(opportunity, team, project_url))
+    made.append(ensure_engagement(engagement_record(opportunity, estimate, project_url)))
+    made.extend(customer_channel(opportunity, team, made))
+    made.append(initiation_email(opportunity, team))
+    made.extend(meetings(opportunity, team))
+
+    publish_summary(PHASE, opportunity, made, waiting="the kickoff (Plan)")
+    emit_event(
+        **event_kwargs(
+            PHASE_COMPLETED,
+            opportunity.id,
+            key=f"{opportunity.id}:{PHASE}",
+            name=opportunity.name,
+            customer=opportunity.account.name,
+            phase=PHASE,
+        )
+    )
+    created = sum(a.created for a in made)
+    return Completed(message=f"{created} created, {len(made) - created} already existed")
+
+
+# --- 1. what Initiate needs first -----------------------------------------------------------------
+
+
+def approved_staffing(opportunity: Opportunity) -> StaffingDecision | None:
+    """The decision recorded in #ps_planning by Pre-Initiate, or None when it never ran."""
+    channel = find_channel(clients.settings().planning_channel)
+    message = find_message(channel, ArtifactKind.STAFFING_DECISION, opportunity.id)
+    decision = decision_from_message(message) if message is not None else None
+    return decision if decision is not None and decision.approve else None
+
+
+def cost_estimate_gate(opportunity: Opportunity) -> CostEstimate:
+    """The cost estimate must exist and be complete before anything is provisioned."""
+    sheet = find_keyed_file(ArtifactKind.COST_ESTIMATE, opportunity.id)
+    if sheet is None or sheet.id is None:
+        raise NotReady(opportunity.id, "Initiate", ["the cost estimate sheet does not exist"])
+    estimate = get_cost_estimate(sheet.id, opportunity.id)
+    sold = [activity_name(item) for item in opportunity.line_items]
+    if missing := estimate.missing(sold):
+        raise NotReady(
+            opportunity.id,
+            "Initiate",
+            [f"cost estimate {sheet.url}: {item}" for item in missing],
+        )
+    return estimate
+
+
+def team_of(opportunity: Opportunity, decision: StaffingDecision) -> Team:
+    return Team(
+        engagement_manager=str(opportunity.engagement_manager_email),
+        coordinator=clients.settings().coordinator_email or None,
+        pses=tuple(decision.pses),
+        project_owner=decision.pses[0],
+    )
+
+
+def engagement_record(
+    opportunity: Opportunity, estimate: CostEstimate, project_url: str | None = None
+) -> Engagement:
+    return Engagement(
+        name=f"{opportunity.sow_number} {opportunity.account.name}"[:80],
+        opportunity_id=opportunity.id,
+        opportunity_amount=opportunity.amount,
+        currency=opportunity.currency,
+        status=EngagementStatus.INITIATION,
+        sow_link=opportunity.sow_link,
+        collaboration_project=project_url,
+        scoped_hours=estimate.total_hours,
+        expected_start=opportunity.expected_start,
+        expected_completion=opportunity.expected_completion,
+    )
+
+
+# --- 2. GitLab ------------------------------------------------------------------------------------
+
+
+def gitlab_project(opportunity: Opportunity, team: Team) -> tuple[list[Artifact], str]:
+    """The customer group, the PS project, the customer epic with the hand-off issue and one issue
+    per SOW activity in it, and the project owner as maintainer and assignee."""
+    group = ensure_customer_group(opportunity.account.id, opportunity.account.name)
+    project = ensure_project(group.id or "", opportunity)
+    epic = ensure_epic(group.id or "", opportunity)
+    in_epic = (group.id or "", int(epic.id or 0))
+    owner = find_user(team.project_owner)
+    assignees = [owner.id] if owner is not None else []
+    if owner is not None:
+        ensure_project_member(project.id or "", owner.id, MAINTAINER)
+
+    handoff = ensure_issue(
+        project.id or "",
+        ArtifactKind.HANDOFF_ISSUE,
+        opportunity.id,
+        f"Sales to PS hand-off: {opportunity.account.name} – {opportunity.sow_number}",
+        "\n".join(
+            fill(p, template_values(opportunity, team))
+            for p in get_template_paragraphs("handoff-issue")[1:]
+        ),
+        epic=in_epic,
+        assignee_ids=assignees,
+    )
+    activities = [
+        ensure_issue(
+            project.id or "",
+            ArtifactKind.ACTIVITY_ISSUE,
+            opportunity.id,
+            activity_name(item),
+            f"SOW activity {item.code}: {item.description}\n\nSold: {item.quantity} {item.unit}.",
+            part=item.code,
+            epic=in_epic,
+            assignee_ids=assignees,
+        )
+        for item in opportunity.line_items
+    ]
+    return [group, project, epic, handoff, *activities], project.url or ""
+
+
+# --- 3. Mavenlink ---------------------------------------------------------------------------------
+
+
+def mavenlink_project(opportunity: Opportunity, team: Team, project_url: str) -> list[Artifact]:
+    """The project moves to In Set Up with its budget, the 40% target margin and the GitLab link;
+    one task per SOW activity with its hours; the team as participants, the owner as lead."""
+    workspace = ensure_workspace(opportunity, IN_SET_UP)
+    workspace_id = workspace.id or ""
+    set_workspace_status(workspace_id, IN_SET_UP)
+    ensure_workspace_details(
+        workspace_id,
+        opportunity.amount,
+        opportunity.currency,
+        TARGET_MARGIN_PERCENT,
+        {"GitLab Project": project_url, "Salesforce Opportunity": opportunity.id},
+    )
+    tasks = [
+        ensure_story(workspace_id, opportunity.id, item.code, activity_name(item), item.hours)
+        for item in opportunity.line_items
+    ]
+    for email in team.internal:
+        ensure_participant(workspace_id, email, "maven")
+    ensure_lead(workspace_id, team.project_owner)
+    return [workspace, *tasks]
+
+
+# --- 4. Drive -------------------------------------------------------------------------------------
+
+
+def project_definition(opportunity: Opportunity, team: Team, project_url: str) -> list[Artifact]:
+    """The Project Definition, copied from its template into the SOW folder and prefilled."""
+    settings = clients.settings()
+    root = find_folder(settings.engagements_folder)
+    customer = ensure_folder(
+        ArtifactKind.CUSTOMER_FOLDER,
+        opportunity.account.id,
+        drive_name(opportunity.account.name),
+        root,
+    )
+    sow = ensure_folder(
+        ArtifactKind.SOW_FOLDER,
+        opportunity.id,
+        drive_name(opportunity.sow_number, opportunity.name),
+        customer.id or "",
+    )
+    sheet = ensure_copy(
+        "project-definition",
+        ArtifactKind.PROJECT_DEFINITION,
+        opportunity.id,
+        drive_name("Project Definition", opportunity.account.name, opportunity.sow_number),
+        sow.id or "",
+    )
+    ensure_prefilled(
+        sheet.id or "",
+        project_definition_cells(
+            opportunity, team.project_owner, team.engagement_manager, project_url, None
+        ),
+    )
+    for email in team.internal:
+        ensure_shared(sheet.id or "", email)
+    return [sheet]
+
+
+# --- 5. Slack -------------------------------------------------------------------------------------
+
+
+def customer_channel(opportunity: Opportunity, team: Team, made: list[Artifact]) -> list[Artifact]:
+    """The customer's internal channel with the team in it and the key links pinned."""
+    name = slack_customer_channel(opportunity.account.id, opportunity.account.name)
+    channel = ensure_channel(name)
+    ensure_members(channel.id or "", list(team.internal))
+    links = "\n".join(f"• {artifact.kind}: {artifact.url}" for artifact in made if artifact.url)
+    message = ensure_message(
+        name,
+        f"*{opportunity.name}* ({opportunity.sow_number}) is initiated.\n{links}",
+        ArtifactKind.ENGAGEMENT_LINKS,
+        opportunity.id,
+    )
+    ensure_pinned(channel.id or "", message.id or "")
+    return [channel, message]
+
+
+# --- 6. Gmail and Calendar -------------------------------------------------------------------------
+
+
+def template_values(opportunity: Opportunity, team: Team) -> dict[str, str]:
+    names = {pse.email: pse.name for pse in get_roster().pses}
+    contact = opportunity.primary_contact
+    return {
+        "company": clients.settings().company_name,
+        "customer": opportunity.account.name,
+        "opportunity": opportunity.name,
+        "sow_number": opportunity.sow_number or "",
+        "contact_first_name": contact.first_name if contact else "",
+        "project_owner": names.get(team.project_owner, team.project_owner),
+    }
+
+
+def initiation_email(opportunity: Opportunity, team: Team) -> Artifact:
+    """The initiation e-mail to the primary contact, from the new- or the existing-customer
+    template (a Google Doc the PS team edits without a code change)."""
+    template = (
+        "initiation-email-existing" if opportunity.account.existing_customer else "initiation-email"
+    )
+    email = email_from_template(
+        get_template_paragraphs(template), template_values(opportunity, team)
+    )
+    contact = opportunity.primary_contact
+    return ensure_email(
+        ArtifactKind.INITIATION_EMAIL,
+        opportunity.id,
+        [str(contact.email)] if contact else [],
+        [team.engagement_manager],
+        email.subject,
+        email.body,
+    )
+
+
+def meetings(opportunity: Opportunity, team: Team) -> list[Artifact]:
+    """The internal alignment meeting (EM, PC, PSEs) and the sales-to-PS hand-off meeting."""
+    settings = clients.settings()
+    zone = opportunity.account.time_zone
+    after = max(opportunity.close_date, date.today())
+    alignment = meeting_time(after, 1, settings.meeting_hour, zone)
+    handoff = meeting_time(after, 2, settings.meeting_hour, zone)
+    title = f"{opportunity.account.name} – {opportunity.sow_number}"
+    return [
+        ensure_event(
+            ArtifactKind.ALIGNMENT_MEETING,
+            opportunity.id,
+            f"Internal alignment: {title}",
+            f"Internal PS alignment for {opportunity.name}.",
+            alignment,
+            alignment + timedelta(minutes=30),
+            list(team.internal),
+            zone,
+        ),
+        ensure_event(
+            ArtifactKind.HANDOFF_MEETING,
+            opportunity.id,
+            f"Sales to PS hand-off: {title}",
+            f"Hand-off of {opportunity.name}; complete the hand-off issue in the customer epic.",
+            handoff,
+            handoff + timedelta(minutes=45),
+            [*team.internal, *filter(None, [opportunity.account_executive_email])],
+            zone,
+        ),
+    ]

@@ -17,10 +17,12 @@ from prefect.events import DeploymentEventTrigger
 
 from deployments.events import (
     CUSTOMER_LABEL,
+    OPPORTUNITY_CLOSED_WON,
     OPPORTUNITY_ID_LABEL,
     OPPORTUNITY_NEGOTIATING,
     OPPORTUNITY_RESOURCE_PREFIX,
 )
+from flows.initiate import initiate
 from flows.pre_initiate import pre_initiate
 from flows.watch_opportunities import watch_opportunities
 
@@ -84,5 +86,11 @@ DEPLOYMENTS = (
         flow=pre_initiate,
         description="Cost estimate, staffing proposal and approval, soft booking.",
         triggers=(phase_trigger(OPPORTUNITY_NEGOTIATING),),
+    ),
+    Deployment(
+        name="initiate",
+        flow=initiate,
+        description="On Closed Won: Salesforce, GitLab, Mavenlink, Drive, Slack, Gmail, Calendar.",
+        triggers=(phase_trigger(OPPORTUNITY_CLOSED_WON),),
     ),
 )

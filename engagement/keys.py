@@ -311,6 +311,23 @@ def gmail_message_id(
     return f"<psflow.{kind.value}.{owner_id(kind, record_id)}.{key_hash}@{host}>"
 
 
+GMAIL_MARKER_PREFIX = "PSF"
+
+
+def gmail_key_marker(kind: ArtifactKind, record_id: str, part: str | None = None) -> str:
+    """The word psflow writes in the last line of an e-mail it sends ("Ref: PSF..."), found again
+    with a `in:sent "<marker>"` search before sending. Gmail replaces a client's `Message-ID`, so
+    the body is where the key survives: one alphanumeric token (a Gmail search word), "PSF" and
+    the key's 80-bit hash in uppercase base32hex, e.g. "PSF0K4Q7...".
+
+    Example:
+        >>> len(gmail_key_marker(ArtifactKind.INITIATION_EMAIL, "006Dn0000000002IAA"))
+        19
+    """
+    key_hash = short_hash(natural_key(kind, record_id, part), KEY_HASH_LENGTH)
+    return GMAIL_MARKER_PREFIX + key_hash.upper()
+
+
 def calendar_event_id(kind: ArtifactKind, record_id: str, part: str | None = None) -> str:
     """The client-supplied id of a Calendar event: the key in lowercase base32hex (a-v, 0-9),
     which is exactly what Calendar allows, and a one-to-one encoding of the key."""

@@ -788,7 +788,8 @@ def _apply_workspace(sb: Sandbox, workspace: Json, fields: Json, data: Json) -> 
     for item in data.get("participations") or []:
         ensure_participation(sb, workspace["id"], str(item["user_id"]), "maven")
     if workspace.get("primary_maven_id"):
-        ensure_participation(sb, workspace["id"], workspace["primary_maven_id"], "maven")
+        lead = ensure_participation(sb, workspace["id"], workspace["primary_maven_id"], "maven")
+        make_team_lead(sb, lead)
     if isinstance(data.get("external_reference"), dict):
         put_external_reference(sb, "Workspace", workspace["id"], data["external_reference"])
     for item in data.get("custom_fields") or []:
@@ -926,6 +927,7 @@ def ensure_participation(sb: Sandbox, workspace_id: str, user_id: str, role: str
         if str(p["workspace_id"]) == workspace_id and str(p["user_id"]) == user_id:
             return p
     participation_id = new_id(sb, "participations")
+    workspace = sb.store.get(NAME, "workspaces", workspace_id) or {}
     return sb.store.put(
         NAME,
         "participations",
@@ -936,10 +938,29 @@ def ensure_participation(sb: Sandbox, workspace_id: str, user_id: str, role: str
             "user_id": user_id,
             "role": role,
             "access": "admin" if role == "maven" else "view_tasks",
+            "is_team_lead": role == "maven" and workspace.get("primary_maven_id") == user_id,
             "created_at": stamp(sb),
             "updated_at": stamp(sb),
         },
     )
+
+
+def make_team_lead(sb: Sandbox, participation: Json) -> None:
+    """One lead per team: the provider team's lead is the workspace's `primary_maven`."""
+    for other in table(sb, "participations").values():
+        same_team = (other["workspace_id"], other["role"]) == (
+            participation["workspace_id"],
+            participation["role"],
+        )
+        if same_team and other.get("is_team_lead") != (other["id"] == participation["id"]):
+            other["is_team_lead"] = other["id"] == participation["id"]
+            _touch(sb, "participations", other)
+    workspace = sb.store.get(NAME, "workspaces", str(participation["workspace_id"]))
+    lead = str(participation["user_id"])
+    provider = participation["role"] == "maven"
+    if workspace is not None and provider and workspace.get("primary_maven_id") != lead:
+        workspace["primary_maven_id"] = lead
+        _touch(sb, "workspaces", workspace)
 
 
 @route("/participations", "GET")
@@ -949,6 +970,8 @@ async def list_participations(sb: SandboxDep, request: Request) -> Json:
     for field in ("workspace_id", "user_id", "role"):
         if (value := q.get(field)) is not None:
             rows = [p for p in rows if str(p[field]) == value]
+    if (user := q.get("by_user")) is not None:  # Kantata's documented name for the user filter
+        rows = [p for p in rows if str(p["user_id"]) == user]
     return listing(sb, request, "participations", rows)
 
 
@@ -977,6 +1000,25 @@ async def create_participations(sb: SandboxDep, request: Request) -> Json:
         for i in items
     ]
     return envelope(sb, request, "participations", rows)
+
+
+@route("/participations/{participation_id}", "PUT")
+async def update_participation(sb: SandboxDep, request: Request, participation_id: str) -> Json:
+    """`team_lead: true` makes the participant their team's lead (the provider team's lead is
+    the project lead, `primary_maven`); `access_level` changes their permissions. The team
+    (`role`) itself cannot be changed here, as in Kantata."""
+    participation = _get(sb, "participations", participation_id, "Participation")
+    data = _one(await _body(request), "participation")
+    levels = {"edit_tasks", "view_tasks", "edit_time_and_expenses", "view_time_and_expenses"}
+    levels |= {"edit_financials", "view_financials", "admin"}
+    if "access_level" in data and data["access_level"] not in levels:
+        raise Invalid(("access_level", "Access level is not a valid access level"))
+    if "access_level" in data:
+        participation["access"] = data["access_level"]
+    _touch(sb, "participations", participation)
+    if str(data.get("team_lead")).lower() in ("true", "1"):
+        make_team_lead(sb, participation)
+    return envelope(sb, request, "participations", [participation])
 
 
 @route("/participations/{participation_id}", "DELETE")
@@ -1271,6 +1313,8 @@ def _story_fields(
     for item in data.get("assignments") or []:
         if not isinstance(item, dict) or not _assignee(sb, workspace_id, item):
             problems.append(("assignments", "Assignee must be a participant in the project"))
+    if isinstance(data.get("external_reference"), dict):
+        _validate_reference(data["external_reference"], problems)
     return out
 
 
@@ -1310,6 +1354,8 @@ def new_story(sb: Sandbox, fields: Json, data: Json) -> Json:
     _touch(sb, "stories", story)
     for item in data.get("assignments") or []:
         ensure_assignment(sb, story, _assignee(sb, workspace_id, item) or "")
+    if isinstance(data.get("external_reference"), dict):
+        put_external_reference(sb, "Story", story_id, data["external_reference"])
     return story
 
 

@@ -747,3 +747,14 @@ def sow_document_id(sow_number: str) -> str:
 def sow_link(sow_number: str) -> str:
     """Opportunity.SOW_Link__c as sales enters it: the Google Docs URL of the SOW."""
     return f"https://docs.google.com/document/d/{sow_document_id(sow_number)}/edit"
+
+
+def acme_group() -> tuple[str, str]:
+    """Acme's GitLab subgroup (path, name) as psflow named it for the 2025 engagement."""
+    from engagement.keys import gitlab_group_name, gitlab_group_path
+
+    return gitlab_group_path(ACME.id, ACME.name), gitlab_group_name(ACME.id, ACME.name)
+
+
+def acme_project_path() -> str:
+    return f"{CUSTOMERS_GROUP}/{acme_group()[0]}/sow-2025-031"

@@ -56,6 +56,7 @@ READ_METHODS = frozenset(
         "conversations.list",
         "conversations.members",
         "conversations.replies",
+        "pins.list",
         "users.info",
         "users.list",
         "users.lookupByEmail",
@@ -708,7 +709,32 @@ async def pins_add(sb: Sandbox, request: Request, args: Json, caller: str) -> Js
         raise fail("already_pinned")
     message["pinned_to"] = [*message.get("pinned_to", []), channel["id"]]
     sb.store.save(NAME, "messages", _message_key(channel["id"], message["ts"]))
+    pin = {"created": int(sb.now().timestamp()), "created_by": caller}
+    sb.store.put(NAME, "pins", _message_key(channel["id"], message["ts"]), pin)
     return {}
+
+
+@method("pins.list")
+async def pins_list(sb: Sandbox, request: Request, args: Json, caller: str) -> Json:
+    """The channel's pinned messages, newest pin first: `{"items": [{"type": "message",
+    "channel", "message", "created", "created_by"}]}` (no paging, as in Slack)."""
+    channel = _channel(sb, args, caller)
+    items = []
+    for message in table(sb, "messages").values():
+        if channel["id"] not in message.get("pinned_to", []):
+            continue
+        pin = sb.store.get(NAME, "pins", _message_key(channel["id"], message["ts"])) or {}
+        items.append(
+            {
+                "type": "message",
+                "channel": channel["id"],
+                "message": message_view(message, False),
+                "created": pin.get("created", int(float(message["ts"]))),
+                "created_by": pin.get("created_by", caller),
+            }
+        )
+    items.sort(key=lambda item: (item["created"], item["message"]["ts"]), reverse=True)
+    return {"items": items}
 
 
 # --- incoming webhooks ---------------------------------------------------------------------------
@@ -800,6 +826,7 @@ TIERS = {
     "conversations.create": 2,
     "conversations.list": 2,
     "pins.add": 2,
+    "pins.list": 2,
     "users.list": 2,
     "chat.update": 3,
     "conversations.history": 3,

@@ -1,30 +1,246 @@
-"""GitLab tasks: issues psflow files once per natural key.
+"""GitLab tasks: people looked up by e-mail; the customer group, the PS project, the customer epic,
+issues, assignees and members, each made once per natural key.
 
-An issue psflow creates carries the opportunity's label and its kind's label (engagement/keys.py,
-`gitlab_labels`) and, in its description, an HTML comment with its natural key. Before creating one,
-`ensure_issue` lists the project's issues with those labels (a server-side filter, so one short
-page) and looks for the key, so a retried or re-run phase files nothing twice.
+Where psflow finds each object again (DESIGN.md, Idempotency):
+- groups and projects by their deterministic full path (engagement/keys.py), one GET;
+- epics and issues by the opportunity's label (a server-side filter, so one short page) and the
+  natural key in an HTML comment in their description (`gitlab_key_marker`);
+- an issue's epic, assignees and members by reading them before changing them.
+So a retried or re-run phase writes only what is missing, even after a crash between a write and
+its answer. Errors come out of `calling` as TransientError (retried) or PermanentError.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import gitlab.exceptions
+from pydantic import BaseModel, ConfigDict
 
 from engagement.artifacts import Artifact
 from engagement.keys import (
     ArtifactKind,
     find_key_marker,
+    gitlab_epic_title,
+    gitlab_group_name,
+    gitlab_group_path,
     gitlab_key_marker,
     gitlab_labels,
+    gitlab_project_name,
+    gitlab_project_path,
     natural_key,
 )
-from tasks.calls import calling, outside_task
-from tasks.clients import gitlab_client
+from engagement.models import Opportunity, email_address
+from engagement.slugs import one_line
+from tasks.calls import PermanentError, calling, outside_task
+from tasks.clients import gitlab_client, settings
 
 SYSTEM = "GitLab"
 # psflow's retry policy (tasks/calls.py) owns retries: python-gitlab would otherwise wait out a
 # 429 by itself up to 10 times per request, holding a worker and hiding the throttling.
 NO_LIBRARY_RETRIES = {"obey_rate_limit": False, "retry_transient_errors": False}
+MAINTAINER = 40  # GitLab's access level for the project owner
+GROUP_DESCRIPTION_MAX = 500  # GitLab refuses longer descriptions of a group,
+PROJECT_DESCRIPTION_MAX = 2000  # and of a project
+
+
+class GitLabUser(BaseModel):
+    """A GitLab user as psflow needs one: to assign issues and add members."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    username: str
+    name: str
+
+
+def _found(manager: Any, ref: str | int) -> Any | None:
+    """`manager.get(ref)`, or None when GitLab answers 404 (the object does not exist)."""
+    try:
+        return manager.get(ref, **NO_LIBRARY_RETRIES)
+    except gitlab.exceptions.GitlabGetError as error:
+        if error.response_code == 404:
+            return None
+        raise
+
+
+def _shows_address(user: dict[str, Any], address: str) -> bool:
+    """Whether a user from `GET /users?search=<address>` is the one with that e-mail address.
+
+    An admin token sees `email`: compare it. Other tokens (psflow's bot) see no e-mail at all;
+    GitLab then matched the address either whole against the public e-mail, or as a fragment of a
+    name or username (User.search), so a user whose name and username do not contain it is the one.
+    """
+    shown = [e.lower() for e in (user.get("email"), user.get("public_email")) if e]
+    if shown:
+        return address in shown
+    return address not in user["name"].lower() and address not in user["username"].lower()
+
+
+@outside_task
+def find_user(email: str) -> GitLabUser | None:
+    """The GitLab user with this e-mail address, or None (one request).
+
+    A non-admin token (a group access token's bot, as on GitLab.com) finds people only by their
+    PUBLIC e-mail, so the PS team shows its work address there; an admin token of a self-managed
+    instance also finds private addresses.
+
+    Raises:
+        PermanentError: when `email` is not an e-mail address (nothing is asked of GitLab).
+    """
+    try:
+        address = email_address(email).lower()
+    except ValueError as error:
+        raise PermanentError(SYSTEM, f"user with e-mail {email!r}", str(error)) from None
+    with calling(SYSTEM, f"user with e-mail {address}"):
+        users = gitlab_client().users.list(
+            search=address, per_page=20, get_all=False, **NO_LIBRARY_RETRIES
+        )
+    # e-mail addresses are unique in GitLab: at most one user carries it
+    user = next((u for u in users if _shows_address(u.attributes, address)), None)
+    return None if user is None else GitLabUser(id=user.id, username=user.username, name=user.name)
+
+
+@outside_task
+def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
+    """The customer's subgroup of the customers group (`PsflowSettings.customers_group`), created
+    private if missing. Found by its full path, which the account id determines.
+
+    Returns:
+        An Artifact whose id is the group's full path, e.g. "ps-customers/acme-corporation-1a2b3c4d".
+
+    Raises:
+        PermanentError: when the customers group does not exist or the token may not add to it.
+    """
+    parent_path = settings().customers_group
+    path = gitlab_group_path(account_id, account_name)
+    full_path = f"{parent_path}/{path}"
+    groups = gitlab_client().groups
+    with calling(SYSTEM, f"customer group {full_path}"):
+        group = _found(groups, full_path)
+        created = group is None
+        if group is None:
+            with calling(SYSTEM, f"customers group {parent_path} (PsflowSettings.customers_group)"):
+                parent = groups.get(parent_path, **NO_LIBRARY_RETRIES)
+            name = one_line(account_name, GROUP_DESCRIPTION_MAX - 60)  # room for the rest
+            data = {
+                "name": gitlab_group_name(account_id, account_name),
+                "path": path,
+                "parent_id": parent.id,
+                "visibility": "private",  # customer work; never the instance's default
+                "description": f"PS engagements of {name} (Salesforce account {account_id})",
+            }
+            try:
+                group = groups.create(data, **NO_LIBRARY_RETRIES)
+            except gitlab.exceptions.GitlabCreateError as error:
+                # Two engagements of one customer may start at once (concurrency is per
+                # opportunity): the other run's group makes this create a 400 "taken".
+                group = _found(groups, full_path) if error.response_code == 400 else None
+                if group is None:
+                    raise
+                created = False
+    return Artifact(
+        system=SYSTEM,
+        kind="customer group",
+        name=group.full_name,
+        url=group.web_url,
+        id=group.full_path,
+        created=created,
+    )
+
+
+@outside_task
+def ensure_project(group_full_path: str, opportunity: Opportunity) -> Artifact:
+    """The opportunity's PS project in the customer group, created private if missing. Found by
+    its full path, which the opportunity id determines.
+
+    Returns:
+        An Artifact whose id is the project's full path.
+
+    Raises:
+        PermanentError: when the group does not exist or the token may not create projects in it.
+    """
+    path = gitlab_project_path(opportunity.id, opportunity.name)
+    full_path = f"{group_full_path}/{path}"
+    gl = gitlab_client()
+    with calling(SYSTEM, f"project {full_path}"):
+        project = _found(gl.projects, full_path)
+        created = project is None
+        if project is None:
+            with calling(SYSTEM, f"group {group_full_path}"):
+                group = gl.groups.get(group_full_path, **NO_LIBRARY_RETRIES)
+            opportunity_ref = f"Salesforce opportunity {opportunity.id}"
+            parts = (opportunity.sow_number, opportunity.name, opportunity_ref)
+            data = {
+                "name": gitlab_project_name(opportunity.id, opportunity.name),
+                "path": path,
+                "namespace_id": group.id,
+                "visibility": "private",
+                "description": one_line(
+                    " · ".join(part for part in parts if part), PROJECT_DESCRIPTION_MAX
+                ),
+            }
+            project = gl.projects.create(data, **NO_LIBRARY_RETRIES)
+    return Artifact(
+        system=SYSTEM,
+        kind="project",
+        name=project.name_with_namespace,
+        url=project.web_url,
+        id=project.path_with_namespace,
+        created=created,
+    )
+
+
+@outside_task
+def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Artifact:
+    """The customer epic "<SOW#> <Customer>" of the opportunity in the customer group, created
+    if missing. Found by the opportunity's label and the key marker in its description.
+
+    Returns:
+        An Artifact whose id is the epic's iid, as text.
+
+    Raises:
+        ValueError: when the opportunity has no SOW number (the epic is named after it).
+        PermanentError: when the group does not exist or has no epics (a Premium feature).
+    """
+    kind = ArtifactKind.CUSTOMER_EPIC
+    key = natural_key(kind, opportunity.id)
+    labels = gitlab_labels(kind, opportunity.id)
+    title = gitlab_epic_title(opportunity.sow_number or "", opportunity.account.name)
+    # lazy: no request for the group itself; an unknown path fails the list below with a 404
+    group = gitlab_client().groups.get(group_full_path, lazy=True)
+    with calling(SYSTEM, f"customer epic {key} in group {group_full_path}"):
+        candidates = group.epics.list(
+            labels=list(labels), iterator=True, per_page=100, **NO_LIBRARY_RETRIES
+        )
+        epic = next((e for e in candidates if find_key_marker(e.description) == key), None)
+        created = epic is None
+        if epic is None:
+            description = (
+                f"Customer epic of {opportunity.name} (Salesforce opportunity {opportunity.id})."
+            )
+            data = {
+                "title": title,
+                "description": f"{description}\n\n{gitlab_key_marker(key)}",
+                "labels": ",".join(labels),
+            }
+            epic = group.epics.create(data, **NO_LIBRARY_RETRIES)
+    return Artifact(
+        system=SYSTEM,
+        kind=kind.value.replace("-", " "),
+        name=f"{group_full_path}&{epic.iid} {epic.title}",
+        url=epic.web_url,
+        id=str(epic.iid),
+        created=created,
+    )
+
+
+def _epic(group_full_path: str, iid: int) -> Any:
+    """The epic (its global id is what an issue is put in it by)."""
+    with calling(SYSTEM, f"epic &{iid} of group {group_full_path}"):
+        group = gitlab_client().groups.get(group_full_path, lazy=True)
+        return group.epics.get(iid, **NO_LIBRARY_RETRIES)
 
 
 @outside_task
@@ -36,6 +252,8 @@ def ensure_issue(
     description: str,
     labels: Sequence[str] = (),
     part: str | None = None,
+    epic: tuple[str, int] | None = None,
+    assignee_ids: Sequence[int] = (),
 ) -> Artifact:
     """The issue of (kind, opportunity, part) in the project `project_path`, created if missing.
 
@@ -43,9 +261,15 @@ def ensure_issue(
         project_path: the project's full path, e.g. "ps-customers/ps-planning".
         labels: more labels besides the opportunity's and the kind's (which win a shared scope).
         part: tells apart several issues of one kind and opportunity (an activity code...).
+        epic: (group full path, epic iid): the issue is created in that epic; an issue found in
+            no epic is added to it (once: a re-run sees it there). An issue someone moved to
+            another epic stays where they put it.
+        assignee_ids: who a NEW issue is assigned to; a found issue keeps its assignees (see
+            `ensure_issue_assignees`).
 
     Raises:
-        PermanentError: when the project does not exist or the token may not file issues in it.
+        PermanentError: when the project or the epic does not exist, or the token may not file
+            issues in it.
     """
     key = natural_key(kind, opportunity_id, part)
     key_labels = gitlab_labels(kind, opportunity_id)
@@ -58,13 +282,21 @@ def ensure_issue(
         issue = next((i for i in candidates if find_key_marker(i.description) == key), None)
         created = issue is None
         if issue is None:
-            data = {
+            data: dict[str, Any] = {
                 "title": title,
                 "description": f"{description}\n\n{gitlab_key_marker(key)}",
                 # later labels win a scope, so the key labels come last
                 "labels": ",".join(dict.fromkeys([*labels, *key_labels])),
             }
+            if assignee_ids:
+                data["assignee_ids"] = list(assignee_ids)
+            if epic is not None:  # in the same request: no window where it is outside the epic
+                data["epic_id"] = _epic(*epic).id
             issue = project.issues.create(data, **NO_LIBRARY_RETRIES)
+        elif epic is not None and not issue.attributes.get("epic"):
+            in_epic = _epic(*epic)
+            with calling(SYSTEM, f"adding issue {project_path}#{issue.iid} to epic &{epic[1]}"):
+                in_epic.issues.create({"issue_id": issue.id}, **NO_LIBRARY_RETRIES)
     return Artifact(
         system=SYSTEM,
         kind=kind.value.replace("-", " "),
@@ -73,3 +305,52 @@ def ensure_issue(
         id=str(issue.iid),
         created=created,
     )
+
+
+@outside_task
+def ensure_issue_assignees(project_path: str, iid: int, user_ids: Sequence[int]) -> bool:
+    """Make exactly `user_ids` the assignees of issue `iid`; True when that took a write.
+
+    Raises:
+        PermanentError: when the issue does not exist, or GitLab kept fewer assignees than asked
+            (an unknown user id, or a Free plan, which allows one assignee per issue).
+    """
+    what = f"assignees of issue {project_path}#{iid}"
+    wanted = set(user_ids)
+    project = gitlab_client().projects.get(project_path, lazy=True)
+    with calling(SYSTEM, what):
+        issue = project.issues.get(iid, **NO_LIBRARY_RETRIES)
+        if {a["id"] for a in issue.assignees} == wanted:
+            return False
+        issue.assignee_ids = sorted(wanted)
+        issue.save(**NO_LIBRARY_RETRIES)  # the object takes the server's answer
+    kept = {a["id"] for a in issue.assignees}
+    if kept != wanted:
+        detail = f"asked for users {sorted(wanted)}, GitLab kept {sorted(kept)}"
+        raise PermanentError(SYSTEM, what, f"{detail}: unknown users, or one assignee on Free")
+    return True
+
+
+@outside_task
+def ensure_project_member(project_full_path: str, user_id: int, access_level: int) -> bool:
+    """Give the user at least `access_level` (e.g. MAINTAINER) on the project; True when that
+    took a write. A membership inherited from a group at that level or above is enough.
+
+    Raises:
+        PermanentError: when the project or the user does not exist, or the token may not manage
+            the project's members.
+    """
+    gl = gitlab_client()
+    with calling(SYSTEM, f"membership of user {user_id} in project {project_full_path}"):
+        project = gl.projects.get(project_full_path, **NO_LIBRARY_RETRIES)
+        member = _found(project.members_all, user_id)  # highest level, inherited included
+        if member is not None and member.access_level >= access_level:
+            return False
+        direct = _found(project.members, user_id) if member is not None else None
+        if direct is None:  # a project membership may rise above an inherited one
+            data = {"user_id": user_id, "access_level": access_level}
+            project.members.create(data, **NO_LIBRARY_RETRIES)
+        else:
+            direct.access_level = access_level
+            direct.save(**NO_LIBRARY_RETRIES)
+    return True

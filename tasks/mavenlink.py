@@ -269,3 +269,244 @@ def get_booked_people(workspace_id: str) -> list[str]:
             if user:
                 emails.add(user["email_address"].lower())
     return sorted(emails)
+
+
+# --- Initiate: the project's budget, custom fields, tasks and team ---------------------------------
+
+# A participation's team (Kantata's `role` of a participation): the provider or the client side.
+PROVIDER_TEAM = "maven"
+CLIENT_TEAM = "buyer"
+TEAMS = (PROVIDER_TEAM, CLIENT_TEAM)
+
+
+def _same_number(current: Any, wanted: Decimal | int) -> bool:
+    """Kantata answers amounts as text ("60000.00") and percentages as numbers."""
+    try:
+        return current is not None and Decimal(str(current)) == Decimal(wanted)
+    except ArithmeticError:  # decimal.InvalidOperation: text that is not a number
+        return False
+
+
+def _custom_field_ids(names: Iterable[str]) -> dict[str, str]:
+    """{name: id} of the account's project custom fields; a PermanentError names any missing."""
+    wanted = set(names)
+    ids = {
+        row["name"]: str(row["id"])
+        for row, _ in _pages("custom_fields.json", "custom_fields", {"subject_type": "Workspace"})
+        if row["name"] in wanted
+    }
+    if missing := sorted(wanted - set(ids)):
+        raise PermanentError(
+            SYSTEM,
+            f"custom fields {', '.join(map(repr, missing))}",
+            "no project (Workspace) custom field has this name; an account administrator "
+            "creates it in Kantata's custom field settings",
+        )
+    return ids
+
+
+@outside_task
+def ensure_workspace_details(
+    workspace_id: str,
+    budget: Decimal,
+    currency: str,
+    target_margin_percent: int,
+    custom_fields: dict[str, str],
+) -> bool:
+    """The project's budget (the SOW amount), its target margin (Kantata's native
+    `target_margin`, a whole percentage) and custom fields by name, e.g.
+    {"GitLab Project": url, "Salesforce Opportunity": id}: three reads, then one update carrying
+    only what differs. An empty value is skipped, never written over what is there.
+
+    Returns:
+        True when Kantata was written; False on a re-run.
+
+    Raises:
+        PermanentError: when the project or a custom field of that name does not exist.
+
+    Example:
+        >>> ensure_workspace_details.fn(
+        ...     "100001", Decimal("120000"), "USD", 40,
+        ...     {"GitLab Project": "https://gitlab.example/ps-customers/acme/ci-cd"},
+        ... )  # doctest: +SKIP
+        True
+    """
+    fields = {name: value for name, value in custom_fields.items() if value}
+    with calling(SYSTEM, f"budget, margin and custom fields of project {workspace_id}"):
+        body = _call(
+            "GET", f"workspaces/{workspace_id}.json", params={"include": "custom_field_values"}
+        )
+        workspace = _rows(body, "workspaces")[0]
+        field_ids = _custom_field_ids(fields)
+        values = body.get("custom_field_values", {})
+        current = {
+            str(values[i]["custom_field_id"]): values[i].get("value")
+            for i in workspace.get("custom_field_value_ids", [])
+            if i in values
+        }
+        changes: dict[str, Any] = {}
+        if currency.upper() != str(workspace.get("currency") or "").upper():
+            changes["currency"] = currency.upper()
+        if not workspace.get("budgeted") or not _same_number(workspace.get("price"), budget):
+            changes.update(budgeted=True, price=str(budget))
+        if not _same_number(workspace.get("target_margin"), target_margin_percent):
+            changes["target_margin"] = target_margin_percent
+        differing = [
+            {"custom_field_id": field_ids[name], "value": value}
+            for name, value in fields.items()
+            if str(current.get(field_ids[name]) or "") != value
+        ]
+        if differing:
+            changes["custom_fields"] = differing
+        if changes:
+            _call("PUT", f"workspaces/{workspace_id}.json", json={"workspace": changes})
+    return bool(changes)
+
+
+def _story_artifact(story: dict[str, Any], created: bool) -> Artifact:
+    return Artifact(
+        system=SYSTEM, kind="task", name=story["title"], id=story["id"], created=created
+    )
+
+
+def _unclaimed_story(workspace_id: str, title: str) -> dict[str, Any] | None:
+    """The first task on the project titled exactly `title` without a psflow reference: one a
+    person made by hand, or psflow's own create whose answer was lost before its reference."""
+    params = {"workspace_id": workspace_id, "search": title, "include": "external_references"}
+    for row, body in _pages("stories.json", "stories", params):
+        refs = [body["external_references"][i] for i in row.get("external_reference_ids", [])]
+        if row["title"] == title and not any(r["service_name"] == "psflow" for r in refs):
+            return row
+    return None
+
+
+@outside_task
+def ensure_story(
+    workspace_id: str,
+    opportunity_id: str,
+    code: str,
+    title: str,
+    hours: Decimal,
+    story_type: str = "task",
+) -> Artifact:
+    """The project's task (or milestone, deliverable) for one SOW activity, estimated at `hours`.
+
+    Found by its external reference (part: the activity `code`); else a task titled exactly
+    `title` without a reference is adopted (the reference is attached); else it is created with
+    the reference in the same request. An existing task's estimate is corrected when it differs
+    from `hours`; its title is left to the people who may have renamed it.
+
+    Example:
+        >>> ensure_story.fn("100001", "006Dn0000000002IAA", "PS-MIG", "PS-MIG – Migration",
+        ...                 Decimal(80))  # doctest: +SKIP
+        Artifact(system='Mavenlink', kind='task', ...)
+    """
+    ref = mavenlink_external_reference(ArtifactKind.WORKSPACE_TASK, opportunity_id, code)
+    minutes = round(hours * 60)
+    with calling(SYSTEM, f"task {title!r} on project {workspace_id}"):
+        params = {"workspace_id": workspace_id, **_by_reference(ref)}
+        story = _first("stories.json", "stories", params)
+        if story is None and (story := _unclaimed_story(workspace_id, title)):
+            reference = {"subject_type": "Story", "subject_id": story["id"], **ref}
+            _call(
+                "POST",
+                "external_references/create_or_update.json",
+                json={"external_reference": reference},
+            )
+        if story is None:
+            fields = {
+                "workspace_id": workspace_id,
+                "title": title,
+                "story_type": story_type,
+                "time_estimate_in_minutes": minutes,
+                "external_reference": dict(ref),
+            }
+            body = _call("POST", "stories.json", json={"story": fields})
+            return _story_artifact(_rows(body, "stories")[0], created=True)
+        if story.get("time_estimate_in_minutes") != minutes:
+            estimate = {"time_estimate_in_minutes": minutes}
+            _call("PUT", f"stories/{story['id']}.json", json={"story": estimate})
+    return _story_artifact(story, created=False)
+
+
+def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:
+    params = {"workspace_id": workspace_id, "by_user": user_id}
+    return _first("participations.json", "participations", params)
+
+
+def _join(workspace_id: str, user_id: str, team: str) -> dict[str, Any]:
+    fields = {"workspace_id": workspace_id, "user_id": user_id, "role": team}
+    body = _call("POST", "participations.json", json={"participation": fields})
+    return _rows(body, "participations")[0]
+
+
+@outside_task
+def ensure_participant(workspace_id: str, email: str, role: str = PROVIDER_TEAM) -> bool:
+    """The person is a participant of the project on the team `role`: "maven" (the provider,
+    Northwind's PS team) or "buyer" (the client), as Kantata names a participation's team.
+
+    Returns:
+        True when the participation was created; False when it existed.
+
+    Raises:
+        ValueError: for another `role`.
+        PermanentError: when the person has no Kantata user, or is on the other team (Kantata
+            cannot move a participant between teams; a person has to).
+
+    Example:
+        >>> ensure_participant.fn("100001", "divya.nair@northwind.example")  # doctest: +SKIP
+        True
+    """
+    if role not in TEAMS:
+        raise ValueError(f"role must be one of {TEAMS} (Kantata's teams); got {role!r}")
+    user_id = _user_ids([email])[email]
+    with calling(SYSTEM, f"participant {email} of project {workspace_id}"):
+        participation = _participation(workspace_id, user_id)
+        if participation is None:
+            _join(workspace_id, user_id, role)
+            return True
+    if participation["role"] != role:
+        raise PermanentError(
+            SYSTEM,
+            f"participant {email} of project {workspace_id}",
+            f"is on the {participation['role']!r} team, not {role!r}; move them in Kantata",
+        )
+    return False
+
+
+@outside_task
+def ensure_lead(workspace_id: str, email: str) -> bool:
+    """The project owner as the project's lead: in Kantata, the lead of the provider team
+    (the workspace's `primary_maven`), set with `team_lead` on their participation, which is
+    created first when they are not on the project yet. Kantata keeps one lead per team, so
+    the previous lead stays a participant.
+
+    Returns:
+        True when Kantata was written; False when they already lead the project.
+
+    Example:
+        >>> ensure_lead.fn("100001", "divya.nair@northwind.example")  # doctest: +SKIP
+        True
+    """
+    user_id = _user_ids([email])[email]
+    with calling(SYSTEM, f"lead {email} of project {workspace_id}"):
+        answer = _call(
+            "GET", f"workspaces/{workspace_id}.json", params={"include": "primary_maven"}
+        )
+        if str(_rows(answer, "workspaces")[0].get("primary_maven_id")) == user_id:
+            return False
+        participation = _participation(workspace_id, user_id) or _join(
+            workspace_id, user_id, PROVIDER_TEAM
+        )
+        if participation["role"] != PROVIDER_TEAM:
+            raise PermanentError(
+                SYSTEM,
+                f"lead {email} of project {workspace_id}",
+                "is on the client team; the project lead must be on the provider team",
+            )
+        _call(
+            "PUT",
+            f"participations/{participation['id']}.json",
+            json={"participation": {"team_lead": True}},
+        )
+    return True

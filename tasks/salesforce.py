@@ -3,15 +3,19 @@ writes back on it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
+from blocks import SalesforceConnection
+from engagement.artifacts import Artifact
+from engagement.keys import salesforce_engagement_external_id
 from engagement.lifecycle import StageChange
 from engagement.models import (
     OPPORTUNITY_PREFIX,
+    Engagement,
     Opportunity,
     parse_list,
     parse_skills,
@@ -115,6 +119,100 @@ def ensure_opportunity_fields(opportunity: str, fields: dict[str, Any]) -> bool:
         if changed:
             sf.restful(f"sobjects/Opportunity/{record_id}", method="PATCH", json=changed)
     return bool(changed)
+
+
+# --- the PS Engagement record ---------------------------------------------------------------------
+
+ENGAGEMENT = "PS_Engagement__c"
+ENGAGEMENT_KEY = "Opportunity_Id__c"  # the External ID field the record is upserted by
+
+
+def engagement_fields(engagement: Engagement) -> dict[str, Any]:
+    """The PS Engagement fields psflow owns, as Salesforce's JSON takes them. Fields people own
+    (Hours Consumed, Actual Start, Completed, the approval and sign-off fields) are never here;
+    neither is a value psflow does not know yet (None), so it never clears what is there."""
+    fields = {
+        "Name": engagement.name,
+        "Engagement_Type__c": engagement.engagement_type,
+        "Opportunity__c": engagement.opportunity_id,
+        "Opportunity_Amount__c": _json_number(engagement.opportunity_amount),
+        "Status__c": engagement.status.value,
+        "SOW_Link__c": engagement.sow_link,
+        "Collaboration_Project__c": engagement.collaboration_project,
+        "Scoped_Hours__c": _json_number(engagement.scoped_hours),
+        "Expected_Start__c": _iso(engagement.expected_start),
+        "Expected_Completion__c": _iso(engagement.expected_completion),
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _json_number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """Salesforce answers numbers as JSON floats (120.0 for 120) and ids in 18 characters."""
+    numbers = (int, float)
+    if isinstance(current, numbers) and isinstance(wanted, numbers):
+        return Decimal(str(current)) == Decimal(str(wanted))
+    return bool(current == wanted)
+
+
+def _record_url(sf: Any, record_id: str) -> str:
+    """The record in Lightning: <instance URL>/lightning/r/<object>/<id>/view."""
+    instance = clients.connection(SalesforceConnection).instance_url.rstrip("/")
+    instance = instance or f"https://{sf.sf_instance}"
+    return f"{instance}/lightning/r/{ENGAGEMENT}/{record_id}/view"
+
+
+@outside_task
+def ensure_engagement(engagement: Engagement) -> Artifact:
+    """The opportunity's PS Engagement record with psflow's fields as given (exactly one per
+    opportunity, keyed by `Opportunity_Id__c`): one query, then an upsert by that External ID
+    only when the record is missing or one of psflow's fields differs. Upsert is Salesforce's
+    own idempotent create, so even a retried write cannot make a second record.
+
+    Returns:
+        The record; `created` when this call made it.
+
+    Raises:
+        PermanentError: Salesforce refused the values (the message names the field).
+
+    Example:
+        >>> ensure_engagement.fn(Engagement(name="SOW-2026-041 Acme Corporation",
+        ...     opportunity_id="006Dn0000000002IAA"))  # doctest: +SKIP
+        Artifact(system='Salesforce', kind='PS engagement', ...)
+    """
+    key = salesforce_engagement_external_id(engagement.opportunity_id)
+    wanted = engagement_fields(engagement)
+    sf = clients.salesforce()
+    with calling(SYSTEM, f"PS engagement of opportunity {key}"):
+        rows = sf.query(
+            f"SELECT Id, {', '.join(wanted)} FROM {ENGAGEMENT} WHERE {ENGAGEMENT_KEY} = '{key}'"
+        )["records"]
+        current = rows[0] if rows else None
+        record_id = current["Id"] if current else None
+        if current is None or any(not _same(current.get(f), v) for f, v in wanted.items()):
+            # the key is 18 letters and digits (validated above): nothing to URL-encode
+            answer = getattr(sf, ENGAGEMENT).upsert(
+                f"{ENGAGEMENT_KEY}/{key}", wanted, raw_response=True
+            )
+            if answer.content:  # 201 created, or 200 updated (API 46.0 on); 204 before that
+                record_id = answer.json()["id"]
+    return Artifact(
+        system=SYSTEM,
+        kind="PS engagement",
+        name=engagement.name,
+        url=_record_url(sf, record_id) if record_id else None,
+        id=record_id,
+        created=current is None,
+    )
 
 
 # --- from Salesforce records to the domain ---------------------------------------------------------

@@ -7,9 +7,11 @@ history, so a retried or re-run phase never posts the same proposal twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+import slack_sdk.errors
 from pydantic import BaseModel, ConfigDict
 
 from engagement.artifacts import Artifact
@@ -17,6 +19,7 @@ from engagement.keys import SLACK_KEY_FIELD, ArtifactKind, natural_key, slack_me
 from engagement.slugs import one_line
 from tasks.calls import PermanentError, calling, outside_task
 from tasks.clients import slack
+from tasks.gmail import addresses
 
 SYSTEM = "Slack"
 PAGE_SIZE = 200  # Slack recommends no more than 200 items per page
@@ -142,3 +145,202 @@ def ensure_message(
         id=ts,
         created=found is None,
     )
+
+
+# --- customer channels: the channel, its members, its pinned links -------------------------------
+
+_CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,80}")
+
+
+def _channel_named(name: str) -> dict[str, Any] | None:
+    """The channel called `name` that the app can see, archived ones included (their names stay
+    taken), or None. One conversations.list page per 200 channels."""
+    cursor: str | None = None
+    with calling(SYSTEM, f"look-up of channel #{name}"):
+        while True:
+            page = slack().conversations_list(
+                types="public_channel,private_channel",
+                exclude_archived=False,
+                limit=PAGE_SIZE,
+                cursor=cursor,
+            )
+            for channel in page.get("channels") or []:
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return None
+
+
+def _channel_url(channel_id: str) -> str:
+    """The channel's link, on the workspace's own URL (auth.test)."""
+    with calling(SYSTEM, "workspace URL (auth.test)"):
+        workspace = str(slack().auth_test().get("url") or "")
+    return f"{workspace.rstrip('/')}/archives/{channel_id}"
+
+
+def _create_channel(name: str, what: str) -> dict[str, Any] | None:
+    """The new public channel; None when Slack answers that the name is taken."""
+    with calling(SYSTEM, f"creation of {what}"):
+        try:
+            return dict(slack().conversations_create(name=name)["channel"])
+        except slack_sdk.errors.SlackApiError as error:
+            if error.response.get("error") != "name_taken":
+                raise
+            return None
+
+
+@outside_task
+def ensure_channel(name: str) -> Artifact:
+    """The public channel #name (e.g. the customer's `a_<customer>_internal`, see
+    `engagement.keys.slack_customer_channel`), created unless a channel of that name exists; the
+    psflow app joins an existing public channel it is not in yet.
+
+    Returns:
+        The channel as an Artifact: id its channel id, url its link.
+
+    Raises:
+        ValueError: when `name` is not a valid Slack channel name.
+        PermanentError: when the channel is archived (a Slack app's bot token cannot unarchive
+            a channel: a person must), or its name is taken by a channel the app cannot see.
+
+    Example:
+        >>> ensure_channel("a_acme-corporation-1a2b3c4d_internal")  # doctest: +SKIP
+    """
+    name = name.removeprefix("#")
+    if not _CHANNEL_NAME.fullmatch(name):
+        raise ValueError(
+            "name must be a Slack channel name: 1 to 80 lowercase letters, digits, '-' and '_'; "
+            f"got {name!r}"
+        )
+    what = f"channel #{name}"
+    channel = _channel_named(name)
+    created = False
+    if channel is None:
+        channel = _create_channel(name, what)
+        created = channel is not None
+        if channel is None:  # name_taken: made meanwhile by another run, or one we cannot see
+            channel = _channel_named(name)
+    if channel is None:
+        raise PermanentError(
+            SYSTEM,
+            what,
+            "the name is taken by a channel psflow cannot see: invite the psflow app to it",
+        )
+    if channel.get("is_archived"):
+        raise PermanentError(
+            SYSTEM,
+            what,
+            "the channel is archived: unarchive it in Slack (a bot token cannot), then retry",
+        )
+    if not channel.get("is_member"):
+        with calling(SYSTEM, f"joining {what}"):
+            slack().conversations_join(channel=channel["id"])
+    channel_id = str(channel["id"])
+    return Artifact(
+        system=SYSTEM,
+        kind="channel",
+        name=f"#{name}",
+        url=_channel_url(channel_id),
+        id=channel_id,
+        created=created,
+    )
+
+
+def _members(channel_id: str) -> set[str]:
+    """The user ids in the channel (one conversations.members call per 200)."""
+    members: set[str] = set()
+    cursor: str | None = None
+    with calling(SYSTEM, f"members of channel {channel_id}"):
+        while True:
+            page = slack().conversations_members(channel=channel_id, limit=PAGE_SIZE, cursor=cursor)
+            members.update(page.get("members") or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return members
+
+
+def _user_ids(emails: list[str]) -> list[str]:
+    """The Slack user id of each address, in order.
+
+    Raises:
+        PermanentError: naming every address without an active Slack user.
+    """
+    ids: list[str] = []
+    unknown: list[str] = []
+    for address in emails:
+        with calling(SYSTEM, f"user {address}"):
+            try:
+                user = slack().users_lookupByEmail(email=address)["user"]
+            except slack_sdk.errors.SlackApiError as error:
+                if error.response.get("error") != "users_not_found":
+                    raise
+                user = None
+        if user is None or user.get("deleted"):
+            unknown.append(address)
+        else:
+            ids.append(str(user["id"]))
+    if unknown:
+        raise PermanentError(
+            SYSTEM,
+            f"users {', '.join(unknown)}",
+            "no active Slack user has this e-mail address: fix the address in Salesforce or "
+            "the skills matrix, or add the person to Slack",
+        )
+    return list(dict.fromkeys(ids))
+
+
+@outside_task
+def ensure_members(channel_id: str, emails: list[str]) -> int:
+    """Invite the people with these e-mail addresses to the channel, those not in it yet.
+    Every address is looked up before anyone is invited.
+
+    Returns:
+        How many people were invited now (0 on a re-run).
+
+    Raises:
+        ValueError: naming an address that is not a bare e-mail address.
+        PermanentError: naming the addresses no Slack user has.
+
+    Example:
+        >>> ensure_members(channel.id, ["marcus.webb@northwind.example"])  # doctest: +SKIP
+        1
+    """
+    user_ids = _user_ids(addresses("emails", emails))
+    members = _members(channel_id)
+    missing = [user for user in user_ids if user not in members]
+    if not missing:
+        return 0
+    with calling(SYSTEM, f"invitation of {len(missing)} people to channel {channel_id}"):
+        try:
+            # force: invite the others even if one joined meanwhile (Slack then lists errors)
+            answer = slack().conversations_invite(
+                channel=channel_id, users=",".join(missing), force=True
+            )
+        except slack_sdk.errors.SlackApiError as error:
+            if error.response.get("error") != "already_in_channel":
+                raise
+            return 0
+    not_invited = {str(e.get("user")) for e in answer.get("errors") or [] if not e.get("ok")}
+    return len([user for user in missing if user not in not_invited])
+
+
+@outside_task
+def ensure_pinned(channel_id: str, ts: str) -> bool:
+    """Pin the message `ts` (e.g. the key links psflow posted) in the channel, unless it is.
+
+    Returns:
+        True when it was pinned now.
+    """
+    what = f"pin of message {ts} in channel {channel_id}"
+    with calling(SYSTEM, what):
+        pins = slack().pins_list(channel=channel_id).get("items") or []
+        if any((item.get("message") or {}).get("ts") == ts for item in pins):
+            return False
+        try:
+            slack().pins_add(channel=channel_id, timestamp=ts)
+        except slack_sdk.errors.SlackApiError as error:
+            if error.response.get("error") != "already_pinned":  # pinned meanwhile
+                raise
+            return False
+    return True

@@ -311,6 +311,7 @@ def user_basic(ctx: Ctx, user: Json) -> Json:
 
 def user_full(ctx: Ctx, user: Json, is_self: bool = False) -> Json:
     out = user_basic(ctx, user) | {
+        "public_email": user.get("public_email"),
         "created_at": user["created_at"],
         "bio": "",
         "location": "",

@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 
 from sandbox.core import Json
-from sandbox.gitlab.api import Ctx, GitLabError, Reply, bad_param, invalid, not_found, route
+from sandbox.gitlab.api import (
+    Ctx,
+    GitLabError,
+    Reply,
+    bad_param,
+    invalid,
+    not_found,
+    record_not_found,
+    route,
+)
 from sandbox.gitlab.model import (
     ACCESS_LEVELS,
     OWNER,
@@ -57,11 +66,16 @@ def list_users(ctx: Ctx) -> Reply:
     if (username := ctx.text("username")) is not None:
         users = [u for u in users if u["username"].lower() == username.lower()]
     if search := ctx.text("search"):
-        q = search.lower()
+        # User.search: names and usernames match fuzzily, e-mails only whole; a non-admin token
+        # (psflow's) matches public e-mails only, an admin's also private ones.
+        q = search.removeprefix("@").lower()
+        emails = ("public_email", "email") if ctx.user.get("is_admin") else ("public_email",)
         users = [
             u
             for u in users
-            if q in u["name"].lower() or q in u["username"].lower() or q == u["email"].lower()
+            if q in u["name"].lower()
+            or q in u["username"].lower()
+            or any(q == (u.get(field) or "").lower() for field in emails)
         ]
     return ctx.page([user_basic(ctx, u) for u in users])
 
@@ -433,6 +447,44 @@ def list_project_members(ctx: Ctx) -> Reply:
 @route("GET", "/projects/{project}/members/all")
 def list_all_project_members(ctx: Ctx) -> Reply:
     return _list_members(ctx, "project", inherited=True)
+
+
+def _member_of(ctx: Ctx, source: str, inherited: bool) -> Json:
+    """One user's membership (`GET .../members/:user_id`, or `.../members/all/:user_id` with
+    the inherited ones and the highest level); a 404 when the user is not a member."""
+    target = _source(ctx, source)
+    members = (_all_members if inherited else _members)(ctx, source, target["id"])
+    member = next((m for m in members if str(m["user_id"]) == ctx.ids["user"]), None)
+    if member is None:
+        raise record_not_found()  # members.find_by!(user_id: ...)
+    return member
+
+
+def _edit_member(ctx: Ctx, source: str) -> Json:
+    member = _member_of(ctx, source, inherited=False)
+    ctx.require("access_level")
+    level = ctx.integer("access_level")
+    if level not in ACCESS_LEVELS:
+        raise bad_param("access_level does not have a valid value")
+    member["access_level"] = level
+    member["expires_at"] = ctx.text("expires_at", member["expires_at"])
+    save(ctx.sb, "member", member)
+    return member_json(ctx, member)
+
+
+@route("GET", "/projects/{project}/members/{user}")
+def get_project_member(ctx: Ctx) -> Json:
+    return member_json(ctx, _member_of(ctx, "project", inherited=False))
+
+
+@route("GET", "/projects/{project}/members/all/{user}")
+def get_any_project_member(ctx: Ctx) -> Json:
+    return member_json(ctx, _member_of(ctx, "project", inherited=True))
+
+
+@route("PUT", "/projects/{project}/members/{user}")
+def edit_project_member(ctx: Ctx) -> Json:
+    return _edit_member(ctx, "project")
 
 
 @route("POST", "/groups/{group}/members")

@@ -17,6 +17,8 @@ def _at(offset_days: int, hour: int = 14) -> str:
 
 
 def _user(sb: Sandbox, username: str, name: str, email: str, title: str, bot: bool) -> Json:
+    # People show their work address as their public e-mail (a PS onboarding step): it is what a
+    # non-admin token such as psflow's can search users by. A bot user has none.
     return put(
         sb,
         "user",
@@ -25,6 +27,7 @@ def _user(sb: Sandbox, username: str, name: str, email: str, title: str, bot: bo
             "username": username,
             "name": name,
             "email": email,
+            "public_email": None if bot else email,
             "job_title": title,
             "bot": bot,
             "namespace_id": new_id(sb, "namespace"),  # every user has a personal namespace
@@ -117,7 +120,8 @@ def _seed_past_engagement(sb: Sandbox, customers: Json, bot: Json, users: dict[s
     """Acme's finished engagement: its subgroup, project, closed epic and closed issues."""
     opp, account = demo.ACME_PAST, demo.ACME
     start, end = opp.start_in_days, opp.start_in_days + opp.weeks * 7
-    acme = _group(sb, account.name, slug(account.name), customers["id"], _at(start - 20))
+    path, name = demo.acme_group()  # named as psflow names customer groups
+    acme = _group(sb, name, path, customers["id"], _at(start - 20))
     project = {
         "id": new_id(sb, "project"),
         "name": opp.name,

@@ -163,7 +163,7 @@ def _past_engagement(sb: Sandbox, opp: org.Opportunity, engagements_id: str) -> 
             ("SOW", opp.sow_number),
             ("Project owner", pse.name),
             ("Engagement manager", em.name),
-            ("GitLab project", "ps-customers/acme-corporation/sow-2025-031"),
+            ("GitLab project", org.acme_project_path()),
             ("Mavenlink project", opp.name),
             ("Expected start", start.isoformat()),
             ("Expected completion", end.isoformat()),

@@ -16,6 +16,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import save_sandbox_blocks
+from deployments.definitions import DEPLOYMENTS
 from psflow.local import Child, free_port, launch_prefect, prefect_env, start, wait_prefect
 from sandbox.server import SandboxServer
 
@@ -86,7 +87,7 @@ def served(prefect_stack: PrefectStack, sandbox_server: SandboxServer) -> Prefec
 
 def _deployments_ready() -> bool:
     with get_client(sync_client=True) as client:
-        return len(client.read_deployments()) >= 2
+        return len(client.read_deployments()) >= len(DEPLOYMENTS)
 
 
 def wait_until(

@@ -15,6 +15,8 @@ from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from sandbox.gitlab.model import OCI_PATH_MESSAGE, PROJECT_PATH_FORMAT_MESSAGE
 
+ACME_PATH = demo.acme_group()[0]  # e.g. acme-corporation-1a2b3c4d
+
 API = "/gitlab/api/v4"
 
 
@@ -88,8 +90,11 @@ def test_seed_holds_the_customers_group_and_acmes_past_engagement(
     labels = {label.name: label.color for label in customers.labels.list(get_all=True)}
     assert labels == dict(demo.GROUP_LABELS)
 
-    acme = gl.groups.get("ps-customers/acme-corporation")
-    assert (acme.full_name, acme.parent_id) == ("PS Customers / Acme Corporation", customers.id)
+    acme = gl.groups.get(f"ps-customers/{ACME_PATH}")
+    assert (acme.full_name, acme.parent_id) == (
+        f"PS Customers / {demo.acme_group()[1]}",
+        customers.id,
+    )
     [past] = acme.projects.list()
     assert past.name == demo.ACME_PAST.name
     [epic] = acme.epics.list()
@@ -110,7 +115,7 @@ def test_subgroup_round_trip_by_id_and_by_path(
     assert globex.web_url == f"{sandbox_url}/gitlab/groups/ps-customers/globex-industries"
     assert gl.groups.get(globex.id).id == gl.groups.get(globex.full_path).id == globex.id
 
-    assert {g.path for g in customers.subgroups.list()} == {"acme-corporation", "globex-industries"}
+    assert {g.path for g in customers.subgroups.list()} == {ACME_PATH, "globex-industries"}
     assert [g.id for g in gl.groups.list(search="globex")] == [globex.id]
     assert [g.full_path for g in gl.groups.list(top_level_only=True)] == ["ps-customers"]
 
@@ -308,7 +313,7 @@ def test_epic_round_trip_and_issue_links(
         409,
         "Issue(s) already assigned",
     )
-    acme_issue = gl.projects.get("ps-customers/acme-corporation/sow-2025-031").issues.get(1)
+    acme_issue = gl.projects.get(demo.acme_project_path()).issues.get(1)
     with pytest.raises(gitlab.GitlabCreateError) as foreign:
         epic.issues.create({"issue_id": acme_issue.id})  # Acme's issue is outside Globex's group
     assert foreign.value.response_code == 404
@@ -359,10 +364,10 @@ def test_issue_pages_over_more_than_one_page(project: Project) -> None:
 def test_unknown_objects_raise_get_errors(gl: gitlab.Gitlab, customers: Group) -> None:
     cases: list[tuple[Callable[[], Any], str]] = [
         (lambda: gl.groups.get("ps-customers/nope"), "404 Group Not Found"),
-        (lambda: gl.projects.get("ps-customers/acme-corporation/nope"), "404 Project Not Found"),
+        (lambda: gl.projects.get(f"ps-customers/{ACME_PATH}/nope"), "404 Project Not Found"),
         (lambda: gl.projects.get(1), "404 Project Not Found"),
         (
-            lambda: gl.projects.get("ps-customers/acme-corporation/sow-2025-031").issues.get(99),
+            lambda: gl.projects.get(demo.acme_project_path()).issues.get(99),
             "404 Not found",
         ),
         (lambda: customers.epics.get(99), "404 Epic Not Found"),
@@ -432,7 +437,7 @@ def test_group_errors_use_gitlabs_ruby_hash_message(gl: gitlab.Gitlab, customers
         gl.groups.create({"name": "Bad", "path": "bad..path", "parent_id": customers.id})
     assert bad.value.error_message.startswith('Failed to save group {:path=>["can only include')
     with pytest.raises(gitlab.GitlabCreateError) as taken:
-        gl.groups.create({"name": "Acme 2", "path": "acme-corporation", "parent_id": customers.id})
+        gl.groups.create({"name": "Acme 2", "path": ACME_PATH, "parent_id": customers.id})
     assert taken.value.error_message == 'Failed to save group {:path=>["has already been taken"]}'
     with pytest.raises(gitlab.GitlabHttpError) as missing:
         gl.http_post("/groups", post_data={"name": "No path"})
@@ -479,7 +484,7 @@ def test_endpoint_quota_answers_in_json_and_leaves_other_endpoints_alone(
     gl: gitlab.Gitlab, sandbox: SandboxClient
 ) -> None:
     sandbox.set_quotas(True, {"gitlab.get-project": 1})
-    path = "ps-customers/acme-corporation/sow-2025-031"
+    path = demo.acme_project_path()
     project = gl.projects.get(path)
     with pytest.raises(gitlab.GitlabGetError) as err:
         gl.projects.get(path, obey_rate_limit=False)
@@ -508,9 +513,9 @@ def test_retry_transient_errors_recovers_from_429_and_503(
 def test_status_fault_raises_without_retries(gl: gitlab.Gitlab, sandbox: SandboxClient) -> None:
     sandbox.add_fault(f"{API}/projects/.*", method="GET", status=503)
     with pytest.raises(gitlab.GitlabGetError) as err:
-        gl.projects.get("ps-customers/acme-corporation/sow-2025-031")
+        gl.projects.get(demo.acme_project_path())
     assert err.value.response_code == 503
-    assert gl.projects.get("ps-customers/acme-corporation/sow-2025-031").path == "sow-2025-031"
+    assert gl.projects.get(demo.acme_project_path()).path == "sow-2025-031"
 
 
 def test_fault_after_commit_on_issue_create_leaves_exactly_one_issue(
@@ -562,7 +567,7 @@ def test_dropped_read_and_slow_answer(
 
 def test_reads_are_not_writes(gl: gitlab.Gitlab, sandbox: SandboxClient) -> None:
     since = sandbox.last_request_id()
-    acme = gl.groups.get("ps-customers/acme-corporation")
+    acme = gl.groups.get(f"ps-customers/{ACME_PATH}")
     acme.epics.list()
     acme.issues.list()
     assert sandbox.writes(system="gitlab", since=since) == 0

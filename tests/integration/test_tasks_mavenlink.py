@@ -277,3 +277,213 @@ def test_get_booked_people_of_a_seeded_project(outside: SandboxClient) -> None:
     booked = {demo.staff(b.pse).email for b in demo.BOOKINGS if b.workspace == hooli["title"]}
     assert ml.get_booked_people.fn(hooli["id"]) == sorted(booked)
     assert outside.writes(system="mavenlink") == 0
+
+
+# --- Initiate: budget, custom fields, tasks, team ------------------------------------------------
+
+STORIES = r"/mavenlink/api/v1/stories\.json"
+GITLAB_URL = "https://gitlab.example/ps-customers/acme-1a2b3c4d/acme-ci-cd-5e6f7a8b"
+DETAILS = {"GitLab Project": GITLAB_URL, "Salesforce Opportunity": OPPORTUNITY.id}
+ACTIVITIES = (
+    ("PS-CICD", "PS-CICD – CI/CD pipeline design", Decimal(80)),
+    ("PS-K8S", "PS-K8S – Kubernetes runners", Decimal("12.5")),
+)
+
+
+def project(outside: SandboxClient) -> str:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    assert workspace.id is not None
+    return workspace.id
+
+
+def stored(outside: SandboxClient, kind: str, id_: str) -> dict[str, Any]:
+    (row,) = [r for r in outside.state("mavenlink", kind) if r["id"] == id_]
+    return row
+
+
+def custom_values(outside: SandboxClient, workspace_id: str) -> dict[str, Any]:
+    return {
+        v["custom_field_name"]: v["value"]
+        for v in outside.state("mavenlink", "custom_field_values")
+        if v["subject_type"] == "Workspace" and str(v["subject_id"]) == workspace_id
+    }
+
+
+def user_id(outside: SandboxClient, email: str) -> str:
+    (user,) = [u for u in outside.state("mavenlink", "users") if u["email_address"] == email]
+    return str(user["id"])
+
+
+def participations(outside: SandboxClient, workspace_id: str) -> dict[str, dict[str, Any]]:
+    """{user id: participation} of the project."""
+    return {
+        str(p["user_id"]): p
+        for p in outside.state("mavenlink", "participations")
+        if str(p["workspace_id"]) == workspace_id
+    }
+
+
+def test_workspace_details_are_written_once(outside: SandboxClient) -> None:
+    workspace_id = project(outside)
+    budget = Decimal("43500.50")  # the SOW amount, not the opportunity's first guess
+    before = outside.last_request_id()
+
+    assert ml.ensure_workspace_details.fn(workspace_id, budget, "USD", 40, DETAILS)
+    assert outside.writes(system="mavenlink", since=before) == 1
+    workspace = stored(outside, "workspaces", workspace_id)
+    assert (workspace["price"], workspace["currency"], workspace["budgeted"]) == (
+        "43500.50",
+        "USD",
+        True,
+    )
+    assert workspace["target_margin"] == 40
+    assert custom_values(outside, workspace_id) == DETAILS
+
+    before = outside.last_request_id()
+    assert not ml.ensure_workspace_details.fn(workspace_id, budget, "USD", 40, DETAILS)
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+    # a new GitLab link is the only difference, and the only value written
+    moved = {**DETAILS, "GitLab Project": GITLAB_URL + "-2"}
+    before = outside.last_request_id()
+    assert ml.ensure_workspace_details.fn(workspace_id, budget, "USD", 40, moved)
+    (write,) = outside.requests(system="mavenlink", since=before, write=True)
+    assert write["method"] == "PUT"
+    assert custom_values(outside, workspace_id) == moved
+    assert stored(outside, "workspaces", workspace_id)["price"] == "43500.50"
+
+
+def test_an_unknown_custom_field_is_named_and_nothing_is_written(outside: SandboxClient) -> None:
+    workspace_id = project(outside)
+    before = outside.last_request_id()
+    with pytest.raises(PermanentError, match="custom fields 'Jira Epic'"):
+        ml.ensure_workspace_details.fn(
+            workspace_id, Decimal(42000), "USD", 40, {**DETAILS, "Jira Epic": "PS-1"}
+        )
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+
+def test_one_task_per_activity_then_none(outside: SandboxClient) -> None:
+    workspace_id = project(outside)
+    before = outside.last_request_id()
+    made = [
+        ml.ensure_story.fn(workspace_id, OPPORTUNITY.id, code, title, hours)
+        for code, title, hours in ACTIVITIES
+    ]
+    assert [a.created for a in made] == [True, True]
+    assert outside.writes(system="mavenlink", since=before) == 2  # references ride along
+    for artifact, (code, title, hours) in zip(made, ACTIVITIES, strict=True):
+        assert artifact.id is not None
+        story = stored(outside, "stories", artifact.id)
+        assert (story["title"], story["story_type"]) == (title, "task")
+        assert story["workspace_id"] == workspace_id
+        assert story["time_estimate_in_minutes"] == hours * 60
+        key = natural_key(ArtifactKind.WORKSPACE_TASK, OPPORTUNITY.id, code)
+        assert [str(r["subject_id"]) for r in psflow_refs(outside, "Story", key)] == [artifact.id]
+
+    before = outside.last_request_id()
+    again = [
+        ml.ensure_story.fn(workspace_id, OPPORTUNITY.id, code, title, hours)
+        for code, title, hours in ACTIVITIES
+    ]
+    assert [(a.id, a.created) for a in again] == [(a.id, False) for a in made]
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+
+def test_a_changed_estimate_is_corrected_in_place(outside: SandboxClient) -> None:
+    workspace_id = project(outside)
+    code, title, _ = ACTIVITIES[0]
+    first = ml.ensure_story.fn(workspace_id, OPPORTUNITY.id, code, title, Decimal(80))
+    before = outside.last_request_id()
+    again = ml.ensure_story.fn(workspace_id, OPPORTUNITY.id, code, title, Decimal(96))
+    assert (again.id, again.created) == (first.id, False)
+    assert outside.writes(system="mavenlink", since=before) == 1
+    assert again.id is not None
+    assert stored(outside, "stories", again.id)["time_estimate_in_minutes"] == 96 * 60
+
+
+@pytest.mark.parametrize("kind", ["status", "drop"])
+def test_a_task_whose_answer_is_lost_is_found_on_the_retry(
+    outside: SandboxClient, kind: str
+) -> None:
+    workspace_id = project(outside)
+    code, title, hours = ACTIVITIES[0]
+    outside.add_fault(STORIES, method="POST", kind=kind, status=500, after_commit=True)
+    with pytest.raises(TransientError, match=re.escape(f"Mavenlink: task {title!r}")):
+        ml.ensure_story.fn(workspace_id, OPPORTUNITY.id, code, title, hours)
+
+    retried = ml.ensure_story.fn(workspace_id, OPPORTUNITY.id, code, title, hours)
+    assert not retried.created
+    stories = [
+        s for s in outside.state("mavenlink", "stories") if s["workspace_id"] == workspace_id
+    ]
+    assert [s["id"] for s in stories] == [retried.id]
+
+
+def test_a_task_made_by_hand_with_the_same_title_is_adopted(outside: SandboxClient) -> None:
+    workspace_id = project(outside)
+    code, title, hours = ACTIVITIES[0]
+    by_hand = mavenlink().post(
+        "stories.json",
+        json={"story": {"workspace_id": workspace_id, "title": title, "story_type": "task"}},
+    )
+    by_hand.raise_for_status()
+    (hand_id,) = by_hand.json()["stories"]
+    before = outside.last_request_id()
+
+    adopted = ml.ensure_story.fn(workspace_id, OPPORTUNITY.id, code, title, hours)
+    assert (adopted.id, adopted.created) == (hand_id, False)
+    assert outside.writes(system="mavenlink", since=before) == 2  # the reference, the estimate
+    key = natural_key(ArtifactKind.WORKSPACE_TASK, OPPORTUNITY.id, code)
+    assert [str(r["subject_id"]) for r in psflow_refs(outside, "Story", key)] == [hand_id]
+    assert stored(outside, "stories", hand_id)["time_estimate_in_minutes"] == hours * 60
+
+
+def test_participants_join_once(outside: SandboxClient) -> None:
+    workspace_id = project(outside)
+    before = outside.last_request_id()
+    assert ml.ensure_participant.fn(workspace_id, DIVYA, "maven")
+    assert not ml.ensure_participant.fn(workspace_id, DIVYA, "maven")
+    assert outside.writes(system="mavenlink", since=before) == 1
+    joined = participations(outside, workspace_id)[user_id(outside, DIVYA)]
+    assert joined["role"] == "maven"
+
+    # someone on the client team is not silently moved to the provider team
+    grace = user_id(outside, GRACE)
+    mavenlink().post(
+        "participations.json",
+        json={"participation": {"workspace_id": workspace_id, "user_id": grace, "role": "buyer"}},
+    ).raise_for_status()
+    with pytest.raises(PermanentError, match="is on the 'buyer' team"):
+        ml.ensure_participant.fn(workspace_id, GRACE, "maven")
+    with pytest.raises(ValueError, match="role must be one of"):
+        ml.ensure_participant.fn(workspace_id, DIVYA, "lead")
+
+
+def test_the_project_owner_becomes_the_lead_once(outside: SandboxClient) -> None:
+    workspace_id = project(outside)
+    before = outside.last_request_id()
+    assert ml.ensure_lead.fn(workspace_id, DIVYA)
+    assert outside.writes(system="mavenlink", since=before) == 2  # joins, then leads
+    divya = user_id(outside, DIVYA)
+    assert stored(outside, "workspaces", workspace_id)["primary_maven_id"] == divya
+    team = participations(outside, workspace_id)
+    assert [u for u, p in team.items() if p["is_team_lead"]] == [divya]
+
+    before = outside.last_request_id()
+    assert not ml.ensure_lead.fn(workspace_id, DIVYA)
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+
+def test_a_new_lead_replaces_the_old_one(outside: SandboxClient) -> None:
+    (past,) = workspaces_titled(outside, "Acme – GitLab Migration 2025")  # led by its EM
+    old_lead = past["primary_maven_id"]
+    assert old_lead is not None
+    bruno = demo.staff("bruno_costa").email  # booked there, so already a participant
+    before = outside.last_request_id()
+    assert ml.ensure_lead.fn(past["id"], bruno)
+    assert outside.writes(system="mavenlink", since=before) == 1
+    team = participations(outside, past["id"])
+    assert [u for u, p in team.items() if p["is_team_lead"]] == [user_id(outside, bruno)]
+    assert old_lead in team  # still on the project
+    assert stored(outside, "workspaces", past["id"])["primary_maven_id"] == user_id(outside, bruno)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from engagement.lifecycle import Transition, transition
+from engagement.models import Engagement, EngagementStatus
 from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks.calls import PermanentError
+from tasks.calls import PermanentError, TransientError
 from tasks.salesforce import (
     InvalidRecord,
+    ensure_engagement,
     ensure_opportunity_fields,
     find_stage_changes,
     get_opportunity,
@@ -95,3 +99,128 @@ def test_opportunity_fields_are_written_once(outside: SandboxClient) -> None:
     assert outside.writes(system="salesforce") == 1
     (row,) = [o for o in outside.state("salesforce", "Opportunity") if o["Id"] == ACME_NEW.id]
     assert row["Cost_Estimate_Link__c"] == link
+
+
+# --- the PS Engagement record --------------------------------------------------------------------
+
+UPSERT = r"/salesforce/services/data/v59\.0/sobjects/PS_Engagement__c/Opportunity_Id__c/.+"
+
+
+def engagement(**changes: Any) -> Engagement:
+    fields: dict[str, Any] = {
+        "name": f"{ACME_NEW.sow_number} Acme Corporation",
+        "opportunity_id": ACME_NEW.id,
+        "opportunity_amount": Decimal(ACME_NEW.amount),
+        "currency": ACME_NEW.currency,
+        "status": EngagementStatus.INITIATION,
+        "sow_link": seed.sow_link(ACME_NEW.sow_number),
+        "scoped_hours": Decimal(180),
+        "expected_start": date(2026, 4, 6),
+        "expected_completion": date(2026, 6, 1),
+    }
+    return Engagement(**(fields | changes))
+
+
+def records_of(outside: SandboxClient, opportunity_id: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in outside.state("salesforce", "PS_Engagement__c")
+        if r["Opportunity_Id__c"] == opportunity_id and not r["IsDeleted"]
+    ]
+
+
+def test_ensure_engagement_creates_the_record_once(outside: SandboxClient) -> None:
+    first = ensure_engagement.fn(engagement())
+    assert first.created
+    (record,) = records_of(outside, ACME_NEW.id)
+    assert first.id == record["Id"]
+    assert first.url is not None
+    assert first.url.endswith(f"/salesforce/lightning/r/PS_Engagement__c/{record['Id']}/view")
+    assert record["Name"] == f"{ACME_NEW.sow_number} Acme Corporation"
+    assert record["Opportunity__c"] == ACME_NEW.id
+    assert record["Opportunity_Amount__c"] == ACME_NEW.amount
+    assert record["Status__c"] == "Initiation"
+    assert record["Engagement_Type__c"] == "Consulting"
+    assert record["Scoped_Hours__c"] == 180
+    assert (record["Expected_Start__c"], record["Expected_Completion__c"]) == (
+        "2026-04-06",
+        "2026-06-01",
+    )
+    assert record["Collaboration_Project__c"] is None
+    assert outside.writes(system="salesforce") == 1
+
+    before = outside.last_request_id()
+    again = ensure_engagement.fn(engagement())
+    assert not again.created
+    assert again.id == first.id
+    assert outside.writes(system="salesforce", since=before) == 0
+    assert len(outside.requests(system="salesforce", since=before)) == 1  # the one query
+
+
+def test_a_changed_field_is_updated_in_place_and_peoples_fields_are_kept(
+    outside: SandboxClient,
+) -> None:
+    first = ensure_engagement.fn(engagement())
+    # what people do on the record meanwhile: psflow must leave it alone
+    outside.edit("salesforce", f"/sobjects/PS_Engagement__c/{first.id}", Hours_Consumed__c=12)
+    link = "https://gitlab.example/ps-customers/acme/ci-cd"
+    before = outside.last_request_id()
+
+    changed = engagement(opportunity_amount=Decimal("45500.50"), collaboration_project=link)
+    updated = ensure_engagement.fn(changed)
+    assert not updated.created
+    assert updated.id == first.id
+    assert outside.writes(system="salesforce", since=before) == 1
+    (record,) = records_of(outside, ACME_NEW.id)
+    assert record["Opportunity_Amount__c"] == 45500.5
+    assert record["Collaboration_Project__c"] == link
+    assert record["Hours_Consumed__c"] == 12
+
+    # a value psflow does not know (None) never clears what is there
+    before = outside.last_request_id()
+    ensure_engagement.fn(engagement(opportunity_amount=Decimal("45500.50")))
+    assert outside.writes(system="salesforce", since=before) == 0
+    (record,) = records_of(outside, ACME_NEW.id)
+    assert record["Collaboration_Project__c"] == link
+
+
+@pytest.mark.parametrize("kind", ["status", "drop"])
+def test_an_upsert_whose_answer_is_lost_leaves_one_record(
+    outside: SandboxClient, kind: str
+) -> None:
+    outside.add_fault(UPSERT, method="PATCH", kind=kind, status=500, after_commit=True)
+    with pytest.raises(
+        TransientError, match=f"Salesforce: PS engagement of opportunity {ACME_NEW.id}"
+    ):
+        ensure_engagement.fn(engagement())
+    outside.clear_faults()
+
+    retried = ensure_engagement.fn(engagement())
+    (record,) = records_of(outside, ACME_NEW.id)
+    assert retried.id == record["Id"]
+    assert outside.writes(system="salesforce") == 1  # the retry found it complete
+
+
+def test_the_seeded_engagement_of_a_past_project_is_found(outside: SandboxClient) -> None:
+    past = seed.ACME_PAST
+    (seeded,) = records_of(outside, past.id)
+    mine = Engagement(
+        name=seeded["Name"],
+        engagement_type=seeded["Engagement_Type__c"],
+        opportunity_id=past.id,
+        opportunity_amount=Decimal(str(seeded["Opportunity_Amount__c"])),
+        status=EngagementStatus.COMPLETED,
+        sow_link=seeded["SOW_Link__c"],
+        scoped_hours=Decimal(str(seeded["Scoped_Hours__c"])),
+        expected_start=date.fromisoformat(seeded["Expected_Start__c"]),
+        expected_completion=date.fromisoformat(seeded["Expected_Completion__c"]),
+    )
+    found = ensure_engagement.fn(mine)
+    assert (found.id, found.created) == (seeded["Id"], False)
+    assert outside.writes() == 0
+
+
+def test_a_refused_engagement_names_the_field(outside: SandboxClient) -> None:
+    with pytest.raises(PermanentError, match=r"HTTP 400.*STRING_TOO_LONG.*PS Engagement Name"):
+        ensure_engagement.fn(engagement(name="x" * 81))
+    assert records_of(outside, ACME_NEW.id) == []

@@ -3,17 +3,25 @@ fails in between, and psflow finds it again by its metadata."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from engagement.keys import SLACK_KEY_FIELD, ArtifactKind, natural_key
+from engagement.keys import SLACK_KEY_FIELD, ArtifactKind, natural_key, slack_customer_channel
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from tasks import calls
 from tasks.calls import PermanentError, TransientError
 from tasks.clients import slack
-from tasks.slack import ensure_message, find_channel, find_message
+from tasks.slack import (
+    ensure_channel,
+    ensure_members,
+    ensure_message,
+    ensure_pinned,
+    find_channel,
+    find_message,
+)
 
 OPPORTUNITY = demo.OPPORTUNITIES[1].id  # Acme – CI/CD Modernisation
 KIND = ArtifactKind.STAFFING_DECISION
@@ -126,3 +134,166 @@ def test_throttling_is_transient_with_retry_after(
     assert info.value.retry_after is not None
     assert 0 < info.value.retry_after <= 61
     assert outside.writes(system="slack") == 0
+
+
+# --- the customer channel: created once, its team invited once, its links pinned once ----------
+
+CUSTOMER_CHANNEL = slack_customer_channel(demo.ACME.id, demo.ACME.name)
+TEAM = [person.email for person in (demo.STAFF[1], demo.STAFF[2], demo.PSES[0])]  # PC, EM, PSE
+CREATE = r"/slack/api/conversations\.create"
+
+
+def channels_named(outside: SandboxClient, name: str) -> list[dict[str, Any]]:
+    return [c for c in outside.state("slack", "channels") if c["name"] == name]
+
+
+def test_ensure_channel_creates_once(outside: SandboxClient) -> None:
+    first = ensure_channel.fn(CUSTOMER_CHANNEL)
+    assert first.created
+    assert first.name == f"#{CUSTOMER_CHANNEL}"
+    assert first.url is not None
+    assert first.url.endswith(f"/archives/{first.id}")
+    assert outside.writes(system="slack") == 1
+
+    before = outside.last_request_id()
+    again = ensure_channel.fn(f"#{CUSTOMER_CHANNEL}")
+    assert not again.created
+    assert again.id == first.id
+    assert outside.writes(system="slack", since=before) == 0
+    assert len(channels_named(outside, CUSTOMER_CHANNEL)) == 1
+
+
+@pytest.mark.parametrize("kind", ["status", "drop"])
+def test_a_channel_whose_creation_answer_is_lost_is_found_on_the_retry(
+    outside: SandboxClient, kind: str
+) -> None:
+    outside.add_fault(CREATE, method="POST", kind=kind, status=500, after_commit=True)
+    with pytest.raises(TransientError, match=f"Slack: creation of channel #{CUSTOMER_CHANNEL}"):
+        ensure_channel.fn(CUSTOMER_CHANNEL)
+
+    retried = ensure_channel.fn(CUSTOMER_CHANNEL)
+    assert not retried.created
+    assert len(channels_named(outside, CUSTOMER_CHANNEL)) == 1
+    assert outside.writes(system="slack") == 1
+
+
+def test_ensure_channel_joins_an_existing_channel_once(outside: SandboxClient) -> None:
+    general = ensure_channel.fn("general")  # people made it; the app was never added
+    assert not general.created
+    assert [r["path"] for r in outside.requests(system="slack", write=True)] == [
+        "/slack/api/conversations.join"
+    ]
+    before = outside.last_request_id()
+    assert ensure_channel.fn("general").id == general.id
+    assert outside.writes(system="slack", since=before) == 0
+
+
+@pytest.mark.parametrize("name", ["", "Acme Corp", "acme.corp", "a" * 81, "a_acme\n_internal"])
+def test_ensure_channel_refuses_an_invalid_name(outside: SandboxClient, name: str) -> None:
+    with pytest.raises(ValueError, match="name must be a Slack channel name"):
+        ensure_channel.fn(name)
+    assert outside.requests(system="slack") == []
+
+
+def test_a_valid_name_for_any_customer_name(outside: SandboxClient) -> None:
+    name = slack_customer_channel(demo.ACME.id, 'Ünïcödé / "Quotes" \\ ' + "x" * 300)
+    assert ensure_channel.fn(name).created
+
+
+def member_ids(outside: SandboxClient, channel_id: str) -> list[str]:
+    [channel] = [c for c in outside.state("slack", "channels") if c["id"] == channel_id]
+    return list(channel["members"])
+
+
+def user_id(outside: SandboxClient, email: str) -> str:
+    [user] = [u for u in outside.state("slack", "users") if u["profile"].get("email") == email]
+    return str(user["id"])
+
+
+def test_ensure_members_invites_each_person_once(outside: SandboxClient) -> None:
+    channel = ensure_channel.fn(CUSTOMER_CHANNEL)
+    assert channel.id is not None
+    before = outside.last_request_id()
+    assert ensure_members.fn(channel.id, [*TEAM, TEAM[0].upper()]) == 3
+    assert outside.writes(system="slack", since=before) == 1  # one invite for everyone
+    assert {user_id(outside, email) for email in TEAM} <= set(member_ids(outside, channel.id))
+
+    before = outside.last_request_id()
+    assert ensure_members.fn(channel.id, TEAM) == 0
+    assert outside.writes(system="slack", since=before) == 0
+
+    newcomer = demo.PSES[1].email
+    assert ensure_members.fn(channel.id, [*TEAM, newcomer]) == 1
+    assert member_ids(outside, channel.id).count(user_id(outside, newcomer)) == 1
+
+
+def test_members_already_in_the_channel_are_not_invited(outside: SandboxClient) -> None:
+    planning = find_channel.fn("ps_planning")  # the staff are in it already
+    staff = [person.email for person in demo.STAFF[:2]]
+    before = outside.last_request_id()
+    assert ensure_members.fn(planning, [*staff, demo.PSES[2].email]) == 1
+    [invite] = outside.requests(system="slack", since=before, write=True)
+    assert invite["path"] == "/slack/api/conversations.invite"
+
+
+def test_an_invite_whose_answer_is_lost_is_not_repeated(outside: SandboxClient) -> None:
+    channel = ensure_channel.fn(CUSTOMER_CHANNEL)
+    assert channel.id is not None
+    invite = r"/slack/api/conversations\.invite"
+    outside.add_fault(invite, method="POST", status=500, after_commit=True)
+    with pytest.raises(TransientError, match="Slack: invitation of 3 people"):
+        ensure_members.fn(channel.id, TEAM)
+    assert ensure_members.fn(channel.id, TEAM) == 0
+    assert len(member_ids(outside, channel.id)) == 4  # the app and the three
+
+
+def test_an_unknown_email_is_a_permanent_error_naming_it(outside: SandboxClient) -> None:
+    channel = ensure_channel.fn(CUSTOMER_CHANNEL)
+    assert channel.id is not None
+    before = outside.last_request_id()
+    unknown = ["nobody@northwind.example", "ghost@acme.example"]
+    expected = f"Slack: users {', '.join(unknown)}: no active Slack user"
+    with pytest.raises(PermanentError, match=re.escape(expected)):
+        ensure_members.fn(channel.id, [TEAM[0], *unknown])
+    assert outside.writes(system="slack", since=before) == 0
+
+
+@pytest.mark.parametrize(
+    "email", ["a@b.example\r\nBcc: c@d.example", "Evil <evil@x.example>", "a@b.example,c@d.example"]
+)
+def test_a_hostile_email_is_refused_before_any_call(outside: SandboxClient, email: str) -> None:
+    with pytest.raises(ValueError, match=r"emails\[1\]"):
+        ensure_members.fn("C0000000000", [TEAM[0], email])
+    assert outside.requests(system="slack") == []
+
+
+def test_ensure_pinned_pins_once(outside: SandboxClient) -> None:
+    channel = ensure_channel.fn(CUSTOMER_CHANNEL)
+    links = ensure_message.fn(
+        CUSTOMER_CHANNEL, "Key links: ...", ArtifactKind.CUSTOMER_CHANNEL, demo.ACME.id
+    )
+    assert channel.id is not None
+    assert links.id is not None
+    before = outside.last_request_id()
+    assert ensure_pinned.fn(channel.id, links.id)
+    assert outside.writes(system="slack", since=before) == 1
+
+    before = outside.last_request_id()
+    assert not ensure_pinned.fn(channel.id, links.id)
+    assert outside.writes(system="slack", since=before) == 0
+    [pinned] = slack().pins_list(channel=channel.id)["items"]
+    assert pinned["message"]["ts"] == links.id
+
+
+def test_a_pin_whose_answer_is_lost_is_not_repeated(outside: SandboxClient) -> None:
+    channel = ensure_channel.fn(CUSTOMER_CHANNEL)
+    links = ensure_message.fn(
+        CUSTOMER_CHANNEL, "Key links: ...", ArtifactKind.CUSTOMER_CHANNEL, demo.ACME.id
+    )
+    assert channel.id is not None
+    assert links.id is not None
+    outside.add_fault(r"/slack/api/pins\.add", method="POST", status=500, after_commit=True)
+    with pytest.raises(TransientError, match="Slack: pin of message"):
+        ensure_pinned.fn(channel.id, links.id)
+    assert not ensure_pinned.fn(channel.id, links.id)
+    assert len(slack().pins_list(channel=channel.id)["items"]) == 1

@@ -1,0 +1,178 @@
+"""Google Calendar tasks: put a meeting (alignment, hand-off, kickoff, closure) on the PS team's
+calendar exactly once.
+
+Each event gets a client-supplied id derived from its natural key (`calendar_event_id`), which
+Calendar keeps unique in the calendar for good: `ensure_event` reads that id first and inserts
+only when it does not exist, and a 409 from a concurrent insert is read back the same way. A
+deleted event keeps its id (status "cancelled") and can never be inserted again, so it is
+restored with a patch instead: there is only ever one event per key.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+from typing import Any
+
+from engagement.artifacts import Artifact
+from engagement.keys import ArtifactKind, calendar_event_id, natural_key
+from engagement.slugs import one_line
+from tasks.calls import PermanentError, calling, outside_task
+from tasks.clients import calendar
+from tasks.gmail import addresses
+
+SYSTEM = "Google Calendar"
+CALENDAR = "primary"  # the calendar of the mailbox the Google connection acts as
+KEY_PROPERTY = "psflow_key"  # in extendedProperties.private, for people and reports
+MAX_SUMMARY = 255
+CANCELLED = "cancelled"
+
+
+def _zone(time_zone: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"time_zone must be an IANA time zone like 'Europe/Berlin'; got {time_zone!r}"
+        ) from None
+
+
+def _when(moment: datetime, zone: zoneinfo.ZoneInfo, time_zone: str) -> dict[str, str]:
+    """An EventDateTime; a naive datetime is read as wall time in `time_zone`."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+    return {"dateTime": aware.isoformat(timespec="seconds"), "timeZone": time_zone}
+
+
+def _event_body(
+    kind: ArtifactKind,
+    record_id: str,
+    summary: str,
+    description: str,
+    start: datetime,
+    end: datetime,
+    attendees: list[str],
+    time_zone: str,
+    part: str | None,
+) -> dict[str, Any]:
+    """The event resource, every input validated first (ValueError naming the field)."""
+    title = one_line(summary, MAX_SUMMARY)
+    if not title:
+        raise ValueError(f"summary must not be empty; got {summary!r}")
+    zone = _zone(time_zone)
+    begins, ends = _when(start, zone, time_zone), _when(end, zone, time_zone)
+    if datetime.fromisoformat(ends["dateTime"]) <= datetime.fromisoformat(begins["dateTime"]):
+        raise ValueError(f"end must be after start; got {start} to {end}")
+    return {
+        "id": calendar_event_id(kind, record_id, part),
+        "summary": title,
+        "description": description,
+        "start": begins,
+        "end": ends,
+        "attendees": [{"email": address} for address in addresses("attendees", attendees)],
+        "extendedProperties": {"private": {KEY_PROPERTY: natural_key(kind, record_id, part)}},
+    }
+
+
+def _get(event_id: str, what: str) -> dict[str, Any] | None:
+    """The event with this id, cancelled ones included; None when there is none."""
+    try:
+        with calling(SYSTEM, f"look-up of {what}"):
+            event: dict[str, Any] = (
+                calendar().events().get(calendarId=CALENDAR, eventId=event_id).execute()
+            )
+    except PermanentError as error:
+        if error.status == 404:
+            return None
+        raise
+    return event
+
+
+def _insert(body: dict[str, Any], what: str) -> dict[str, Any] | None:
+    """The new event; None when its id was taken meanwhile (409: another run inserted it)."""
+    try:
+        with calling(SYSTEM, f"creation of {what}"):
+            event: dict[str, Any] = (
+                calendar()
+                .events()
+                .insert(calendarId=CALENDAR, body=body, sendUpdates="all")
+                .execute()
+            )
+    except PermanentError as error:
+        if error.status == 409:
+            return None
+        raise
+    return event
+
+
+def _restore(body: dict[str, Any], what: str) -> dict[str, Any]:
+    """Bring a deleted event back (Calendar refuses to insert its id again), with today's
+    details, and invite the attendees again."""
+    restore = {k: v for k, v in body.items() if k != "id"} | {"status": "confirmed"}
+    with calling(SYSTEM, f"restoring of the deleted {what}"):
+        event: dict[str, Any] = (
+            calendar()
+            .events()
+            .patch(calendarId=CALENDAR, eventId=body["id"], body=restore, sendUpdates="all")
+            .execute()
+        )
+    return event
+
+
+@outside_task
+def ensure_event(
+    kind: ArtifactKind,
+    record_id: str,
+    summary: str,
+    description: str,
+    start: datetime,
+    end: datetime,
+    attendees: list[str],
+    time_zone: str,
+    part: str | None = None,
+) -> Artifact:
+    """The meeting of `kind` for the record on the PS calendar, with invitations sent to the
+    attendees; created unless the event with its key exists. An existing event is left as it
+    is (people may have moved it); one that was deleted is restored with today's details.
+
+    Args:
+        start, end: aware datetimes, or naive ones read as wall time in `time_zone`.
+        attendees: bare e-mail addresses.
+        time_zone: an IANA name, e.g. "America/New_York"; the event is shown in it.
+
+    Returns:
+        The event as an Artifact: id its event id, url its htmlLink; created False when it was
+        already there (a restored event counts as created: the invitations went out again).
+
+    Raises:
+        ValueError: naming the field for an empty summary, an unknown time zone, an end not
+            after the start, or an attendee that is not a bare address; nothing is written.
+
+    Example:
+        >>> ensure_event(ArtifactKind.ALIGNMENT_MEETING, "006Dn0000000002IAA",
+        ...              "Acme – internal alignment", "Agenda: ...", start, end,
+        ...              ["marcus.webb@northwind.example"], "America/New_York")  # doctest: +SKIP
+    """
+    body = _event_body(
+        kind, record_id, summary, description, start, end, attendees, time_zone, part
+    )
+    what = f"{kind.value.replace('-', ' ')} {body['summary']!r}"
+    event = _get(body["id"], what)
+    created = False
+    if event is None:
+        event = _insert(body, what)
+        created = event is not None
+        if event is None:  # another run inserted it between our read and our insert
+            event = _get(body["id"], what)
+        if event is None:
+            raise PermanentError(SYSTEM, what, "its id is taken, yet the event cannot be read")
+    if event.get("status") == CANCELLED:
+        event, created = _restore(body, what), True
+    local_start = datetime.fromisoformat(body["start"]["dateTime"]).astimezone(_zone(time_zone))
+    return Artifact(
+        system=SYSTEM,
+        kind=kind.value.replace("-", " "),
+        name=f"{event.get('summary', body['summary'])} ({local_start:%Y-%m-%d %H:%M} {time_zone})",
+        url=event.get("htmlLink"),
+        id=str(event["id"]),
+        created=created,
+    )

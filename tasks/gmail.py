@@ -1,0 +1,162 @@
+"""Gmail tasks: send an e-mail (initiation, acceptance, sign-off, status) exactly once.
+
+Gmail has no idempotency key, and it replaces the `Message-ID` a client sets on send, so a
+`rfc822msgid:` search cannot find psflow's own choice again. The key therefore travels in the body:
+its last line is "Ref: PSF..." (`engagement.keys.gmail_key_marker`, one searchable word), and
+before sending `ensure_email` searches the sent mail for that word. The deterministic Message-ID
+is set too and searched as well: cheap, and it finds the message on any server that keeps it.
+
+Every address is validated (a bare address, no display name, no line break) and the message is
+built with `email.message.EmailMessage`, so no value can add a header or a recipient.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import unicodedata
+from collections.abc import Iterable
+from email.message import EmailMessage
+from typing import Any
+
+from engagement.artifacts import Artifact
+from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id
+from engagement.models import email_address
+from tasks.calls import calling, outside_task
+from tasks.clients import gmail, google
+
+SYSTEM = "Gmail"
+USER = "me"  # the mailbox the Google connection acts as: the PS team's
+# Used for the Message-ID when the connection does not name its mailbox (an OAuth token): Gmail
+# replaces that header on send anyway, and ".invalid" (RFC 2606) can never be a real host.
+FALLBACK_DOMAIN = "psflow.invalid"
+# Sent mail matching the key is read at most this far; the oldest is psflow's own message (a
+# later match is a reply or forward from the mailbox that quotes it).
+MAX_MATCHES = 50
+
+
+def addresses(field: str, values: Iterable[str]) -> list[str]:
+    """Each address validated (see `engagement.models.email_address`), duplicates dropped.
+
+    Raises:
+        ValueError: naming the field, the position and the address that is not a bare address.
+    """
+    valid: list[str] = []
+    for position, value in enumerate(values):
+        try:
+            address = email_address(value)
+        except ValueError as error:
+            raise ValueError(f"{field}[{position}] {value!r}: {error}") from None
+        if address.casefold() not in {known.casefold() for known in valid}:
+            valid.append(address)
+    return valid
+
+
+def _subject(subject: str) -> str:
+    """The subject as given, when it is one non-empty line; a line break could start a header."""
+    if not subject.strip():
+        raise ValueError("subject must not be empty")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in subject):
+        raise ValueError(
+            "subject must be one line without control characters (a line break could add a "
+            f"mail header); got {subject!r}"
+        )
+    return subject
+
+
+def _sender() -> str | None:
+    """The PS mailbox's address when the Google connection names it (a service account's
+    `subject`); else None, and Gmail fills in the mailbox it acts as."""
+    mailbox = google().subject
+    return addresses("GoogleWorkspaceConnection.subject", [mailbox])[0] if mailbox else None
+
+
+def build_message(
+    sender: str | None, to: list[str], cc: list[str], subject: str, body: str, message_id: str
+) -> EmailMessage:
+    """The RFC 822 message. Without a sender, Gmail puts the mailbox's own address in From."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    if sender:
+        message["From"] = sender
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    return message
+
+
+def _find_sent(marker: str, message_id: str) -> str | None:
+    """The Gmail id of psflow's sent message carrying the key, or None (one or two searches).
+    Trash is searched too: a sent e-mail someone deleted was still sent."""
+    messages = gmail().users().messages()
+    for query in (f'in:sent "{marker}"', f"rfc822msgid:{message_id}"):
+        with calling(SYSTEM, f"search of the sent mail for {query}"):
+            answer = messages.list(
+                userId=USER, q=query, includeSpamTrash=True, maxResults=MAX_MATCHES
+            ).execute()
+        found: list[dict[str, Any]] = answer.get("messages") or []
+        if found:
+            return str(found[-1]["id"])  # listed newest first
+    return None
+
+
+@outside_task
+def ensure_email(
+    kind: ArtifactKind,
+    record_id: str,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    body: str,
+    part: str | None = None,
+) -> Artifact:
+    """Send an e-mail from the PS mailbox once per natural key (kind, record_id, part): when the
+    sent mail already holds it, nothing is sent (whatever the subject or body say now).
+
+    The body gets a last line "Ref: PSF..." carrying the key; the message gets a deterministic
+    Message-ID as well.
+
+    Args:
+        to: the recipients, bare addresses (name@example.com); at least one.
+        cc: copied addresses, e.g. the PS Ops Manager on the sign-off.
+        subject: one line of text (see `engagement.templates.email_from_template`).
+        body: plain text.
+
+    Returns:
+        The e-mail as an Artifact: id its Gmail message id, no url (the Gmail API gives none).
+
+    Raises:
+        ValueError: naming the field, when an address is not a bare address or the subject is
+            not one line; nothing is sent.
+
+    Example:
+        >>> ensure_email(ArtifactKind.INITIATION_EMAIL, "006Dn0000000002IAA",
+        ...              ["dana@acme.example"], [], "Welcome", "Dear Dana, ...")  # doctest: +SKIP
+    """
+    recipients = addresses("to", to)
+    if not recipients:
+        raise ValueError("to: an e-mail needs at least one recipient")
+    to_keys = {address.casefold() for address in recipients}
+    copied = [address for address in addresses("cc", cc) if address.casefold() not in to_keys]
+    subject = _subject(subject)
+    sender = _sender()
+    domain = sender.rpartition("@")[2] if sender else FALLBACK_DOMAIN
+    marker = gmail_key_marker(kind, record_id, part)
+    message_id = gmail_message_id(kind, record_id, domain, part)
+    name = f"{subject} (to {', '.join(recipients)})"
+
+    found = _find_sent(marker, message_id)
+    if found is not None:
+        return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=found, created=False)
+    text = f"{body.rstrip()}\n\nRef: {marker}\n"
+    message = build_message(sender, recipients, copied, subject, text, message_id)
+    raw = base64.urlsafe_b64encode(message.as_bytes()).decode("ascii")
+    with calling(SYSTEM, f"sending of the {_label(kind)} to {', '.join(recipients)}"):
+        sent = gmail().users().messages().send(userId=USER, body={"raw": raw}).execute()
+    return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=str(sent["id"]), created=True)
+
+
+def _label(kind: ArtifactKind) -> str:
+    return kind.value.replace("-", " ")

@@ -1,0 +1,270 @@
+"""Initiate on a real Prefect server: Closed Won -> every system provisioned exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+from prefect.flow_runs import resume_flow_run
+from prefect.states import AwaitingRetry
+
+from engagement.lifecycle import NotReady
+from flows.initiate import initiate
+from sandbox.client import SandboxClient
+from tasks.salesforce import InvalidRecord
+from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
+from tests.e2e.test_pre_initiate import (
+    COORDINATOR,
+    _form,
+    new_opportunity,
+    state_of,
+    wait_for_state,
+    written,
+)
+
+pytestmark = pytest.mark.e2e
+
+FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+
+
+def run_of(phase: str, opportunity: str, timeout: float = 60) -> FlowRun:
+    runs = wait_until(
+        lambda: [r for r in flow_runs(opportunity) if r.name.startswith(f"{phase} ·")],
+        timeout,
+        f"a {phase} run for {opportunity}",
+    )
+    assert len(runs) == 1, [r.name for r in runs]
+    return runs[0]
+
+
+def approve(run: FlowRun) -> None:
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+    picks = _form(run)["properties"]["pses"]["default"]
+    resume_flow_run(run.id, run_input={"approve": True, "pses": picks, "approver": COORDINATOR})
+
+
+def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:
+    """Fresh opportunities through Pre-Initiate, staffing approved."""
+    created = sandbox.act("salesforce", "/opportunities/bulk", count=count, details=True)["ids"]
+    for opportunity in created:
+        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    for opportunity in created:
+        run = run_of("pre-initiate", opportunity)
+        approve(run)
+        assert wait_for_state(run, *FINAL, timeout=90).type == StateType.COMPLETED
+    return list(created)
+
+
+def objects_of(sandbox: SandboxClient, opportunity: str) -> dict[str, int]:
+    """How many of each kind of object exist for the opportunity, system by system."""
+
+    def count(rows: list[dict[str, Any]], *fields: str) -> int:
+        return sum(any(opportunity in str(row.get(f) or "") for f in fields) for row in rows)
+
+    return {
+        "engagement records": count(
+            sandbox.state("salesforce", "PS_Engagement__c"), "Opportunity_Id__c"
+        ),
+        "gitlab issues": count(sandbox.state("gitlab", "issue"), "description"),
+        "gitlab epics": count(sandbox.state("gitlab", "epic"), "description"),
+        "mavenlink tasks": count(
+            sandbox.state("mavenlink", "external_references"), "service_model_ref"
+        )
+        - 1
+        - _bookings(sandbox, opportunity),
+        "drive files": count(sandbox.state("google", "file"), "appProperties"),
+        "e-mails": count(sandbox.state("google", "message"), "raw", "body", "snippet"),
+        "calendar events": len(
+            [e for e in sandbox.state("google", "event") if e.get("status") != "cancelled"]
+        ),
+    }
+
+
+def _bookings(sandbox: SandboxClient, opportunity: str) -> int:
+    return sum(
+        r["service_model"] == "staffing-booking" and opportunity in r["service_model_ref"]
+        for r in sandbox.state("mavenlink", "external_references")
+    )
+
+
+def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = staffed(sandbox)
+    start = sandbox.last_request_id()
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = run_of("initiate", opportunity)
+    assert run.parameters == {"opportunity_id": opportunity, "customer": "Acme Corporation"}
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+
+    writes = written(sandbox, start)
+    assert writes["salesforce"] == 2  # the engagement record, then its GitLab link
+    assert writes["gmail"] == 1
+    assert writes["calendar"] == 2
+    objects = objects_of(sandbox, opportunity)
+    assert objects["engagement records"] == 1
+    assert objects["e-mails"] == 1
+    assert objects["calendar events"] == 2
+    (record,) = [
+        r
+        for r in sandbox.state("salesforce", "PS_Engagement__c")
+        if r["Opportunity_Id__c"] == opportunity
+    ]
+    assert record["Status__c"] == "Initiation"
+    assert record["Collaboration_Project__c"].startswith(sandbox.url)
+
+    before = sandbox.last_request_id()
+    again = run_deployment(
+        "initiate/initiate", parameters={"opportunity_id": opportunity}, timeout=120
+    )
+    assert again.state is not None
+    assert again.state.type == StateType.COMPLETED, again.state.message
+    assert written(sandbox, before) == {}
+    assert objects_of(sandbox, opportunity) == objects
+
+
+def test_closed_won_without_negotiating_gets_the_missed_pre_initiate_first(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=30_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = run_of("initiate", opportunity)
+    approve(run)  # the same approval, asked by the Initiate run itself
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    assert not [r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")]
+    keys = [f["appProperties"].get("psflow_key", "") for f in sandbox.state("google", "file")]
+    assert sum(k.startswith(f"cost-estimate:{opportunity}") for k in keys) == 1
+    assert sum(k.startswith(f"project-definition:{opportunity}") for k in keys) == 1
+
+
+def test_a_run_failing_halfway_is_retried_by_ops_and_ends_with_each_object_once(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = staffed(sandbox)
+    # Mavenlink refuses the first task create (a permanent error: no automatic retry)
+    sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = run_of("initiate", opportunity)
+    failed = wait_for_state(run, *FINAL, timeout=120)
+    assert failed.type == StateType.FAILED
+    assert "Mavenlink" in failed.message
+
+    with get_client(sync_client=True) as client:  # what the UI's Retry button does
+        client.set_flow_run_state(run.id, AwaitingRetry(), force=True)
+    done = wait_until(
+        lambda: (s := state_of(run)).is_final() and s.type != StateType.FAILED and s,
+        120,
+        "the retried run",
+    )
+    assert done.type == StateType.COMPLETED, done.message
+    objects = objects_of(sandbox, opportunity)
+    assert objects["engagement records"] == 1
+    assert objects["e-mails"] == 1
+    assert objects["calendar events"] == 2
+
+
+def test_an_existing_customer_gets_the_other_initiation_template(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    acme, globex = staffed(sandbox, count=2)  # bulk opportunities alternate accounts
+    for opportunity in (acme, globex):
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    for opportunity in (acme, globex):
+        done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
+        assert done.type == StateType.COMPLETED, done.message
+    subjects = [
+        next(h["value"] for h in m["payload"]["headers"] if h["name"].lower() == "subject")
+        for m in sandbox.state("google", "message")
+        if "SENT" in m.get("labelIds", [])
+    ]
+    assert any(s.startswith("Your next engagement with") for s in subjects)  # Acme, existing
+    assert any(s.startswith("Welcome to") for s in subjects)  # Globex, new
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        ({"StageName": "6-Awaiting Signature"}, "StageName is '6-Awaiting Signature'"),
+        ({"SOW_Link__c": None}, "SOW_Link__c is empty"),
+    ],
+)
+def test_an_opportunity_not_ready_for_initiate_fails_before_any_write(
+    served: PrefectStack, sandbox: SandboxClient, edit: dict[str, Any], expected: str
+) -> None:
+    opportunity = new_opportunity(sandbox)
+    sandbox.edit(
+        "salesforce", f"/sobjects/Opportunity/{opportunity}", **{"StageName": "Closed Won", **edit}
+    )
+    start = sandbox.last_request_id()
+    with pytest.raises(NotReady, match=expected):
+        initiate(opportunity_id=opportunity)
+    assert written(sandbox, start) == {}
+
+
+def test_a_missing_contact_email_or_a_zero_amount_names_the_field(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox)
+    sandbox.edit(
+        "salesforce", f"/sobjects/Opportunity/{opportunity}", StageName="Closed Won", Amount=0
+    )
+    start = sandbox.last_request_id()
+    with pytest.raises(InvalidRecord, match="Amount"):
+        initiate(opportunity_id=opportunity)
+    assert written(sandbox, start) == {}
+
+
+def test_a_missing_contact_email_names_the_contact(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox)  # Acme's: its contacts are 003…1 and 003…2
+    contact = sandbox.state("salesforce", "Contact")[0]["Id"]
+    sandbox.edit("salesforce", f"/sobjects/Contact/{contact}", Email=None)
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", StageName="Closed Won")
+    start = sandbox.last_request_id()
+    with pytest.raises(InvalidRecord, match=f"Contact {contact}.Email"):
+        initiate(opportunity_id=opportunity)
+    assert written(sandbox, start) == {}
+
+
+def test_an_incomplete_cost_estimate_stops_initiate_naming_the_activity(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    from tasks import clients
+
+    (opportunity,) = staffed(sandbox)
+    (sheet,) = [
+        f
+        for f in sandbox.state("google", "file")
+        if f["appProperties"].get("psflow_key", "").startswith(f"cost-estimate:{opportunity}")
+    ]
+    clients.gspread_client().open_by_key(sheet["id"]).worksheet("Estimate").update(
+        [[""]],
+        "C12",  # the engagement manager cleared the first activity's effort
+    )
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", StageName="Closed Won")
+    start = sandbox.last_request_id()
+    with pytest.raises(NotReady, match="effort of activity"):
+        initiate(opportunity_id=opportunity)
+    assert written(sandbox, start) == {}
+
+
+def test_hostile_customer_names_give_valid_names_everywhere(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    hostile = "Ünïcødé / \"Quotes\" 'n' <tags> & ; DROP TABLE --  💥 " + "x" * 240
+    account = sandbox.state("salesforce", "Account")[0]["Id"]
+    sandbox.edit("salesforce", f"/sobjects/Account/{account}", Name=hostile[:255])
+    (opportunity,) = staffed(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message  # the stand-ins enforce the name rules
+    (channel,) = [c for c in sandbox.state("slack", "channels") if c["name"].startswith("a_")]
+    assert channel["name"].startswith("a_unicode-quotes-n-tags-drop-table")
+    assert len(channel["name"]) <= 80

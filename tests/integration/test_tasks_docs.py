@@ -1,0 +1,106 @@
+"""psflow's Docs task against the sandbox: e-mail templates are read from the Google Docs in the
+templates folder, so an edit the PS team makes there is what the next e-mail says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engagement.templates import email_from_template
+from sandbox import seed
+from sandbox.client import SandboxClient
+from tasks.calls import PermanentError
+from tasks.clients import docs
+from tasks.docs import get_template_paragraphs, paragraph_texts
+from tasks.drive import find_template
+
+VALUES = {
+    "company": seed.COMPANY,
+    "sow_number": "SOW-2026-041",
+    "contact_first_name": "Dana",
+    "project_owner": "Aisha Bello",
+    "opportunity": "Acme – CI/CD Modernisation",
+}
+
+
+def seeded(key: str) -> list[str]:
+    [template] = [t for t in seed.TEMPLATES if t.key == key]
+    return list(template.text)
+
+
+@pytest.mark.parametrize("key", ["initiation-email", "initiation-email-existing", "sign-off-email"])
+def test_reads_the_template_paragraphs(outside: SandboxClient, key: str) -> None:
+    assert get_template_paragraphs.fn(key) == seeded(key)
+    assert outside.writes() == 0
+    assert len(outside.requests(service="docs")) == 1
+
+
+def test_new_and_existing_customer_templates_round_trip(outside: SandboxClient) -> None:
+    new = email_from_template(get_template_paragraphs.fn("initiation-email"), VALUES)
+    existing = email_from_template(get_template_paragraphs.fn("initiation-email-existing"), VALUES)
+
+    assert new.subject == f"Welcome to {seed.COMPANY} Professional Services – SOW-2026-041"
+    assert new.body.startswith(f"Dear Dana,\n\nThank you for choosing {seed.COMPANY}. I am Aisha")
+    assert existing.subject == f"Your next engagement with {seed.COMPANY} – SOW-2026-041"
+    assert existing.body.startswith("Dear Dana,\n\nGreat to be working together again.")
+    for email in (new, existing):
+        assert "{{" not in email.subject + email.body
+        assert email.body.endswith("Kind regards, Aisha Bello")
+
+
+def test_an_edit_in_docs_is_read_without_a_code_change(outside: SandboxClient) -> None:
+    document_id = find_template.fn("initiation-email")
+    edit = {
+        "replaceAllText": {
+            "containsText": {"text": "Kind regards,", "matchCase": True},
+            "replaceText": "P.S. Your kickoff is on {{kickoff_date}}.\nKind regards,",
+        }
+    }
+    docs().documents().batchUpdate(documentId=document_id, body={"requests": [edit]}).execute()
+
+    paragraphs = get_template_paragraphs.fn("initiation-email")
+    assert paragraphs[-2:] == [
+        "P.S. Your kickoff is on {{kickoff_date}}.",
+        "Kind regards, {{project_owner}}",
+    ]
+    with pytest.raises(ValueError, match=r"\{\{kickoff_date\}\}"):
+        email_from_template(paragraphs, VALUES)
+    email = email_from_template(paragraphs, {**VALUES, "kickoff_date": "2 March"})
+    assert email.body.endswith("P.S. Your kickoff is on 2 March.\n\nKind regards, Aisha Bello")
+
+
+def test_paragraph_texts_of_a_docs_answer() -> None:
+    """The parts of a real Docs answer the stand-in does not produce: a paragraph of several
+    runs, a soft line break (Shift+Enter, stored as a vertical tab) and a table."""
+
+    def paragraph(*runs: str) -> dict[str, Any]:
+        return {"paragraph": {"elements": [{"textRun": {"content": run}} for run in runs]}}
+
+    document = {
+        "body": {
+            "content": [
+                {"sectionBreak": {}},
+                paragraph("Subject: Hi ", "{{customer}}", "\n"),
+                {"table": {"rows": 1}},
+                paragraph("Kind regards,\x0b{{project_owner}}\n"),
+                paragraph("\n"),
+            ]
+        }
+    }
+    assert paragraph_texts(document) == [
+        "Subject: Hi {{customer}}",
+        "Kind regards,\n{{project_owner}}",
+        "",
+    ]
+    assert paragraph_texts({}) == []
+
+
+def test_a_missing_template_is_a_permanent_error(outside: SandboxClient) -> None:
+    with pytest.raises(PermanentError, match="template 'no-such-email' in folder 'PS Templates'"):
+        get_template_paragraphs.fn("no-such-email")
+
+
+def test_a_template_that_is_not_a_document_is_a_permanent_error(outside: SandboxClient) -> None:
+    with pytest.raises(PermanentError, match=r"Google Docs: template 'cost-estimate' .*HTTP 4"):
+        get_template_paragraphs.fn("cost-estimate")  # a Google Sheet

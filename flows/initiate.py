@@ -104,7 +104,7 @@ def initiate(opportunity_id: str, customer: str = "") -> State[Any]:
     made.extend(gitlab)
     made.extend(mavenlink_project(opportunity, team, project_url))
     made.extend(project_definition(opportunity, team, project_url))
-    made.append(ensure_engagement(engagement_record(opportunity, estimate, project_url)))
+    ensure_engagement(engagement_record(opportunity, estimate, project_url))  # now with its link
     made.extend(customer_channel(opportunity, team, made))
     made.append(initiation_email(opportunity, team))
     made.extend(meetings(opportunity, team))

@@ -71,6 +71,8 @@ def run(data_dir: Path) -> int:
         say()
         runs = play_pre_initiate(sandbox_url, ui)
         say()
+        runs += play_initiate(sandbox_url, ui)
+        say()
         summarize(runs, ui)
     say()
     say(
@@ -150,6 +152,30 @@ def play_pre_initiate(sandbox_url: str, ui: str) -> list[Any]:
     say(f"  ✓ cost estimate on the opportunity: {link['Cost_Estimate_Link__c']}")
     for row in _artifact_rows(f"pre-initiate-{OPPORTUNITY.lower()}"):
         say(f"    {row['this run']:<15} {row['system']:<12} {row['object']:<18} {row['link']}")
+    return [_read(run)]
+
+
+# --- Initiate ------------------------------------------------------------------------------------
+
+
+def play_initiate(sandbox_url: str, ui: str) -> list[Any]:
+    from sandbox.client import SandboxClient
+
+    sandbox = SandboxClient(sandbox_url)
+    say("▶ Initiate")
+    say("  The customer signs: the account executive moves the opportunity to Closed Won.")
+    sandbox.act("salesforce", f"/opportunities/{OPPORTUNITY}/stage", stage="Closed Won")
+    run = wait_for("the watcher's event to start Initiate", lambda: _run_for("initiate"), 60)
+    say(f"  ✓ ps.opportunity.closed-won; run '{run.name}' started")
+    say(f"    {ui}/runs/flow-run/{run.id}")
+    done = wait_for("Initiate to finish", lambda: _final(run), 180)
+    say(f"  ✓ run finished: {done.name} – {done.message}")
+    say("  Every object, with its link (the run's artifact table):")
+    for row in _artifact_rows(f"initiate-{OPPORTUNITY.lower()}"):
+        say(
+            f"    {row['this run']:<15} {row['system']:<14} {row['object']:<20} "
+            f"{row['link'] or row['name']}"
+        )
     return [_read(run)]
 
 

@@ -97,6 +97,22 @@ def objects_of(sandbox: SandboxClient, opportunity: str) -> dict[str, int]:
     }
 
 
+def _completions(opportunity: str) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        answer = client.request(
+            "POST",
+            "/events/filter",
+            json={
+                "filter": {
+                    "event": {"name": ["ps.phase.completed"]},
+                    "resource": {"id": [f"ps.opportunity.{opportunity}"]},
+                    "related": {"id": ["ps.phase.initiate"]},
+                }
+            },
+        )
+    return list(answer.json()["events"])
+
+
 def sent(sandbox: SandboxClient) -> list[Message]:
     return [
         message_from_bytes(base64.urlsafe_b64decode(m["raw"]))
@@ -136,6 +152,7 @@ def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
     ]
     assert record["Status__c"] == "Initiation"
     assert record["Collaboration_Project__c"].startswith(sandbox.url)
+    assert wait_until(lambda: _completions(opportunity), 30, "the phase's completion event")
 
     before = sandbox.last_request_id()
     again = run_deployment(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TypeVar, cast
 
 from prefect.blocks.core import Block
+from prefect.blocks.webhook import Webhook
 
 from blocks.gitlab import GitLabConnection
 from blocks.google import GoogleWorkspaceConnection
@@ -18,6 +19,9 @@ from blocks.settings import PsflowSettings
 from blocks.slack import SlackConnection
 
 BLOCK_NAME = "psflow"
+OPS_WEBHOOK_BLOCK = (
+    "psflow-ops-alerts"  # a Prefect Webhook block: the ops channel's incoming webhook
+)
 
 B = TypeVar("B", bound=Block)
 
@@ -65,12 +69,22 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
     ]
 
 
+# The sandbox's Slack incoming webhook into #ps_ops_alerts (sandbox/slack.py OPS_WEBHOOK_PATH).
+SANDBOX_OPS_WEBHOOK = "/slack/services/T0NWCLD001/B0OPSHOOK1/sandboxOpsAlertsWebhook01"
+
+
 def save_sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[str]:
-    """Register every Block type and save connections to the sandbox under `BLOCK_NAME`, on the
-    Prefect API of the current settings. Returns the saved documents' slugs."""
+    """Register every Block type and save connections to the sandbox under `BLOCK_NAME`, and the
+    ops channel's webhook, on the Prefect API of the current settings. Returns the slugs."""
     saved = []
     for block in sandbox_blocks(sandbox_url, secret):
         type(block).register_type_and_schema()
         block.save(BLOCK_NAME, overwrite=True)
         saved.append(f"{block.get_block_type_slug()}/{BLOCK_NAME}")
+    ops = Webhook(
+        url=f"{sandbox_url.rstrip('/')}{SANDBOX_OPS_WEBHOOK}",
+        headers={"Content-Type": "application/json"},
+    )
+    ops.save(OPS_WEBHOOK_BLOCK, overwrite=True)
+    saved.append(f"webhook/{OPS_WEBHOOK_BLOCK}")
     return saved

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from prefect import serve
 
+from deployments.automations import ensure_automations
 from deployments.definitions import DEPLOYMENTS
 
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     fast = timedelta(seconds=args.watch_seconds) if args.watch_seconds else None
+    ensure_automations()
     serve(*(d.to_runner(fast if d.interval else None) for d in DEPLOYMENTS), limit=20)
 
 

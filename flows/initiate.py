@@ -29,6 +29,7 @@ from engagement.lifecycle import NotReady, Team, initiate_problems, meeting_time
 from engagement.models import CostEstimate, Engagement, EngagementStatus, Opportunity
 from engagement.project_definition import prefill as project_definition_cells
 from engagement.templates import email_from_template, fill
+from flows.guard import phase_run
 from flows.pre_initiate import (
     StaffingDecision,
     decision_from_message,
@@ -81,6 +82,12 @@ def initiate(opportunity_id: str, customer: str = "") -> State[Any]:
         opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
         customer: the account's name, for the run's name in the UI only.
     """
+    with phase_run(PHASE, opportunity_id) as record_id:
+        return run_initiate(record_id)
+
+
+def run_initiate(opportunity_id: str) -> State[Any]:
+    """Initiate for one opportunity, inside its run's slot."""
     settings = clients.settings()
     opportunity = get_opportunity(opportunity_id)
     if problems := initiate_problems(opportunity, settings.closed_won_stage):

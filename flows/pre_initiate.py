@@ -32,6 +32,7 @@ from engagement.keys import ArtifactKind, drive_name
 from engagement.lifecycle import NotReady, pre_initiate_problems
 from engagement.models import CostEstimate, Opportunity
 from engagement.staffing import Recommendation, StaffingNeed, recommend
+from flows.guard import phase_run
 from flows.reporting import publish_summary
 from tasks import clients
 from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder
@@ -53,6 +54,12 @@ def pre_initiate(opportunity_id: str, customer: str = "") -> State[Any]:
         opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
         customer: the account's name, for the run's name in the UI only.
     """
+    with phase_run(PHASE, opportunity_id) as record_id:
+        return run_pre_initiate(record_id)
+
+
+def run_pre_initiate(opportunity_id: str) -> State[Any]:
+    """Pre-Initiate for one opportunity, inside its run's slot."""
     settings = clients.settings()
     opportunity = get_opportunity(opportunity_id)
     allowed = (settings.negotiating_stage, *settings.later_stages)

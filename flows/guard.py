@@ -1,0 +1,65 @@
+"""One run per opportunity and phase at a time, every run tagged with its opportunity.
+
+A duplicate event or an ops retry racing a trigger then waits for the running one to finish, and
+finds everything already done (the tasks look each object up first)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.runtime import flow_run
+
+from tasks.salesforce import opportunity_id as valid_opportunity_id
+
+
+def opportunity_tag(opportunity_id: str) -> str:
+    return f"opportunity:{opportunity_id}"
+
+
+@contextmanager
+def one_at_a_time(phase: str, opportunity_id: str) -> Iterator[None]:
+    """Hold this opportunity's slot for the phase. The limit is created on first use: without it
+    Prefect would run unguarded (`strict=True` makes a missing limit an error, never a skip).
+
+    A suspended run leaves the block (its process exits), so it does not hold the slot while it
+    waits for a person."""
+    name = f"psflow-{phase}-{opportunity_id.lower()}"
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            # another run of the same opportunity may create it first: that is just as good
+            with suppress(ObjectAlreadyExists):
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1)
+                )
+    with concurrency(name, occupy=1, strict=True):
+        yield
+
+
+def tag_run(opportunity_id: str) -> None:
+    """Tag the current flow run with its opportunity, so `psflow status` and the UI filter by it."""
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    tag = opportunity_tag(opportunity_id)
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(run_id))
+        if tag not in run.tags:
+            client.update_flow_run(run.id, tags=[*run.tags, tag])
+
+
+@contextmanager
+def phase_run(phase: str, opportunity_id: str) -> Iterator[str]:
+    """What every phase run does first: check the id (before any request), tag the run, and take
+    the opportunity's slot for the phase. Yields the 18-character id."""
+    record_id = valid_opportunity_id(opportunity_id)
+    tag_run(record_id)
+    with one_at_a_time(phase, record_id):
+        yield record_id

@@ -1,0 +1,81 @@
+"""Operating the lifecycle: duplicate events run a phase one at a time, runs carry their
+opportunity's tag, and a failed phase run is reported to the ops channel with its link."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.events import emit_event
+
+from deployments.events import OPPORTUNITY_CLOSED_WON, event_kwargs
+from sandbox.client import SandboxClient
+from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
+from tests.e2e.test_initiate import EXPECTED, FINAL, objects_of, staffed
+from tests.e2e.test_pre_initiate import wait_for_state
+
+pytestmark = pytest.mark.e2e
+
+
+def test_two_identical_events_at_once_run_the_phase_one_at_a_time_with_one_set_of_objects(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = staffed(sandbox)
+    for attempt in ("first", "second"):  # two distinct events: Prefect cannot dedupe them
+        emit_event(
+            **event_kwargs(
+                OPPORTUNITY_CLOSED_WON, opportunity, key=attempt, customer="Acme Corporation"
+            )
+        )
+    runs = wait_until(
+        lambda: (
+            (r := [r for r in flow_runs(opportunity) if r.name.startswith("initiate")])
+            and len(r) == 2
+            and r
+        ),
+        60,
+        "two initiate runs",
+    )
+    for run in runs:
+        assert wait_for_state(run, *FINAL, timeout=180).type == StateType.COMPLETED
+    assert objects_of(sandbox, opportunity) == EXPECTED
+
+    with get_client(sync_client=True) as client:
+        spans = []
+        for run in runs:
+            history = client.read_flow_run_states(run.id)
+            running = [s.timestamp for s in history if s.type == StateType.RUNNING]
+            done = [s.timestamp for s in history if s.type == StateType.COMPLETED]
+            spans.append((min(running), max(done)))
+            assert f"opportunity:{opportunity}" in client.read_flow_run(run.id).tags
+    (_, first_end), (second_start, _) = sorted(spans)
+    assert first_end <= second_start  # the second waited for the opportunity's slot
+
+
+def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = staffed(sandbox)
+    sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = wait_until(
+        lambda: next((r for r in flow_runs(opportunity) if r.name.startswith("initiate")), None),
+        60,
+        "the initiate run",
+    )
+    assert wait_for_state(run, *FINAL, timeout=120).type == StateType.FAILED
+
+    def alerts() -> list[str]:
+        channel = next(
+            c for c in sandbox.state("slack", "channels") if c["name"] == "ps_ops_alerts"
+        )
+        return [
+            m["text"]
+            for m in sandbox.state("slack", "messages")
+            if m.get("channel") == channel["id"] and opportunity in m["text"]
+        ]
+
+    (alert,) = wait_until(alerts, 60, "the ops channel's alert")
+    assert "Failed" in alert
+    assert "Mavenlink" in alert
+    assert str(run.id) in alert  # the link to the run in the UI

@@ -22,7 +22,7 @@ FAILED_RUN_ALERT = "psflow: a phase run failed -> ops channel"
 # Slack's incoming-webhook body; `tojson` keeps quotes and newlines of the state message valid JSON.
 _ALERT_TEXT = (
     '":rotating_light: " ~ flow_run.name ~ " is " ~ flow_run.state.name ~ ": " ~ '
-    '((flow_run.state.message or "")[:500]) ~ "\\n" ~ (flow_run|ui_url)'
+    '((flow_run.state.message or "")[:500]) ~ "\\n" ~ ((flow_run|ui_url) or ("flow run " ~ flow_run.id))'
 )
 ALERT_PAYLOAD = '{"text": {{ (' + _ALERT_TEXT + ") | tojson }}}"
 

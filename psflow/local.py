@@ -125,7 +125,9 @@ def launch_prefect(home: Path, port: int | None = None, ui: bool = True) -> tupl
         "--analytics-off",
         "--ui" if ui else "--no-ui",
     ]
-    child = start("prefect server", argv, home / "server.log", prefect_env(home))
+    # the server renders run links (automations' `ui_url`) from this
+    env = {**prefect_env(home), "PREFECT_UI_URL": f"http://127.0.0.1:{port}"}
+    child = start("prefect server", argv, home / "server.log", env)
     return child, f"http://127.0.0.1:{port}/api"
 
 
@@ -144,3 +146,76 @@ def running(child: Child) -> Iterator[Child]:
         yield child
     finally:
         child.stop()
+
+
+# --- production's path: a process work pool, `prefect deploy`, a worker --------------------------
+
+REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout workers run the flows from
+
+
+def prefect_command(
+    home: Path,
+    api_url: str,
+    *args: str,
+    cwd: Path = REPOSITORY,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 180,
+) -> str:
+    """Run one `prefect` CLI command against `api_url`, never prompting; returns its output and
+    raises with it when the command fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", *args],
+        cwd=cwd,
+        env={**os.environ, **prefect_env(home, api_url), **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"prefect {' '.join(args)} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
+    return done.stdout
+
+
+def deploy_all(
+    home: Path,
+    api_url: str,
+    pool: str,
+    prefect_file: Path | None = None,
+    project: Path = REPOSITORY,
+) -> str:
+    """README's "Deploying": the process work pool (kept as it is when it exists) and
+    `prefect deploy --all` of `prefect_file` (default: the project's prefect.yaml), run from
+    `project` with PSFLOW_HOME pointing at it. Returns deploy's output."""
+    try:
+        prefect_command(home, api_url, "work-pool", "inspect", pool)
+    except RuntimeError:  # not there yet
+        prefect_command(home, api_url, "work-pool", "create", pool, "--type", "process")
+    args = ["deploy", "--all"]
+    if prefect_file is not None:
+        args += ["--prefect-file", str(prefect_file)]
+    return prefect_command(home, api_url, *args, cwd=project, env={"PSFLOW_HOME": str(project)})
+
+
+def launch_worker(
+    home: Path,
+    api_url: str,
+    pool: str,
+    env: Mapping[str, str] | None = None,
+    project: Path = REPOSITORY,
+) -> Child:
+    """`prefect worker start --pool <pool>` in a child process (not yet waited for). It asks for
+    runs every second, like the demo's runner (Prefect's default is 10 s), and takes them up to 10 s
+    before they are due (more than one query apart, so no scheduled run starts late); `env` can
+    override both. Its flow runs find the checkout through PSFLOW_HOME (prefect.yaml's pull step)."""
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
+    worker_env = {
+        **prefect_env(home, api_url),
+        "PSFLOW_HOME": str(project),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "10",
+        **(env or {}),
+    }
+    return start(f"worker {pool}", argv, home / f"worker-{pool}.log", worker_env)

@@ -3,8 +3,11 @@ opportunity's tag, and a failed phase run is reported to the ops channel with it
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
 from prefect.client.schemas.objects import StateType
 from prefect.events import emit_event
 
@@ -21,35 +24,40 @@ def test_two_identical_events_at_once_run_the_phase_one_at_a_time_with_one_set_o
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
     (opportunity,) = staffed(sandbox)
-    for attempt in ("first", "second"):  # two distinct events: Prefect cannot dedupe them
-        emit_event(
-            **event_kwargs(
-                OPPORTUNITY_CLOSED_WON, opportunity, key=attempt, customer="Acme Corporation"
-            )
-        )
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    for attempt in ("first", "second"):  # two more, distinct events: Prefect cannot dedupe them
+        event = event_kwargs(OPPORTUNITY_CLOSED_WON, opportunity, key=attempt, customer="Acme")
+        emit_event(**event)
     runs = wait_until(
         lambda: (
             (r := [r for r in flow_runs(opportunity) if r.name.startswith("initiate")])
-            and len(r) == 2
+            and len(r) == 3
             and r
         ),
         60,
-        "two initiate runs",
+        "three initiate runs: the watcher's and two duplicates",
     )
     for run in runs:
-        assert wait_for_state(run, *FINAL, timeout=180).type == StateType.COMPLETED
+        final = wait_for_state(run, *FINAL, timeout=180)
+        assert final.type == StateType.COMPLETED, final.message
     assert objects_of(sandbox, opportunity) == EXPECTED
 
     with get_client(sync_client=True) as client:
-        spans = []
+        spans = []  # each run's work inside the opportunity's slot: its first to its last task
         for run in runs:
-            history = client.read_flow_run_states(run.id)
-            running = [s.timestamp for s in history if s.type == StateType.RUNNING]
-            done = [s.timestamp for s in history if s.type == StateType.COMPLETED]
-            spans.append((min(running), max(done)))
             assert f"opportunity:{opportunity}" in client.read_flow_run(run.id).tags
-    (_, first_end), (second_start, _) = sorted(spans)
-    assert first_end <= second_start  # the second waited for the opportunity's slot
+            tasks = client.read_task_runs(
+                task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[run.id]))
+            )
+            spans.append(
+                (
+                    min(t.start_time for t in tasks if t.start_time),
+                    max(t.end_time for t in tasks if t.end_time),
+                )
+            )
+    spans.sort()
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start  # each waited for the opportunity's slot
 
 
 def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(

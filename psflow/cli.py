@@ -1,10 +1,13 @@
-"""`psflow`: the operator's command line (demo, sandbox, blocks)."""
+"""`psflow`: the operator's command line (demo, sandbox, blocks, status, retry, emit)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from deployments.events import Phase
 
 DATA_DIR = Path(".data")
 
@@ -31,15 +34,111 @@ def _blocks(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from psflow.demo import run
 
-    return run(Path(args.data_dir))
+    return run(Path(args.data_dir), keep_open=args.keep_open, interactive=args.interactive)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="psflow", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+Command = Callable[[argparse.Namespace], int]
+
+
+def _operator(command: Command) -> Command:
+    """An operator command: what the operator must fix goes to stderr, with exit code 1.
+    (Prefect is imported only by these commands, so `psflow sandbox` starts fast.)"""
+
+    def run(args: argparse.Namespace) -> int:
+        from psflow.operate import OperatorError
+
+        try:
+            return command(args)
+        except OperatorError as err:
+            print(f"psflow {args.command}: error: {err}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_operator
+def _status(args: argparse.Namespace) -> int:
+    from psflow import operate
+
+    for line in operate.status(args.opportunity):
+        print(line)
+    return 0
+
+
+@_operator
+def _retry(args: argparse.Namespace) -> int:
+    from psflow import operate
+
+    retried = operate.retry(args.opportunity, args.phase)
+    print(
+        f"Retrying {retried.run.name}: AwaitingRetry "
+        f"(was {retried.was.name}: {operate.first_line(retried.was.message)})"
+    )
+    print(f"  {operate.run_link(retried.run)}")
+    print(f"  follow it with: psflow status {args.opportunity}")
+    return 0
+
+
+@_operator
+def _emit(args: argparse.Namespace) -> int:
+    from psflow import operate
+
+    event = operate.emit(args.event, args.opportunity)
+    resource = event.resource
+    print(f"Emitted {event.event} (id {event.id})")
+    print(f"  resource: {resource.id}")
+    print(f"  name:     {resource.get('prefect.resource.name', '')}")
+    print(f"  customer: {resource.get('ps.customer', '')}")
+    print(f"  Salesforce stage: {event.payload.get('stage', '')}")
+    starts = operate.triggered_by(event.event)
+    print(f"  starts:   {', '.join(starts) if starts else 'no deployment reacts to it'}")
+    return 0
+
+
+def _checked(parse: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse `type` whose ValueError message is shown as is, after the argument's name."""
+
+    def check(value: str) -> str:
+        try:
+            return parse(value)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    check.__name__ = parse.__name__
+    return check
+
+
+def _opportunity_id(value: str) -> str:
+    from psflow.operate import opportunity_id
+
+    return opportunity_id(value)
+
+
+def _event_name(value: str) -> str:
+    from psflow.operate import event_name
+
+    return event_name(value)
+
+
+OPPORTUNITY_HELP = "the Salesforce Opportunity id (15 or 18 characters, 006...)"
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="psflow", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the lifecycle against the sandbox")
     demo.add_argument("--data-dir", default=str(DATA_DIR / "demo"), help="state of this demo")
+    demo.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="after the story, keep the servers and the served deployments up until Ctrl-C",
+    )
+    demo.add_argument(
+        "--interactive",
+        action="store_true",
+        help="leave the staffing approval to you, in the Prefect UI",
+    )
     demo.set_defaults(run=_demo)
 
     sandbox = commands.add_parser("sandbox", help="run the sandbox in the foreground")
@@ -55,7 +154,37 @@ def main(argv: list[str] | None = None) -> int:
     blocks.add_argument("sandbox_url", help="e.g. http://127.0.0.1:8765")
     blocks.set_defaults(run=_blocks)
 
-    args = parser.parse_args(argv)
+    opportunity = _checked(_opportunity_id)
+    status = commands.add_parser(
+        "status", help="each phase's latest run of an opportunity and what it waits for"
+    )
+    status.add_argument("opportunity", type=opportunity, help=OPPORTUNITY_HELP)
+    status.set_defaults(run=_status)
+
+    retry = commands.add_parser(
+        "retry", help="retry the failed run of a phase, as the Prefect UI's Retry button does"
+    )
+    retry.add_argument("opportunity", type=opportunity, help=OPPORTUNITY_HELP)
+    retry.add_argument(
+        "--phase",
+        choices=[phase.value for phase in Phase],
+        help="the phase to retry (default: the phase whose latest run failed last)",
+    )
+    retry.set_defaults(run=_retry)
+
+    emit = commands.add_parser("emit", help="fire a lifecycle event about an opportunity by hand")
+    emit.add_argument(
+        "event",
+        type=_checked(_event_name),
+        help="negotiating, closed-won, closed-lost, or the full ps.opportunity.* name",
+    )
+    emit.add_argument("opportunity", type=opportunity, help=OPPORTUNITY_HELP)
+    emit.set_defaults(run=_emit)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     return int(args.run(args))
 
 

@@ -2,23 +2,28 @@
 Prefect server, with the deployments served as production runs them (triggers and all).
 
 It plays the other people: the account executive moves the opportunity in Salesforce, the PS Project
-Coordinator approves the staffing through the same API the Prefect UI's form uses.
+Coordinator approves the staffing through the same API the Prefect UI's form uses (with
+`--interactive`, the person at the keyboard approves in the UI instead). With `--keep-open` everything
+stays up after the story until Ctrl-C, for a look at the runs or more engagements.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from psflow.local import (
+    Child,
     launch_prefect,
     launch_sandbox,
     prefect_env,
@@ -30,55 +35,123 @@ from psflow.local import (
 
 COORDINATOR = "priya.raman@northwind.example"
 OPPORTUNITY = "006Dn0000000002IAA"  # Acme – CI/CD Modernisation, in 4-Proposal in the seed
+INTERRUPTED = 130  # the shell's exit code for a Ctrl-C
 
 
 def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def run(data_dir: Path) -> int:
+def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> int:
     started = time.monotonic()
     shutil.rmtree(data_dir, ignore_errors=True)  # every demo starts from the same seed
     home = data_dir / "prefect"
-    with ExitStack() as stack:
-        prefect_child, api_url = launch_prefect(home)
-        stack.enter_context(running(prefect_child))
-        sandbox_child, sandbox_url = launch_sandbox(data_dir / "sandbox")
-        stack.enter_context(running(sandbox_child))
-        ui = api_url.removesuffix("/api")
-        say(f"Sandbox:     {sandbox_url}   (control API: {sandbox_url}/_sandbox/docs)")
-        say(f"Prefect API: {api_url}")
-        say(f"Prefect UI:  {ui}")
-        say()
-        wait_sandbox(sandbox_child, sandbox_url)
-        wait_prefect(prefect_child, api_url)
-        say(f"✓ sandbox and Prefect server up ({time.monotonic() - started:.0f} s)")
+    code = 0
+    with children_stopped_on_signals() as stack:
+        try:
+            prefect_child, api_url = launch_prefect(home)
+            stack.enter_context(running(prefect_child))
+            sandbox_child, sandbox_url = launch_sandbox(data_dir / "sandbox")
+            stack.enter_context(running(sandbox_child))
+            ui = api_url.removesuffix("/api")
+            say(f"Sandbox:     {sandbox_url}   (control API: {sandbox_url}/_sandbox/docs)")
+            say(f"Prefect API: {api_url}")
+            say(f"Prefect UI:  {ui}")
+            say()
+            wait_sandbox(sandbox_child, sandbox_url)
+            wait_prefect(prefect_child, api_url)
+            say(f"✓ sandbox and Prefect server up ({time.monotonic() - started:.0f} s)")
 
-        # Prefect reads its settings from the environment when first imported.
-        os.environ.update(prefect_env(home, api_url))
-        import blocks
+            # Prefect reads its settings from the environment when first imported.
+            os.environ.update(prefect_env(home, api_url))
+            import blocks
 
-        blocks.save_sandbox_blocks(sandbox_url)
-        say(f"✓ blocks saved: {', '.join(b.get_block_type_slug() for b in blocks.CONNECTIONS)}")
-        env = {**prefect_env(home, api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-        argv = [sys.executable, "-m", "deployments.serve", "--watch-seconds", "2"]
-        runner = start("serve", argv, home / "serve.log", env)
-        stack.enter_context(running(runner))
-        wait_for("the deployments to be served", _deployments_served, 60)
-        say("✓ deployments served (the Salesforce watcher polls every 2 s)")
-        say()
-        tour()
-        say()
-        runs = play_pre_initiate(sandbox_url, ui)
-        say()
-        runs += play_initiate(sandbox_url, ui)
-        say()
-        summarize(runs, ui)
+            blocks.save_sandbox_blocks(sandbox_url)
+            say(f"✓ blocks saved: {', '.join(b.get_block_type_slug() for b in blocks.CONNECTIONS)}")
+            env = {**prefect_env(home, api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+            argv = [sys.executable, "-m", "deployments.serve", "--watch-seconds", "2"]
+            runner = start("serve", argv, home / "serve.log", env)
+            stack.enter_context(running(runner))
+            wait_for("the deployments to be served", _deployments_served, 60)
+            say("✓ deployments served (the Salesforce watcher polls every 2 s)")
+            say()
+            tour()
+            say()
+            runs = play_pre_initiate(sandbox_url, ui, interactive)
+            say()
+            runs += play_initiate(sandbox_url, ui, interactive)
+            say()
+            summarize(runs, ui)
+            if keep_open:
+                code = stay_open([prefect_child, sandbox_child, runner], sandbox_url, api_url, ui)
+        except KeyboardInterrupt:
+            say()
+            say("Interrupted: stopping every process the demo started ...")
+            code = INTERRUPTED
     say()
-    say(
-        f"Demo finished in {time.monotonic() - started:.0f} s; every process it started is stopped."
-    )
-    return 0
+    ended = "stopped after" if code == INTERRUPTED else "finished in"
+    say(f"Demo {ended} {time.monotonic() - started:.0f} s; every process it started is stopped.")
+    return code
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def children_stopped_on_signals() -> Iterator[ExitStack]:
+    """An ExitStack for the demo's children, unwound by Ctrl-C, SIGTERM or a closed terminal too.
+
+    Each child runs in its own process group, out of reach of the terminal's Ctrl-C: only the demo
+    can stop it. The signal becomes a KeyboardInterrupt, so the demo unwinds and the stack stops
+    every child; a second signal is ignored, so it cannot cut that short and leave one behind.
+    """
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+
+    def interrupt(signum: int, frame: object) -> None:
+        ignore_signals()
+        raise KeyboardInterrupt
+
+    for signum in SIGNALS:
+        signal.signal(signum, interrupt)
+    try:
+        with ExitStack() as stack:
+            try:
+                yield stack
+            finally:
+                ignore_signals()  # from here on, the children are being stopped
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def ignore_signals() -> None:
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def stay_open(children: list[Child], sandbox_url: str, api_url: str, ui: str) -> int:
+    """Keep everything up until interrupted; 0 on Ctrl-C (the way to end it), 1 if a child died."""
+    say()
+    say("Everything stays up: look at the runs in the UI, or drive more engagements.")
+    say(f"  Prefect UI:  {ui}")
+    say(f"  Sandbox:     {sandbox_url}   (move an opportunity: {sandbox_url}/_sandbox/docs)")
+    say("  From another shell:")
+    say(f"    export PREFECT_API_URL={api_url}")
+    say(f"    psflow status {OPPORTUNITY}")
+    say(f"    psflow emit negotiating <opportunity>   psflow retry {OPPORTUNITY}")
+    say(f"Press Ctrl-C to stop everything (or: kill {os.getpid()}).")
+    try:
+        while True:
+            for child in children:
+                if child.process.poll() is not None:
+                    say(f"✗ {child.name} stopped by itself (exit {child.process.returncode}):")
+                    say(child.tail(10))
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        say()
+        say("Stopping every process the demo started ...")
+        return 0
 
 
 # --- the seed ------------------------------------------------------------------------------------
@@ -110,9 +183,8 @@ def tour() -> None:
 # --- Pre-Initiate --------------------------------------------------------------------------------
 
 
-def play_pre_initiate(sandbox_url: str, ui: str) -> list[Any]:
+def play_pre_initiate(sandbox_url: str, ui: str, interactive: bool = False) -> list[Any]:
     from prefect.client.schemas.objects import StateType
-    from prefect.flow_runs import resume_flow_run
 
     from sandbox.client import SandboxClient
     from tasks import clients
@@ -133,16 +205,7 @@ def play_pre_initiate(sandbox_url: str, ui: str) -> list[Any]:
     say("    the run is suspended, waiting for the PS Project Coordinator:")
     for line in html.unescape(_proposal(sandbox)).splitlines():
         say(f"      │ {line}")
-    form = _form(run)
-    picks = form["properties"]["pses"]["default"]
-    decision = {
-        "approve": True,
-        "pses": picks,
-        "approver": COORDINATOR,
-        "comment": "Approved from the demo on the coordinator's behalf",
-    }
-    say(f"  ▷ the coordinator approves in the UI's form: {json.dumps(decision)}")
-    resume_flow_run(run.id, run_input=decision)
+    decide(run, ui, interactive)
     done = wait_for("Pre-Initiate to finish", lambda: _final(run), 120)
     say(f"  ✓ run finished: {done.name} – {done.message}")
     link = clients.salesforce().query(
@@ -155,10 +218,37 @@ def play_pre_initiate(sandbox_url: str, ui: str) -> list[Any]:
     return [_read(run)]
 
 
+def decide(run: Any, ui: str, interactive: bool) -> None:
+    """The coordinator's staffing decision on a suspended run: the demo's, or the person's."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+
+    if interactive:
+        say("  ▷ your turn, as the PS Project Coordinator: open the run in the UI,")
+        say(f"    {ui}/runs/flow-run/{run.id}")
+        say("    press Resume, pick the PSEs, enter your e-mail as approver and submit.")
+        say("    The demo waits for your decision (Ctrl-C stops it).")
+        wait_for("your decision", lambda: _state(run).type != StateType.PAUSED, None)
+        say("  ✓ your decision is in")
+        return
+    form = _form(run)
+    picks = form["properties"]["pses"]["default"]
+    decision = {
+        "approve": True,
+        "pses": picks,
+        "approver": COORDINATOR,
+        "comment": "Approved from the demo on the coordinator's behalf",
+    }
+    say(f"  ▷ the coordinator approves in the UI's form: {json.dumps(decision)}")
+    resume_flow_run(run.id, run_input=decision)
+
+
 # --- Initiate ------------------------------------------------------------------------------------
 
 
-def play_initiate(sandbox_url: str, ui: str) -> list[Any]:
+def play_initiate(sandbox_url: str, ui: str, interactive: bool = False) -> list[Any]:
+    from prefect.client.schemas.objects import StateType
+
     from sandbox.client import SandboxClient
 
     sandbox = SandboxClient(sandbox_url)
@@ -168,6 +258,10 @@ def play_initiate(sandbox_url: str, ui: str) -> list[Any]:
     run = wait_for("the watcher's event to start Initiate", lambda: _run_for("initiate"), 60)
     say(f"  ✓ ps.opportunity.closed-won; run '{run.name}' started")
     say(f"    {ui}/runs/flow-run/{run.id}")
+    # Initiate asks for the approval itself when Pre-Initiate's staffing was rejected
+    if wait_for("Initiate to finish", lambda: _final_or_paused(run), 180).type == StateType.PAUSED:
+        say("  The staffing was not approved: Initiate asks the coordinator again.")
+        decide(run, ui, interactive)
     done = wait_for("Initiate to finish", lambda: _final(run), 180)
     say(f"  ✓ run finished: {done.name} – {done.message}")
     say("  Every object, with its link (the run's artifact table):")
@@ -190,9 +284,10 @@ def summarize(runs: list[Any], ui: str) -> None:
 # --- reading Prefect -----------------------------------------------------------------------------
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for(what: str, check: Callable[[], Any], timeout: float | None) -> Any:
+    """Poll `check` until it returns something truthy; for ever when `timeout` is None."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while deadline is None or time.monotonic() < deadline:
         if result := check():
             return result
         time.sleep(0.3)
@@ -234,6 +329,13 @@ def _state(run: Any) -> Any:
 def _final(run: Any) -> Any:
     state = _state(run)
     return state if state.is_final() else None
+
+
+def _final_or_paused(run: Any) -> Any:
+    from prefect.client.schemas.objects import StateType
+
+    state = _state(run)
+    return state if state.is_final() or state.type == StateType.PAUSED else None
 
 
 def _form(run: Any) -> dict[str, Any]:

@@ -22,6 +22,14 @@ from sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """The e2e tests' own sandbox: the served watcher polls it all session long, and must not
+    show up in the request logs the integration tests count."""
+    with SandboxServer(tmp_path_factory.mktemp("e2e-sandbox")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("prefect")
 

@@ -1,0 +1,50 @@
+"""How long psflow's event-driven chain waits: p50 and p95 of
+
+  (a) event -> phase run Running: `ps.opportunity.negotiating` for a fresh opportunity (moved to
+      5-Negotiating in the sandbox) until the real pre-initiate run is Running;
+  (b) phase completed -> next phase Running: the benchmark's ping-pong pair (benchmarks/pingpong.py),
+      chained by `ps.phase.completed` exactly as psflow's phases are;
+
+on (1) the demo's configuration (a Prefect server, `python -m deployments.serve` with
+PREFECT_RUNNER_POLL_FREQUENCY=1) and (2) production's (`prefect deploy --all`, `prefect worker
+start` of a process pool with PREFECT_WORKER_QUERY_SECONDS=1). Every figure comes from Prefect's
+own timestamps: the event's `occurred`, the Running state of the run, the Completed state of the run
+before. It starts and stops its own sandbox and Prefect servers.
+
+    .venv/bin/python -m benchmarks.latency [--events 20] [--only serve|worker] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from psflow.local import prefect_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=20, help="samples of each measure")
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the servers' data and logs here (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--only", choices=("serve", "worker"), help="measure one configuration only"
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="psflow-latency-") as tmp:
+        data = (args.data_dir or Path(tmp)).resolve()
+        # Prefect reads its settings when first imported: this process gets a home of its own
+        # (never ~/.prefect); each configuration then has its own server and home under `data`.
+        os.environ.update(prefect_env(data / "client"))
+        from benchmarks.measure import run
+
+        return run(data, args.events, args.only)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,313 @@
+"""The measurements of `benchmarks.latency` (imported once Prefect's home is set)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import prefect
+import yaml
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Cancelled
+
+from benchmarks.pingpong import PING, PINGPONG, PONG
+from blocks import save_sandbox_blocks
+from deployments.definitions import DEPLOYMENTS, WORK_POOL
+from deployments.events import OPPORTUNITY_NEGOTIATING, event_kwargs
+from deployments.prefect_yaml import deployment, prefect_yaml
+from psflow.local import (
+    Child,
+    deploy_all,
+    launch_prefect,
+    launch_sandbox,
+    launch_worker,
+    prefect_env,
+    running,
+    start,
+    wait_prefect,
+    wait_sandbox,
+)
+from sandbox.client import SandboxClient
+from tasks.salesforce import find_stage_changes
+
+TARGET_P50 = 2.0  # seconds, issue 5
+TARGET_P95 = 5.0
+WATCHER = "watch-opportunities"
+FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
+
+
+@dataclass
+class Figures:
+    configuration: str
+    measure: str
+    samples: list[float]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p95(self) -> float:
+        return statistics.quantiles(self.samples, n=20, method="inclusive")[-1]
+
+
+# --- the two configurations: what executes the deployments' runs ---------------------------------
+
+
+def served(home: Path, api_url: str) -> list[Child]:
+    """The demo's: `python -m deployments.serve` polling every second (and the benchmark's pair,
+    served the same way beside it)."""
+    env = {**prefect_env(home, api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    return [
+        start("serve", [sys.executable, "-m", "deployments.serve"], home / "serve.log", env),
+        start("serve pair", [sys.executable, "-m", "benchmarks.serve"], home / "pair.log", env),
+    ]
+
+
+def worker(home: Path, api_url: str) -> list[Child]:
+    """Production's: README's "Deploying" with the committed prefect.yaml (and the benchmark's
+    pair from a prefect.yaml of its own, same project settings), one process worker."""
+    deploy_all(home, api_url, WORK_POOL)
+    project = yaml.safe_load(prefect_yaml())
+    project["name"] = "psflow-benchmarks"
+    project["deployments"] = [deployment(d) for d in PINGPONG]
+    pair = home / "prefect.yaml"
+    pair.write_text(yaml.safe_dump(project, sort_keys=False, allow_unicode=True))
+    deploy_all(home, api_url, WORK_POOL, prefect_file=pair)
+    return [launch_worker(home, api_url, WORK_POOL)]
+
+
+CONFIGURATIONS: dict[str, tuple[str, Callable[[Path, str], list[Child]]]] = {
+    "serve": ("serve, runner poll 1 s (demo)", served),
+    "worker": ("process worker, query 1 s", worker),
+}
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def run(data: Path, events: int, only: str | None = None) -> int:
+    os.chdir(Path(__file__).resolve().parent.parent)  # entrypoints are relative to the checkout
+    print(
+        f"psflow latency: prefect {prefect.__version__}, {os.cpu_count()} CPUs, "
+        f"{events} samples per measure (after one warm-up each); {_load()}",
+        flush=True,
+    )
+    figures: list[Figures] = []
+    sandbox_child, sandbox_url = launch_sandbox(data / "sandbox")
+    with running(sandbox_child):
+        wait_sandbox(sandbox_child, sandbox_url)
+        sandbox = SandboxClient(sandbox_url)
+        for key, (name, executors) in CONFIGURATIONS.items():
+            if only in (None, key):
+                print(f"\n{name}", flush=True)
+                figures += measure(name, executors, data / f"prefect-{key}", sandbox, events)
+    report(figures)
+    # the executors compete with everything else for the CPUs: a busy machine inflates every figure
+    print(_load())
+    return 0
+
+
+def measure(
+    name: str,
+    executors: Callable[[Path, str], list[Child]],
+    home: Path,
+    sandbox: SandboxClient,
+    events: int,
+) -> list[Figures]:
+    with ExitStack() as stack:
+        server, api_url = launch_prefect(home, ui=False)
+        stack.enter_context(running(server))
+        wait_prefect(server, api_url)
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
+        # the events worker keeps the API URL of its first event: a new one for each server
+        EventsWorker.drain_all(at_exit=False)
+        stack.callback(EventsWorker.drain_all, at_exit=False)
+        save_sandbox_blocks(sandbox.url)
+        children = executors(home, api_url)
+        for child in children:
+            stack.enter_context(running(child))
+        logs = Logs(children)
+        wait_until(lambda: _ready(len(DEPLOYMENTS) + len(PINGPONG)), 120, "deployments", logs)
+        # the benchmark emits the watcher's events itself; a poll of its own would race it
+        with _client() as client:
+            client.pause_deployment(client.read_deployment_by_name(f"{WATCHER}/{WATCHER}").id)
+
+        handovers(2, logs)  # warm-up: every executor polling, Prefect's imports in the page cache
+        a = event_to_running(sandbox, events + 1, logs)[1:]
+        print(f"  (a) {_line(a)}", flush=True)
+        b = handovers(events, logs)
+        print(f"  (b) {_line(b)}", flush=True)
+    return [
+        Figures(name, "event -> pre-initiate Running", a),
+        Figures(name, "phase Completed -> next Running", b),
+    ]
+
+
+def event_to_running(sandbox: SandboxClient, events: int, logs: Logs) -> list[float]:
+    """One fresh opportunity at a time: moved to 5-Negotiating, its event emitted as the watcher
+    emits it; the seconds from the event to its pre-initiate run Running. Each run is cancelled
+    once it waits for the staffing approval, so the next event finds a quiet machine."""
+    created = sandbox.act("salesforce", "/opportunities/bulk", count=events, details=True)
+    samples = []
+    for opportunity in created["ids"]:
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+        (change,) = [c for c in find_stage_changes.fn(since) if c.opportunity_id == opportunity]
+        event = emit_event(
+            **event_kwargs(
+                OPPORTUNITY_NEGOTIATING,
+                change.opportunity_id,
+                key=change.id,
+                name=change.opportunity_name,
+                customer=change.customer,
+                payload={"from_stage": change.old_stage, "to_stage": change.new_stage},
+            )
+        )
+        assert event is not None, "Prefect is not configured to emit events"
+        run = wait_until(partial(_one_run, opportunity), 60, f"a run for {opportunity}", logs)
+        state = wait_until(partial(_reached, run, StateType.PAUSED, *FINAL), 120, "Paused", logs)
+        if state.type != StateType.PAUSED:
+            raise RuntimeError(f"{run.name} ended {state.type}: {state.message}\n{logs()}")
+        samples.append((_running_at(run) - event.occurred).total_seconds())
+        with _client() as client:
+            client.set_flow_run_state(run.id, Cancelled(message="benchmark sample"), force=True)
+    return samples
+
+
+def handovers(hops: int, logs: Logs) -> list[float]:
+    """A chain of `hops` hand-overs between bench-ping and bench-pong; for each, the seconds from
+    one run's Completed to the next one's Running."""
+    opportunity = f"006BM{uuid.uuid4().hex[:13].upper()}"  # fresh: its events were never seen
+    run_deployment(
+        f"{PING}/{PING}",
+        parameters={"opportunity_id": opportunity, "customer": "Benchmark", "hops": hops},
+        timeout=0,
+    )
+
+    def chain_done() -> list[FlowRun] | None:
+        runs = _runs(opportunity)
+        done = [r for r in runs if r.state_type in FINAL]
+        return runs if len(done) == hops + 1 else None
+
+    runs = wait_until(chain_done, 30 + 15 * hops, f"{hops} hand-overs", logs)
+    runs.sort(key=lambda r: -int(r.parameters["hops"]))
+    for r in runs:
+        if r.state_type != StateType.COMPLETED:
+            raise RuntimeError(f"{r.name} ended {r.state_type}\n{logs()}")
+    assert [r.name.split(" · ")[0] for r in runs[:2]] == [PING, PONG], [r.name for r in runs]
+    return [
+        (_running_at(after) - _completed_at(before)).total_seconds()
+        for before, after in pairwise(runs)
+    ]
+
+
+def report(figures: list[Figures]) -> None:
+    print(f"\nTarget: p50 <= {TARGET_P50:.1f} s, p95 <= {TARGET_P95:.1f} s")
+    print(f"{'configuration':<32} {'measure':<34} {'n':>3} {'p50':>7} {'p95':>7}  target")
+    for f in figures:
+        met = "met" if f.p50 <= TARGET_P50 and f.p95 <= TARGET_P95 else "MISSED"
+        print(
+            f"{f.configuration:<32} {f.measure:<34} {len(f.samples):>3} "
+            f"{f.p50:>6.2f}s {f.p95:>6.2f}s  {met}"
+        )
+
+
+# --- reading Prefect -----------------------------------------------------------------------------
+
+
+class Logs:
+    """The tails of the executors' logs, for an error message."""
+
+    def __init__(self, children: list[Child]) -> None:
+        self.children = children
+
+    def __call__(self) -> str:
+        return "\n".join(f"--- {c.name}:\n{c.tail()}" for c in self.children)
+
+
+@contextmanager
+def _client() -> Iterator[SyncPrefectClient]:
+    with get_client(sync_client=True) as client:
+        yield client
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, logs: Logs) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise TimeoutError(f"waited {timeout:.0f} s for {what}\n{logs()}")
+
+
+def _ready(count: int) -> bool:
+    with _client() as client:
+        return len(client.read_deployments()) >= count
+
+
+def _runs(name_part: str) -> list[FlowRun]:
+    with _client() as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_part))
+        )
+
+
+def _one_run(opportunity: str) -> FlowRun | None:
+    runs = _runs(opportunity)
+    if len(runs) > 1:
+        raise RuntimeError(f"{len(runs)} runs for one event: {[r.name for r in runs]}")
+    return runs[0] if runs else None
+
+
+def _reached(run: FlowRun, *types: StateType) -> Any:
+    with _client() as client:
+        state = client.read_flow_run(run.id).state
+    return state if state is not None and state.type in types else None
+
+
+def _state_at(run: FlowRun, kind: StateType, first: bool) -> datetime:
+    with _client() as client:
+        states = [s for s in client.read_flow_run_states(run.id) if s.type == kind]
+    if not states:
+        raise RuntimeError(f"{run.name} was never {kind.value}")
+    states.sort(key=lambda s: s.timestamp)
+    return states[0 if first else -1].timestamp
+
+
+def _running_at(run: FlowRun) -> datetime:
+    return _state_at(run, StateType.RUNNING, first=True)
+
+
+def _completed_at(run: FlowRun) -> datetime:
+    return _state_at(run, StateType.COMPLETED, first=False)
+
+
+def _line(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    return (
+        f"n={len(samples)} p50={statistics.median(samples):.2f}s "
+        f"min={ordered[0]:.2f}s max={ordered[-1]:.2f}s"
+    )
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min)"

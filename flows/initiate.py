@@ -33,13 +33,14 @@ from flows.guard import phase_run
 from flows.pre_initiate import (
     StaffingDecision,
     decision_from_message,
+    engagement_folders,
     pre_initiate_steps,
 )
 from flows.reporting import publish_summary
 from tasks import clients
 from tasks.calendar import ensure_event
 from tasks.docs import get_template_paragraphs
-from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_keyed_file
+from tasks.drive import ensure_copy, ensure_shared, find_keyed_file
 from tasks.gitlab import (
     ensure_customer_group,
     ensure_epic,
@@ -258,20 +259,7 @@ def mavenlink_project(opportunity: Opportunity, team: Team, project_url: str) ->
 
 def project_definition(opportunity: Opportunity, team: Team, project_url: str) -> list[Artifact]:
     """The Project Definition, copied from its template into the SOW folder and prefilled."""
-    settings = clients.settings()
-    root = find_folder(settings.engagements_folder)
-    customer = ensure_folder(
-        ArtifactKind.CUSTOMER_FOLDER,
-        opportunity.account.id,
-        drive_name(opportunity.account.name),
-        root,
-    )
-    sow = ensure_folder(
-        ArtifactKind.SOW_FOLDER,
-        opportunity.id,
-        drive_name(opportunity.sow_number, opportunity.name),
-        customer.id or "",
-    )
+    _, sow = engagement_folders(opportunity)
     sheet = ensure_copy(
         "project-definition",
         ArtifactKind.PROJECT_DEFINITION,

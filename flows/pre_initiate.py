@@ -112,11 +112,9 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
 # --- 1. the cost estimate --------------------------------------------------------------------------
 
 
-def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
-    """Copy the cost estimate template into the engagement's folder, prefill it, share it with the
-    engagement manager and link it on the opportunity; over $50k, open a TA review."""
-    settings = clients.settings()
-    root = find_folder(settings.engagements_folder)
+def engagement_folders(opportunity: Opportunity) -> tuple[Artifact, Artifact]:
+    """The customer's folder in the engagements folder, and the SOW's folder in it."""
+    root = find_folder(clients.settings().engagements_folder)
     customer = ensure_folder(
         ArtifactKind.CUSTOMER_FOLDER,
         opportunity.account.id,
@@ -129,6 +127,14 @@ def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
         drive_name(opportunity.sow_number, opportunity.name),
         customer.id or "",
     )
+    return customer, sow
+
+
+def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
+    """Copy the cost estimate template into the engagement's folder, prefill it, share it with the
+    engagement manager and link it on the opportunity; over $50k, open a TA review."""
+    settings = clients.settings()
+    customer, sow = engagement_folders(opportunity)
     sheet = ensure_copy(
         "cost-estimate",
         ArtifactKind.COST_ESTIMATE,

@@ -131,16 +131,16 @@ def ignore_signals() -> None:
 
 def stay_open(children: list[Child], sandbox_url: str, api_url: str, ui: str) -> int:
     """Keep everything up until interrupted; 0 on Ctrl-C (the way to end it), 1 if a child died."""
-    say()
-    say("Everything stays up: look at the runs in the UI, or drive more engagements.")
-    say(f"  Prefect UI:  {ui}")
-    say(f"  Sandbox:     {sandbox_url}   (move an opportunity: {sandbox_url}/_sandbox/docs)")
-    say("  From another shell:")
-    say(f"    export PREFECT_API_URL={api_url}")
-    say(f"    psflow status {OPPORTUNITY}")
-    say(f"    psflow emit negotiating <opportunity>   psflow retry {OPPORTUNITY}")
-    say(f"Press Ctrl-C to stop everything (or: kill {os.getpid()}).")
-    try:
+    try:  # from the first line on: a Ctrl-C as soon as the prompt shows is the normal end
+        say()
+        say("Everything stays up: look at the runs in the UI, or drive more engagements.")
+        say(f"  Prefect UI:  {ui}")
+        say(f"  Sandbox:     {sandbox_url}   (move an opportunity: {sandbox_url}/_sandbox/docs)")
+        say("  From another shell:")
+        say(f"    export PREFECT_API_URL={api_url}")
+        say(f"    psflow status {OPPORTUNITY}")
+        say(f"    psflow emit negotiating <opportunity>   psflow retry {OPPORTUNITY}")
+        say(f"Press Ctrl-C to stop everything (or: kill {os.getpid()}).")
         while True:
             for child in children:
                 if child.process.poll() is not None:

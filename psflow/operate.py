@@ -24,6 +24,7 @@ from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.events import Event
 from prefect.settings import PREFECT_API_URL, get_current_settings
 from prefect.states import AwaitingRetry
+from websockets.exceptions import WebSocketException
 
 from deployments.events import (
     OPPORTUNITY_RESOURCE_PREFIX,
@@ -340,16 +341,16 @@ def emit(event: str, opportunity: str) -> Event:
     from prefect.events.clients import get_events_client
 
     api_url = configured_api()
-    sent = lifecycle_event(event, opportunity, read_opportunity(opportunity))
 
-    async def send() -> None:
+    async def send(event: Event) -> None:
         async with get_events_client(reconnection_attempts=2) as events:
-            await events.emit(sent)
+            await events.emit(event)
 
     try:
-        asyncio.run(send())
-    except (OSError, httpx.TransportError) as err:
-        raise OperatorError(f"cannot send the event to {api_url}: {err}") from err
+        sent = lifecycle_event(event, opportunity, read_opportunity(opportunity))
+        asyncio.run(send(sent))  # as `prefect event emit` does, so a refusal is not swallowed
+    except (OSError, httpx.TransportError, WebSocketException) as err:
+        raise OperatorError(f"cannot reach the Prefect API at {api_url}: {err}") from err
     return sent
 
 

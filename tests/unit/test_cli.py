@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import AwaitingRetry, Completed, Crashed, Failed, Scheduled, Suspended
 
@@ -114,7 +115,7 @@ def test_an_unreachable_server_is_named(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_a_suspended_phase_run_waits_for_the_coordinators_approval() -> None:
-    state = Suspended(pause_key="staffing-decision", timeout_seconds=3600)
+    state: State[Any] = Suspended(pause_key="staffing-decision", timeout_seconds=3600)
     said = operate.waits_for("pre-initiate", state, ACME)
     assert said.startswith(
         "waits for the PS Project Coordinator's staffing approval (form in the UI)"
@@ -128,7 +129,8 @@ def test_a_failed_run_shows_the_first_line_of_its_message_and_how_to_retry() -> 
     message = (
         "Opportunity 006 is not ready for Initiate; fix in Salesforce:\n  - SOW_Link__c is empty"
     )
-    for state in (Failed(message=message), Crashed(message=message)):
+    states: list[State[Any]] = [Failed(message=message), Crashed(message=message)]
+    for state in states:
         said = operate.waits_for("initiate", state, ACME).splitlines()
         assert said[0].endswith(": Opportunity 006 is not ready for Initiate; fix in Salesforce:")
         assert said[1] == f"fix the cause, then: psflow retry {ACME} --phase initiate"

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="psflow-latency-") as tmp:
         data = (args.data_dir or Path(tmp)).resolve()
+        (data / "client").mkdir(parents=True, exist_ok=True)
         # Prefect reads its settings when first imported: this process gets a home of its own
         # (never ~/.prefect); each configuration then has its own server and home under `data`.
         os.environ.update(prefect_env(data / "client"))

@@ -3,8 +3,9 @@
 the other's deployment has a DeploymentEventTrigger on it. A chain of N hand-overs gives N samples of
 "one phase completing -> the next phase's run Running". The hops left travel in the event's payload.
 
-They do nothing else, so their module imports fast: a real phase adds its own import time, which
-the event -> pre-initiate measurement includes.
+They do nothing else, but their module imports psflow's deployment definitions and with them every
+phase's libraries, so a run starts about as slowly as a real phase's run does (each run is a new
+process: Python, Prefect and the flow's module are imported again every time).
 """
 
 from __future__ import annotations

@@ -54,8 +54,11 @@ class NotReady(ValueError):
     def __init__(self, opportunity_id: str, phase: str, problems: list[str]) -> None:
         self.problems = problems
         listed = "\n".join(f"  - {problem}" for problem in problems)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        # the first line alone says what to fix: UIs and `psflow status` show only that
         super().__init__(
-            f"Opportunity {opportunity_id} is not ready for {phase}; fix in Salesforce:\n{listed}"
+            f"Opportunity {opportunity_id} is not ready for {phase}: {problems[0]}{more}. "
+            f"Fix in Salesforce:\n{listed}"
         )
 
 

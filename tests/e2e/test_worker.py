@@ -70,7 +70,7 @@ def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(
     production: Production, sandbox: SandboxClient
 ) -> None:
     with get_client(sync_client=True) as client:
-        deployed = {f"{d.name}": d for d in client.read_deployments()}
+        deployed = {d.name: d for d in client.read_deployments()}
     assert sorted(deployed) == sorted(d.name for d in DEPLOYMENTS), production.deploy_output
     assert {d.work_pool_name for d in deployed.values()} == {WORK_POOL}
 

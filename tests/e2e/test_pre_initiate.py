@@ -236,6 +236,16 @@ def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
     run = the_run(opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=90)
 
+    # the runner must have seen the suspended run's process exit: a runner stopped while that
+    # process is still winding down cancels the run (a Prefect runner behaviour, noted for ops)
+    assert served.runner is not None
+    runner = served.runner
+    wait_until(
+        lambda: f"Execution of flow run '{run.id}' is paused" in runner.tail(400),
+        60,
+        "the runner to see the run suspended",
+    )
+    time.sleep(2)
     served.restart_server()
     served.restart_runner()
     assert state_of(run).type == StateType.PAUSED

@@ -18,10 +18,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.events import emit_event
 from prefect.states import Completed, State
 
-from deployments.events import PHASE_COMPLETED, Phase, event_kwargs
+from deployments.events import Phase
 from engagement.artifacts import Artifact
 from engagement.cost_estimate import activity_name
 from engagement.keys import ArtifactKind, drive_name, slack_customer_channel
@@ -36,7 +35,7 @@ from flows.pre_initiate import (
     engagement_folders,
     pre_initiate_steps,
 )
-from flows.reporting import publish_summary
+from flows.reporting import announce_completed, publish_summary
 from tasks import clients
 from tasks.calendar import ensure_event
 from tasks.docs import get_template_paragraphs
@@ -118,16 +117,7 @@ def run_initiate(opportunity_id: str) -> State[Any]:
     made.extend(meetings(opportunity, team))
 
     publish_summary(PHASE, opportunity, made, waiting="the kickoff (Plan)")
-    emit_event(
-        **event_kwargs(
-            PHASE_COMPLETED,
-            opportunity.id,
-            key=f"{opportunity.id}:{PHASE}",
-            name=opportunity.name,
-            customer=opportunity.account.name,
-            phase=PHASE,
-        )
-    )
+    announce_completed(PHASE, opportunity)
     created = sum(a.created for a in made)
     return Completed(message=f"{created} created, {len(made) - created} already existed")
 

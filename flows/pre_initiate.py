@@ -18,14 +18,13 @@ from typing import Any, Literal, cast
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.events import emit_event
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from pydantic import Field, create_model
 
-from deployments.events import PHASE_COMPLETED, Phase, event_kwargs
+from deployments.events import Phase
 from engagement.artifacts import Artifact
 from engagement.cost_estimate import prefill
 from engagement.keys import ArtifactKind, drive_name
@@ -33,7 +32,7 @@ from engagement.lifecycle import NotReady, pre_initiate_problems
 from engagement.models import CostEstimate, Opportunity
 from engagement.staffing import Recommendation, StaffingNeed, recommend
 from flows.guard import phase_run
-from flows.reporting import publish_summary
+from flows.reporting import announce_completed, publish_summary
 from tasks import clients
 from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder
 from tasks.gitlab import ensure_issue
@@ -96,16 +95,7 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
 
     made.extend(book_staffing(opportunity, decision, proposal.need))
     made.append(post_decision(opportunity, decision))
-    emit_event(
-        **event_kwargs(
-            PHASE_COMPLETED,
-            opportunity.id,
-            key=f"{opportunity.id}:{PHASE}",
-            name=opportunity.name,
-            customer=opportunity.account.name,
-            phase=PHASE,
-        )
-    )
+    announce_completed(PHASE, opportunity)
     return PreInitiated(decision, made)
 
 

@@ -1,10 +1,13 @@
-"""What every phase shows a person in the Prefect UI: the objects it made or found, with links."""
+"""What every phase tells when it is done: the objects it made or found (with links) to a person in
+the Prefect UI, and `ps.phase.completed` to the next phase."""
 
 from __future__ import annotations
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
 
+from deployments.events import PHASE_COMPLETED, Phase, event_kwargs
 from engagement.artifacts import Artifact
 from engagement.models import Opportunity
 
@@ -28,4 +31,19 @@ def publish_summary(
     )
     get_run_logger().info(
         "%s: %d objects created, %d already existed", phase, created, len(made) - created
+    )
+
+
+def announce_completed(phase: Phase, opportunity: Opportunity) -> None:
+    """`ps.phase.completed` for the phase; its id is keyed by opportunity and phase, so a re-run
+    repeats the same event and never starts the next phase twice."""
+    emit_event(
+        **event_kwargs(
+            PHASE_COMPLETED,
+            opportunity.id,
+            key=f"{opportunity.id}:{phase}",
+            name=opportunity.name,
+            customer=opportunity.account.name,
+            phase=phase,
+        )
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from psflow.local import (
     launch_worker,
     prefect_env,
     running,
+    serve_argv,
     start,
     wait_prefect,
     wait_sandbox,
@@ -84,12 +84,12 @@ class Figures:
 
 
 def served(home: Path, api_url: str) -> list[Child]:
-    """The demo's: `python -m deployments.serve` polling every second (and the benchmark's pair,
-    served the same way beside it)."""
-    env = {**prefect_env(home, api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    """The demo's: `python -m deployments.serve` polling every POLL_SECONDS (and the benchmark's
+    pair, served the same way beside it)."""
+    env = prefect_env(home, api_url)
     return [
-        start("serve", [sys.executable, "-m", "deployments.serve"], home / "serve.log", env),
-        start("serve pair", [sys.executable, "-m", "benchmarks.serve"], home / "pair.log", env),
+        start("serve", serve_argv("deployments.serve"), home / "serve.log", env),
+        start("serve pair", serve_argv("benchmarks.serve"), home / "pair.log", env),
     ]
 
 

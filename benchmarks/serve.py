@@ -1,14 +1,17 @@
 """Serve the benchmark's ping-pong pair from this process, as `deployments.serve` serves psflow's
 deployments (the benchmark runs both side by side).
 
-    python -m benchmarks.serve
+    python -m benchmarks.serve [--poll-seconds S]
 """
 
 from __future__ import annotations
+
+import sys
 
 from prefect import serve
 
 from benchmarks.pingpong import PINGPONG
 
 if __name__ == "__main__":
-    serve(*(d.to_runner() for d in PINGPONG), limit=20)
+    poll = float(sys.argv[2]) if sys.argv[1:2] == ["--poll-seconds"] else None
+    serve(*(d.to_runner() for d in PINGPONG), limit=20, query_seconds=poll)

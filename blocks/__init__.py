@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TypeVar, cast
 
 from prefect.blocks.core import Block
-from prefect.blocks.webhook import Webhook
 
 from blocks.gitlab import GitLabConnection
 from blocks.google import GoogleWorkspaceConnection
@@ -81,6 +80,8 @@ def save_sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[str]:
         type(block).register_type_and_schema()
         block.save(BLOCK_NAME, overwrite=True)
         saved.append(f"{block.get_block_type_slug()}/{BLOCK_NAME}")
+    from prefect.blocks.webhook import Webhook  # only the setup path needs it
+
     ops = Webhook(
         url=f"{sandbox_url.rstrip('/')}{SANDBOX_OPS_WEBHOOK}",
         headers={"Content-Type": "application/json"},

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import gitlab
+from typing import TYPE_CHECKING
+
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
+
+if TYPE_CHECKING:
+    import gitlab
 
 
 class GitLabConnection(Block):
@@ -39,6 +43,8 @@ class GitLabConnection(Block):
         multiply the attempts. python-gitlab still waits out a 429 by itself (`obey_rate_limit`,
         per request), honouring Retry-After.
         """
+        import gitlab  # loaded with the client, not with the Block
+
         return gitlab.Gitlab(
             url=self.url.rstrip("/"),
             private_token=self.token.get_secret_value(),

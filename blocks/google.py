@@ -1,23 +1,21 @@
-"""Google Workspace: Drive, Sheets (googleapiclient and gspread), Gmail, Calendar, Docs, Slides."""
+"""Google Workspace: Drive, Sheets (googleapiclient and gspread), Gmail, Calendar, Docs, Slides.
+
+The client libraries are imported when a client is built (`blocks/google_clients.py`), not with
+the Block: a flow run that never calls Google does not pay for importing them.
+"""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING
 
-import google.auth.credentials
-import gspread
-import httplib2
-from google.auth.transport.requests import AuthorizedSession
-from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
-from googleapiclient.discovery import Resource, build_from_document
-from gspread.http_client import HTTPClient
 from prefect.blocks.core import Block
 from prefect.types import SecretDict
 from pydantic import Field, SecretStr
+
+if TYPE_CHECKING:
+    import google.auth.credentials
+    import gspread
+    from googleapiclient.discovery import Resource
 
 SCOPES = (
     "https://www.googleapis.com/auth/drive",
@@ -27,9 +25,6 @@ SCOPES = (
     "https://www.googleapis.com/auth/documents",
     "https://www.googleapis.com/auth/presentations",
 )
-
-# The googleapis.com hosts gspread builds its URLs on; `root_url` replaces them.
-_GSPREAD_HOSTS = ("https://sheets.googleapis.com/", "https://www.googleapis.com/")
 
 
 class GoogleWorkspaceConnection(Block):
@@ -63,20 +58,14 @@ class GoogleWorkspaceConnection(Block):
     timeout_seconds: float = Field(default=30.0, description="Timeout of one HTTP request.")
 
     def credentials(self) -> google.auth.credentials.Credentials:
-        if self.service_account_info is not None:
-            info = self.service_account_info.get_secret_value()
-            creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
-            return creds.with_subject(self.subject) if self.subject else creds
-        if self.access_token is not None:
-            return user_credentials.Credentials(token=self.access_token.get_secret_value())
-        raise ValueError(
-            "GoogleWorkspaceConnection: set service_account_info (with subject) or access_token"
-        )
+        from blocks.google_clients import credentials
+
+        return credentials(self)
 
     def _service(self, name: str, version: str) -> Resource:
-        http = _RequestsHttp(AuthorizedSession(self.credentials()), self.timeout_seconds)
-        document = _discovery_document(name, version, self.root_url)
-        return build_from_document(document, http=http)
+        from blocks.google_clients import service
+
+        return service(self, name, version)
 
     def drive(self) -> Resource:
         return self._service("drive", "v3")
@@ -97,65 +86,6 @@ class GoogleWorkspaceConnection(Block):
         return self._service("slides", "v1")
 
     def gspread_client(self) -> gspread.Client:
-        client_class = _rooted_http_client(self.root_url) if self.root_url else HTTPClient
-        client = gspread.Client(auth=self.credentials(), http_client=client_class)
-        client.set_timeout(self.timeout_seconds)
-        return client
+        from blocks.google_clients import gspread_client
 
-
-class _RequestsHttp:
-    """The `http` googleapiclient calls, on a requests session instead of httplib2.
-
-    httplib2 resends a request, POSTs included, after the connection drops before an answer
-    ("the connection just went stale"), whatever its RETRIES: a create whose answer was lost is made
-    twice before psflow can look its key up. requests sends once and lets the failure reach the
-    task, whose retry looks the key up first. gspread already talks through the same kind of session.
-    """
-
-    def __init__(self, session: AuthorizedSession, timeout: float) -> None:
-        self.session, self.timeout = session, timeout
-
-    def request(
-        self,
-        uri: str,
-        method: str = "GET",
-        body: bytes | str | None = None,
-        headers: dict[str, str] | None = None,
-        **_: Any,
-    ) -> tuple[httplib2.Response, bytes]:
-        answer = self.session.request(method, uri, data=body, headers=headers, timeout=self.timeout)
-        # requests has already decoded any gzip body: do not let the header say otherwise
-        info = {k: v for k, v in answer.headers.items() if k.lower() != "content-encoding"}
-        response = httplib2.Response({**info, "status": str(answer.status_code)})
-        response.reason = answer.reason
-        return response, answer.content
-
-
-@cache
-def _discovery_document(name: str, version: str, root_url: str | None) -> str:
-    """The discovery document shipped with google-api-python-client, with `rootUrl` moved when
-    asked. Moving rootUrl (not `api_endpoint`) also moves media uploads and batch requests."""
-    path = (
-        resources.files("googleapiclient.discovery_cache") / "documents" / f"{name}.{version}.json"
-    )
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if root_url:
-        document["rootUrl"] = document["mtlsRootUrl"] = root_url.rstrip("/") + "/"
-    return json.dumps(document)
-
-
-@cache
-def _rooted_http_client(root_url: str) -> type[HTTPClient]:
-    """gspread copies its URLs into several modules at import time, so the only seam is the HTTP
-    client: this one rewrites the googleapis.com prefix of every request to `root_url`."""
-    root = root_url.rstrip("/") + "/"
-
-    class RootedHTTPClient(HTTPClient):
-        def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
-            for host in _GSPREAD_HOSTS:
-                if endpoint.startswith(host):
-                    endpoint = root + endpoint[len(host) :]
-                    break
-            return super().request(method, endpoint, *args, **kwargs)
-
-    return RootedHTTPClient
+        return gspread_client(self)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import requests
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
-from requests.adapters import HTTPAdapter
-from simple_salesforce import Salesforce
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 
 class SalesforceConnection(Block):
@@ -55,12 +55,17 @@ class SalesforceConnection(Block):
 
     def get_client(self) -> Salesforce:
         """A simple-salesforce client; with the JWT flow this logs in (one HTTP request)."""
+        import requests  # the client libraries load with the client, not with the Block
+        from simple_salesforce import Salesforce
+
+        from blocks.salesforce_http import Transport
+
         session = requests.Session()
         if self.access_token is not None:
             if not self.instance_url:
                 raise ValueError("SalesforceConnection: instance_url is required with access_token")
             url = urlsplit(self.instance_url)
-            adapter = _Transport(self.timeout_seconds, url.netloc if url.scheme == "http" else None)
+            adapter = Transport(self.timeout_seconds, url.netloc if url.scheme == "http" else None)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             # `instance` (host, port and path) instead of `instance_url`: simple-salesforce keeps
@@ -72,7 +77,7 @@ class SalesforceConnection(Block):
                 session=session,
             )
         if self.username and self.consumer_key and self.private_key is not None:
-            adapter = _Transport(self.timeout_seconds, None)
+            adapter = Transport(self.timeout_seconds, None)
             session.mount("https://", adapter)
             return Salesforce(
                 username=self.username,
@@ -86,23 +91,3 @@ class SalesforceConnection(Block):
             "SalesforceConnection: set access_token (with instance_url), or username, "
             "consumer_key and private_key for the JWT bearer login"
         )
-
-
-class _Transport(HTTPAdapter):
-    """Gives every request the connection's timeout (simple-salesforce sets none), and sends
-    the https URLs simple-salesforce always builds over plain http when the instance URL itself
-    is plain http (`plain_http_host`), as a local stand-in is."""
-
-    def __init__(self, timeout: float, plain_http_host: str | None) -> None:
-        super().__init__()
-        self.timeout = timeout
-        self.plain_prefix = f"https://{plain_http_host}/" if plain_http_host else None
-
-    def send(
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        if self.plain_prefix and request.url and request.url.startswith(self.plain_prefix):
-            request.url = "http://" + request.url[len("https://") :]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, *args, **kwargs)

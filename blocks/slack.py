@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
-from slack_sdk import WebClient
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 
 class SlackConnection(Block):
@@ -27,6 +31,8 @@ class SlackConnection(Block):
     timeout_seconds: float = Field(default=30.0, description="Timeout of one HTTP request.")
 
     def get_client(self) -> WebClient:
+        from slack_sdk import WebClient  # loaded with the client, not with the Block
+
         return WebClient(
             token=self.bot_token.get_secret_value(),
             base_url=self.base_url.rstrip("/") + "/",  # slack_sdk appends method names to it

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -28,6 +27,7 @@ from psflow.local import (
     launch_sandbox,
     prefect_env,
     running,
+    serve_argv,
     start,
     wait_prefect,
     wait_sandbox,
@@ -68,9 +68,8 @@ def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> i
 
             blocks.save_sandbox_blocks(sandbox_url)
             say(f"✓ blocks saved: {', '.join(b.get_block_type_slug() for b in blocks.CONNECTIONS)}")
-            env = {**prefect_env(home, api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-            argv = [sys.executable, "-m", "deployments.serve", "--watch-seconds", "2"]
-            runner = start("serve", argv, home / "serve.log", env)
+            argv = serve_argv("deployments.serve", "--watch-seconds", "2")
+            runner = start("serve", argv, home / "serve.log", prefect_env(home, api_url))
             stack.enter_context(running(runner))
             wait_for("the deployments to be served", _deployments_served, 60)
             say("✓ deployments served (the Salesforce watcher polls every 2 s)")

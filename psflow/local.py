@@ -152,6 +152,15 @@ def running(child: Child) -> Iterator[Child]:
 
 REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout workers run the flows from
 
+# How often the demo's runner and the workers ask the server for due runs (Prefect's default is
+# 10 s). Half of it is, on average, added to every event -> running; one small query each time.
+POLL_SECONDS = 0.5
+
+
+def serve_argv(module: str = "deployments.serve", *args: str) -> list[str]:
+    """The command serving a module's deployments, polling every POLL_SECONDS."""
+    return [sys.executable, "-m", module, *args, "--poll-seconds", str(POLL_SECONDS)]
+
 
 def prefect_command(
     home: Path,
@@ -207,14 +216,14 @@ def launch_worker(
     project: Path = REPOSITORY,
 ) -> Child:
     """`prefect worker start --pool <pool>` in a child process (not yet waited for). It asks for
-    runs every second, like the demo's runner (Prefect's default is 10 s), and takes them up to 10 s
-    before they are due (more than one query apart, so no scheduled run starts late); `env` can
+    runs every POLL_SECONDS, like the demo's runner, and takes them up to 10 s before they are due
+    (more than one query apart, so no scheduled run starts late); `env` can
     override both. Its flow runs find the checkout through PSFLOW_HOME (prefect.yaml's pull step)."""
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
     worker_env = {
         **prefect_env(home, api_url),
         "PSFLOW_HOME": str(project),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_QUERY_SECONDS": str(POLL_SECONDS),
         "PREFECT_WORKER_PREFETCH_SECONDS": "10",
         **(env or {}),
     }

@@ -17,15 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-import gitlab.exceptions
-import gspread.exceptions
-import httplib2
 import httpx
-import requests
-import simple_salesforce.exceptions
-import slack_sdk.errors
-from google.auth.exceptions import RefreshError, TransportError
-from googleapiclient.errors import HttpError
 from prefect import Task, task
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
@@ -112,7 +104,7 @@ def classify(exc: Exception, system: str, what: str) -> OutsideError | None:
     """The OutsideError for a client library's exception; None for anything else (a bug)."""
     status, detail, retry_after = _status_of(exc)
     if status is None:
-        if isinstance(exc, _NETWORK_ERRORS):
+        if isinstance(exc, _network_errors()):
             return TransientError(system, what, f"no answer ({type(exc).__name__}: {exc})")
         return None
     kind = TransientError if status in TRANSIENT_STATUSES else PermanentError
@@ -123,17 +115,24 @@ def classify(exc: Exception, system: str, what: str) -> OutsideError | None:
     return PermanentError(system, what, f"HTTP {status}: {detail}", status)
 
 
-_NETWORK_ERRORS = (
-    ConnectionError,  # includes ConnectionResetError, ConnectionRefusedError, BrokenPipeError
-    TimeoutError,
-    socket.timeout,
-    http.client.HTTPException,  # RemoteDisconnected, IncompleteRead
-    httplib2.HttpLib2Error,
-    requests.ConnectionError,
-    requests.Timeout,
-    httpx.TransportError,
-    TransportError,
-)
+def _network_errors() -> tuple[type[BaseException], ...]:
+    # The client libraries are imported on the first error, not with every flow module: a run
+    # imports only the libraries of the systems it calls (see blocks/).
+    import httplib2
+    import requests
+    from google.auth.exceptions import TransportError
+
+    return (
+        ConnectionError,  # includes ConnectionResetError, ConnectionRefusedError, BrokenPipeError
+        TimeoutError,
+        socket.timeout,
+        http.client.HTTPException,  # RemoteDisconnected, IncompleteRead
+        httplib2.HttpLib2Error,
+        requests.ConnectionError,
+        requests.Timeout,
+        httpx.TransportError,
+        TransportError,
+    )
 
 
 _GOOGLE_RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -149,6 +148,13 @@ def _retry_after(headers: Any) -> float | None:
 
 def _status_of(exc: Exception) -> tuple[int | None, str, float | None]:
     """(HTTP status, the system's own words, Retry-After) from any client library's error."""
+    import gitlab.exceptions
+    import gspread.exceptions
+    import simple_salesforce.exceptions
+    import slack_sdk.errors
+    from google.auth.exceptions import RefreshError
+    from googleapiclient.errors import HttpError
+
     if isinstance(exc, HttpError):
         status = exc.status_code
         reasons = {d.get("reason") for d in exc.error_details or [] if isinstance(d, dict)}

@@ -10,14 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import gitlab
-import gspread
-import httpx
-import simple_salesforce
-import slack_sdk
-from googleapiclient.discovery import Resource
 from prefect.blocks.core import Block
 
 from blocks import (
@@ -29,6 +23,14 @@ from blocks import (
     SlackConnection,
     load,
 )
+
+if TYPE_CHECKING:  # the libraries themselves load with the first client (see blocks/)
+    import gitlab
+    import gspread
+    import httpx
+    import simple_salesforce
+    import slack_sdk
+    from googleapiclient.discovery import Resource
 
 B = TypeVar("B", bound=Block)
 T = TypeVar("T")

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import gitlab.exceptions
 from pydantic import BaseModel, ConfigDict
 
 from engagement.artifacts import Artifact
@@ -57,9 +56,11 @@ class GitLabUser(BaseModel):
 
 def _found(manager: Any, ref: str | int) -> Any | None:
     """`manager.get(ref)`, or None when GitLab answers 404 (the object does not exist)."""
+    from gitlab.exceptions import GitlabGetError  # loaded with the client
+
     try:
         return manager.get(ref, **NO_LIBRARY_RETRIES)
-    except gitlab.exceptions.GitlabGetError as error:
+    except GitlabGetError as error:
         if error.response_code == 404:
             return None
         raise
@@ -113,6 +114,8 @@ def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
     Raises:
         PermanentError: when the customers group does not exist or the token may not add to it.
     """
+    from gitlab.exceptions import GitlabCreateError  # loaded with the client
+
     parent_path = settings().customers_group
     path = gitlab_group_path(account_id, account_name)
     full_path = f"{parent_path}/{path}"
@@ -133,7 +136,7 @@ def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
             }
             try:
                 group = groups.create(data, **NO_LIBRARY_RETRIES)
-            except gitlab.exceptions.GitlabCreateError as error:
+            except GitlabCreateError as error:
                 # Two engagements of one customer may start at once (concurrency is per
                 # opportunity): the other run's group makes this create a 400 "taken".
                 group = _found(groups, full_path) if error.response_code == 400 else None

@@ -11,7 +11,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import slack_sdk.errors
 from pydantic import BaseModel, ConfigDict
 
 from engagement.artifacts import Artifact
@@ -181,10 +180,12 @@ def _channel_url(channel_id: str) -> str:
 
 def _create_channel(name: str, what: str) -> dict[str, Any] | None:
     """The new public channel; None when Slack answers that the name is taken."""
+    from slack_sdk.errors import SlackApiError  # loaded with the client
+
     with calling(SYSTEM, f"creation of {what}"):
         try:
             return dict(slack().conversations_create(name=name)["channel"])
-        except slack_sdk.errors.SlackApiError as error:
+        except SlackApiError as error:
             if error.response.get("error") != "name_taken":
                 raise
             return None
@@ -266,13 +267,15 @@ def _user_ids(emails: list[str]) -> list[str]:
     Raises:
         PermanentError: naming every address without an active Slack user.
     """
+    from slack_sdk.errors import SlackApiError  # loaded with the client
+
     ids: list[str] = []
     unknown: list[str] = []
     for address in emails:
         with calling(SYSTEM, f"user {address}"):
             try:
                 user = slack().users_lookupByEmail(email=address)["user"]
-            except slack_sdk.errors.SlackApiError as error:
+            except SlackApiError as error:
                 if error.response.get("error") != "users_not_found":
                     raise
                 user = None
@@ -306,6 +309,8 @@ def ensure_members(channel_id: str, emails: list[str]) -> int:
         >>> ensure_members(channel.id, ["marcus.webb@northwind.example"])  # doctest: +SKIP
         1
     """
+    from slack_sdk.errors import SlackApiError  # loaded with the client
+
     user_ids = _user_ids(addresses("emails", emails))
     members = _members(channel_id)
     missing = [user for user in user_ids if user not in members]
@@ -317,7 +322,7 @@ def ensure_members(channel_id: str, emails: list[str]) -> int:
             answer = slack().conversations_invite(
                 channel=channel_id, users=",".join(missing), force=True
             )
-        except slack_sdk.errors.SlackApiError as error:
+        except SlackApiError as error:
             if error.response.get("error") != "already_in_channel":
                 raise
             return 0
@@ -332,6 +337,8 @@ def ensure_pinned(channel_id: str, ts: str) -> bool:
     Returns:
         True when it was pinned now.
     """
+    from slack_sdk.errors import SlackApiError  # loaded with the client
+
     what = f"pin of message {ts} in channel {channel_id}"
     with calling(SYSTEM, what):
         pins = slack().pins_list(channel=channel_id).get("items") or []
@@ -339,7 +346,7 @@ def ensure_pinned(channel_id: str, ts: str) -> bool:
             return False
         try:
             slack().pins_add(channel=channel_id, timestamp=ts)
-        except slack_sdk.errors.SlackApiError as error:
+        except SlackApiError as error:
             if error.response.get("error") != "already_pinned":  # pinned meanwhile
                 raise
             return False

@@ -3,7 +3,6 @@ served against it and the session's sandbox, as the demo runs them."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,15 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import save_sandbox_blocks
 from deployments.definitions import DEPLOYMENTS
-from psflow.local import Child, free_port, launch_prefect, prefect_env, start, wait_prefect
+from psflow.local import (
+    Child,
+    free_port,
+    launch_prefect,
+    prefect_env,
+    serve_argv,
+    start,
+    wait_prefect,
+)
 from sandbox.server import SandboxServer
 
 
@@ -46,8 +53,8 @@ class PrefectStack:
         self.runner: Child | None = None
 
     def serve(self) -> None:
-        env = {**prefect_env(self.home, self.api_url), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-        argv = [sys.executable, "-m", "deployments.serve", "--watch-seconds", "3"]
+        argv = serve_argv("deployments.serve", "--watch-seconds", "3")
+        env = prefect_env(self.home, self.api_url)
         self.runner = start("serve", argv, self.home / "serve.log", env)
         wait_until(_deployments_ready, timeout=60, what="served deployments", log=self.runner.tail)
 

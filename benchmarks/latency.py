@@ -5,10 +5,10 @@
   (b) phase completed -> next phase Running: the benchmark's ping-pong pair (benchmarks/pingpong.py),
       chained by `ps.phase.completed` exactly as psflow's phases are;
 
-on (1) the demo's configuration (a Prefect server, `python -m deployments.serve` with
-PREFECT_RUNNER_POLL_FREQUENCY=1) and (2) production's (`prefect deploy --all`, `prefect worker
-start` of a process pool with PREFECT_WORKER_QUERY_SECONDS=1). Every figure comes from Prefect's
-own timestamps: the event's `occurred`, the Running state of the run, the Completed state of the run
+on (1) the demo's configuration (a Prefect server, `python -m deployments.serve` polling every
+`psflow.local.POLL_SECONDS`) and (2) production's (`prefect deploy --all`, `prefect worker start`
+of a process pool polling as often). Every figure comes from Prefect's own timestamps: the
+event's `occurred`, the Running state of the run, the Completed state of the run
 before. It starts and stops its own sandbox and Prefect servers.
 
     .venv/bin/python -m benchmarks.latency [--events 20] [--only serve|worker] [--data-dir DIR]

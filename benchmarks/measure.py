@@ -32,6 +32,7 @@ from deployments.definitions import DEPLOYMENTS, WORK_POOL
 from deployments.events import OPPORTUNITY_NEGOTIATING, event_kwargs
 from deployments.prefect_yaml import deployment, prefect_yaml
 from psflow.local import (
+    POLL_SECONDS,
     Child,
     deploy_all,
     launch_prefect,
@@ -107,8 +108,8 @@ def worker(home: Path, api_url: str) -> list[Child]:
 
 
 CONFIGURATIONS: dict[str, tuple[str, Callable[[Path, str], list[Child]]]] = {
-    "serve": ("serve, runner poll 1 s (demo)", served),
-    "worker": ("process worker, query 1 s", worker),
+    "serve": (f"serve, runner poll {POLL_SECONDS:g} s (demo)", served),
+    "worker": (f"process worker, query {POLL_SECONDS:g} s", worker),
 }
 
 

@@ -225,6 +225,8 @@ def launch_worker(
         "PSFLOW_HOME": str(project),
         "PREFECT_WORKER_QUERY_SECONDS": str(POLL_SECONDS),
         "PREFECT_WORKER_PREFETCH_SECONDS": "10",
+        # its runs' `python` (prefect.yaml's command) is this venv's, as in an activated venv
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         **(env or {}),
     }
     return start(f"worker {pool}", argv, home / f"worker-{pool}.log", worker_env)

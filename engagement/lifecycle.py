@@ -82,6 +82,7 @@ def pre_initiate_problems(opportunity: Opportunity, allowed_stages: Collection[s
         problems.append("PS_Expected_Start__c is empty (the staffing window starts there)")
     if opportunity.expected_completion is None:
         problems.append("PS_Expected_Completion__c is empty (the staffing window ends there)")
+    problems.extend(_window_problems(opportunity))
     if not opportunity.line_items:
         problems.append("Opportunity Products: no SOW activity is sold (no line items)")
     return problems
@@ -109,9 +110,25 @@ def initiate_problems(opportunity: Opportunity, closed_won: str) -> list[str]:
         problems.append("SOW_Link__c is empty (the PS Engagement record links the SOW)")
     if opportunity.expected_start is None or opportunity.expected_completion is None:
         problems.append("PS_Expected_Start__c / PS_Expected_Completion__c: the window is not set")
+    problems.extend(_window_problems(opportunity))
     if not opportunity.line_items:
         problems.append("Opportunity Products: no SOW activity is sold (no line items)")
     return problems
+
+
+def _window_problems(opportunity: Opportunity) -> list[str]:
+    """The staffing window must hold a working day: staffing books PSEs on those days only, and
+    finding out there (after the cost estimate is written) would stop the phase halfway."""
+    start, end = opportunity.expected_start, opportunity.expected_completion
+    if start is None or end is None or end < start:  # the model refuses the last case
+        return []
+    days = min((end - start).days + 1, 7)
+    if any((start + timedelta(days=n)).weekday() < 5 for n in range(days)):
+        return []
+    return [
+        f"PS_Expected_Start__c / PS_Expected_Completion__c: the window {start} to {end} has no "
+        "working day (Monday to Friday)"
+    ]
 
 
 class Team(BaseModel):

@@ -17,8 +17,6 @@ from engagement.models import (
     OPPORTUNITY_PREFIX,
     Engagement,
     Opportunity,
-    parse_list,
-    parse_skills,
     salesforce_id,
 )
 from tasks import clients
@@ -270,14 +268,15 @@ def _opportunity(
         "sow_link": record["SOW_Link__c"],
         "engagement_manager_email": manager.get("Email"),
         "account_executive_email": (record.get("Owner") or {}).get("Email"),
-        "required_skills": parse_skills(record["PS_Skills_Required__c"] or ""),
+        # the cells as typed: the model parses them, so a bad one is named like any field
+        "required_skills": record["PS_Skills_Required__c"] or "",
         "expected_start": record["PS_Expected_Start__c"],
         "expected_completion": record["PS_Expected_Completion__c"],
         "account": {
             "id": record["AccountId"],
             "name": account.get("Name"),
             "time_zone": account.get("PS_Time_Zone__c"),
-            "communication_style": parse_list(account.get("PS_Communication_Style__c") or ""),
+            "communication_style": account.get("PS_Communication_Style__c") or "",
             "existing_customer": existing_customer,
         },
         "contacts": [

@@ -3,6 +3,7 @@ system fields on create, and the values Salesforce maintains itself (formulas, m
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -25,6 +26,8 @@ from sandbox.salesforce.soql import comparable, format_datetime, parse_datetime
 Json = dict[str, Any]
 Fetch = Callable[[str, str], Json | None]
 
+# The range of a Salesforce date field (earlier or later dates are refused).
+DATE_MIN, DATE_MAX = date(1700, 1, 1), date(4000, 12, 31)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _JSON_TOKENS = {bool: "VALUE_TRUE", int: "VALUE_NUMBER_INT", float: "VALUE_NUMBER_FLOAT"}
 
@@ -69,14 +72,23 @@ def coerce_value(field: Field, raw: Any, fetch: Fetch) -> Any:
             if isinstance(raw, bool | list | dict):
                 raise ValueError
             number = float(raw)
+            if not math.isfinite(number):  # "NaN", "Infinity": Salesforce stores decimals only
+                raise ValueError
         except ValueError:
             raise _parser_error("int" if kind == "int" else "double", raw) from None
         return int(number) if kind == "int" else number
     if kind == "date":
         try:
-            return date.fromisoformat(raw).isoformat()
+            day = date.fromisoformat(raw)
         except (TypeError, ValueError):
             raise _parser_error("date", raw) from None
+        if not DATE_MIN <= day <= DATE_MAX:
+            raise bad_request(
+                f"{label}: invalid date: {raw}: valid dates are 1700-01-01 to 4000-12-31",
+                "FIELD_INTEGRITY_EXCEPTION",
+                [field.name],
+            )
+        return day.isoformat()
     if kind == "datetime":
         try:
             return format_datetime(parse_datetime(raw))

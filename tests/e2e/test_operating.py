@@ -4,26 +4,44 @@ opportunity's tag, and a failed phase run is reported to the ops channel with it
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
+from functools import partial
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events import emit_event
+from prefect.states import AwaitingRetry
 
 from deployments.events import OPPORTUNITY_CLOSED_WON, event_kwargs
 from sandbox.client import SandboxClient
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
-from tests.e2e.test_initiate import EXPECTED, FINAL, objects_of, staffed
-from tests.e2e.test_pre_initiate import wait_for_state
+from tests.e2e.test_initiate import EXPECTED, FINAL, objects_of, run_of, staffed
+from tests.e2e.test_pre_initiate import state_of, wait_for_state
 
 pytestmark = pytest.mark.e2e
+
+# The writes of one Initiate of a staffed opportunity under $50k, its floor: each object once.
+ONE_INITIATE = {
+    "salesforce": 2,
+    "gitlab": 6,
+    "mavenlink": 7,
+    "slack": 4,
+    "drive": 4,
+    "sheets": 1,
+    "gmail": 1,
+    "calendar": 2,
+}
 
 
 def test_two_identical_events_at_once_run_the_phase_one_at_a_time_with_one_set_of_objects(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
     (opportunity,) = staffed(sandbox)
+    mark = sandbox.last_request_id()
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
     for attempt in ("first", "second"):  # two more, distinct events: Prefect cannot dedupe them
         event = event_kwargs(OPPORTUNITY_CLOSED_WON, opportunity, key=attempt, customer="Acme")
@@ -41,6 +59,7 @@ def test_two_identical_events_at_once_run_the_phase_one_at_a_time_with_one_set_o
         final = wait_for_state(run, *FINAL, timeout=180)
         assert final.type == StateType.COMPLETED, final.message
     assert objects_of(sandbox, opportunity) == EXPECTED
+    assert applied(sandbox, mark) == ONE_INITIATE  # the later runs wrote nothing
 
     with get_client(sync_client=True) as client:
         spans = []  # each run's work inside the opportunity's slot: its first to its last task
@@ -58,6 +77,68 @@ def test_two_identical_events_at_once_run_the_phase_one_at_a_time_with_one_set_o
     spans.sort()
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start  # each waited for the opportunity's slot
+
+
+def test_an_ops_retry_racing_a_new_trigger_ends_with_one_set_of_objects(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = staffed(sandbox)
+    start = sandbox.last_request_id()
+    sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    failed = run_of("initiate", opportunity)
+    assert wait_for_state(failed, *FINAL, timeout=120).type == StateType.FAILED
+    sandbox.clear_faults()
+
+    # at once: ops press Retry on the failed run, and a new Closed Won event arrives
+    event = event_kwargs(OPPORTUNITY_CLOSED_WON, opportunity, key="again", customer="Acme")
+    with ThreadPoolExecutor(2) as pool:
+        done = [
+            pool.submit(copy_context().run, _ops_retry, failed),
+            pool.submit(copy_context().run, _trigger, event),
+        ]
+        for future in done:
+            future.result()
+    runs = wait_until(
+        lambda: (r := _initiate_runs(opportunity)) and len(r) == 2 and r,
+        60,
+        "the retried run and the new one",
+    )
+    for run in runs:
+        final = wait_until(partial(_finished_again, run), 180, f"{run.name} to finish again")
+        assert final.type == StateType.COMPLETED, final.message
+    assert failed.id in {run.id for run in runs}
+    assert objects_of(sandbox, opportunity) == EXPECTED
+    # the refused write is not counted; the failure's ops alert is one more Slack post
+    assert applied(sandbox, start) == {**ONE_INITIATE, "slack": ONE_INITIATE["slack"] + 1}
+
+
+def _trigger(event: dict[str, Any]) -> None:
+    emit_event(**event)
+
+
+def _finished_again(run: FlowRun) -> Any:
+    """The run's final state, once it is final and not the failure it was retried from."""
+    state = state_of(run)
+    return state.is_final() and state.type != StateType.FAILED and state
+
+
+def _ops_retry(run: FlowRun) -> None:
+    with get_client(sync_client=True) as client:  # what the UI's Retry button does
+        client.set_flow_run_state(run.id, AwaitingRetry(), force=True)
+
+
+def applied(sandbox: SandboxClient, since: int) -> dict[str, int]:
+    """Writes the systems applied (a refused one, 4xx, changed nothing), per service."""
+    out: dict[str, int] = {}
+    for row in sandbox.requests(write=True, since=since):
+        if row["status"] < 400:
+            out[row["service"]] = out.get(row["service"], 0) + 1
+    return out
+
+
+def _initiate_runs(opportunity: str) -> list[FlowRun]:
+    return [r for r in flow_runs(opportunity) if r.name.startswith("initiate")]
 
 
 def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(

@@ -1,0 +1,416 @@
+"""The fault matrix's parts, shared by tests/e2e/test_fault_matrix.py and benchmarks/reliability.py.
+
+A *write route* is a method and a route template of the sandbox (e.g. `POST /gitlab/api/v4/projects/
+{id}/issues`), found by matching the request log of a clean reference run against the sandbox's own
+routers: a write psflow starts to make tomorrow is in the list without anyone adding it.
+
+The phases run in this process against a real Prefect server, with the sandbox's Blocks given
+directly (`clients.configure`) so the HTTP clients' timeout can be short; an ops retry is what the
+UI's Retry does (the run set to AwaitingRetry), then the run executed again by the same engine a
+runner uses (`run_flow` with the existing flow run): its completed tasks are not redone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+from fastapi.routing import _iter_included_route_candidates
+from prefect import Flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.flow_engine import run_flow
+from prefect.states import AwaitingRetry, State
+from starlette.routing import Match, Route
+
+from blocks import sandbox_blocks
+from flows.initiate import initiate
+from flows.pre_initiate import StaffingDecision, post_decision, pre_initiate, propose_staffing
+from sandbox.app import load_systems
+from sandbox.client import SandboxClient
+from sandbox.gitlab import api as gitlab_api
+from tasks import clients
+from tasks.salesforce import get_opportunity
+
+COORDINATOR = "priya.raman@northwind.example"
+# The HTTP clients' timeout in these runs (the Blocks' default is 30 s, Mavenlink's 60 s): a
+# `delay` fault longer than it is a timeout, without the matrix waiting half a minute for each.
+CLIENT_TIMEOUT = 1.0
+# A `delay` fault holds the request, then applies it: the client has given up by then, and the
+# task's retry (at least 0.5 s later: backoff 1 s, jitter 0.5) comes after the write landed, as when
+# a slow server finishes a request its client stopped waiting for.
+TIMEOUT_DELAY = CLIENT_TIMEOUT + 0.25
+
+
+@dataclass(frozen=True, order=True)
+class WriteRoute:
+    system: str
+    method: str
+    template: str  # e.g. /gitlab/api/v4/projects/{id}/issues
+
+    @property
+    def regex(self) -> str:
+        """The template as the sandbox's fault `path` (matched against the whole path): one
+        path segment per parameter, `{x:path}` any rest."""
+        out, last = [], 0
+        for param in re.finditer(r"\{([^}:]+)(:path)?\}", self.template):
+            out.append(re.escape(self.template[last : param.start()]))
+            out.append(".+" if param.group(2) else "[^/]+")
+            last = param.end()
+        return "".join([*out, re.escape(self.template[last:])])
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+_ROUTES: list[tuple[str, Route]] | None = None
+
+
+def _routes() -> list[tuple[str, Route]]:
+    global _ROUTES
+    if _ROUTES is None:  # flattened as the server sees them (Google's routers are nested)
+        _ROUTES = [
+            (system.name, route)
+            for system in load_systems()
+            for route in _iter_included_route_candidates(system.router.routes)
+            if isinstance(route, Route)
+        ]
+    return _ROUTES
+
+
+def route_of(method: str, path: str) -> WriteRoute | None:
+    """The sandbox route that serves this request, as the server would pick it (first match).
+
+    Two systems dispatch below one FastAPI route, as their real APIs are shaped: GitLab on the raw
+    path (its own route table), Slack on the Web API method's name (the method is the route)."""
+    for system, route in _routes():
+        prefix = f"/{system}"
+        if not path.startswith(prefix + "/"):
+            continue
+        scope = {"type": "http", "method": method, "path": path[len(prefix) :]}
+        match, _ = route.matches(scope)
+        if match != Match.FULL:
+            continue
+        if route.path == gitlab_api.API_PREFIX + "/{rest:path}":
+            return _gitlab_route(method, path[len(prefix) :])
+        if route.path == "/api/{method_name}":
+            return WriteRoute(system, method, path)
+        return WriteRoute(system, method, prefix + route.path)
+    return None
+
+
+def _gitlab_route(method: str, path: str) -> WriteRoute | None:
+    segments = path.removeprefix(gitlab_api.API_PREFIX).strip("/").split("/")
+    for route in gitlab_api.ROUTES:
+        if route.method == method and route.match(segments) is not None:
+            template = "/".join(route.parts)
+            return WriteRoute("gitlab", method, f"/gitlab{gitlab_api.API_PREFIX}/{template}")
+    return None
+
+
+def write_routes(sandbox: SandboxClient, since: int) -> list[WriteRoute]:
+    """Every write route in the request log after `since`; AssertionError naming a write the
+    sandbox's routers cannot place (it could not be faulted by route)."""
+    found, unplaced = set(), []
+    for row in sandbox.requests(write=True, since=since):
+        route = route_of(row["method"], row["path"])
+        if route is None:
+            unplaced.append(f"{row['method']} {row['path']}")
+        else:
+            found.add(route)
+    assert not unplaced, f"writes no sandbox route serves, so no fault can target: {unplaced}"
+    return sorted(found)
+
+
+def faulted(sandbox: SandboxClient, since: int) -> dict[WriteRoute, list[str]]:
+    """The fault labels the sandbox applied since `since`, by route."""
+    out: dict[WriteRoute, list[str]] = {}
+    for row in sandbox.requests(since=since):
+        if row["fault"]:
+            route = route_of(row["method"], row["path"])
+            assert route is not None, row
+            out.setdefault(route, []).append(row["fault"])
+    return out
+
+
+# --- the kinds of fault --------------------------------------------------------------------------
+
+# Each kind: the fault fields for the i-th route (statuses alternate across routes, so one batch
+# covers each status). Transient kinds are finished by the tasks' own retries, permanent ones by
+# an ops retry after the fault is gone (consumed: `times` is 1).
+TRANSIENT_KINDS: dict[str, list[dict[str, Any]]] = {
+    "transient": [
+        {"status": 500},
+        {"status": 503},
+        {"status": 429, "retry_after": 1},
+    ],
+    "dropped connection": [{"kind": "drop"}],
+    "timeout": [{"kind": "delay", "delay": TIMEOUT_DELAY}],
+    "fail after commit": [
+        {"status": 500, "after_commit": True},
+        {"kind": "drop", "after_commit": True},
+        {"kind": "delay", "delay": TIMEOUT_DELAY, "after_commit": True},
+    ],
+}
+PERMANENT_KIND: list[dict[str, Any]] = [{"status": 400}, {"status": 403}, {"status": 404}]
+KINDS = [*TRANSIENT_KINDS, "permanent"]
+# The test's batches: the kinds a task's own retry finishes before any write was applied share one
+# run (each route gets one of them in turn), to keep `make test` short; the benchmark tries each.
+NO_ANSWER = "transient, dropped or timed out"
+BATCHED_KINDS = [NO_ANSWER, "fail after commit", "permanent"]
+
+
+def variants(kind: str) -> list[dict[str, Any]]:
+    if kind == NO_ANSWER:
+        return [
+            *TRANSIENT_KINDS["transient"],
+            *TRANSIENT_KINDS["dropped connection"],
+            *TRANSIENT_KINDS["timeout"],
+        ]
+    return PERMANENT_KIND if kind == "permanent" else TRANSIENT_KINDS[kind]
+
+
+def fault_for(kind: str, index: int) -> dict[str, Any]:
+    return {**variants(kind)[index % len(variants(kind))], "times": 1}
+
+
+def inject(sandbox: SandboxClient, route: WriteRoute, fault: dict[str, Any]) -> None:
+    sandbox.add_fault(route.regex, method=route.method, **fault)
+
+
+# --- running the phases in this process ----------------------------------------------------------
+
+
+@contextmanager
+def configured(sandbox_url: str) -> Iterator[None]:
+    """The tasks pointed at the sandbox with a short client timeout; the saved Blocks after."""
+    blocks = sandbox_blocks(sandbox_url)
+    for block in blocks:
+        if "timeout_seconds" in type(block).model_fields:
+            block.timeout_seconds = CLIENT_TIMEOUT  # type: ignore[attr-defined]
+    clients.configure(blocks)
+    try:
+        yield
+    finally:
+        clients.configure(())
+
+
+def record_approval(opportunity_id: str) -> None:
+    """The coordinator's approval of the top pick, recorded in #ps_planning as the approval form
+    records it: Pre-Initiate then reads it and does not suspend (only a deployment run can)."""
+    opportunity = get_opportunity(opportunity_id)
+    proposal = propose_staffing(opportunity)
+    pick = (proposal.picks or proposal.candidates)[0].pse.email
+    decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR)
+    post_decision(opportunity, decision)
+
+
+def run_phase(phase: Flow[..., Any], opportunity_id: str) -> tuple[State[Any], FlowRun]:
+    """One run of the phase in this process: its final state and its flow run."""
+    state = cast(State[Any], phase(opportunity_id=opportunity_id, return_state=True))
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    return state, run
+
+
+def ops_retry(phase: Flow[..., Any], run: FlowRun) -> State[Any]:
+    """The UI's Retry (`psflow retry`): the run to AwaitingRetry, forced; then the same run
+    executed again, as a runner would pick it up."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, AwaitingRetry(message="ops retry"), force=True)
+        run = client.read_flow_run(run.id)
+    state = run_flow(phase, flow_run=run, parameters=run.parameters, return_type="state")
+    assert isinstance(state, State)
+    return state
+
+
+# --- a case: one phase run under injected faults, then checked ----------------------------------
+
+# psflow's name of each system, by the sandbox log's service (tasks/*.py SYSTEM)
+SYSTEM_NAMES = {
+    "salesforce": "Salesforce",
+    "gitlab": "GitLab",
+    "drive": "Google Drive",
+    "sheets": "Google Sheets",
+    "docs": "Google Docs",
+    "gmail": "Gmail",
+    "calendar": "Google Calendar",
+    "mavenlink": "Mavenlink",
+    "slack": "Slack",
+}
+SANDBOX_SYSTEMS = ("salesforce", "gitlab", "google", "mavenlink", "slack")
+
+
+OPS_CHANNEL = "ps_ops_alerts"
+
+
+def census(sandbox: SandboxClient) -> dict[str, int]:
+    """How many objects of each kind the whole sandbox holds (a case starts from a reset), less
+    the ops channel's alerts: psflow's automations post one for each failed run, by design."""
+    counts = {
+        f"{system} {kind}": len(rows)
+        for system in SANDBOX_SYSTEMS
+        for kind, rows in sandbox.state(system).items()
+    }
+    ops = {c["id"] for c in sandbox.state("slack", "channels") if c["name"] == OPS_CHANNEL}
+    alerts = sum(m.get("channel") in ops for m in sandbox.state("slack", "messages"))
+    if alerts:
+        counts["slack messages"] -= alerts
+    return counts
+
+
+def prepare(sandbox: SandboxClient, phase: str) -> str:
+    """A reset sandbox and a new customer's opportunity ready for the phase: for Pre-Initiate in
+    Negotiating with the approval recorded, for Initiate Closed Won and through Pre-Initiate.
+
+    A new customer (the second bulk opportunity: Globex) makes every write, its GitLab group, Drive
+    folder and Slack channel included; 75,000 is over $50k, so a TA review too. Bulk opportunities
+    are created in their stage without a stage-history row: a served watcher polling the same
+    sandbox sees no transition, so no triggered run races the case."""
+    sandbox.reset()
+    stage = "5-Negotiating" if phase == "pre-initiate" else "Closed Won"
+    created = sandbox.act("salesforce", "/opportunities/bulk", count=2, stage=stage, details=True)
+    opportunity = str(created["ids"][1])
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=75_000)
+    record_approval(opportunity)
+    if phase == "initiate":
+        state, _ = run_phase(pre_initiate, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
+    return opportunity
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a clean run of the phase writes (its routes) and leaves (the census)."""
+
+    phase: str
+    routes: list[WriteRoute]
+    census: dict[str, int]
+
+
+def reference_run(sandbox: SandboxClient, phase: str) -> Reference:
+    opportunity = prepare(sandbox, phase)
+    start = sandbox.last_request_id()
+    state, _ = run_phase(PHASES[phase], opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    return Reference(phase, write_routes(sandbox, start), census(sandbox))
+
+
+@dataclass
+class Case:
+    phase: str
+    kind: str
+    routes: list[WriteRoute]
+    faults: int = 0  # faulted requests the sandbox logged
+    runs: int = 0  # the first run and the ops retries
+    duplicates: dict[str, int] | None = None
+    lost: dict[str, int] | None = None
+    problems: list[str] | None = None
+
+    variant: int | None = None
+
+    @property
+    def name(self) -> str:
+        where = str(self.routes[0]) if len(self.routes) == 1 else f"{len(self.routes)} routes"
+        what = self.kind if self.variant is None else str(fault_for(self.kind, self.variant))
+        return f"{self.phase} · {what} · {where}"
+
+
+def run_case(
+    sandbox: SandboxClient,
+    reference: Reference,
+    kind: str,
+    routes: list[WriteRoute],
+    variant: int | None = None,
+) -> Case:
+    """The phase with `kind` injected once on each of `routes`, finished by the tasks' retries
+    (transient kinds) or by ops retries (permanent), then checked against the reference."""
+    case = Case(reference.phase, kind, routes, problems=[], variant=variant)
+    problems: list[str] = case.problems or []
+    flow = PHASES[reference.phase]
+    opportunity = prepare(sandbox, reference.phase)
+    start = sandbox.last_request_id()
+    for index, route in enumerate(routes):
+        inject(sandbox, route, fault_for(kind, index if variant is None else variant))
+
+    state, run = run_phase(flow, opportunity)
+    case.runs = 1
+    mark = start
+    while state.type == StateType.FAILED and case.runs <= len(routes):
+        problems.extend(_check_permanent(sandbox, kind, mark, state.message or ""))
+        mark = sandbox.last_request_id()
+        state = ops_retry(flow, run)
+        case.runs += 1
+    if state.type != StateType.COMPLETED:
+        problems.append(f"run ended {state.type.value}: {state.message}")
+    if kind == "permanent" and case.runs != len(routes) + 1:
+        problems.append(f"{case.runs - 1} ops retries for {len(routes)} permanent faults")
+
+    hit = faulted(sandbox, start)
+    case.faults = sum(len(labels) for labels in hit.values())
+    problems.extend(f"the fault on {r} was never hit" for r in routes if r not in hit)
+    problems.extend(_check_retry_after(sandbox, start))
+    sandbox.clear_faults()
+    now = census(sandbox)
+    keys = set(now) | set(reference.census)
+    diff = {k: now.get(k, 0) - reference.census.get(k, 0) for k in keys}
+    case.duplicates = {k: d for k, d in diff.items() if d > 0}
+    case.lost = {k: -d for k, d in diff.items() if d < 0}
+    problems.extend(f"duplicate: {n} more {k}" for k, n in case.duplicates.items())
+    problems.extend(f"lost: {n} fewer {k}" for k, n in case.lost.items())
+    return case
+
+
+def _check_permanent(sandbox: SandboxClient, kind: str, since: int, message: str) -> list[str]:
+    """A failed run: only a permanent fault may fail it, its message names the system and the
+    object, and its task was not retried (no later request on the route in this run)."""
+    rows = [r for r in sandbox.requests(since=since) if r["fault"]]
+    if kind != "permanent" or not rows:
+        return [f"the run failed: {message}"]
+    row = rows[-1]
+    route = route_of(row["method"], row["path"])
+    assert route is not None
+    problems = []
+    system = SYSTEM_NAMES[row["service"]]
+    named = re.search(rf"{re.escape(system)}: (.+): HTTP {row['status']}", message)
+    if named is None:
+        problems.append(f"{route} {row['fault']}: the failure does not name {system}: {message}")
+    later = [
+        r
+        for r in sandbox.requests(method=route.method, since=row["id"])
+        if re.fullmatch(route.regex, r["path"])
+    ]
+    if later:
+        problems.append(f"{route} {row['fault']}: retried {len(later)} times after the failure")
+    return problems
+
+
+def _check_retry_after(sandbox: SandboxClient, since: int) -> list[str]:
+    """After a 429 with Retry-After, the next request on that route waited at least that long."""
+    rows = sandbox.requests(since=since)
+    problems = []
+    for i, row in enumerate(rows):
+        if row["fault"] != "429":
+            continue
+        route = route_of(row["method"], row["path"])
+        assert route is not None
+        wait = next(
+            (
+                r["time"] - row["time"]
+                for r in rows[i + 1 :]
+                if r["method"] == row["method"] and re.fullmatch(route.regex, r["path"])
+            ),
+            None,
+        )
+        retry_after = TRANSIENT_KINDS["transient"][2]["retry_after"]
+        if wait is not None and wait < retry_after:
+            problems.append(f"{route}: retried {wait:.2f} s after a 429 asking for {retry_after} s")
+    return problems
+
+
+PHASES: dict[str, Flow[..., Any]] = {"pre-initiate": pre_initiate, "initiate": initiate}

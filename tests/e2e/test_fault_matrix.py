@@ -1,0 +1,83 @@
+"""The fault matrix on a real Prefect server: every outside write of Pre-Initiate and Initiate, under
+every kind of fault, ends with every object exactly once.
+
+The write routes are discovered from a clean reference run of each phase (tests/e2e/faults.py), so a
+write added tomorrow is faulted without anyone listing it. Here a kind of fault is injected on all of
+a phase's write routes at once (once each: the run meets them one after the other); 500, 503, 429
+with Retry-After, a dropped connection and a timeout share one batch, each route getting one of them
+in turn. The per-route x per-kind matrix is `python -m benchmarks.reliability`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
+from tests.e2e.faults import (
+    BATCHED_KINDS,
+    PHASES,
+    Reference,
+    WriteRoute,
+    configured,
+    reference_run,
+    route_of,
+    run_case,
+    write_routes,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def world(prefect_api: str, sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
+    """The e2e sandbox, with the phases' tasks pointed at it (short client timeouts)."""
+    client = SandboxClient(sandbox_server.url)
+    with configured(sandbox_server.url):
+        yield client
+    client.reset()
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def references(world: SandboxClient) -> dict[str, Reference]:
+    return {phase: reference_run(world, phase) for phase in PHASES}
+
+
+def test_the_write_routes_come_from_the_reference_runs(
+    world: SandboxClient, references: dict[str, Reference]
+) -> None:
+    pre, initiate = references["pre-initiate"].routes, references["initiate"].routes
+    # a few the handbook names, so an empty or broken discovery cannot pass
+    assert (
+        WriteRoute("google", "POST", "/google/gmail/v1/users/{user_id}/messages/send") in initiate
+    )
+    assert WriteRoute("gitlab", "POST", "/gitlab/api/v4/projects") in initiate
+    assert WriteRoute("mavenlink", "POST", "/mavenlink/api/v1/workspace_allocations.json") in pre
+    assert WriteRoute("slack", "POST", "/slack/api/chat.postMessage") in pre
+    # GitLab and Slack dispatch under one FastAPI route each: still one template per API route
+    assert route_of("POST", "/gitlab/api/v4/projects/a%2Fb/issues") == WriteRoute(
+        "gitlab", "POST", "/gitlab/api/v4/projects/{project}/issues"
+    )
+    assert route_of("POST", "/slack/api/pins.add") == WriteRoute(
+        "slack", "POST", "/slack/api/pins.add"
+    )
+    # a write no sandbox route serves could not be faulted by route: discovery refuses it
+    start = world.last_request_id()
+    httpx.post(f"{world.url}/mavenlink/api/v1/not-a-route.json", timeout=10)  # a 404, logged
+    with pytest.raises(AssertionError, match="no sandbox route serves"):
+        write_routes(world, start)
+
+
+@pytest.mark.parametrize("kind", BATCHED_KINDS)
+@pytest.mark.parametrize("phase", list(PHASES))
+def test_a_fault_on_every_write_route_ends_with_every_object_once(
+    world: SandboxClient, references: dict[str, Reference], phase: str, kind: str
+) -> None:
+    reference = references[phase]
+    case = run_case(world, reference, kind, reference.routes)
+    assert case.problems == [], "\n".join(case.problems or [])
+    assert case.faults >= len(reference.routes)

@@ -7,11 +7,14 @@
 
 on (1) the demo's configuration (a Prefect server, `python -m deployments.serve` polling every
 `psflow.local.POLL_SECONDS`) and (2) production's (`prefect deploy --all`, `prefect worker start`
-of a process pool polling as often). Every figure comes from Prefect's own timestamps: the
+of a process pool polling as often), and (3) production's topology (psflow/production.py: two API
+servers on PostgreSQL and Redis, a services process, two workers; the events go to one server, the
+workers use the other). Every figure comes from Prefect's own timestamps: the
 event's `occurred`, the Running state of the run, the Completed state of the run
 before. It starts and stops its own sandbox and Prefect servers.
 
-    .venv/bin/python -m benchmarks.latency [--events 20] [--only serve|worker] [--data-dir DIR]
+    .venv/bin/python -m benchmarks.latency [--events 20] [--only serve|worker|production ...]
+                                           [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", type=Path, help="keep the servers' data and logs here (default: a temp dir)"
     )
     parser.add_argument(
-        "--only", choices=("serve", "worker"), help="measure one configuration only"
+        "--only",
+        choices=("serve", "worker", "production"),
+        action="append",
+        help="measure this configuration only (repeatable)",
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="psflow-latency-") as tmp:

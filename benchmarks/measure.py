@@ -7,7 +7,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -107,16 +107,46 @@ def worker(home: Path, api_url: str) -> list[Child]:
     return [launch_worker(home, api_url, WORK_POOL)]
 
 
-CONFIGURATIONS: dict[str, tuple[str, Callable[[Path, str], list[Child]]]] = {
-    "serve": (f"serve, runner poll {POLL_SECONDS:g} s (demo)", served),
-    "worker": (f"process worker, query {POLL_SECONDS:g} s", worker),
+def two_workers(home: Path, api_url: str) -> list[Child]:
+    """Production's topology: deployed as `worker` does, two process workers."""
+    return [*worker(home, api_url), launch_worker(home / "second", api_url, WORK_POOL)]
+
+
+# --- the servers: which API the benchmark talks to, which one the executors use ------------------
+
+
+@contextmanager
+def sqlite_server(home: Path) -> Iterator[tuple[str, str]]:
+    """One Prefect server on SQLite: the benchmark and the executors use it."""
+    server, api_url = launch_prefect(home, ui=False)
+    with running(server):
+        wait_prefect(server, api_url)
+        yield api_url, api_url
+
+
+@contextmanager
+def production_servers(home: Path) -> Iterator[tuple[str, str]]:
+    """psflow/production.py's servers on PostgreSQL and Redis: the benchmark sends its events to
+    server A, the executors use server B."""
+    from psflow.production import topology
+
+    with topology(home) as stack:
+        first, second = stack.api_urls
+        yield first, second
+
+
+Servers = Callable[[Path], AbstractContextManager[tuple[str, str]]]
+CONFIGURATIONS: dict[str, tuple[str, Callable[[Path, str], list[Child]], Servers]] = {
+    "serve": (f"serve, runner poll {POLL_SECONDS:g} s (demo)", served, sqlite_server),
+    "worker": (f"process worker, query {POLL_SECONDS:g} s", worker, sqlite_server),
+    "production": ("2 servers PG+Redis, 2 workers", two_workers, production_servers),
 }
 
 
 # --- the run -------------------------------------------------------------------------------------
 
 
-def run(data: Path, events: int, only: str | None = None) -> int:
+def run(data: Path, events: int, only: list[str] | None = None) -> int:
     os.chdir(Path(__file__).resolve().parent.parent)  # entrypoints are relative to the checkout
     print(
         f"psflow latency: prefect {prefect.__version__}, {os.cpu_count()} CPUs, "
@@ -128,10 +158,11 @@ def run(data: Path, events: int, only: str | None = None) -> int:
     with running(sandbox_child):
         wait_sandbox(sandbox_child, sandbox_url)
         sandbox = SandboxClient(sandbox_url)
-        for key, (name, executors) in CONFIGURATIONS.items():
-            if only in (None, key):
+        for key, (name, executors, servers) in CONFIGURATIONS.items():
+            if not only or key in only:
                 print(f"\n{name}", flush=True)
-                figures += measure(name, executors, data / f"prefect-{key}", sandbox, events)
+                home = data / f"prefect-{key}"
+                figures += measure(name, executors, servers, home, sandbox, events)
     report(figures)
     # the executors compete with everything else for the CPUs: a busy machine inflates every figure
     print(_load())
@@ -141,20 +172,19 @@ def run(data: Path, events: int, only: str | None = None) -> int:
 def measure(
     name: str,
     executors: Callable[[Path, str], list[Child]],
+    servers: Servers,
     home: Path,
     sandbox: SandboxClient,
     events: int,
 ) -> list[Figures]:
     with ExitStack() as stack:
-        server, api_url = launch_prefect(home, ui=False)
-        stack.enter_context(running(server))
-        wait_prefect(server, api_url)
+        api_url, executors_api_url = stack.enter_context(servers(home))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         # the events worker keeps the API URL of its first event: a new one for each server
         EventsWorker.drain_all(at_exit=False)
         stack.callback(EventsWorker.drain_all, at_exit=False)
         save_sandbox_blocks(sandbox.url)
-        children = executors(home, api_url)
+        children = executors(home, executors_api_url)
         for child in children:
             stack.enter_context(running(child))
         logs = Logs(children)

@@ -17,6 +17,11 @@ from prefect.runtime import flow_run
 
 from tasks.salesforce import opportunity_id as valid_opportunity_id
 
+# The slot is a lease the run renews while it runs (every 3/4 of it). A run whose worker vanished
+# renews nothing: its slot comes back when the lease expires, so its rescued run waits at most this
+# long. 60 s is the shortest lease Prefect accepts (its default, 300 s).
+LEASE_SECONDS = 60
+
 
 def opportunity_tag(opportunity_id: str) -> str:
     return f"opportunity:{opportunity_id}"
@@ -39,7 +44,7 @@ def one_at_a_time(phase: str, opportunity_id: str) -> Iterator[None]:
                 client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=name, limit=1)
                 )
-    with concurrency(name, occupy=1, strict=True):
+    with concurrency(name, occupy=1, strict=True, lease_duration=LEASE_SECONDS):
         yield
 
 

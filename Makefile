@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/psflow demo
 
+# three test processes, each file in one of them (its servers and fixtures are per process)
 test: check
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 check: $(STAMP)
 	$(BIN)/ruff check .

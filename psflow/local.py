@@ -154,7 +154,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout workers run 
 
 # How often the demo's runner and the workers ask the server for due runs (Prefect's default is
 # 10 s). Half of it is, on average, added to every event -> running; one small query each time.
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 
 
 def serve_argv(module: str = "deployments.serve", *args: str) -> list[str]:

@@ -40,6 +40,23 @@ class SlackMessage(BaseModel):
     permalink: str | None = None
 
 
+# Channel ids by (flow run, name): a run looks a channel up once, however many of its steps post
+# in it (conversations.list is Tier 2: 20 a minute for the whole workspace). A new run looks again.
+_channel_ids: dict[tuple[str, str], str] = {}
+
+
+def _known_channel(name: str, channel_id: str | None = None) -> str | None:
+    """This flow run's id of #name, remembered when `channel_id` is given; None outside a run."""
+    from prefect.runtime import flow_run
+
+    run = flow_run.get_id()
+    if run is None:
+        return None
+    if channel_id is not None:
+        _channel_ids[(run, name)] = channel_id
+    return _channel_ids.get((run, name))
+
+
 @outside_task
 def find_channel(name: str) -> str:
     """The id of the channel called `name` (with or without "#").
@@ -48,6 +65,8 @@ def find_channel(name: str) -> str:
         PermanentError: when no channel of that name is visible to the psflow app.
     """
     name = name.removeprefix("#")
+    if known := _known_channel(name):
+        return known
     cursor: str | None = None
     with calling(SYSTEM, f"channel #{name}"):
         while True:
@@ -59,6 +78,7 @@ def find_channel(name: str) -> str:
             )
             for channel in page.get("channels") or []:
                 if channel.get("name") == name:
+                    _known_channel(name, str(channel["id"]))
                     return str(channel["id"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
@@ -238,6 +258,7 @@ def ensure_channel(name: str) -> Artifact:
         with calling(SYSTEM, f"joining {what}"):
             slack().conversations_join(channel=channel["id"])
     channel_id = str(channel["id"])
+    _known_channel(name, channel_id)  # posting in it next needs no look-up
     return Artifact(
         system=SYSTEM,
         kind="channel",

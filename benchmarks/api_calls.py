@@ -1,0 +1,175 @@
+"""API calls per engagement (issue 7): reads and writes per system, from the sandbox's request log,
+for one engagement through Pre-Initiate (staffing approved) and Initiate, against the floor; then a
+re-run of each completed phase (target: 0 writes, at most one read per object).
+
+The floor of a phase's writes is the number of objects it creates or changes (one write each,
+batched where the API batches: a Sheets batchUpdate counts once for the whole sheet), counted from
+the sandbox's own state before and after the run. Runs go through the served deployments
+(`python -m deployments.serve`) on a real Prefect server, the approval through the run's form.
+
+    .venv/bin/python -m benchmarks.api_calls [--detail] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stack import Stack, header, load, prefect_home, stack
+
+SYSTEMS = ("salesforce", "gitlab", "google", "mavenlink", "slack")
+INTERNAL = {"meta"}  # the sandbox's own bookkeeping (e.g. Slack's clock), not API objects
+AMOUNT = 30_000  # under $50k: no TA review issue (as tests/e2e/test_initiate.py's `staffed`)
+
+
+def snapshot(sandbox: Any) -> dict[tuple[str, str, str], str]:
+    """Every object in the sandbox, by (system, kind, id), as JSON to compare."""
+    objects = {}
+    for system in SYSTEMS:
+        for kind, rows in sandbox.state(system).items():
+            if kind in INTERNAL:
+                continue
+            for i, row in enumerate(rows):
+                key = str(row.get("id") or row.get("Id") or row.get("ts") or i)
+                objects[(system, kind, key)] = json.dumps(row, sort_keys=True, default=str)
+                # a Drive permission is an object of its own (one permissions.create each),
+                # kept inside its file by the sandbox
+                for grant in row.get("permissions", []) if kind == "file" else []:
+                    if grant.get("role") != "owner":
+                        objects[(system, "permission", f"{key}/{grant['id']}")] = "{}"
+                # so are a Slack channel's invited members (one conversations.invite for all)
+                members = row.get("members", []) if kind == "channels" else []
+                if len(members) > 1:
+                    objects[(system, "invitation", key)] = json.dumps(members[1:])
+    return objects
+
+
+def touched(before: dict[Any, str], after: dict[Any, str]) -> Counter[str]:
+    """Objects created or changed, per system: the floor of the writes."""
+    return Counter(key[0] for key, value in after.items() if before.get(key) != value)
+
+
+def touched_kinds(before: dict[Any, str], after: dict[Any, str]) -> Counter[str]:
+    return Counter(f"{key[0]}.{key[1]}" for key, value in after.items() if before.get(key) != value)
+
+
+_ID = re.compile(r"/(?=[^/]*\d)[^/]+")  # a path segment holding a digit is an id
+
+
+def shape(row: dict[str, Any]) -> str:
+    path = _ID.sub("/:id", row["path"])
+    return f"{'W' if row['write'] else 'R'} {row['method']} {path}"
+
+
+def phase(
+    st: Stack, name: str, run: Any, detail: bool, floors: dict[str, Counter[str]] | None = None
+) -> tuple[dict[str, list[int]], Counter[str]]:
+    """Run `run()`, print reads and writes per system against the floor; returns the per-system
+    figures and the objects touched."""
+    sandbox = st.sandbox
+    before, since = snapshot(sandbox), sandbox.last_request_id()
+    run()
+    rows = sandbox.requests(since=since)
+    after = snapshot(sandbox)
+    floor = touched(before, after)
+    figures: dict[str, list[int]] = {}
+    for row in rows:
+        counts = figures.setdefault(row["system"], [0, 0])
+        counts[1 if row["write"] else 0] += 1
+    print(f"\n{name}: {len(rows)} requests")
+    objects = floors[name.split(" ")[0]] if floors else floor
+    rerun = floors is not None
+    print(
+        f"  {'system':<11} {'reads':>5} {'writes':>6}  "
+        + ("floor: writes 0, reads <= objects" if rerun else "floor: writes = objects touched")
+    )
+    for system in SYSTEMS:
+        reads, writes = figures.get(system, [0, 0])
+        if rerun:
+            note = f"objects {objects[system]:>3}" + (
+                "" if writes == 0 and reads <= objects[system] else "  ABOVE"
+            )
+        else:
+            note = f"objects {floor[system]:>3}" + ("" if writes <= floor[system] else "  ABOVE")
+        print(f"  {system:<11} {reads:>5} {writes:>6}  {note}")
+    total_r = sum(r for r, _ in figures.values())
+    total_w = sum(w for _, w in figures.values())
+    total_o = sum(objects.values())
+    print(f"  {'total':<11} {total_r:>5} {total_w:>6}  objects {total_o:>3}")
+    if detail:
+        print("  objects touched:", dict(sorted(touched_kinds(before, after).items())))
+        for what, n in sorted(Counter(shape(r) for r in rows).items()):
+            print(f"    {n:>3} {what}")
+    return figures, floor
+
+
+def run(data: Path, detail: bool) -> int:
+    from prefect.client.schemas.objects import FlowRun, StateType
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import resume_flow_run
+
+    from benchmarks.measure import FINAL, _client, _reached, wait_until
+
+    header("api calls per engagement")
+    with stack(data) as st:
+        sandbox, logs = st.sandbox, st.logs
+        (opportunity,) = sandbox.act("salesforce", "/opportunities/bulk", count=1, details=True)[
+            "ids"
+        ]
+        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=AMOUNT)
+
+        def deployment(name: str, approve: bool = False) -> None:
+            params = {"opportunity_id": opportunity, "customer": "Benchmark"}
+            flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                f"{name}/{name}", parameters=params, timeout=0
+            )
+            if approve:
+                wait_until(lambda: _reached(flow_run, StateType.PAUSED, *FINAL), 180, name, logs)
+                with _client() as client:
+                    form = json.loads(
+                        client.read_flow_run_input(
+                            flow_run.id, "suspended-staffing-decision-schema"
+                        )
+                    )
+                picks = form["properties"]["pses"]["default"]
+                resume_flow_run(
+                    flow_run.id,
+                    run_input={"approve": True, "pses": picks, "approver": "pc@example.com"},
+                )
+            state = wait_until(lambda: _reached(flow_run, *FINAL), 300, name, logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"{name} ended {state.type}: {state.message}\n{logs()}")
+
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+        floors: dict[str, Counter[str]] = {}
+        _, floors["pre-initiate"] = phase(
+            st, "pre-initiate (approved)", lambda: deployment("pre-initiate", True), detail
+        )
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+        _, floors["initiate"] = phase(st, "initiate", lambda: deployment("initiate"), detail)
+        phase(st, "pre-initiate re-run", lambda: deployment("pre-initiate"), detail, floors)
+        phase(st, "initiate re-run", lambda: deployment("initiate"), detail, floors)
+    print(f"\n{load()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--detail", action="store_true", help="every request shape and object")
+    parser.add_argument("--data-dir", type=Path, help="keep servers' data and logs here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="psflow-api-calls-") as tmp:
+        data = (args.data_dir or Path(tmp)).resolve()
+        prefect_home(data)
+        return run(data, args.detail)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Memory (issue 7): peak RSS of a process worker (production's configuration: README's
+"Deploying", `prefect deploy --all`, `prefect worker start --pool psflow`) and the flow-run
+processes it starts, summed, while it runs N engagements' Initiate at once (default 20).
+
+RSS is read from /proc (VmRSS of the worker and every process below it) every 0.2 s. Shared pages
+(Python's and Prefect's code) count once per process, so the sum overstates what the machine gives.
+
+    .venv/bin/python -m benchmarks.memory [--engagements 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+from benchmarks.stack import approved, header, load, prefect_home, stack
+
+SAMPLE_SECONDS = 0.2
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def tree_rss(root: int) -> dict[int, float]:
+    """{pid: RSS MB} of `root` and everything below it."""
+    tree, found, todo = _children(), {}, [root]
+    while todo:
+        pid = todo.pop()
+        found[pid] = _rss_mb(pid)
+        todo.extend(tree.get(pid, []))
+    return found
+
+
+class Sampler(threading.Thread):
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self.root, self.done = root, threading.Event()
+        self.peak_total, self.peak_processes, self.worker_peak = 0.0, 0, 0.0
+        self.child_peaks: dict[int, float] = {}
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            rss = tree_rss(self.root)
+            total = sum(rss.values())
+            if total > self.peak_total:
+                self.peak_total, self.peak_processes = total, len(rss)
+            self.worker_peak = max(self.worker_peak, rss.get(self.root, 0.0))
+            for pid, mb in rss.items():
+                if pid != self.root:
+                    self.child_peaks[pid] = max(self.child_peaks.get(pid, 0.0), mb)
+            time.sleep(SAMPLE_SECONDS)
+
+
+def run(data: Path, engagements: int) -> int:
+    from prefect.client.schemas.objects import FlowRun, StateType
+    from prefect.deployments import run_deployment
+
+    from benchmarks.measure import FINAL, _client, _reached, wait_until
+    from deployments.definitions import WORK_POOL
+    from psflow.local import deploy_all, launch_worker, running
+
+    header(f"memory of a process worker running {engagements} Initiates")
+    with stack(data, serve=False) as st:
+        t0 = time.perf_counter()
+        ids = approved(st.sandbox, engagements)
+        print(f"setup: {len(ids)} opportunities staffed in {time.perf_counter() - t0:.0f} s")
+        deploy_all(st.home, st.api_url, WORK_POOL)
+        with _client() as client:
+            watcher = client.read_deployment_by_name("watch-opportunities/watch-opportunities")
+            client.pause_deployment(watcher.id)
+        worker = launch_worker(st.home, st.api_url, WORK_POOL)
+        with running(worker):
+            time.sleep(5)  # the worker up and polling before the burst
+            sampler = Sampler(worker.process.pid)
+            sampler.start()
+            idle = sum(tree_rss(worker.process.pid).values())
+            t0 = time.perf_counter()
+            runs: list[FlowRun] = []
+            for opportunity in ids:
+                st.sandbox.act(
+                    "salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won"
+                )
+                runs.append(
+                    run_deployment(  # type: ignore[arg-type]  # the sync call returns a FlowRun
+                        "initiate/initiate",
+                        parameters={"opportunity_id": opportunity, "customer": "Benchmark"},
+                        timeout=0,
+                    )
+                )
+            states = [
+                wait_until(partial(_reached, r, *FINAL), 900, "initiate", st.logs) for r in runs
+            ]
+            wall = time.perf_counter() - t0
+            sampler.done.set()
+            sampler.join()
+        completed = sum(s.type == StateType.COMPLETED for s in states)
+        children = list(sampler.child_peaks.values())
+        print(f"\n{completed}/{len(states)} Initiate runs Completed in {wall:.0f} s")
+        print(f"worker idle (before the runs): {idle:.0f} MB")
+        print(
+            f"peak RSS, worker + flow-run processes summed: {sampler.peak_total:.0f} MB "
+            f"({sampler.peak_processes} processes at that moment)"
+        )
+        print(f"worker process alone: peak {sampler.worker_peak:.0f} MB")
+        if children:
+            print(
+                f"each flow-run process (and what it started): {len(children)} seen, peak p50 "
+                f"{statistics.median(children):.0f} MB, max {max(children):.0f} MB"
+            )
+        print(
+            f"per engagement: {(sampler.peak_total - idle) / engagements:.0f} MB "
+            "(peak sum less the idle worker, over the engagements)"
+        )
+    print(f"\n{load()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engagements", type=int, default=20)
+    parser.add_argument("--data-dir", type=Path, help="keep servers' data and logs here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="psflow-memory-") as tmp:
+        data = (args.data_dir or Path(tmp)).resolve()
+        prefect_home(data)
+        return run(data, args.engagements)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

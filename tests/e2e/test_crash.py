@@ -22,8 +22,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
+from prefect.events.worker import EventsWorker
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Failed
 
+from blocks import save_sandbox_blocks
 from psflow.operate import retry
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
@@ -55,6 +58,25 @@ POINTS = {
         "POST", r"/google/gmail/v1/users/[^/]+/messages/send", True, ("google", "message")
     ),
 }
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_server: SandboxServer
+) -> Iterator[PrefectStack]:
+    """A Prefect server and runner of these tests' own: a killed run leaves leases behind (the
+    watcher deployment's concurrency slot, held until it expires, cancels every new poll), and they
+    must not reach the other tests."""
+    stack = PrefectStack(tmp_path_factory.mktemp("prefect-crash"))
+    EventsWorker.drain_all(at_exit=False)  # it keeps the API URL of its first event
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            save_sandbox_blocks(sandbox_server.url)
+            stack.serve()
+            yield stack
+    finally:
+        EventsWorker.drain_all(at_exit=False)  # the next tests' events go to their server
+        stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import tempfile
 from collections import Counter
@@ -108,6 +109,42 @@ def phase(
     return figures, floor
 
 
+def quota_use(rows: list[dict[str, Any]]) -> dict[Any, int]:
+    """Requests per published quota (the sandbox's own, `sandbox.core.Quota`) among `rows`."""
+    from sandbox.app import load_systems
+
+    systems = {system.name: system for system in load_systems()}
+    use: Counter[Any] = Counter()
+    for row in rows:
+        for quota in systems[row["system"]].quotas:
+            if quota.applies(row["method"], row["path"]):
+                use[quota] += 1
+    return dict(use)
+
+
+def burst_floor(use: dict[Any, int], engagements: int) -> tuple[float, Any]:
+    """The least wall time `engagements` Initiates need under the quotas, each using `use`: a
+    sliding window of Q requests per W seconds lets n requests through no sooner than
+    (ceil(n / Q) - 1) * W after the first. Returns the seconds and the quota that sets them."""
+    return max(
+        ((math.ceil(n * engagements / q.limit) - 1) * q.window_seconds, q) for q, n in use.items()
+    )
+
+
+def quota_floor(rows: list[dict[str, Any]], engagements: int = 200) -> None:
+    """Print one Initiate's requests per quota and the end-of-quarter burst's floor they imply."""
+    use = quota_use(rows)
+    print(f"\n  initiate: requests per published quota, and {engagements} Initiates' floor")
+    print(f"  {'quota':<38} {'requests':>8} {'limit':>7} {'window s':>8} {'floor s':>8}")
+    for quota, n in sorted(
+        use.items(), key=lambda item: -burst_floor({item[0]: item[1]}, engagements)[0]
+    ):
+        floor, _ = burst_floor({quota: n}, engagements)
+        print(f"  {quota.id:<38} {n:>8} {quota.limit:>7} {quota.window_seconds:>8g} {floor:>8g}")
+    seconds, binding = burst_floor(use, engagements)
+    print(f"  burst floor for {engagements} engagements: {seconds:g} s, set by {binding.id}")
+
+
 def run(data: Path, detail: bool) -> int:
     from prefect.client.schemas.objects import FlowRun, StateType
     from prefect.deployments import run_deployment
@@ -151,7 +188,9 @@ def run(data: Path, detail: bool) -> int:
             st, "pre-initiate (approved)", lambda: deployment("pre-initiate", True), detail
         )
         sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+        since = sandbox.last_request_id()
         _, floors["initiate"] = phase(st, "initiate", lambda: deployment("initiate"), detail)
+        quota_floor(sandbox.requests(since=since))
         phase(st, "pre-initiate re-run", lambda: deployment("pre-initiate"), detail, floors)
         phase(st, "initiate re-run", lambda: deployment("initiate"), detail, floors)
     print(f"\n{load()}")

@@ -39,6 +39,7 @@ def stack(
     serve: bool = True,
     serve_env: Mapping[str, str] | None = None,
     sandbox_env: Mapping[str, str] | None = None,
+    pace: bool = False,
 ) -> Iterator[Stack]:
     """A sandbox, a Prefect server (SQLite) with the sandbox's Blocks saved, and, with `serve`,
     `python -m deployments.serve` (runner polling every second) with the watcher paused: the
@@ -76,7 +77,7 @@ def stack(
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         EventsWorker.drain_all(at_exit=False)
         stack.callback(EventsWorker.drain_all, at_exit=False)
-        save_sandbox_blocks(sandbox_url)
+        save_sandbox_blocks(sandbox_url, pace=pace)
         children = [sandbox_child]
         if serve:
             env = {
@@ -118,33 +119,45 @@ def approved(sandbox: Any, count: int, amount: float = 30_000, threads: int = 4)
     """`count` fresh opportunities in 5-Negotiating, through Pre-Initiate with staffing approved,
     as Initiate finds them on Closed Won.
 
-    Benchmark setup, not psflow's path: instead of a person answering each run's form, the
-    approved decision is posted to #ps_planning first, by the same code and in the same form as
-    Pre-Initiate records it (`flows.pre_initiate.post_decision`). Pre-Initiate, run in-process
-    (`threads` at a time), then finds the decision recorded and does every other step itself."""
+    Benchmark setup, not psflow's path: the opportunities are made in 5-Negotiating (no
+    stage-history row, so a watcher sees only their later moves); instead of a person answering
+    each run's form, the approved decision is posted to #ps_planning first, by the same code and in
+    the same form as Pre-Initiate records it (`flows.pre_initiate.post_decision`). Pre-Initiate,
+    run in-process (`threads` at a time) and unpaced (the sandbox's quotas are off meanwhile),
+    then finds the decision recorded and does every other step itself."""
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
+    from blocks import sandbox_blocks
     from flows.pre_initiate import StaffingDecision, post_decision, pre_initiate
+    from tasks import clients
     from tasks.salesforce import get_opportunity
     from tasks.sheets import get_roster
 
-    ids = list(sandbox.act("salesforce", "/opportunities/bulk", count=count, details=True)["ids"])
-    pses = [pse.email for pse in get_roster.fn().pses]
-    for n, opportunity in enumerate(ids):
-        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
-        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-        decision = StaffingDecision(
-            approve=True, pses=[pses[n % len(pses)]], approver="pc@example.com"
+    clients.configure(sandbox_blocks(sandbox.url, pace=False))
+    try:
+        created = sandbox.act(
+            "salesforce", "/opportunities/bulk", count=count, stage="5-Negotiating", details=True
         )
-        post_decision(get_opportunity.fn(opportunity), decision)
+        ids = [str(i) for i in created["ids"]]
+        pses = [pse.email for pse in get_roster.fn().pses]
+        for n, opportunity in enumerate(ids):
+            sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
+            decision = StaffingDecision(
+                approve=True, pses=[pses[n % len(pses)]], approver="pc@example.com"
+            )
+            post_decision(get_opportunity.fn(opportunity), decision)
 
-    def run(opportunity: str) -> None:
-        state = pre_initiate(opportunity_id=opportunity, customer="Benchmark", return_state=True)
-        if not state.is_completed():
-            raise RuntimeError(f"pre-initiate of {opportunity} ended {state.type}: {state.message}")
+        def run(opportunity: str) -> None:
+            state = pre_initiate(
+                opportunity_id=opportunity, customer="Benchmark", return_state=True
+            )
+            if not state.is_completed():
+                raise RuntimeError(f"pre-initiate of {opportunity}: {state.type} {state.message}")
 
-    context = contextvars.copy_context()  # Prefect's settings (the API URL) live in it
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda opportunity: context.copy().run(run, opportunity), ids))
-    return ids
+        context = contextvars.copy_context()  # Prefect's settings (the API URL) live in it
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda opportunity: context.copy().run(run, opportunity), ids))
+        return ids
+    finally:
+        clients.configure(())

@@ -52,9 +52,11 @@ def load(block_type: type[B]) -> B:
     return cast(B, block_type.load(BLOCK_NAME))
 
 
-def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
+def sandbox_blocks(sandbox_url: str, secret: str = "sandbox", pace: bool = False) -> list[Block]:
     """Connections to every system of a sandbox at `sandbox_url`, and default settings. The
-    sandbox accepts any token; `secret` makes them distinctive (tests look for them in logs)."""
+    sandbox accepts any token; `secret` makes them distinctive (tests look for them in logs).
+    The sandbox enforces quotas only when asked (`SandboxClient.set_quotas`): requests are paced
+    by them (`pace`) only where it does."""
     url = sandbox_url.rstrip("/")
     return [
         SalesforceConnection(instance_url=f"{url}/salesforce", access_token=f"{secret}-sf-token"),
@@ -63,7 +65,9 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
         MavenlinkConnection(base_url=f"{url}/mavenlink/api/v1/", token=f"{secret}-ml-token"),
         SlackConnection(base_url=f"{url}/slack/api/", bot_token=f"xoxb-{secret}-slack-token"),
         PsflowSettings(
-            company_name="Northwind Cloud", coordinator_email="priya.raman@northwind.example"
+            company_name="Northwind Cloud",
+            coordinator_email="priya.raman@northwind.example",
+            pace_requests=pace,
         ),
     ]
 
@@ -72,11 +76,11 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[Block]:
 SANDBOX_OPS_WEBHOOK = "/slack/services/T0NWCLD001/B0OPSHOOK1/sandboxOpsAlertsWebhook01"
 
 
-def save_sandbox_blocks(sandbox_url: str, secret: str = "sandbox") -> list[str]:
+def save_sandbox_blocks(sandbox_url: str, secret: str = "sandbox", pace: bool = False) -> list[str]:
     """Register every Block type and save connections to the sandbox under `BLOCK_NAME`, and the
     ops channel's webhook, on the Prefect API of the current settings. Returns the slugs."""
     saved = []
-    for block in sandbox_blocks(sandbox_url, secret):
+    for block in sandbox_blocks(sandbox_url, secret, pace):
         type(block).register_type_and_schema()
         block.save(BLOCK_NAME, overwrite=True)
         saved.append(f"{block.get_block_type_slug()}/{BLOCK_NAME}")

@@ -71,3 +71,8 @@ class PsflowSettings(Block):
     approval_timeout_hours: int = Field(
         default=168, ge=1, description="How long a staffing approval waits before the run fails."
     )
+    pace_requests: bool = Field(
+        default=True,
+        description="Before each request that counts toward a published API quota, take a slot of "
+        "its Prefect rate limit (deployments/quotas.py). Off only where no quota applies.",
+    )

@@ -146,5 +146,9 @@ def ensure_automations() -> list[str]:
 
 
 if __name__ == "__main__":
+    from tasks.pacing import declare
+
     for name in ensure_automations():
         print(f"automation: {name}")  # noqa: T201
+    for name in declare():  # the quotas' rate limits: in the UI before the first run needs them
+        print(f"rate limit: {name}")  # noqa: T201

@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from deployments.automations import ensure_automations
     from deployments.definitions import DEPLOYMENTS
+    from tasks.pacing import declare
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     fast = timedelta(seconds=args.watch_seconds) if args.watch_seconds else None
     ensure_automations()
+    declare()  # the quotas' rate limits (a run would create them), in the UI from the start
     runners = (d.to_runner(fast if d.interval else None) for d in DEPLOYMENTS)
     serve(*runners, limit=20, query_seconds=args.poll_seconds)
 

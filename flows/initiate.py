@@ -2,11 +2,12 @@
 
 Started by `ps.opportunity.closed-won`. It reads the opportunity (Salesforce), the approved staffing
 (#ps_planning) and the cost estimate (Sheets), and stops before any write when something is missing,
-saying what and where. Then it creates, each found by its natural key first: the PS Engagement record
-(Salesforce), the customer group, PS project, customer epic, hand-off issue and one issue per SOW
-activity (GitLab), the project set up with budget, margin, tasks and team (Mavenlink), the Project
-Definition (Drive), the customer's internal channel (Slack), the initiation e-mail (Gmail) and the
-alignment and hand-off meetings (Calendar); then it emits `ps.phase.completed`.
+saying what and where. Then it creates, each found by its natural key first: the customer group, PS
+project, customer epic, hand-off issue and one issue per SOW activity (GitLab), the PS Engagement
+record with the project's link (Salesforce), the project set up with budget, margin, tasks and
+team (Mavenlink), the Project Definition (Drive), the customer's internal channel (Slack), the
+initiation e-mail (Gmail) and the alignment and hand-off meetings (Calendar); then it emits
+`ps.phase.completed`.
 
 An opportunity that reached Closed Won without Negotiating first gets the Pre-Initiate steps it
 missed, the coordinator's approval included. A re-run writes nothing.
@@ -106,12 +107,12 @@ def run_initiate(opportunity_id: str) -> State[Any]:
     estimate = cost_estimate_gate(opportunity)
     team = team_of(opportunity, decision)
 
-    made.append(ensure_engagement(engagement_record(opportunity, estimate)))
     gitlab, project_url = gitlab_project(opportunity, team)
+    # one write: the record is made once its GitLab link exists, not made and then updated
+    made.append(ensure_engagement(engagement_record(opportunity, estimate, project_url)))
     made.extend(gitlab)
     made.extend(mavenlink_project(opportunity, team, project_url))
     made.extend(project_definition(opportunity, team, project_url))
-    ensure_engagement(engagement_record(opportunity, estimate, project_url))  # now with its link
     made.extend(customer_channel(opportunity, team, made))
     made.append(initiation_email(opportunity, team))
     made.extend(meetings(opportunity, team))

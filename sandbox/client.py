@@ -62,8 +62,17 @@ class SandboxClient:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
-    def set_quotas(self, enabled: bool, limits: dict[str, int] | None = None) -> None:
-        self._call("POST", "/quotas", json={"enabled": enabled, "limits": limits or {}})
+    def set_quotas(
+        self,
+        enabled: bool,
+        limits: dict[str, int] | None = None,
+        windows: dict[str, float] | None = None,
+    ) -> None:
+        self._call(
+            "POST",
+            "/quotas",
+            json={"enabled": enabled, "limits": limits or {}, "windows": windows or {}},
+        )
 
     def advance_clock(self, days: float) -> str:
         return str(self._call("POST", "/clock", json={"advance_days": days})["now"])

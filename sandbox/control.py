@@ -27,7 +27,7 @@ async def systems(sb: SandboxDep) -> dict[str, Any]:
                     "id": q.id,
                     "description": q.description,
                     "limit": sb.quotas.limit(q),
-                    "window_seconds": q.window_seconds,
+                    "window_seconds": sb.quotas.window(q),
                 }
                 for q in system.quotas
             ],
@@ -162,16 +162,24 @@ class QuotaSettings(BaseModel):
         description="answer over-quota requests with the system's throttling error"
     )
     limits: dict[str, int] = Field(default_factory=dict, description="quota id -> limit override")
+    windows: dict[str, float] = Field(
+        default_factory=dict, description="quota id -> window override, in seconds (tests)"
+    )
 
 
 @router.post("/quotas")
 async def set_quotas(sb: SandboxDep, settings: QuotaSettings) -> dict[str, Any]:
     known = {q.id for s in sb.systems.values() for q in s.quotas}
-    if unknown := set(settings.limits) - known:
+    if unknown := (set(settings.limits) | set(settings.windows)) - known:
         raise HTTPException(422, f"unknown quota ids {sorted(unknown)}; known: {sorted(known)}")
     sb.quotas.enabled = settings.enabled
     sb.quotas.overrides = dict(settings.limits)
-    return {"enabled": sb.quotas.enabled, "limits": sb.quotas.overrides}
+    sb.quotas.window_overrides = dict(settings.windows)
+    return {
+        "enabled": sb.quotas.enabled,
+        "limits": sb.quotas.overrides,
+        "windows": sb.quotas.window_overrides,
+    }
 
 
 # --- clock ---------------------------------------------------------------------------------------

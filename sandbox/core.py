@@ -221,10 +221,14 @@ class Quotas:
     def __init__(self) -> None:
         self.enabled = False
         self.overrides: dict[str, int] = {}
+        self.window_overrides: dict[str, float] = {}
         self._hits: dict[tuple[str, str], deque[float]] = defaultdict(deque)
 
     def limit(self, quota: Quota) -> int:
         return self.overrides.get(quota.id, quota.limit)
+
+    def window(self, quota: Quota) -> float:
+        return self.window_overrides.get(quota.id, quota.window_seconds)
 
     def check(
         self, quotas: tuple[Quota, ...], method: str, path: str, user: str
@@ -236,10 +240,10 @@ class Quotas:
             if not quota.applies(method, path):
                 continue
             hits = self._hits[(quota.id, user if quota.per_user else "")]
-            while hits and hits[0] <= now - quota.window_seconds:
+            while hits and hits[0] <= now - self.window(quota):
                 hits.popleft()
             if self.enabled and len(hits) >= self.limit(quota):
-                return quota, max(hits[0] + quota.window_seconds - now, 0.001)
+                return quota, max(hits[0] + self.window(quota) - now, 0.001)
             counted.append(hits)
         for hits in counted:
             hits.append(now)
@@ -248,7 +252,7 @@ class Quotas:
     def used(self, quota: Quota, user: str = "") -> int:
         now = time.monotonic()
         hits = self._hits[(quota.id, user if quota.per_user else "")]
-        return sum(1 for t in hits if t > now - quota.window_seconds)
+        return sum(1 for t in hits if t > now - self.window(quota))
 
     def reset(self) -> None:
         self._hits.clear()
@@ -366,6 +370,7 @@ class Sandbox:
         self.quotas.reset()
         self.quotas.enabled = False
         self.quotas.overrides.clear()
+        self.quotas.window_overrides.clear()
         self.clock.offset = timedelta()
         if seed:
             for system in self.systems.values():

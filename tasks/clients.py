@@ -2,7 +2,8 @@
 
 A Block is loaded once per process (a flow run is one process); clients are built once per thread,
 because httplib2 (under googleapiclient) and requests sessions are not safe to share between the
-threads of a concurrent task runner.
+threads of a concurrent task runner. Each is paced by the quotas its requests count toward
+(tasks/pacing.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from blocks import (
     SlackConnection,
     load,
 )
+from tasks.pacing import paced_httpx, paced_session, paced_slack
 
 if TYPE_CHECKING:  # the libraries themselves load with the first client (see blocks/)
     import gitlab
@@ -76,43 +78,60 @@ def salesforce() -> simple_salesforce.Salesforce:
 
 
 def gitlab_client() -> gitlab.Gitlab:
-    return _per_thread("gitlab", lambda: connection(GitLabConnection).get_client())
+    def build() -> gitlab.Gitlab:
+        client = connection(GitLabConnection).get_client()
+        paced_session(client.session, "gitlab")
+        return client
+
+    return _per_thread("gitlab", build)
 
 
 def mavenlink() -> httpx.Client:
-    return _per_thread("mavenlink", lambda: connection(MavenlinkConnection).get_client())
+    return _per_thread(
+        "mavenlink", lambda: paced_httpx(connection(MavenlinkConnection).get_client(), "mavenlink")
+    )
 
 
 def slack() -> slack_sdk.WebClient:
-    return _per_thread("slack", lambda: connection(SlackConnection).get_client())
+    return _per_thread("slack", lambda: paced_slack(connection(SlackConnection).get_client()))
 
 
 def google() -> GoogleWorkspaceConnection:
     return connection(GoogleWorkspaceConnection)
 
 
+def _paced_service(service: Resource) -> Resource:
+    paced_session(service._http.session, "google")  # blocks/google_clients.py's requests http
+    return service
+
+
 def drive() -> Resource:
-    return _per_thread("drive", lambda: google().drive())
+    return _per_thread("drive", lambda: _paced_service(google().drive()))
 
 
 def sheets() -> Resource:
-    return _per_thread("sheets", lambda: google().sheets())
+    return _per_thread("sheets", lambda: _paced_service(google().sheets()))
 
 
 def gmail() -> Resource:
-    return _per_thread("gmail", lambda: google().gmail())
+    return _per_thread("gmail", lambda: _paced_service(google().gmail()))
 
 
 def calendar() -> Resource:
-    return _per_thread("calendar", lambda: google().calendar())
+    return _per_thread("calendar", lambda: _paced_service(google().calendar()))
 
 
 def docs() -> Resource:
-    return _per_thread("docs", lambda: google().docs())
+    return _per_thread("docs", lambda: _paced_service(google().docs()))
 
 
 def gspread_client() -> gspread.Client:
-    return _per_thread("gspread", lambda: google().gspread_client())
+    def build() -> gspread.Client:
+        client = google().gspread_client()
+        paced_session(client.http_client.session, "google")
+        return client
+
+    return _per_thread("gspread", build)
 
 
 def reset() -> None:

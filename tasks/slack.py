@@ -22,10 +22,13 @@ from tasks.gmail import addresses
 
 SYSTEM = "Slack"
 PAGE_SIZE = 200  # Slack recommends no more than 200 items per page
-# How far back `find_message` looks: 10 pages of 200 messages. psflow's messages are found again
+# ... but a scan for one item on a Tier 2 or 3 method costs a request per page against 20 or 50 a
+# minute for the whole workspace: those scans ask for the most a page holds ("under 1000").
+SCAN_PAGE_SIZE = 999
+# How far back `find_message` looks: 2 pages of 999 messages. psflow's messages are found again
 # within days of posting (a retried phase), so 2,000 messages of a busy channel is plenty, and the
-# bound keeps a lookup to at most 10 Tier 3 calls (50+ per minute).
-MAX_HISTORY_PAGES = 10
+# bound keeps a lookup to at most 2 Tier 3 calls (50+ per minute).
+MAX_HISTORY_PAGES = 2
 
 
 class SlackMessage(BaseModel):
@@ -40,21 +43,44 @@ class SlackMessage(BaseModel):
     permalink: str | None = None
 
 
-# Channel ids by (flow run, name): a run looks a channel up once, however many of its steps post
-# in it (conversations.list is Tier 2: 20 a minute for the whole workspace). A new run looks again.
-_channel_ids: dict[tuple[str, str], str] = {}
+# The channels the app sees, by name, per flow run: a run lists them once (conversations.list is
+# Tier 2: 20 a minute for the whole workspace), however many channels its steps look up. A new run
+# lists again; a run that creates a channel adds it.
+_directories: dict[str, dict[str, dict[str, Any]]] = {}
 
 
-def _known_channel(name: str, channel_id: str | None = None) -> str | None:
-    """This flow run's id of #name, remembered when `channel_id` is given; None outside a run."""
+def _directory(fresh: bool = False) -> dict[str, dict[str, Any]]:
+    """Every channel the app can see, archived ones included (their names stay taken), by name:
+    this flow run's listing unless `fresh` (outside a run, always fresh)."""
     from prefect.runtime import flow_run
 
     run = flow_run.get_id()
-    if run is None:
-        return None
-    if channel_id is not None:
-        _channel_ids[(run, name)] = channel_id
-    return _channel_ids.get((run, name))
+    if run is not None and not fresh and run in _directories:
+        return _directories[run]
+    channels: dict[str, dict[str, Any]] = {}
+    cursor: str | None = None
+    with calling(SYSTEM, "the list of channels"):
+        while True:
+            page = slack().conversations_list(
+                types="public_channel,private_channel",
+                exclude_archived=False,
+                limit=SCAN_PAGE_SIZE,
+                cursor=cursor,
+            )
+            channels.update((str(c["name"]), dict(c)) for c in page.get("channels") or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+    if run is not None:
+        _directories[run] = channels
+    return channels
+
+
+def _remember(name: str, channel: dict[str, Any]) -> None:
+    from prefect.runtime import flow_run
+
+    if (run := flow_run.get_id()) in _directories:
+        _directories[run][name] = channel
 
 
 @outside_task
@@ -62,32 +88,17 @@ def find_channel(name: str) -> str:
     """The id of the channel called `name` (with or without "#").
 
     Raises:
-        PermanentError: when no channel of that name is visible to the psflow app.
+        PermanentError: when no open channel of that name is visible to the psflow app.
     """
     name = name.removeprefix("#")
-    if known := _known_channel(name):
-        return known
-    cursor: str | None = None
-    with calling(SYSTEM, f"channel #{name}"):
-        while True:
-            page = slack().conversations_list(
-                types="public_channel,private_channel",
-                exclude_archived=True,
-                limit=PAGE_SIZE,
-                cursor=cursor,
-            )
-            for channel in page.get("channels") or []:
-                if channel.get("name") == name:
-                    _known_channel(name, str(channel["id"]))
-                    return str(channel["id"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                break
-    raise PermanentError(
-        SYSTEM,
-        f"channel #{name}",
-        "no such channel: create it, or invite the psflow app if it is private",
-    )
+    channel = _directory().get(name)
+    if channel is None or channel.get("is_archived"):
+        raise PermanentError(
+            SYSTEM,
+            f"channel #{name}",
+            "no such channel: create it, or invite the psflow app if it is private",
+        )
+    return str(channel["id"])
 
 
 @outside_task
@@ -101,7 +112,10 @@ def find_message(
     with calling(SYSTEM, f"history of channel {channel_id} (looking for {key})"):
         for _ in range(MAX_HISTORY_PAGES):
             page = slack().conversations_history(
-                channel=channel_id, include_all_metadata=True, limit=PAGE_SIZE, cursor=cursor
+                channel=channel_id,
+                include_all_metadata=True,
+                limit=SCAN_PAGE_SIZE,
+                cursor=cursor,
             )
             for message in page.get("messages") or []:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
@@ -171,26 +185,6 @@ def ensure_message(
 _CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,80}")
 
 
-def _channel_named(name: str) -> dict[str, Any] | None:
-    """The channel called `name` that the app can see, archived ones included (their names stay
-    taken), or None. One conversations.list page per 200 channels."""
-    cursor: str | None = None
-    with calling(SYSTEM, f"look-up of channel #{name}"):
-        while True:
-            page = slack().conversations_list(
-                types="public_channel,private_channel",
-                exclude_archived=False,
-                limit=PAGE_SIZE,
-                cursor=cursor,
-            )
-            for channel in page.get("channels") or []:
-                if channel.get("name") == name:
-                    return dict(channel)
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                return None
-
-
 def _channel_url(channel_id: str) -> str:
     """The channel's link, on the workspace's own URL (auth.test)."""
     with calling(SYSTEM, "workspace URL (auth.test)"):
@@ -235,13 +229,13 @@ def ensure_channel(name: str) -> Artifact:
             f"got {name!r}"
         )
     what = f"channel #{name}"
-    channel = _channel_named(name)
+    channel = _directory().get(name)
     created = False
     if channel is None:
         channel = _create_channel(name, what)
         created = channel is not None
         if channel is None:  # name_taken: made meanwhile by another run, or one we cannot see
-            channel = _channel_named(name)
+            channel = _directory(fresh=True).get(name)
     if channel is None:
         raise PermanentError(
             SYSTEM,
@@ -258,7 +252,7 @@ def ensure_channel(name: str) -> Artifact:
         with calling(SYSTEM, f"joining {what}"):
             slack().conversations_join(channel=channel["id"])
     channel_id = str(channel["id"])
-    _known_channel(name, channel_id)  # posting in it next needs no look-up
+    _remember(name, {**channel, "is_member": True})  # posting in it next needs no look-up
     return Artifact(
         system=SYSTEM,
         kind="channel",

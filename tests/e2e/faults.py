@@ -185,9 +185,9 @@ def inject(sandbox: SandboxClient, route: WriteRoute, fault: dict[str, Any]) -> 
 
 
 @contextmanager
-def configured(sandbox_url: str) -> Iterator[None]:
+def configured(sandbox_url: str, pace: bool = False) -> Iterator[None]:
     """The tasks pointed at the sandbox with a short client timeout; the saved Blocks after."""
-    blocks = sandbox_blocks(sandbox_url)
+    blocks = sandbox_blocks(sandbox_url, pace=pace)
     for block in blocks:
         if "timeout_seconds" in type(block).model_fields:
             block.timeout_seconds = CLIENT_TIMEOUT  # type: ignore[attr-defined]

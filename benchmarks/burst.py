@@ -1,0 +1,250 @@
+"""The end-of-quarter burst (issue 7; issue 8 with --workers 2 --topology production): N staffed
+opportunities (default 200) go Closed Won within a minute, with the sandbox enforcing the published
+quotas; wall time until every Initiate has Completed, against the floor the quotas imply.
+
+Production's configuration: `prefect deploy --all`, process workers on the `psflow` pool (its
+concurrency capped: each flow run is a ~250 MB process), the Salesforce watcher finding the stage
+changes (run every `--watch-seconds` by the benchmark instead of its 2-minute schedule) and the
+`initiate` deployment's trigger starting each run. Requests are paced by deployments/quotas.py.
+
+The floor: a quota of Q requests per W seconds lets n requests through no sooner than
+(ceil(n / Q) - 1) * W after the first; n is what the burst itself sent toward each quota (sandbox
+request log), and the floor is the largest over the quotas. Duplicates: objects of one kind in one
+system carrying the same natural keys (engagement/keys.py), which must be none.
+
+    .venv/bin/python -m benchmarks.burst [--engagements 200] [--workers 1] [--topology sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.api_calls import burst_floor, quota_use
+from benchmarks.stack import approved, header, load, prefect_home
+
+SYSTEMS = ("salesforce", "gitlab", "google", "mavenlink", "slack")
+
+
+# --- where it runs ---------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite(data: Path, workers: int) -> Iterator[tuple[Any, str, Any]]:
+    """One Prefect server on SQLite, deployed, `workers` process workers on its pool."""
+    from benchmarks.stack import stack
+    from deployments.definitions import WORK_POOL
+    from psflow.local import deploy_all, launch_worker
+
+    with stack(data, serve=False, pace=True) as st:
+        deploy_all(st.home, st.api_url, WORK_POOL)
+        children = [
+            launch_worker(st.home / f"worker-{n + 1}", st.api_url, WORK_POOL)
+            for n in range(workers)
+        ]
+        try:
+            yield st.sandbox, st.api_url, lambda: st.logs() + "".join(c.tail() for c in children)
+        finally:
+            for child in children:
+                child.stop()
+
+
+@contextmanager
+def production(data: Path, workers: int) -> Iterator[tuple[Any, str, Any]]:
+    """psflow/production.py's topology: two API servers (the benchmark uses A, the workers B
+    and A in turn), PostgreSQL and Redis, `workers` process workers."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from blocks import save_sandbox_blocks
+    from deployments.definitions import WORK_POOL
+    from psflow.local import launch_sandbox, running, wait_sandbox
+    from psflow.production import deploy, topology
+    from sandbox.client import SandboxClient
+
+    sandbox_child, sandbox_url = launch_sandbox(data / "sandbox")
+    with running(sandbox_child), topology(data / "prefect") as stack:
+        wait_sandbox(sandbox_child, sandbox_url)
+        first, second = stack.api_urls
+        with temporary_settings(updates={PREFECT_API_URL: first}):
+            save_sandbox_blocks(sandbox_url, pace=True)
+            deploy(stack, first, WORK_POOL)
+            for n in range(workers):
+                stack.start_workers(1, (second, first)[n % 2], WORK_POOL)
+            yield SandboxClient(sandbox_url, timeout=120), first, stack.logs
+
+
+TOPOLOGIES = {"sqlite": sqlite, "production": production}
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+_KINDS = None
+
+
+def natural_keys(row: dict[str, Any]) -> tuple[str, ...]:
+    """The psflow natural keys an object carries ("<kind>:<18-character id>[:<part>]")."""
+    global _KINDS
+    if _KINDS is None:
+        from engagement.keys import ArtifactKind
+
+        kinds = "|".join(re.escape(k.value) for k in ArtifactKind)
+        _KINDS = re.compile(rf"(?<![\w-])(?:{kinds}):[A-Za-z0-9]{{18}}(?::[A-Za-z0-9._~-]+)?")
+    return tuple(sorted(set(_KINDS.findall(json.dumps(row, default=str)))))
+
+
+def duplicates(sandbox: Any) -> Counter[str]:
+    """Objects beyond the first of one kind carrying the same natural keys, per system and kind."""
+    extra: Counter[str] = Counter()
+    for system in SYSTEMS:
+        for kind, rows in sandbox.state(system).items():
+            seen = Counter(keys for keys in map(natural_keys, rows) if keys)
+            extra.update({f"{system} {kind}": n - 1 for n in seen.values() if n > 1})
+    return extra
+
+
+def initiate_runs() -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    runs: list[Any] = []
+    with get_client(sync_client=True) as client:
+        while True:
+            page = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="initiate · ")),
+                offset=len(runs),
+                limit=200,
+            )
+            runs += [r for r in page if r.name.startswith("initiate · ")]
+            if len(page) < 200:
+                return runs
+
+
+def run(
+    data: Path,
+    engagements: int,
+    workers: int,
+    topology: str,
+    concurrency: int,
+    watch_seconds: float,
+) -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+
+    from deployments.definitions import WORK_POOL
+    from psflow.local import prefect_command
+
+    header(
+        f"end-of-quarter burst: {engagements} engagements, {workers} worker(s), {topology}, "
+        f"pool concurrency {concurrency}"
+    )
+    with TOPOLOGIES[topology](data, workers) as (sandbox, api_url, logs):
+        prefect_command(
+            data / "cli",
+            api_url,
+            "work-pool",
+            "set-concurrency-limit",
+            WORK_POOL,
+            str(concurrency),
+        )
+        with get_client(sync_client=True) as client:
+            watcher = client.read_deployment_by_name("watch-opportunities/watch-opportunities")
+            client.pause_deployment(watcher.id)  # the benchmark polls on its own beat
+        t0 = time.perf_counter()
+        ids = approved(sandbox, engagements)
+        print(
+            f"setup: {len(ids)} opportunities staffed in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+        run_deployment(watcher.id, timeout=120)  # the watermark past the setup
+
+        sandbox.set_quotas(True)
+        since = sandbox.last_request_id()
+        started = datetime.now().astimezone()
+        for opportunity in ids:
+            sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+        moved = (datetime.now().astimezone() - started).total_seconds()
+        print(f"{len(ids)} opportunities moved to Closed Won in {moved:.0f} s", flush=True)
+
+        deadline = time.monotonic() + 3600
+        last_poll = 0.0
+        while time.monotonic() < deadline:
+            runs = initiate_runs()
+            final = [r for r in runs if r.state and r.state.is_final()]
+            if len(final) >= len(ids):
+                break
+            if len(runs) < len(ids) and time.monotonic() - last_poll >= watch_seconds:
+                run_deployment(watcher.id, timeout=0)
+                last_poll = time.monotonic()
+            print(
+                f"  {time.strftime('%H:%M:%S')} initiate runs {len(runs)}, final {len(final)}; "
+                f"{load()}",
+                flush=True,
+            )
+            time.sleep(10)
+        else:
+            raise RuntimeError(f"the burst did not finish in an hour\n{logs()}")
+
+        rows = sandbox.requests(since=since)
+        sandbox.set_quotas(False)
+        states = Counter(r.state.type.value for r in runs if r.state)
+        ends = [r.end_time for r in runs if r.state and r.state.type == StateType.COMPLETED]
+        wall = (max(ends) - started).total_seconds() if ends else float("nan")
+        use = quota_use(rows)
+        floor, binding = burst_floor(use, 1)
+        throttled = Counter(r["quota"] for r in rows if r["quota"])
+        writes = Counter(r["system"] for r in rows if r["write"])
+        extra = duplicates(sandbox)
+
+    print(f"\nInitiate runs by final state: {dict(states)}")
+    print(f"wall time, first Closed Won -> last Initiate Completed: {wall:.0f} s")
+    print(
+        f"floor: {floor:g} s, set by {binding.id} ({use[binding]} requests, "
+        f"{binding.limit} per {binding.window_seconds:g} s)"
+    )
+    print(f"wall / floor: {wall / floor:.2f}  (target <= 1.2)")
+    print("busiest quotas (requests in the burst, floor):")
+    for quota, n in sorted(use.items(), key=lambda i: -burst_floor({i[0]: i[1]}, 1)[0])[:6]:
+        print(f"  {quota.id:<38} {n:>6}  {burst_floor({quota: n}, 1)[0]:>6g} s")
+    print(f"quota answers (429 and the like): {sum(throttled.values())} {dict(throttled)}")
+    print(f"writes per system: {dict(writes)}")
+    print(f"duplicates (same natural keys twice): {sum(extra.values())} {dict(extra)}")
+    print(f"\n{load()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engagements", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--topology", choices=sorted(TOPOLOGIES), default="sqlite")
+    parser.add_argument("--concurrency", type=int, default=24, help="the pool's concurrency limit")
+    parser.add_argument("--watch-seconds", type=float, default=15)
+    parser.add_argument("--data-dir", type=Path, help="keep servers' data and logs here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="psflow-burst-") as tmp:
+        data = (args.data_dir or Path(tmp)).resolve()
+        prefect_home(data)
+        return run(
+            data,
+            args.engagements,
+            args.workers,
+            args.topology,
+            args.concurrency,
+            args.watch_seconds,
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

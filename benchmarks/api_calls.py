@@ -127,7 +127,11 @@ def burst_floor(use: dict[Any, int], engagements: int) -> tuple[float, Any]:
     sliding window of Q requests per W seconds lets n requests through no sooner than
     (ceil(n / Q) - 1) * W after the first. Returns the seconds and the quota that sets them."""
     return max(
-        ((math.ceil(n * engagements / q.limit) - 1) * q.window_seconds, q) for q, n in use.items()
+        (
+            ((math.ceil(n * engagements / q.limit) - 1) * q.window_seconds, q)
+            for q, n in use.items()
+        ),
+        key=lambda floor: floor[0],
     )
 
 

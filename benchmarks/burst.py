@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -43,10 +46,18 @@ def sqlite(data: Path, workers: int) -> Iterator[tuple[Any, str, Any]]:
     """One Prefect server on SQLite, deployed, `workers` process workers on its pool."""
     from benchmarks.stack import stack
     from deployments.definitions import WORK_POOL
-    from psflow.local import deploy_all, launch_worker
+    from psflow.local import deploy_all, launch_worker, prefect_env
 
     with stack(data, serve=False, pace=True) as st:
         deploy_all(st.home, st.api_url, WORK_POOL)
+        # README's "Deploying": the automations too (the rescue of a run that crashed, e.g. one
+        # a busy SQLite server refused to hand to its worker)
+        subprocess.run(
+            [sys.executable, "-m", "deployments.automations"],
+            env={**os.environ, **prefect_env(st.home / "deploy", st.api_url)},
+            check=True,
+            capture_output=True,
+        )
         children = [
             launch_worker(st.home / f"worker-{n + 1}", st.api_url, WORK_POOL)
             for n in range(workers)

@@ -43,7 +43,7 @@ EXPECTED = {
 }
 
 
-def run_of(phase: str, opportunity: str, timeout: float = 60) -> FlowRun:
+def run_of(phase: str, opportunity: str, timeout: float = 120) -> FlowRun:
     runs = wait_until(
         lambda: [r for r in flow_runs(opportunity) if r.name.startswith(f"{phase} ·")],
         timeout,

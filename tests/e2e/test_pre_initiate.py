@@ -48,7 +48,7 @@ def wait_for_state(run: FlowRun, *types: StateType, timeout: float = 60) -> Any:
     )
 
 
-def the_run(opportunity: str, timeout: float = 60) -> FlowRun:
+def the_run(opportunity: str, timeout: float = 120) -> FlowRun:
     runs = wait_until(
         lambda: [r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")],
         timeout,

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +99,18 @@ TOPOLOGIES = {"sqlite": sqlite, "production": production}
 
 # --- the figures -----------------------------------------------------------------------------
 
-_KINDS = None
+
+@cache
+def _keys() -> re.Pattern[str]:
+    from engagement.keys import ArtifactKind
+
+    kinds = "|".join(re.escape(k.value) for k in ArtifactKind)
+    return re.compile(rf"(?<![\w-])(?:{kinds}):[A-Za-z0-9]{{18}}(?::[A-Za-z0-9._~-]+)?")
 
 
 def natural_keys(row: dict[str, Any]) -> tuple[str, ...]:
     """The psflow natural keys an object carries ("<kind>:<18-character id>[:<part>]")."""
-    global _KINDS
-    if _KINDS is None:
-        from engagement.keys import ArtifactKind
-
-        kinds = "|".join(re.escape(k.value) for k in ArtifactKind)
-        _KINDS = re.compile(rf"(?<![\w-])(?:{kinds}):[A-Za-z0-9]{{18}}(?::[A-Za-z0-9._~-]+)?")
-    return tuple(sorted(set(_KINDS.findall(json.dumps(row, default=str)))))
+    return tuple(sorted(set(_keys().findall(json.dumps(row, default=str)))))
 
 
 def duplicates(sandbox: Any) -> Counter[str]:

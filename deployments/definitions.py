@@ -55,14 +55,13 @@ class Deployment:
     parameters: dict[str, Any] = field(default_factory=dict)
     concurrency: ConcurrencyLimitConfig | None = None
 
-    def to_runner(self, interval: timedelta | None = None) -> RunnerDeployment:
-        """This deployment for `serve()`, optionally on another schedule (the demo polls fast)."""
-        every = interval or self.interval
+    def to_runner(self, scheduled: bool = True) -> RunnerDeployment:
+        """This deployment for `serve()`; unscheduled when the server polls on its own beat."""
         runner = self.flow.to_deployment(
             name=self.name,
             description=self.description,
             triggers=list(self.triggers),
-            interval=every if every else None,
+            interval=self.interval if scheduled else None,
             tags=list(self.tags),
             parameters=self.parameters,
             concurrency_limit=self.concurrency,

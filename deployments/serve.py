@@ -2,12 +2,39 @@
 `prefect deploy --all` and a process worker instead).
 
     python -m deployments.serve [--watch-seconds N] [--poll-seconds S]
+
+With `--watch-seconds`, this process polls Salesforce itself every N seconds, in a thread, instead
+of the watcher deployment's 2-minute schedule: a served run is a new Python process (2-3 s of CPU,
+5-10 s on a busy machine), so a schedule of a few seconds would keep a core busy starting
+watchers. The deployment stays, unscheduled, for a person to run by hand.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+import threading
+import time
+
+from prefect.logging import get_logger
+
+log = get_logger("psflow.watcher")
+
+
+def watch_every(seconds: float) -> None:
+    """Poll, then sleep `seconds`, for as long as the process lives."""
+    from flows.watch_opportunities import poll
+    from tasks import clients
+    from tasks.salesforce import find_stage_changes
+
+    while True:
+        clients.reset()  # the Blocks as saved now, as a new run's process would load them
+        try:
+            changes, emitted = poll(find_stage_changes.fn)  # the task's body: no task run
+            if changes:
+                log.info("%d stage changes, %d lifecycle events", changes, emitted)
+        except Exception:  # a poll that fails is retried by the next; the loop must live on
+            log.exception("watcher poll failed")
+        time.sleep(seconds)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         "--watch-seconds",
         type=float,
         default=None,
-        help="poll Salesforce this often instead of the deployment's schedule",
+        help="poll Salesforce this often, in this process, instead of the watcher's schedule",
     )
     parser.add_argument(
         "--poll-seconds",
@@ -33,10 +60,11 @@ def main(argv: list[str] | None = None) -> None:
         help="ask the server for due runs this often (default: PREFECT_RUNNER_POLL_FREQUENCY)",
     )
     args = parser.parse_args(argv)
-    fast = timedelta(seconds=args.watch_seconds) if args.watch_seconds else None
     ensure_automations()
     declare()  # the quotas' rate limits (a run would create them), in the UI from the start
-    runners = (d.to_runner(fast if d.interval else None) for d in DEPLOYMENTS)
+    if args.watch_seconds:
+        threading.Thread(target=watch_every, args=(args.watch_seconds,), daemon=True).start()
+    runners = (d.to_runner(scheduled=not args.watch_seconds) for d in DEPLOYMENTS)
     serve(*runners, limit=20, query_seconds=args.poll_seconds)
 
 

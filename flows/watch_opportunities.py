@@ -9,6 +9,7 @@ seen. The watermark advances only after the events are out, so a crash never los
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from prefect import flow, get_run_logger
@@ -16,15 +17,16 @@ from prefect.events import emit_event
 from prefect.variables import Variable
 
 from deployments.events import TRANSITION_EVENTS, event_kwargs
-from engagement.lifecycle import transition
+from engagement.lifecycle import StageChange, transition
 from tasks import clients
 from tasks.salesforce import find_stage_changes
 
 WATERMARK = "psflow_salesforce_watermark"
+OVERLAP_SECONDS = 300
 
 
 @flow(name="watch-opportunities")
-def watch_opportunities(overlap_seconds: int = 300) -> int:
+def watch_opportunities(overlap_seconds: int = OVERLAP_SECONDS) -> int:
     """Emit `ps.opportunity.*` for every stage transition since the last poll.
 
     Args:
@@ -34,10 +36,21 @@ def watch_opportunities(overlap_seconds: int = 300) -> int:
     Returns:
         How many transitions this poll emitted (repeats included).
     """
+    changes, emitted = poll(find_stage_changes, overlap_seconds)
+    get_run_logger().info("%d stage changes, %d lifecycle events", changes, emitted)
+    return emitted
+
+
+def poll(
+    find: Callable[[datetime], list[StageChange]], overlap_seconds: int = OVERLAP_SECONDS
+) -> tuple[int, int]:
+    """One poll: the stage changes since the watermark (looked up by `find`), their events out,
+    the watermark advanced. Returns (changes, events emitted). Also the body of the fast loop the
+    demo serves (deployments/serve.py), which runs it without a flow run each time."""
     settings = clients.settings()
     stored = Variable.get(WATERMARK, default=None)
     watermark = datetime.fromisoformat(stored) if stored else datetime.now(UTC)
-    changes = find_stage_changes(watermark - timedelta(seconds=overlap_seconds))
+    changes = find(watermark - timedelta(seconds=overlap_seconds))
 
     emitted = 0
     for change in changes:
@@ -63,5 +76,4 @@ def watch_opportunities(overlap_seconds: int = 300) -> int:
 
     newest = max((change.changed_at for change in changes), default=watermark)
     Variable.set(WATERMARK, max(newest, watermark).isoformat(), overwrite=True)
-    get_run_logger().info("%d stage changes, %d lifecycle events", len(changes), emitted)
-    return emitted
+    return len(changes), emitted

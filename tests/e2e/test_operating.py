@@ -101,7 +101,7 @@ def test_an_ops_retry_racing_a_new_trigger_ends_with_one_set_of_objects(
             future.result()
     runs = wait_until(
         lambda: (r := _initiate_runs(opportunity)) and len(r) == 2 and r,
-        60,
+        120,
         "the retried run and the new one",
     )
     for run in runs:

@@ -69,7 +69,8 @@ def test_a_burst_waits_for_its_rate_limit_instead_of_running_into_the_quota(
         start = world.last_request_id()
         paced = list_channels(30, return_state=True)
         assert paced.type == StateType.COMPLETED, paced.message
-        rows = world.requests(since=start)
+        # (the served watcher, when this process has one, polls Salesforce meanwhile)
+        rows = [row for row in world.requests(since=start) if row["system"] == "slack"]
         assert len(rows) == 30
         assert throttled(world, start) == 0
     finally:

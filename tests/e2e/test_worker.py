@@ -98,7 +98,7 @@ def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(
         lambda: next(
             (r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")), None
         ),
-        timeout=30,
+        timeout=120,
         what=f"a pre-initiate run for {opportunity}",
         log=production.worker.tail,
     )

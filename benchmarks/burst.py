@@ -43,7 +43,7 @@ SYSTEMS = ("salesforce", "gitlab", "google", "mavenlink", "slack")
 
 
 @contextmanager
-def sqlite(data: Path, workers: int) -> Iterator[tuple[Any, str, Any]]:
+def sqlite(data: Path, workers: int) -> Iterator[tuple[Any, str, Any, Pids]]:
     """One Prefect server on SQLite, deployed, `workers` process workers on its pool."""
     from benchmarks.stack import stack
     from deployments.definitions import WORK_POOL
@@ -63,15 +63,20 @@ def sqlite(data: Path, workers: int) -> Iterator[tuple[Any, str, Any]]:
             launch_worker(st.home / f"worker-{n + 1}", st.api_url, WORK_POOL)
             for n in range(workers)
         ]
+        pids = {**st.pids, "workers and their flow runs": [c.process.pid for c in children]}
+
+        def logs() -> str:
+            return str(st.logs()) + "".join(c.tail() for c in children)
+
         try:
-            yield st.sandbox, st.api_url, lambda: st.logs() + "".join(c.tail() for c in children)
+            yield st.sandbox, st.api_url, logs, pids
         finally:
             for child in children:
                 child.stop()
 
 
 @contextmanager
-def production(data: Path, workers: int) -> Iterator[tuple[Any, str, Any]]:
+def production(data: Path, workers: int) -> Iterator[tuple[Any, str, Any, Pids]]:
     """psflow/production.py's topology: two API servers (the benchmark uses A, the workers B
     and A in turn), PostgreSQL and Redis, `workers` process workers."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -91,10 +96,17 @@ def production(data: Path, workers: int) -> Iterator[tuple[Any, str, Any]]:
             deploy(stack, first, WORK_POOL)
             for n in range(workers):
                 stack.start_workers(1, (second, first)[n % 2], WORK_POOL)
-            yield SandboxClient(sandbox_url, timeout=120), first, stack.logs
+            pids = {
+                "sandbox": [sandbox_child.process.pid],
+                "Prefect API servers": [c.process.pid for c in stack.servers],
+                "Prefect services": [stack.services.process.pid] if stack.services else [],
+                "workers and their flow runs": [c.process.pid for c in stack.workers],
+            }
+            yield SandboxClient(sandbox_url, timeout=120), first, stack.logs, pids
 
 
 TOPOLOGIES = {"sqlite": sqlite, "production": production}
+Pids = dict[str, list[int]]
 
 
 # --- the figures -----------------------------------------------------------------------------
@@ -135,6 +147,30 @@ def first_completions(runs: list[Any]) -> dict[str, datetime]:
             key = str(run.parameters.get("opportunity_id"))
             ends[key] = min(ends.get(key, run.end_time), run.end_time)
     return ends
+
+
+def servers_running_here() -> Pids:
+    """The machine's PostgreSQL (its postmaster: ended backends are its reaped children) and
+    Redis, which the production topology uses."""
+    found: Pids = {"PostgreSQL": [], "Redis": []}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            name = (entry / "comm").read_text().strip()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent_name = Path(f"/proc/{parent}/comm").read_text().strip() if parent > 1 else ""
+        except (OSError, ValueError, IndexError):
+            continue
+        if name == "postgres" and parent_name != "postgres":
+            found["PostgreSQL"].append(int(entry.name))
+        elif name == "redis-server":
+            found["Redis"].append(int(entry.name))
+    return found
+
+
+def cpu_by_role(pids: Pids) -> dict[str, float]:
+    from psflow.local import cpu_seconds
+
+    return {role: sum(map(cpu_seconds, each)) for role, each in pids.items()}
 
 
 def busy_cpu_seconds() -> float:
@@ -180,7 +216,8 @@ def run(
         f"end-of-quarter burst: {engagements} engagements, {workers} worker(s), {topology}, "
         f"pool concurrency {concurrency}"
     )
-    with TOPOLOGIES[topology](data, workers) as (sandbox, api_url, logs):
+    with TOPOLOGIES[topology](data, workers) as (sandbox, api_url, logs, pids):
+        pids = {**pids, **servers_running_here(), "this benchmark": [os.getpid()]}
         prefect_command(
             data / "cli",
             api_url,
@@ -203,6 +240,7 @@ def run(
         sandbox.set_quotas(True)
         since = sandbox.last_request_id()
         started, cpu = datetime.now().astimezone(), busy_cpu_seconds()
+        roles = cpu_by_role(pids)
         for opportunity in ids:
             sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
         moved = (datetime.now().astimezone() - started).total_seconds()
@@ -228,6 +266,7 @@ def run(
             raise RuntimeError(f"the burst did not finish in an hour\n{logs()}")
 
         cpu = busy_cpu_seconds() - cpu
+        roles = {role: seconds - roles[role] for role, seconds in cpu_by_role(pids).items()}
         rows = sandbox.requests(since=since)
         sandbox.set_quotas(False)
         states = Counter(r.state.type.value for r in runs if r.state)
@@ -254,6 +293,10 @@ def run(
         f"CPU busy during the burst, every process: {cpu:.0f} s = {cpu / len(ids):.1f} s per "
         f"engagement; on {cores} cores that alone takes {cpu / cores:.0f} s"
     )
+    for role, seconds in sorted(roles.items(), key=lambda r: -r[1]):
+        print(f"  {role:<30} {seconds:>7.0f} s  {seconds / len(ids):>5.1f} s per engagement")
+    other = cpu - sum(roles.values())
+    print(f"  {'everything else':<30} {other:>7.0f} s  {other / len(ids):>5.1f} s per engagement")
     print(f"quota answers (429 and the like): {sum(throttled.values())} {dict(throttled)}")
     print(f"writes per system: {dict(writes)}")
     print(f"duplicates (same natural keys twice): {sum(extra.values())} {dict(extra)}")

@@ -22,7 +22,6 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
-from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Cancelled
 
@@ -35,6 +34,7 @@ from psflow.local import (
     POLL_SECONDS,
     Child,
     deploy_all,
+    events_to,
     launch_prefect,
     launch_sandbox,
     launch_worker,
@@ -180,9 +180,7 @@ def measure(
     with ExitStack() as stack:
         api_url, executors_api_url = stack.enter_context(servers(home))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
-        # the events worker keeps the API URL of its first event: a new one for each server
-        EventsWorker.drain_all(at_exit=False)
-        stack.callback(EventsWorker.drain_all, at_exit=False)
+        stack.enter_context(events_to(api_url))
         save_sandbox_blocks(sandbox.url)
         children = executors(home, executors_api_url)
         for child in children:

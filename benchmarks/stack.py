@@ -31,6 +31,7 @@ class Stack:
     api_url: str
     home: Path
     logs: Any  # benchmarks.measure.Logs: the servers' log tails, for an error message
+    pids: dict[str, list[int]]  # the processes it started, by role
 
 
 @contextmanager
@@ -44,13 +45,13 @@ def stack(
     """A sandbox, a Prefect server (SQLite) with the sandbox's Blocks saved, and, with `serve`,
     `python -m deployments.serve` (runner polling every second) with the watcher paused: the
     benchmarks start the runs they measure themselves."""
-    from prefect.events.worker import EventsWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from benchmarks.measure import Logs, _client, _ready, wait_until
     from blocks import save_sandbox_blocks
     from deployments.definitions import DEPLOYMENTS
     from psflow.local import (
+        events_to,
         launch_prefect,
         launch_sandbox,
         running,
@@ -75,8 +76,7 @@ def stack(
         wait_sandbox(sandbox_child, sandbox_url)
         wait_prefect(server, api_url)
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
-        EventsWorker.drain_all(at_exit=False)
-        stack.callback(EventsWorker.drain_all, at_exit=False)
+        stack.enter_context(events_to(api_url))
         save_sandbox_blocks(sandbox_url, pace=pace)
         children = [sandbox_child]
         if serve:
@@ -97,7 +97,10 @@ def stack(
                 client.pause_deployment(watcher.id)
         sandbox = SandboxClient(sandbox_url, timeout=120)
         stack.callback(sandbox.close)
-        yield Stack(sandbox, api_url, home, logs)
+        pids = {"sandbox": [sandbox_child.process.pid], "Prefect server": [server.process.pid]}
+        if serve:
+            pids["served runs"] = [children[-1].process.pid]
+        yield Stack(sandbox, api_url, home, logs, pids)
 
 
 def load() -> str:

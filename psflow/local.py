@@ -37,6 +37,52 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     return env
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command (which may hold spaces and parentheses)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (from /proc: no psutil here)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time spent by `pid`, by the children it has reaped and by the live processes below it."""
+    ticks = 0
+    for each in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ticks += sum(map(int, _stat(each)[11:15]))  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def events_to(api_url: str) -> Iterator[None]:
+    """This process's events go to `api_url` until the block exits. Prefect's events worker is one
+    per process, builds its client once and keeps it: a process that talks to several servers in
+    turn (the tests, the benchmarks) names the server instead of relying on the settings of the
+    moment."""
+    from prefect.events.clients import PrefectEventsClient
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(at_exit=False)
+    EventsWorker.set_client_override(PrefectEventsClient, api_url=api_url)
+    try:
+        yield
+    finally:
+        EventsWorker.drain_all(at_exit=False)  # what was sent is out before the server may stop
+        EventsWorker.set_client_override(None)
+
+
 @dataclass
 class Child:
     """A child process in its own process group, so stopping it also stops what it started."""

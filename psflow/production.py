@@ -33,6 +33,7 @@ from psflow.local import (
     REPOSITORY,
     Child,
     deploy_all,
+    descendants,
     free_port,
     launch_sandbox,
     launch_worker,
@@ -149,7 +150,7 @@ class Topology:
         once (SIGKILL). The process worker starts each flow run in a session of its own, so
         killing its process group would leave the run going."""
         worker = self.workers[index]
-        for pid in [worker.process.pid, *_descendants(worker.process.pid)]:
+        for pid in [worker.process.pid, *descendants(worker.process.pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         worker.process.wait(10)
@@ -222,23 +223,6 @@ def _run(argv: list[str], env: Mapping[str, str]) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[1:])} exited with {done.returncode}:\n{done.stderr}")
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (from /proc: no psutil here)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                # the command may contain spaces and parentheses: the fields follow the last ")"
-                stat = (entry / "stat").read_text()
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        children = [p for p, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
 
 
 # --- `python -m psflow.production up` ------------------------------------------------------------

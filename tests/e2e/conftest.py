@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,29 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     """The e2e tests' own sandbox: the served watcher polls it all session long, and must not
     show up in the request logs the integration tests count."""
     with SandboxServer(tmp_path_factory.mktemp("e2e-sandbox")) as server:
+        yield server
+
+
+@contextmanager
+def blocks_for(sandbox_url: str) -> Iterator[None]:
+    """The sandbox's Blocks saved on the current server, and this process's clients built from
+    them until the block exits (a process loads each Block once and keeps it)."""
+    from tasks import clients
+
+    save_sandbox_blocks(sandbox_url)
+    clients.reset()
+    try:
+        yield
+    finally:
+        clients.reset()
+
+
+@pytest.fixture(scope="module")
+def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """A sandbox for a module that runs a Prefect stack of its own: the session's served watcher
+    polls the session's sandbox, and would start runs of its own for that module's opportunities
+    (modules use it as `sandbox_server`)."""
+    with SandboxServer(tmp_path_factory.mktemp("own-sandbox")) as server:
         yield server
 
 

@@ -22,15 +22,14 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
-from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Failed
 
-from blocks import save_sandbox_blocks
+from psflow.local import descendants, events_to
 from psflow.operate import retry
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.e2e.conftest import PrefectStack, wait_until
+from tests.e2e.conftest import PrefectStack, blocks_for, wait_until
 from tests.e2e.faults import Reference, census, configured, prepare, reference_run
 from tests.e2e.test_pre_initiate import state_of, wait_for_state
 
@@ -61,6 +60,11 @@ POINTS = {
 
 
 @pytest.fixture(scope="module")
+def sandbox_server(own_sandbox: SandboxServer) -> SandboxServer:
+    return own_sandbox
+
+
+@pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, sandbox_server: SandboxServer
 ) -> Iterator[PrefectStack]:
@@ -68,14 +72,15 @@ def served(
     watcher deployment's concurrency slot, held until it expires, cancels every new poll), and they
     must not reach the other tests."""
     stack = PrefectStack(tmp_path_factory.mktemp("prefect-crash"))
-    EventsWorker.drain_all(at_exit=False)  # it keeps the API URL of its first event
     try:
-        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-            save_sandbox_blocks(sandbox_server.url)
+        with (
+            events_to(stack.api_url),
+            temporary_settings(updates={PREFECT_API_URL: stack.api_url}),
+            blocks_for(sandbox_server.url),
+        ):
             stack.serve()
             yield stack
     finally:
-        EventsWorker.drain_all(at_exit=False)  # the next tests' events go to their server
         stack.stop()
 
 
@@ -140,7 +145,7 @@ def _kill_runner(stack: PrefectStack) -> None:
     """SIGKILL the runner's process group; then anything it started that left the group."""
     assert stack.runner is not None
     leader = stack.runner.process
-    family = _descendants(leader.pid)
+    family = descendants(leader.pid)
     assert family, "the runner has no flow run process to kill"
     with suppress(ProcessLookupError):
         os.killpg(leader.pid, signal.SIGKILL)
@@ -149,20 +154,6 @@ def _kill_runner(stack: PrefectStack) -> None:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not any(_alive(pid) for pid in family), 10, "the runner's processes to die")
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 def _alive(pid: int) -> bool:

@@ -17,18 +17,17 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events import emit_event
-from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from blocks import save_sandbox_blocks
 from deployments.automations import LOST_MESSAGE, RESCUE_MESSAGE
 from deployments.definitions import WORK_POOL
 from deployments.events import OPPORTUNITY_CLOSED_WON, OPPORTUNITY_NEGOTIATING, event_kwargs
+from psflow.local import events_to
 from psflow.production import Topology, deploy, topology
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tasks.salesforce import find_stage_changes
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import blocks_for, wait_until
 from tests.e2e.test_initiate import EXPECTED, _completions, approve, objects_of, run_of
 from tests.e2e.test_pre_initiate import new_opportunity, state_of, wait_for_state
 
@@ -41,25 +40,28 @@ MID_PHASE = r"/mavenlink/api/v1/stories(\.json)?"
 
 
 @pytest.fixture(scope="module")
+def sandbox_server(own_sandbox: SandboxServer) -> SandboxServer:
+    return own_sandbox
+
+
+@pytest.fixture(scope="module")
 def production(
     tmp_path_factory: pytest.TempPathFactory, sandbox_server: SandboxServer
 ) -> Iterator[Topology]:
     with topology(tmp_path_factory.mktemp("production")) as stack:
         server_a, server_b = stack.api_urls
-        # the events worker keeps the API URL of its first event: a new one for server A
-        EventsWorker.drain_all(at_exit=False)
-        try:
-            with temporary_settings(updates={PREFECT_API_URL: server_a}):
-                save_sandbox_blocks(sandbox_server.url)
-                deploy(stack, server_b, WORK_POOL)
-                # the tests send the watcher's events themselves; its 2-min poll would race them
-                with get_client(sync_client=True) as client:
-                    watcher = client.read_deployment_by_name(f"{WATCHER}/{WATCHER}")
-                    client.pause_deployment(watcher.id)
-                stack.start_workers(2, server_b, WORK_POOL)
-                yield stack
-        finally:
-            EventsWorker.drain_all(at_exit=False)
+        with (
+            events_to(server_a),
+            temporary_settings(updates={PREFECT_API_URL: server_a}),
+            blocks_for(sandbox_server.url),
+        ):
+            deploy(stack, server_b, WORK_POOL)
+            # the tests send the watcher's events themselves; its 2-min poll would race them
+            with get_client(sync_client=True) as client:
+                watcher = client.read_deployment_by_name(f"{WATCHER}/{WATCHER}")
+                client.pause_deployment(watcher.id)
+            stack.start_workers(2, server_b, WORK_POOL)
+            yield stack
 
 
 def move(sandbox: SandboxClient, opportunity: str, stage: str, event: str) -> None:

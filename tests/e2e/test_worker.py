@@ -19,18 +19,24 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events import emit_event
-from prefect.events.worker import EventsWorker
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from blocks import save_sandbox_blocks
 from deployments.definitions import DEPLOYMENTS, WORK_POOL
 from deployments.events import OPPORTUNITY_NEGOTIATING, event_kwargs
-from psflow.local import Child, deploy_all, launch_prefect, launch_worker, running, wait_prefect
+from psflow.local import (
+    Child,
+    deploy_all,
+    events_to,
+    launch_prefect,
+    launch_worker,
+    running,
+    wait_prefect,
+)
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tasks.salesforce import find_stage_changes
-from tests.e2e.conftest import flow_runs, wait_until
+from tests.e2e.conftest import blocks_for, flow_runs, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +52,11 @@ class Production:
 
 
 @pytest.fixture(scope="module")
+def sandbox_server(own_sandbox: SandboxServer) -> SandboxServer:
+    return own_sandbox
+
+
+@pytest.fixture(scope="module")
 def production(
     tmp_path_factory: pytest.TempPathFactory, sandbox_server: SandboxServer
 ) -> Iterator[Production]:
@@ -54,16 +65,14 @@ def production(
     server, api_url = launch_prefect(home, ui=False)
     with running(server):
         wait_prefect(server, api_url)
-        # the events worker keeps the API URL of its first event: start a new one for this server
-        EventsWorker.drain_all(at_exit=False)
-        try:
-            with temporary_settings(updates={PREFECT_API_URL: api_url}):
-                output = deploy_all(home, api_url, WORK_POOL)
-                save_sandbox_blocks(sandbox_server.url)
-                with running(launch_worker(home, api_url, WORK_POOL)) as worker:
-                    yield Production(api_url, worker, output)
-        finally:
-            EventsWorker.drain_all(at_exit=False)
+        with (
+            events_to(api_url),
+            temporary_settings(updates={PREFECT_API_URL: api_url}),
+            blocks_for(sandbox_server.url),
+        ):
+            output = deploy_all(home, api_url, WORK_POOL)
+            with running(launch_worker(home, api_url, WORK_POOL)) as worker:
+                yield Production(api_url, worker, output)
 
 
 def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(

@@ -217,7 +217,7 @@ def run(
         f"pool concurrency {concurrency}"
     )
     with TOPOLOGIES[topology](data, workers) as (sandbox, api_url, logs, pids):
-        pids = {**pids, **servers_running_here(), "this benchmark": [os.getpid()]}
+        pids = {**pids, **servers_running_here()}  # (this process: in "everything else")
         prefect_command(
             data / "cli",
             api_url,
@@ -284,7 +284,9 @@ def run(
         f"floor: {floor:g} s, set by {binding.id} ({use[binding]} requests, "
         f"{binding.limit} per {binding.window_seconds:g} s)"
     )
-    print(f"wall / floor: {wall / floor:.2f}  (target <= 1.2)")
+    # a burst small enough to fit in one window of every quota has a floor of 0
+    ratio = f"{wall / floor:.2f}" if floor else "n/a (every quota's first window holds it)"
+    print(f"wall / floor: {ratio}  (target <= 1.2)")
     print("busiest quotas (requests in the burst, floor):")
     for quota, n in sorted(use.items(), key=lambda i: -burst_floor({i[0]: i[1]}, 1)[0])[:6]:
         print(f"  {quota.id:<38} {n:>6}  {burst_floor({quota: n}, 1)[0]:>6g} s")

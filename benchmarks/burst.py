@@ -152,11 +152,13 @@ def first_completions(runs: list[Any]) -> dict[str, datetime]:
 def servers_running_here() -> Pids:
     """The machine's PostgreSQL (its postmaster: ended backends are its reaped children) and
     Redis, which the production topology uses."""
+    from psflow.local import proc_stat
+
     found: Pids = {"PostgreSQL": [], "Redis": []}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             name = (entry / "comm").read_text().strip()
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent = int(proc_stat(int(entry.name))[1])
             parent_name = Path(f"/proc/{parent}/comm").read_text().strip() if parent > 1 else ""
         except (OSError, ValueError, IndexError):
             continue

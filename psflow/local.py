@@ -37,7 +37,7 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def _stat(pid: int) -> list[str]:
+def proc_stat(pid: int) -> list[str]:
     """/proc/<pid>/stat's fields after the command (which may hold spaces and parentheses)."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
@@ -47,7 +47,7 @@ def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            children.setdefault(int(proc_stat(int(entry.name))[1]), []).append(int(entry.name))
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -61,7 +61,7 @@ def cpu_seconds(pid: int) -> float:
     ticks = 0
     for each in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError, ValueError, IndexError):
-            ticks += sum(map(int, _stat(each)[11:15]))  # utime, stime, cutime, cstime
+            ticks += sum(map(int, proc_stat(each)[11:15]))  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

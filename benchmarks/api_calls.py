@@ -154,7 +154,8 @@ def run(data: Path, detail: bool) -> int:
     from prefect.deployments import run_deployment
     from prefect.flow_runs import resume_flow_run
 
-    from benchmarks.measure import FINAL, _client, _reached, wait_until
+    from benchmarks.measure import FINAL, _reached, wait_until
+    from psflow.operate import staffing_form
 
     header("api calls per engagement")
     with stack(data) as st:
@@ -171,12 +172,7 @@ def run(data: Path, detail: bool) -> int:
             )
             if approve:
                 wait_until(lambda: _reached(flow_run, StateType.PAUSED, *FINAL), 180, name, logs)
-                with _client() as client:
-                    form = json.loads(
-                        client.read_flow_run_input(
-                            flow_run.id, "suspended-staffing-decision-schema"
-                        )
-                    )
+                form = staffing_form(flow_run.id)
                 picks = form["properties"]["pses"]["default"]
                 resume_flow_run(
                     flow_run.id,

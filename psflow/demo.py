@@ -230,7 +230,9 @@ def decide(run: Any, ui: str, interactive: bool) -> None:
         wait_for("your decision", lambda: _state(run).type != StateType.PAUSED, None)
         say("  ✓ your decision is in")
         return
-    form = _form(run)
+    from psflow.operate import staffing_form
+
+    form = staffing_form(run.id)
     picks = form["properties"]["pses"]["default"]
     decision = {
         "approve": True,
@@ -335,12 +337,6 @@ def _final_or_paused(run: Any) -> Any:
 
     state = _state(run)
     return state if state.is_final() or state.type == StateType.PAUSED else None
-
-
-def _form(run: Any) -> dict[str, Any]:
-    with _client() as client:
-        schema = client.read_flow_run_input(run.id, "suspended-staffing-decision-schema")
-    return dict(json.loads(schema))
 
 
 def _proposal(sandbox: Any) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.events import Event
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL, get_current_settings
 from prefect.states import AwaitingRetry
 from websockets.exceptions import WebSocketException
@@ -38,6 +41,8 @@ RUN_NAME_SEPARATOR = " · "
 APPROVAL = "the PS Project Coordinator's staffing approval (form in the UI)"
 # What a run suspended with `suspend_flow_run(key=...)` waits for, by key.
 INPUT_KEYS = {"staffing-decision": APPROVAL}
+# Where Prefect keeps the form (a JSON schema) of a run suspended with `key="staffing-decision"`.
+STAFFING_FORM = "suspended-staffing-decision-schema"
 # Phases that suspend for the coordinator (Initiate does when Pre-Initiate was skipped).
 APPROVAL_PHASES = frozenset({Phase.PRE_INITIATE.value, Phase.INITIATE.value})
 RETRYABLE = frozenset({StateType.FAILED, StateType.CRASHED})
@@ -104,6 +109,21 @@ def ui_url() -> str:
     settings = get_current_settings()
     api_url = str(PREFECT_API_URL.value() or "")
     return str(settings.ui_url or api_url.removesuffix("/api")).rstrip("/")
+
+
+def staffing_form(run_id: uuid.UUID, timeout: float = 30.0) -> dict[str, Any]:
+    """The staffing approval form of a run paused for the decision: a JSON schema whose defaults are
+    the proposed PSEs. Prefect proposes Paused before it saves the form, so a reader who has just
+    seen Paused may be early; it waits for the form."""
+    deadline = time.monotonic() + timeout
+    with prefect() as client:
+        while True:
+            try:
+                return dict(json.loads(client.read_flow_run_input(run_id, STAFFING_FORM)))
+            except PrefectHTTPStatusError as err:
+                if err.response.status_code != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
 
 
 def run_link(run: FlowRun) -> str:

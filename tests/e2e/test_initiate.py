@@ -16,12 +16,14 @@ from prefect.states import AwaitingRetry
 
 from engagement.lifecycle import NotReady
 from flows.initiate import initiate
+from flows.pre_initiate import pre_initiate
+from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from tasks.salesforce import InvalidRecord
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
+from tests.e2e.faults import record_approval, run_phase
 from tests.e2e.test_pre_initiate import (
     COORDINATOR,
-    _form,
     new_opportunity,
     state_of,
     wait_for_state,
@@ -55,12 +57,13 @@ def run_of(phase: str, opportunity: str, timeout: float = 120) -> FlowRun:
 
 def approve(run: FlowRun) -> None:
     wait_for_state(run, StateType.PAUSED, timeout=90)
-    picks = _form(run)["properties"]["pses"]["default"]
+    picks = staffing_form(run.id)["properties"]["pses"]["default"]
     resume_flow_run(run.id, run_input={"approve": True, "pses": picks, "approver": COORDINATOR})
 
 
 def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:
-    """Fresh opportunities through Pre-Initiate, staffing approved."""
+    """Fresh opportunities through Pre-Initiate, staffing approved, through the served path: the
+    move to Negotiating triggers Pre-Initiate in the runner, the coordinator approves in its form."""
     created = sandbox.act("salesforce", "/opportunities/bulk", count=count, details=True)["ids"]
     for opportunity in created:
         sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
@@ -69,6 +72,22 @@ def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> l
         run = run_of("pre-initiate", opportunity)
         approve(run)
         assert wait_for_state(run, *FINAL, timeout=90).type == StateType.COMPLETED
+    return list(created)
+
+
+def negotiated(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:
+    """Fresh opportunities through Pre-Initiate, staffing approved, the short way for the tests of
+    Initiate (the served path to here is `staffed`'s and test_pre_initiate's): created in
+    Negotiating, so the served watcher sees no move and starts nothing; the coordinator's approval
+    recorded; Pre-Initiate run in this process. Closed Won then triggers Initiate as in life."""
+    created = sandbox.act(
+        "salesforce", "/opportunities/bulk", count=count, stage="5-Negotiating", details=True
+    )["ids"]
+    for opportunity in created:
+        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
+        record_approval(opportunity)
+        state, _ = run_phase(pre_initiate, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
     return list(created)
 
 
@@ -131,7 +150,7 @@ def _bookings(sandbox: SandboxClient, opportunity: str) -> int:
 def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    (opportunity,) = staffed(sandbox)
+    (opportunity,) = negotiated(sandbox)
     start = sandbox.last_request_id()
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
     run = run_of("initiate", opportunity)
@@ -182,7 +201,7 @@ def test_closed_won_without_negotiating_gets_the_missed_pre_initiate_first(
 def test_a_run_failing_halfway_is_retried_by_ops_and_ends_with_each_object_once(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    (opportunity,) = staffed(sandbox)
+    (opportunity,) = negotiated(sandbox)
     # Mavenlink refuses the first task create (a permanent error: no automatic retry)
     sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
@@ -205,7 +224,7 @@ def test_a_run_failing_halfway_is_retried_by_ops_and_ends_with_each_object_once(
 def test_an_existing_customer_gets_the_other_initiation_template(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    acme, globex = staffed(sandbox, count=2)  # bulk opportunities alternate accounts
+    acme, globex = negotiated(sandbox, count=2)  # bulk opportunities alternate accounts
     for opportunity in (acme, globex):
         sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
     for opportunity in (acme, globex):
@@ -267,7 +286,7 @@ def test_an_incomplete_cost_estimate_stops_initiate_naming_the_activity(
 ) -> None:
     from tasks import clients
 
-    (opportunity,) = staffed(sandbox)
+    (opportunity,) = negotiated(sandbox)
     (sheet,) = [
         f
         for f in sandbox.state("google", "file")
@@ -290,7 +309,7 @@ def test_hostile_customer_names_give_valid_names_everywhere(
     hostile = "Ünïcødé / \"Quotes\" 'n' <tags> & ; DROP TABLE --  💥 " + "x" * 240
     account = sandbox.state("salesforce", "Account")[0]["Id"]
     sandbox.edit("salesforce", f"/sobjects/Account/{account}", Name=hostile[:255])
-    (opportunity,) = staffed(sandbox)
+    (opportunity,) = negotiated(sandbox)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
     done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
     assert done.type == StateType.COMPLETED, done.message  # the stand-ins enforce the name rules

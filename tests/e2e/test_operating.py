@@ -19,7 +19,7 @@ from prefect.states import AwaitingRetry
 from deployments.events import OPPORTUNITY_CLOSED_WON, event_kwargs
 from sandbox.client import SandboxClient
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
-from tests.e2e.test_initiate import EXPECTED, FINAL, objects_of, run_of, staffed
+from tests.e2e.test_initiate import EXPECTED, FINAL, negotiated, objects_of, run_of
 from tests.e2e.test_pre_initiate import state_of, wait_for_state
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ ONE_INITIATE = {
 def test_two_identical_events_at_once_run_the_phase_one_at_a_time_with_one_set_of_objects(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    (opportunity,) = staffed(sandbox)
+    (opportunity,) = negotiated(sandbox)
     mark = sandbox.last_request_id()
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
     for attempt in ("first", "second"):  # two more, distinct events: Prefect cannot dedupe them
@@ -82,7 +82,7 @@ def test_two_identical_events_at_once_run_the_phase_one_at_a_time_with_one_set_o
 def test_an_ops_retry_racing_a_new_trigger_ends_with_one_set_of_objects(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    (opportunity,) = staffed(sandbox)
+    (opportunity,) = negotiated(sandbox)
     start = sandbox.last_request_id()
     sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
@@ -144,7 +144,7 @@ def _initiate_runs(opportunity: str) -> list[FlowRun]:
 def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    (opportunity,) = staffed(sandbox)
+    (opportunity,) = negotiated(sandbox)
     sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
     run = wait_until(

@@ -3,7 +3,6 @@ watcher's event, the run waiting for the coordinator, the decision, and what end
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -19,7 +18,9 @@ from prefect.states import Cancelled
 from engagement.lifecycle import NotReady
 from flows.pre_initiate import pre_initiate
 from flows.watch_opportunities import watch_opportunities
+from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
+from sandbox.slack import OPS_WEBHOOK_PATH
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -59,10 +60,14 @@ def the_run(opportunity: str, timeout: float = 120) -> FlowRun:
 
 
 def written(sandbox: SandboxClient, since: int) -> dict[str, int]:
-    """Writes per service since a request id (the watcher's polls are reads)."""
+    """The phases' writes per service since a request id (the watcher's polls are reads). A failed
+    run's ops alert is not a phase's write: Prefect's automation posts it when it gets to it, in
+    this test's window or the next one's."""
     rows = sandbox.requests(write=True, since=since)
     out: dict[str, int] = {}
     for row in rows:
+        if row["path"] == OPS_WEBHOOK_PATH:
+            continue
         out[row["service"]] = out.get(row["service"], 0) + 1
     return out
 
@@ -91,7 +96,7 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
             resume_flow_run(run.id, run_input=bad)
         assert state_of(run).type == StateType.PAUSED
 
-    choices = _choices(_form(run))  # the form the UI shows
+    choices = _choices(staffing_form(run.id))  # the form the UI shows
     resume_flow_run(
         run.id,
         run_input={
@@ -252,7 +257,11 @@ def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
 
     resume_flow_run(
         run.id,
-        run_input={"approve": True, "approver": COORDINATOR, "pses": _choices(_form(run))[:1]},
+        run_input={
+            "approve": True,
+            "approver": COORDINATOR,
+            "pses": _choices(staffing_form(run.id))[:1],
+        },
     )
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
@@ -272,9 +281,3 @@ def _events(name: str, opportunity: str) -> list[dict[str, Any]]:
             },
         )
     return list(answer.json()["events"])
-
-
-def _form(run: FlowRun) -> dict[str, Any]:
-    with get_client(sync_client=True) as client:
-        schema = client.read_flow_run_input(run.id, "suspended-staffing-decision-schema")
-    return dict(json.loads(schema))

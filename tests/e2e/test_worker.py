@@ -8,7 +8,6 @@ deployments of the same names, and its runner and this worker would then both ta
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from psflow.local import (
     running,
     wait_prefect,
 )
+from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tasks.salesforce import find_stage_changes
@@ -118,7 +118,7 @@ def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(
     assert paused.name == "Suspended", paused.message
     assert _submissions(production.worker, run) == 1
 
-    choices = _choices(_form(run))  # the form the UI shows the coordinator
+    choices = _choices(staffing_form(run.id))  # the form the UI shows the coordinator
     resume_flow_run(
         run.id, run_input={"approve": True, "pses": choices[:1], "approver": COORDINATOR}
     )
@@ -153,12 +153,6 @@ def _submissions(worker: Child, run: FlowRun) -> int:
     """How many times the worker started a process for the run (its log names each one)."""
     log = Path(worker.log).read_text(errors="replace")
     return log.count(f"submitting flow run '{run.id}'")
-
-
-def _form(run: FlowRun) -> dict[str, Any]:
-    with get_client(sync_client=True) as client:
-        schema = client.read_flow_run_input(run.id, "suspended-staffing-decision-schema")
-    return dict(json.loads(schema))
 
 
 def _choices(schema: dict[str, Any]) -> list[str]:

@@ -194,11 +194,41 @@ def topology(home: Path, servers: int = 2) -> Iterator[Topology]:
             )
             for index in range(servers):
                 stack.servers.append(stack.start_server(index))
-            if stack.services.process.poll() is not None:
-                raise RuntimeError(f"the services process exited:\n{stack.services.tail()}")
+            wait_services(stack, redis_db)
             yield stack
         finally:
             stack.stop()
+
+
+# The consumer groups the services process creates on Redis when it is listening: the events the
+# triggers evaluate and the actions they fire. An event sent before them would wait unseen.
+SERVICE_GROUPS = {"events": "reactive-triggers", "actions": "actions"}
+
+
+def wait_services(stack: Topology, redis_db: int, timeout: float = 120.0) -> None:
+    """Wait until the services process consumes events (it has no port to ask)."""
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db)
+    deadline = time.monotonic() + timeout
+    try:
+        while not all(_has_group(client, s, g) for s, g in SERVICE_GROUPS.items()):
+            assert stack.services is not None
+            if stack.services.process.poll() is not None:
+                raise RuntimeError(f"the services process exited:\n{stack.services.tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the services process is not consuming events after "
+                    f"{timeout:.0f} s:\n{stack.services.tail()}"
+                )
+            time.sleep(0.5)
+    finally:
+        client.close()
+
+
+def _has_group(client: redis.Redis, stream: str, group: str) -> bool:
+    try:
+        return any(g["name"].decode() == group for g in client.xinfo_groups(stream))
+    except redis.ResponseError:  # no such stream yet
+        return False
 
 
 def deploy(stack: Topology, api_url: str, pool: str) -> str:

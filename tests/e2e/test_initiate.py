@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -45,11 +46,14 @@ EXPECTED = {
 }
 
 
-def run_of(phase: str, opportunity: str, timeout: float = 120) -> FlowRun:
+def run_of(
+    phase: str, opportunity: str, timeout: float = 120, log: Callable[[], str] | None = None
+) -> FlowRun:
     runs = wait_until(
         lambda: [r for r in flow_runs(opportunity) if r.name.startswith(f"{phase} ·")],
         timeout,
         f"a {phase} run for {opportunity}",
+        log,
     )
     assert len(runs) == 1, [r.name for r in runs]
     return runs[0]

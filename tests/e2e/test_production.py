@@ -88,16 +88,30 @@ def staffed(sandbox: SandboxClient, stack: Topology) -> str:
     """A fresh opportunity through Pre-Initiate on the workers, staffing approved."""
     opportunity = new_opportunity(sandbox, amount=30_000)
     move(sandbox, opportunity, "5-Negotiating", OPPORTUNITY_NEGOTIATING)
-    run = run_of("pre-initiate", opportunity)
+    run = run_of("pre-initiate", opportunity, log=lambda: diagnosis(stack, opportunity))
     approve(run)
     done = wait_for_state(run, *FINAL, timeout=90)
     assert done.type == StateType.COMPLETED, f"{done.message}\n{stack.logs()}"
     return opportunity
 
 
-def closed_won(sandbox: SandboxClient, opportunity: str) -> FlowRun:
+def closed_won(sandbox: SandboxClient, stack: Topology, opportunity: str) -> FlowRun:
     move(sandbox, opportunity, "Closed Won", OPPORTUNITY_CLOSED_WON)
-    return run_of("initiate", opportunity)
+    return run_of("initiate", opportunity, log=lambda: diagnosis(stack, opportunity))
+
+
+def diagnosis(stack: Topology, opportunity: str) -> str:
+    """For a run that did not come: the opportunity's events as server A stored them, the
+    automations it knows, the processes' last lines."""
+    with get_client(sync_client=True) as client:
+        answer = client.request(
+            "POST",
+            "/events/filter",
+            json={"filter": {"resource": {"id": [f"ps.opportunity.{opportunity}"]}}},
+        ).json()
+        automations = client.read_automations()
+    events = [(e["occurred"], e["event"]) for e in answer["events"]]
+    return f"events: {events}\nautomations: {len(automations)}\n{stack.logs()}"
 
 
 def held(sandbox: SandboxClient) -> bool:
@@ -126,7 +140,7 @@ def test_events_sent_to_one_server_run_the_chain_through_the_other(
     production: Topology, sandbox: SandboxClient
 ) -> None:
     opportunity = staffed(sandbox, production)  # negotiating -> pre-initiate, approved via A
-    run = closed_won(sandbox, opportunity)
+    run = closed_won(sandbox, production, opportunity)
     done = wait_for_state(run, *FINAL, timeout=120)
     assert done.type == StateType.COMPLETED, f"{done.message}\n{production.logs()}"
     assert objects_of(sandbox, opportunity) == EXPECTED
@@ -141,7 +155,7 @@ def test_an_api_server_restarted_during_a_phase_loses_nothing(
     opportunity = staffed(sandbox, production)
     # hold the phase in its middle long enough to catch it there
     sandbox.add_fault(MID_PHASE, method="POST", kind="delay", delay=3)
-    run = closed_won(sandbox, opportunity)
+    run = closed_won(sandbox, production, opportunity)
     wait_until(lambda: held(sandbox), 60, "Initiate to reach Mavenlink", log=production.logs)
     production.restart_server(1)  # server B: the workers' and their runs' server
     done = wait_for_state(run, *FINAL, timeout=120)
@@ -158,7 +172,7 @@ def test_a_worker_lost_mid_initiate_its_phase_completes_on_the_other_worker(
     opportunity = staffed(sandbox, production)
     # the Mavenlink task is created, but its answer never reaches the worker: it dies first
     sandbox.add_fault(MID_PHASE, method="POST", kind="delay", delay=30, after_commit=True)
-    run = closed_won(sandbox, opportunity)
+    run = closed_won(sandbox, production, opportunity)
     wait_until(lambda: held(sandbox), 60, "Initiate to reach Mavenlink", log=production.logs)
     (lost,) = executed_by(production, run)
     production.kill_worker(lost)

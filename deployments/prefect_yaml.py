@@ -21,9 +21,11 @@ HEADER = (
 
 
 # The flow-run process a process worker starts. Left unset, Prefect 3.9's process worker starts a
-# workspace supervisor process that starts this one: two Python processes importing Prefect per
-# run (~1.5 s more from event to Running). `python` is the worker's: run it in psflow's venv.
-RUN_COMMAND = "python -m prefect.engine"
+# workspace supervisor process that starts the engine: two Python processes importing Prefect per
+# run (~1.5 s more from event to Running). psflow's launcher forks the run from a warm process
+# when the worker is `psflow worker` and is `python -m prefect.engine` otherwise (psflow/warm.py).
+# `python` is the worker's: run it in psflow's venv.
+RUN_COMMAND = "python -m psflow.warm prefect.engine"
 
 
 def deployment(d: Deployment) -> dict[str, Any]:

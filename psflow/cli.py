@@ -1,4 +1,4 @@
-"""`psflow`: the operator's command line (demo, sandbox, blocks, status, retry, emit)."""
+"""`psflow`: the operator's command line (demo, sandbox, blocks, worker, status, retry, emit)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def _demo(args: argparse.Namespace) -> int:
     from psflow.demo import run
 
     return run(Path(args.data_dir), keep_open=args.keep_open, interactive=args.interactive)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from psflow.warm import worker
+
+    worker(["--pool", args.pool, *args.prefect_args])
 
 
 Command = Callable[[argparse.Namespace], int]
@@ -154,6 +160,16 @@ def parser() -> argparse.ArgumentParser:
     blocks.add_argument("sandbox_url", help="e.g. http://127.0.0.1:8765")
     blocks.set_defaults(run=_blocks)
 
+    worker = commands.add_parser(
+        "worker",
+        help="`prefect worker start --pool P ...` whose flow runs start warm (psflow/warm.py)",
+        description="Runs `prefect worker start --pool P` and any further arguments given "
+        "beside a process that has imported Prefect and the flows once and forks each flow run "
+        "from it: the pool's command, `python -m psflow.warm prefect.engine`, asks it.",
+    )
+    worker.add_argument("--pool", required=True, help="the work pool (psflow's: psflow)")
+    worker.set_defaults(run=_worker)
+
     opportunity = _checked(_opportunity_id)
     status = commands.add_parser(
         "status", help="each phase's latest run of an opportunity and what it waits for"
@@ -184,7 +200,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    root = parser()
+    args, rest = root.parse_known_args(argv)
+    if rest and args.command != "worker":  # only the worker passes arguments on (to Prefect's)
+        root.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.prefect_args = rest
     return int(args.run(args))
 
 

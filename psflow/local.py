@@ -261,11 +261,12 @@ def launch_worker(
     env: Mapping[str, str] | None = None,
     project: Path = REPOSITORY,
 ) -> Child:
-    """`prefect worker start --pool <pool>` in a child process (not yet waited for). It asks for
+    """`psflow worker --pool <pool>` (`prefect worker start` whose runs start warm, psflow/warm.py)
+    in a child process (not yet waited for). It asks for
     runs every POLL_SECONDS, like the demo's runner, and takes them up to 10 s before they are due
     (more than one query apart, so no scheduled run starts late); `env` can
     override both. Its flow runs find the checkout through PSFLOW_HOME (prefect.yaml's pull step)."""
-    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
+    argv = [sys.executable, "-m", "psflow.cli", "worker", "--pool", pool]
     worker_env = {
         **prefect_env(home, api_url),
         "PSFLOW_HOME": str(project),

@@ -296,8 +296,9 @@ def _as_read(obj: SObject, record: Json, version: str, fields: str | None) -> Js
 def _create(sb: Sandbox, obj: SObject, values: Json) -> Json:
     fetch = fetcher(sb)
     record_id = seed.sfid(obj.key_prefix, sb.store.next_id(f"salesforce.{obj.name}", 1000))
-    record = records.new_record(obj, record_id, sb.now(), API_USER_ID)
-    records.apply(obj, record, values, fetch, sb.now(), API_USER_ID)
+    now = sb.now()  # one instant: Salesforce stamps an insert's Created and Modified alike
+    record = records.new_record(obj, record_id, now, API_USER_ID)
+    records.apply(obj, record, values, fetch, now, API_USER_ID)
     records.check_unique(obj, record, sb.store.table(SYSTEM, obj.name).values())
     return sb.store.put(SYSTEM, obj.name, record_id, record)
 

@@ -155,6 +155,7 @@ def _run(request: dict[str, Any]) -> NoReturn:
     # runpy's note that the module was imported before it runs as __main__: on purpose here
     warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
     sys.argv = [request["module"]]
+    print(f"psflow.warm: process {os.getpid()}, forked warm by {os.getppid()}", file=sys.stderr)
     code = 0
     try:
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)

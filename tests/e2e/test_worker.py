@@ -130,6 +130,7 @@ def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(
     assert finished.work_pool_name == WORK_POOL
     # the worker started it again after the approval (a suspended run's process exits)
     assert _submissions(production.worker, run) == 2
+    assert _warm_starts(production.worker) == 2  # `psflow worker`: each forked warm
 
     # what the run did outside: the proposal and the decision, each posted once
     keys = [
@@ -147,6 +148,11 @@ def wait_for(run: FlowRun, *types: StateType, log: Any = None, timeout: float = 
         return state if state is not None and state.type in types else None
 
     return wait_until(reached, timeout, f"run {run.name} to reach {types}", log=log)
+
+
+def _warm_starts(worker: Child) -> int:
+    """How many flow-run processes the worker's zygote forked (psflow/warm.py says so in each)."""
+    return Path(worker.log).read_text(errors="replace").count("forked warm by")
 
 
 def _submissions(worker: Child, run: FlowRun) -> int:

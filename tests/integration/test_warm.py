@@ -56,13 +56,14 @@ def test_a_warm_run_is_forked_from_the_zygote_with_the_launchers_env_cwd_and_exi
     zygote: tuple[int, str], tmp_path: Path
 ) -> None:
     pid, path = zygote
-    launcher = launch({SOCKET_ENV: path, "WARM_EXIT": "3"}, tmp_path)
-    out, _ = launcher.communicate(timeout=30)
+    launcher = launch({SOCKET_ENV: path, "WARM_EXIT": "3"}, tmp_path, stderr=subprocess.PIPE)
+    out, err = launcher.communicate(timeout=30)
     first = fields(out.splitlines()[0])
     assert first["ppid"] == str(pid)  # forked by the zygote, not started by the launcher
     assert (first["cwd"], first["echo"]) == (str(tmp_path), "hello")
     assert out.splitlines()[1] == f"argv=['{REPOSITORY / 'tests/integration/warm_target.py'}']"
     assert launcher.returncode == 3
+    assert f"psflow.warm: process {first['pid']}, forked warm by {pid}" in err
 
 
 def test_a_signal_to_the_launcher_reaches_the_run_and_the_launcher_ends_as_it_did(

@@ -59,7 +59,9 @@ class Figures:
     configuration: str
     measure: str
     samples: list[float]
-    starts: list[float]  # of each sample: from the run's creation (Scheduled) to Running
+    # of each sample, from the run's creation (Scheduled) to Running in two parts: to Pending (the
+    # executor's poll and submission), then to Running (the flow-run process starting)
+    starts: list[tuple[float, float]]
 
     @property
     def p50(self) -> float:
@@ -71,13 +73,22 @@ class Figures:
 
     @property
     def start_p50(self) -> float:
-        return statistics.median(self.starts)
+        return statistics.median(pickup + process for pickup, process in self.starts)
+
+    @property
+    def pickup_p50(self) -> float:
+        return statistics.median(pickup for pickup, _ in self.starts)
+
+    @property
+    def process_p50(self) -> float:
+        return statistics.median(process for _, process in self.starts)
 
     def line(self) -> str:
         return (
             f"n={len(self.samples)} p50={self.p50:.2f}s p95={self.p95:.2f}s "
             f"min={min(self.samples):.2f}s max={max(self.samples):.2f}s; "
-            f"of which creation -> Running p50={self.start_p50:.2f}s"
+            f"of which creation -> Running p50={self.start_p50:.2f}s "
+            f"(-> Pending {self.pickup_p50:.2f}s, Pending -> Running {self.process_p50:.2f}s)"
         )
 
 
@@ -349,11 +360,14 @@ def _completed_at(run: FlowRun) -> datetime:
     return _state_at(run, StateType.COMPLETED, first=False)
 
 
-def _start(run: FlowRun) -> float:
-    """The executor's part: from the run's creation by the trigger to Running (its next poll, a
-    new process, Python, Prefect and the flow's module imported)."""
+def _start(run: FlowRun) -> tuple[float, float]:
+    """The executor's part, from the run's creation by the trigger: to Pending (its next poll and
+    the submission), then to Running (the flow-run process: forked warm or a new Python importing
+    Prefect and the flow's module; the run read, the flow loaded)."""
     scheduled = _state_at(run, StateType.SCHEDULED, first=True)
-    return (_running_at(run) - scheduled).total_seconds()
+    pending = _state_at(run, StateType.PENDING, first=True)
+    running = _running_at(run)
+    return (pending - scheduled).total_seconds(), (running - pending).total_seconds()
 
 
 def _load() -> str:

@@ -3,10 +3,12 @@
 
     python -m deployments.serve [--watch-seconds N] [--poll-seconds S]
 
+Each served run is a process forked from a warm one that imported Prefect and the flows once
+(`psflow.warm.start_runs_warm`), not a new interpreter importing them again (2-3 s of CPU).
+
 With `--watch-seconds`, this process polls Salesforce itself every N seconds, in a thread, instead
-of the watcher deployment's 2-minute schedule: a served run is a new Python process (2-3 s of CPU,
-5-10 s on a busy machine), so a schedule of a few seconds would keep a core busy starting
-watchers. The deployment stays, unscheduled, for a person to run by hand.
+of the watcher deployment's 2-minute schedule (a run per poll would keep a core busy every few
+seconds). The deployment stays, unscheduled, for a person to run by hand.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ def watch_every(seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # Imported here, not at the top: every served run's process imports this module again as
-    # `__mp_main__` (multiprocessing's spawn), and needs only its own flow's module.
+    from psflow.warm import start_runs_warm
+
+    start_runs_warm()  # first: the zygote is forked from this process before it starts any thread
+    # Imported here, not at the top: a served run's process started cold (no zygote) imports this
+    # module again as `__mp_main__` (multiprocessing's spawn), and needs only its own flow's module.
     from prefect import serve
 
     from deployments.automations import ensure_automations

@@ -199,8 +199,10 @@ def running(child: Child) -> Iterator[Child]:
 REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout workers run the flows from
 
 # How often the demo's runner and the workers ask the server for due runs (Prefect's default is
-# 10 s). Half of it is, on average, added to every event -> running; one small query each time.
-POLL_SECONDS = 0.25
+# 10 s). Half of it is, on average, added to every event -> running. Each poll is also a write on
+# the server (the deployments' or the queue's last poll): at 0.25 s, the SQLite server's trigger
+# actions waited 2-13 s for its write lock in half the samples (benchmarks/README.md).
+POLL_SECONDS = 0.5
 
 
 def serve_argv(module: str = "deployments.serve", *args: str) -> list[str]:

@@ -7,15 +7,22 @@ idle machine and several seconds on a busy one (benchmarks/README.md). `psflow w
 flow-run process per run: a copy of a warm interpreter, ready in milliseconds.
 
 The pool's command (prefect.yaml) is `python -m psflow.warm prefect.engine`, a launcher that
-imports nothing heavy. It hands its environment, working directory and stdin/stdout/stderr to the
-zygote and stands in for the forked run towards the worker: its pid is the one the worker watches
-and signals (signals are passed on), its exit status is the run's. Without a zygote (a plain
-`prefect worker start`) the launcher execs `python -m prefect.engine`: the same run, started cold.
+imports nothing heavy. It hands its environment, working directory and open files (stdin, stdout,
+stderr and any its parent passed on) to the zygote and stands in for the forked run towards the
+worker: its pid is the one the worker watches and signals (signals are passed on), its exit
+status is the run's. Without a zygote (a plain `prefect worker start`) the launcher execs `python
+-m prefect.engine`: the same run, started cold.
+
+The served deployments (`python -m deployments.serve`, the demo) start each run as `sys.executable
+-m prefect.engine` (or, for a flow served from memory, with multiprocessing's spawn: `python -c
+"...spawn_main(...)" --multiprocessing-fork`): `start_runs_warm()` makes a launcher script that
+interpreter, so those runs are forked warm the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -27,23 +34,28 @@ SOCKET_ENV = "PSFLOW_WARM_SOCKET"  # the zygote's socket, in the worker's (so th
 # What the zygote imports once: Prefect's engine and every flow a deployment runs.
 PRELOAD = ("prefect.engine", "prefect.flow_engine", "deployments.definitions")
 PASSED_ON = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # launcher -> run
+MAX_FDS = 16  # the open files a launcher hands over (multiprocessing passes 2-3 beside stdio)
 
 
 # --- the launcher: the pool's command ------------------------------------------------------------
 
 
-def launch(module: str) -> NoReturn:
-    """Run `python -m <module>` forked from the zygote, or exec'd when there is none."""
-    cold = [sys.executable, "-m", module]
+def launch(argv: list[str]) -> NoReturn:
+    """Run `python <argv>` forked from the zygote, or exec'd when there is none. `argv` is what an
+    interpreter is given: `-m module ...` or `-c code ...`, maybe after interpreter flags (a warm
+    run has the zygote's)."""
+    cold = [sys.executable, *argv]
     path = os.environ.get(SOCKET_ENV)
+    program = next((i for i, arg in enumerate(argv) if arg in ("-m", "-c")), None)
+    fds = _open_fds()  # before the socket is
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        if not path:
+        if not path or program is None or len(fds) > MAX_FDS:
             raise FileNotFoundError
         connection.connect(path)
-        request = json.dumps({"module": module, "cwd": os.getcwd(), "env": dict(os.environ)})
-        data = request.encode() + b"\n"
-        sent = socket.send_fds(connection, [data], [0, 1, 2])
+        request = {"argv": argv[program:], "fds": fds, "cwd": os.getcwd(), "env": dict(os.environ)}
+        data = json.dumps(request).encode() + b"\n"
+        sent = socket.send_fds(connection, [data], fds)
         connection.sendall(data[sent:])
         answers = connection.makefile("rb")
         started = answers.readline()
@@ -63,6 +75,45 @@ def launch(module: str) -> NoReturn:
         signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
         os.kill(os.getpid(), os.WTERMSIG(status))
     os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _open_fds() -> list[int]:
+    """This process's open file descriptors (the listing's own is closed by the time we check)."""
+    listed = sorted(int(name) for name in os.listdir("/proc/self/fd"))
+    return [fd for fd in listed if _is_open(fd)]
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def start_runs_warm(preload: tuple[str, ...] = PRELOAD) -> None:
+    """Fork the flow-run processes this process starts (Prefect's runner: `sys.executable -m
+    prefect.engine`, or multiprocessing's spawn for a flow served from memory) from a zygote
+    forked from this process now, before it starts any thread. Both are pointed at a launcher
+    script standing in for the interpreter. The zygote ends with this process."""
+    import multiprocessing
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="psflow-warm-")
+    path = os.path.join(folder, "zygote.sock")
+    if os.fork() == 0:
+        serve(path, preload)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    launcher = os.path.join(folder, "python")
+    with open(launcher, "w") as script:  # the interpreter itself runs it: sys.executable there
+        script.write(
+            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {root!r})\n"
+            "from psflow.warm import launch\nlaunch(sys.argv[1:])\n"
+        )
+    os.chmod(launcher, 0o755)
+    os.environ[SOCKET_ENV] = path
+    multiprocessing.set_executable(launcher)
+    sys.executable = launcher  # what Prefect's runner starts `-m prefect.engine` with
 
 
 # --- the zygote ----------------------------------------------------------------------------------
@@ -105,13 +156,14 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> NoReturn:
                 selector.unregister(key.fileobj)
                 _signal(key.data, signal.SIGKILL)
         _reap(runs, selector)
-    os.unlink(path)
+    for leftover in os.listdir(os.path.dirname(path)):  # the socket, start_runs_warm's launcher
+        os.unlink(os.path.join(os.path.dirname(path), leftover))
     os.rmdir(os.path.dirname(path))
     os._exit(0)
 
 
 def _fork(connection: socket.socket, others: list[socket.socket]) -> int:
-    data, fds, _, _ = socket.recv_fds(connection, 1 << 16, 3)
+    data, fds, _, _ = socket.recv_fds(connection, 1 << 16, MAX_FDS)
     while not data.endswith(b"\n"):
         chunk = connection.recv(1 << 16)
         if not chunk:
@@ -124,8 +176,13 @@ def _fork(connection: socket.socket, others: list[socket.socket]) -> int:
     if pid == 0:
         for sock in [connection, *others]:
             sock.close()
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
+        # each under the launcher's number; moved out of the way first, as a received file may
+        # have been given a number another one goes to
+        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 256) for fd in fds]
+        for fd in fds:
+            os.close(fd)
+        for fd, number in zip(moved, request["fds"], strict=True):
+            os.dup2(fd, number)
             os.close(fd)
         _run(request)
     for fd in fds:
@@ -134,7 +191,8 @@ def _fork(connection: socket.socket, others: list[socket.socket]) -> int:
 
 
 def _run(request: dict[str, Any]) -> NoReturn:
-    """In the forked process: become the launcher's `python -m <module>` and run it."""
+    """In the forked process: become the launcher's `python -m <module>` or `python -c <code>`
+    and run it."""
     import atexit
     import runpy
     import traceback
@@ -154,11 +212,15 @@ def _run(request: dict[str, Any]) -> NoReturn:
     setup_logging()
     # runpy's note that the module was imported before it runs as __main__: on purpose here
     warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
-    sys.argv = [request["module"]]
+    option, program, *arguments = request["argv"]
+    sys.argv = [program if option == "-m" else "-c", *arguments]
     print(f"psflow.warm: process {os.getpid()}, forked warm by {os.getppid()}", file=sys.stderr)
     code = 0
     try:
-        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        if option == "-m":
+            runpy.run_module(program, run_name="__main__", alter_sys=True)
+        else:
+            exec(compile(program, "<string>", "exec"), {"__name__": "__main__"})
     except SystemExit as exit:
         code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
     except BaseException:
@@ -212,4 +274,4 @@ def worker(argv: list[str]) -> NoReturn:
 
 
 if __name__ == "__main__":
-    launch(sys.argv[1] if len(sys.argv) > 1 else "prefect.engine")
+    launch(["-m", *(sys.argv[1:] or ["prefect.engine"])])

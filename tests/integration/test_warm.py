@@ -130,3 +130,46 @@ def test_a_zygote_that_fails_to_import_its_preload_leaves_its_runs_to_start_cold
     _, err = zygote.communicate(timeout=30)
     assert b"ImportError: no" in err
     assert not os.path.exists(path)
+
+
+SPAWNER = """
+import multiprocessing, os, subprocess, sys
+from psflow.warm import start_runs_warm
+from tests.integration.warm_target import spawned
+
+if __name__ == "__main__":
+    start_runs_warm(preload=("tests.integration.warm_target",))
+    process = multiprocessing.get_context("spawn").Process(target=spawned, args=(sys.argv[1], 6))
+    process.start()
+    process.join(60)
+    print(f"parent={os.getpid()} launcher={process.pid} exitcode={process.exitcode}")
+    engine = subprocess.run([sys.executable, "-m", "tests.integration.warm_target"], text=True,
+                            env={**os.environ, "WARM_ECHO": "engine"}, capture_output=True)
+    print(engine.stdout.splitlines()[0], engine.returncode)
+"""
+
+
+def test_after_start_runs_warm_engine_commands_and_spawned_processes_are_forked_warm(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "spawner.py").write_text(SPAWNER)
+    out = tmp_path / "spawned.txt"
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "spawner.py"), str(out)],
+        cwd=REPOSITORY,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    spawner, engine = done.stdout.splitlines()
+    parent = fields(spawner)
+    child = fields(out.read_text())
+    assert parent["exitcode"] == "6"  # the target's exit status, through the launcher
+    assert child["pid"] != parent["launcher"]  # not the launcher exec'd: a fork
+    assert child["ppid"] not in (parent["parent"], parent["launcher"])  # forked by the zygote
+    assert f"psflow.warm: process {child['pid']}, forked warm by {child['ppid']}" in done.stderr
+    # `sys.executable -m ...`, as Prefect's runner starts `prefect.engine`: warm, exit code kept
+    ran, code = engine.rsplit(" ", 1)
+    assert (fields(ran)["echo"], code) == ("engine", "0")
+    assert fields(ran)["ppid"] == child["ppid"]  # the same zygote

@@ -10,3 +10,10 @@ if __name__ == "__main__":
     if os.environ.get("WARM_SLEEP"):
         time.sleep(float(os.environ["WARM_SLEEP"]))
     sys.exit(int(os.environ.get("WARM_EXIT", "0")))
+
+
+def spawned(out: str, code: int) -> None:
+    """A multiprocessing target: say where it runs, end with `code`."""
+    with open(out, "w") as file:
+        file.write(f"pid={os.getpid()} ppid={os.getppid()} cwd={os.getcwd()}")
+    sys.exit(code)

@@ -107,14 +107,15 @@ def run_initiate(opportunity_id: str) -> State[Any]:
     estimate = cost_estimate_gate(opportunity)
     team = team_of(opportunity, decision)
 
-    gitlab, project_url = gitlab_project(opportunity, team)
+    values = template_values(opportunity, team)  # the roster read once for both templates
+    gitlab, project_url = gitlab_project(opportunity, team, values)
     # one write: the record is made once its GitLab link exists, not made and then updated
     made.append(ensure_engagement(engagement_record(opportunity, estimate, project_url)))
     made.extend(gitlab)
     made.extend(mavenlink_project(opportunity, team, project_url))
     made.extend(project_definition(opportunity, team, project_url))
     made.extend(customer_channel(opportunity, team, made))
-    made.append(initiation_email(opportunity, team))
+    made.append(initiation_email(opportunity, team, values))
     made.extend(meetings(opportunity, team))
 
     publish_summary(PHASE, opportunity, made, waiting="the kickoff (Plan)")
@@ -179,7 +180,9 @@ def engagement_record(
 # --- 2. GitLab ------------------------------------------------------------------------------------
 
 
-def gitlab_project(opportunity: Opportunity, team: Team) -> tuple[list[Artifact], str]:
+def gitlab_project(
+    opportunity: Opportunity, team: Team, values: dict[str, str]
+) -> tuple[list[Artifact], str]:
     """The customer group, the PS project, the customer epic with the hand-off issue and one issue
     per SOW activity in it, and the project owner as maintainer and assignee."""
     group = ensure_customer_group(opportunity.account.id, opportunity.account.name)
@@ -196,10 +199,7 @@ def gitlab_project(opportunity: Opportunity, team: Team) -> tuple[list[Artifact]
         ArtifactKind.HANDOFF_ISSUE,
         opportunity.id,
         f"Sales to PS hand-off: {opportunity.account.name} – {opportunity.sow_number}",
-        "\n".join(
-            fill(p, template_values(opportunity, team))
-            for p in get_template_paragraphs("handoff-issue")[1:]
-        ),
+        "\n".join(fill(p, values) for p in get_template_paragraphs("handoff-issue")[1:]),
         epic=in_epic,
         assignee_ids=assignees,
     )
@@ -264,8 +264,7 @@ def project_definition(opportunity: Opportunity, team: Team, project_url: str) -
             opportunity, team.project_owner, team.engagement_manager, project_url, None
         ),
     )
-    for email in team.internal:
-        ensure_shared(sheet.id or "", email)
+    ensure_shared(sheet.id or "", list(team.internal))
     return [sheet]
 
 
@@ -304,15 +303,13 @@ def template_values(opportunity: Opportunity, team: Team) -> dict[str, str]:
     }
 
 
-def initiation_email(opportunity: Opportunity, team: Team) -> Artifact:
+def initiation_email(opportunity: Opportunity, team: Team, values: dict[str, str]) -> Artifact:
     """The initiation e-mail to the primary contact, from the new- or the existing-customer
     template (a Google Doc the PS team edits without a code change)."""
     template = (
         "initiation-email-existing" if opportunity.account.existing_customer else "initiation-email"
     )
-    email = email_from_template(
-        get_template_paragraphs(template), template_values(opportunity, team)
-    )
+    email = email_from_template(get_template_paragraphs(template), values)
     contact = opportunity.primary_contact
     return ensure_email(
         ArtifactKind.INITIATION_EMAIL,

@@ -133,7 +133,7 @@ def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
         sow.id or "",
     )
     ensure_prefilled(sheet.id or "", prefill(opportunity))
-    ensure_shared(sheet.id or "", str(opportunity.engagement_manager_email))
+    ensure_shared(sheet.id or "", [str(opportunity.engagement_manager_email)])
     made = [customer, sow, sheet]
 
     estimate = CostEstimate(

@@ -9,6 +9,7 @@ No task lists a whole folder: each lookup is one query for exactly what it needs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engagement.artifacts import Artifact
@@ -198,29 +199,35 @@ def ensure_copy(
 
 
 @outside_task
-def ensure_shared(file_id: str, email: str, role: str = "writer") -> bool:
-    """Give `email` at least `role` ("reader", "commenter" or "writer") on a file or folder;
-    Drive e-mails them the link. Nothing is sent when they already have that much access.
+def ensure_shared(file_id: str, emails: Sequence[str], role: str = "writer") -> int:
+    """Give each of `emails` at least `role` ("reader", "commenter" or "writer") on a file or
+    folder; Drive e-mails them the link. One listing of the file's permissions for all of them;
+    nothing is sent to whoever already has that much access.
 
     Returns:
-        True when a permission was created.
+        How many permissions were created.
     """
     if role not in SHARED_ROLES:
         raise ValueError(f"role must be one of {', '.join(SHARED_ROLES)}; got {role!r}")
-    email = email_address(email)
-    what = f"{role} access for {email} to file {file_id}"
+    wanted: dict[str, str] = {}  # every address checked before any write; one grant per person
+    for email in map(email_address, emails):
+        wanted.setdefault(email.casefold(), email)
     permissions = drive().permissions()
-    with calling(SYSTEM, what):
+    with calling(SYSTEM, f"access to file {file_id}"):
         granted = _permissions(permissions, file_id)
-        for permission in granted:
-            same = str(permission.get("emailAddress", "")).casefold() == email.casefold()
-            if same and _RANK.get(permission.get("role", ""), -1) >= _RANK[role]:
-                return False
-        body = {"type": "user", "role": role, "emailAddress": email}
-        permissions.create(
-            fileId=file_id, body=body, sendNotificationEmail=True, fields="id"
-        ).execute()
-    return True
+    has = {
+        str(grant.get("emailAddress", "")).casefold()
+        for grant in granted
+        if _RANK.get(grant.get("role", ""), -1) >= _RANK[role]
+    }
+    missing = [email for folded, email in wanted.items() if folded not in has]
+    for email in missing:
+        with calling(SYSTEM, f"{role} access for {email} to file {file_id}"):
+            body = {"type": "user", "role": role, "emailAddress": email}
+            permissions.create(
+                fileId=file_id, body=body, sendNotificationEmail=True, fields="id"
+            ).execute()
+    return len(missing)
 
 
 def _permissions(permissions: Any, file_id: str) -> list[dict[str, Any]]:

@@ -204,36 +204,50 @@ def _grants(outside: SandboxClient, file_id: str) -> dict[str, str]:
 def test_sharing_is_idempotent(outside: SandboxClient) -> None:
     copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
     outside.clear_requests()
-    assert ensure_shared.fn(copy.id, EM) is True
+    assert ensure_shared.fn(copy.id, [EM]) == 1
     assert _grants(outside, copy.id)[EM] == "writer"
     assert outside.writes() == 1
     [grant] = outside.requests(write=True)
     assert grant["method"] == "POST"
     assert grant["path"].endswith("/permissions")
-    assert ensure_shared.fn(copy.id, EM) is False
+    assert ensure_shared.fn(copy.id, [EM]) == 0
     assert outside.writes() == 1
+
+
+def test_several_people_are_shared_with_after_one_listing(outside: SandboxClient) -> None:
+    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    assert ensure_shared.fn(copy.id, [EM]) == 1
+    people = [EM, "ana.pse@example.com", "bo.pse@example.com", "Ana.PSE@example.com"]
+    mark = outside.last_request_id()
+    assert ensure_shared.fn(copy.id, people) == 2  # EM had it; Ana once, whatever the case
+    assert outside.writes(since=mark) == 2
+    assert len(outside.requests(since=mark)) == 3  # one listing, two grants
+    assert set(_grants(outside, copy.id)) >= {EM, "ana.pse@example.com", "bo.pse@example.com"}
+    mark = outside.last_request_id()
+    assert ensure_shared.fn(copy.id, people) == 0
+    assert len(outside.requests(since=mark)) == 1
 
 
 def test_a_second_share_makes_no_write(outside: SandboxClient) -> None:
     copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
-    assert ensure_shared.fn(copy.id, EM)
+    assert ensure_shared.fn(copy.id, [EM])
     mark = outside.last_request_id()
-    assert ensure_shared.fn(copy.id, "Marcus.Webb@Northwind.example") is False
-    assert ensure_shared.fn(copy.id, EM, role="reader") is False  # writer includes reader
-    assert ensure_shared.fn(copy.id, seed.PS_MAILBOX) is False  # the owner
+    assert ensure_shared.fn(copy.id, ["Marcus.Webb@Northwind.example"]) == 0
+    assert ensure_shared.fn(copy.id, [EM], role="reader") == 0  # writer includes reader
+    assert ensure_shared.fn(copy.id, [seed.PS_MAILBOX]) == 0  # the owner
     assert outside.writes(since=mark) == 0
 
 
 def test_a_lower_grant_is_raised(outside: SandboxClient) -> None:
     copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
-    assert ensure_shared.fn(copy.id, EM, role="reader")
-    assert ensure_shared.fn(copy.id, EM, role="writer")
+    assert ensure_shared.fn(copy.id, [EM], role="reader")
+    assert ensure_shared.fn(copy.id, [EM], role="writer")
     assert _grants(outside, copy.id)[EM] == "writer"
 
 
 def test_sharing_refuses_ownership_and_bad_addresses(outside: SandboxClient) -> None:
     with pytest.raises(ValueError, match="role must be one of"):
-        ensure_shared.fn("any", EM, role="owner")
+        ensure_shared.fn("any", [EM], role="owner")
     with pytest.raises(ValueError, match="bare address"):
-        ensure_shared.fn("any", "Marcus <marcus.webb@northwind.example>")
+        ensure_shared.fn("any", [EM, "Marcus <marcus.webb@northwind.example>"])
     assert outside.requests() == []

@@ -188,12 +188,14 @@ def topology(home: Path, servers: int = 2) -> Iterator[Topology]:
                 [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
                 stack.process_env("migrate"),
             )
-            argv = [sys.executable, "-m", "prefect", "server", "services", "start"]
-            stack.services = start(
-                "services", argv, home / "services.log", stack.process_env("services")
-            )
             for index in range(servers):
                 stack.servers.append(stack.start_server(index))
+            # After the servers are up, not beside them: twice in full-suite runs a services
+            # process started with them printed its banner and never consumed (120 s). Its log
+            # is at DEBUG so that, should it happen again, services.log shows where it stopped.
+            argv = [sys.executable, "-m", "prefect", "server", "services", "start"]
+            env = {**stack.process_env("services"), "PREFECT_SERVER_LOGGING_LEVEL": "DEBUG"}
+            stack.services = start("services", argv, home / "services.log", env)
             wait_services(stack, redis_db)
             yield stack
         finally:

@@ -250,13 +250,13 @@ def mavenlink_project(opportunity: Opportunity, team: Team, project_url: str) ->
 
 def project_definition(opportunity: Opportunity, team: Team, project_url: str) -> list[Artifact]:
     """The Project Definition, copied from its template into the SOW folder and prefilled."""
-    _, sow = engagement_folders(opportunity)
-    sheet = ensure_copy(
+    # found first: a re-run needs the folders only to make a copy that is missing
+    sheet = find_keyed_file(ArtifactKind.PROJECT_DEFINITION, opportunity.id) or ensure_copy(
         "project-definition",
         ArtifactKind.PROJECT_DEFINITION,
         opportunity.id,
         drive_name("Project Definition", opportunity.account.name, opportunity.sow_number),
-        sow.id or "",
+        engagement_folders(opportunity)[1].id or "",
     )
     ensure_prefilled(
         sheet.id or "",

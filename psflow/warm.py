@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -34,6 +35,7 @@ SOCKET_ENV = "PSFLOW_WARM_SOCKET"  # the zygote's socket, in the worker's (so th
 # What the zygote imports once: Prefect's engine and every flow a deployment runs.
 PRELOAD = ("prefect.engine", "prefect.flow_engine", "deployments.definitions")
 PASSED_ON = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # launcher -> run
+FOLDER_PREFIX = "psflow-warm-"  # the zygote's folder in the temporary directory, removed with it
 MAX_FDS = 16  # the open files a launcher hands over (multiprocessing passes 2-3 beside stdio)
 
 
@@ -99,7 +101,7 @@ def start_runs_warm(preload: tuple[str, ...] = PRELOAD) -> None:
     import multiprocessing
     import tempfile
 
-    folder = tempfile.mkdtemp(prefix="psflow-warm-")
+    folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
     path = os.path.join(folder, "zygote.sock")
     if os.fork() == 0:
         serve(path, preload)
@@ -126,40 +128,51 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> NoReturn:
     import selectors
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the worker; it ends us
+    signal.signal(signal.SIGTERM, _stop)  # stopped with its process group: clean up first
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)  # before the imports: a launcher that comes early waits, warm
     listener.listen(64)
     try:
-        for name in preload:
+        for name in preload:  # should one fail, the worker's log says why; launchers start cold
             importlib.import_module(name)
-    except BaseException:  # the worker's log says why; its launchers start cold
-        os.unlink(path)
-        raise
-    parent = os.getppid()
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ)
-    runs: dict[int, socket.socket] = {}  # run pid -> its launcher's connection
-    while os.getppid() == parent:
-        for key, _ in selector.select(timeout=0.2):
-            if key.fileobj is listener:
-                connection, _ = listener.accept()
-                try:
-                    pid = _fork(connection, [listener, *runs.values()])
-                except (OSError, ValueError):  # a launcher killed mid-request: nothing started
-                    connection.close()
-                    continue
-                runs[pid] = connection
-                selector.register(connection, selectors.EVENT_READ, pid)
-                with contextlib.suppress(OSError):  # if it is gone, the next select says so
-                    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-            else:  # the launcher went away (killed) before its run ended: the run goes too
-                selector.unregister(key.fileobj)
-                _signal(key.data, signal.SIGKILL)
-        _reap(runs, selector)
-    for leftover in os.listdir(os.path.dirname(path)):  # the socket, start_runs_warm's launcher
-        os.unlink(os.path.join(os.path.dirname(path), leftover))
-    os.rmdir(os.path.dirname(path))
+        parent = os.getppid()
+        selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ)
+        runs: dict[int, socket.socket] = {}  # run pid -> its launcher's connection
+        while os.getppid() == parent:
+            for key, _ in selector.select(timeout=0.2):
+                if key.fileobj is listener:
+                    connection, _ = listener.accept()
+                    try:
+                        pid = _fork(connection, [listener, *runs.values()])
+                    except (OSError, ValueError):  # a launcher killed mid-request: no run
+                        connection.close()
+                        continue
+                    runs[pid] = connection
+                    selector.register(connection, selectors.EVENT_READ, pid)
+                    with contextlib.suppress(OSError):  # if it is gone, the next select says so
+                        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                else:  # the launcher went away (killed) before its run ended: the run goes too
+                    selector.unregister(key.fileobj)
+                    _signal(key.data, signal.SIGKILL)
+            _reap(runs, selector)
+    except SystemExit:  # SIGTERM
+        pass
+    finally:
+        _clean_up(path)
     os._exit(0)
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def _clean_up(path: str) -> None:
+    """Remove the socket, and the folder made for it (with the launcher script) if we made it."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    if os.path.basename(os.path.dirname(path)).startswith(FOLDER_PREFIX):
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def _fork(connection: socket.socket, others: list[socket.socket]) -> int:
@@ -200,6 +213,7 @@ def _run(request: dict[str, Any]) -> NoReturn:
 
     os.setsid()  # a session of its own, as the process worker gives a cold run
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -266,7 +280,7 @@ def worker(argv: list[str]) -> NoReturn:
     and go with it."""
     import tempfile
 
-    path = os.path.join(tempfile.mkdtemp(prefix="psflow-warm-"), "zygote.sock")
+    path = os.path.join(tempfile.mkdtemp(prefix=FOLDER_PREFIX), "zygote.sock")
     if os.fork() == 0:
         serve(path)
     os.environ[SOCKET_ENV] = path

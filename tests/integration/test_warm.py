@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from psflow.warm import SOCKET_ENV
+from psflow.warm import FOLDER_PREFIX, SOCKET_ENV
 
 TARGET = "tests.integration.warm_target"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -173,3 +173,19 @@ def test_after_start_runs_warm_engine_commands_and_spawned_processes_are_forked_
     ran, code = engine.rsplit(" ", 1)
     assert (fields(ran)["echo"], code) == ("engine", "0")
     assert fields(ran)["ppid"] == child["ppid"]  # the same zygote
+
+
+def test_a_zygote_stopped_with_its_process_group_removes_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / f"{FOLDER_PREFIX}stopped"
+    folder.mkdir()
+    (folder / "python").write_text("the launcher script start_runs_warm writes here")
+    path = folder / "zygote.sock"
+    code = f"from psflow.warm import serve; serve({str(path)!r}, preload=())"
+    zygote = subprocess.Popen([sys.executable, "-c", code], cwd=REPOSITORY)
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        assert time.monotonic() < deadline, "the zygote did not listen"
+        time.sleep(0.05)
+    zygote.send_signal(signal.SIGTERM)  # what stopping the worker's or runner's group sends
+    assert zygote.wait(30) == 0
+    assert not folder.exists()

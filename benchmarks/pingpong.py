@@ -4,8 +4,8 @@ the other's deployment has a DeploymentEventTrigger on it. A chain of N hand-ove
 "one phase completing -> the next phase's run Running". The hops left travel in the event's payload.
 
 They do nothing else, but their module imports psflow's deployment definitions and with them every
-phase's libraries, so a run starts about as slowly as a real phase's run does (each run is a new
-process: Python, Prefect and the flow's module are imported again every time).
+phase's libraries, so a run starts as a real phase's run does (a process forked warm, psflow/warm.py,
+or a cold one importing all of it where there is no zygote).
 """
 
 from __future__ import annotations

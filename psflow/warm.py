@@ -99,12 +99,8 @@ def start_runs_warm(preload: tuple[str, ...] = PRELOAD) -> None:
     forked from this process now, before it starts any thread. Both are pointed at a launcher
     script standing in for the interpreter. The zygote ends with this process."""
     import multiprocessing
-    import tempfile
 
-    folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
-    path = os.path.join(folder, "zygote.sock")
-    if os.fork() == 0:
-        serve(path, preload)
+    folder = os.path.dirname(_fork_zygote(preload))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     launcher = os.path.join(folder, "python")
     with open(launcher, "w") as script:  # the interpreter itself runs it: sys.executable there
@@ -113,12 +109,23 @@ def start_runs_warm(preload: tuple[str, ...] = PRELOAD) -> None:
             "from psflow.warm import launch\nlaunch(sys.argv[1:])\n"
         )
     os.chmod(launcher, 0o755)
-    os.environ[SOCKET_ENV] = path
     multiprocessing.set_executable(launcher)
     sys.executable = launcher  # what Prefect's runner starts `-m prefect.engine` with
 
 
 # --- the zygote ----------------------------------------------------------------------------------
+
+
+def _fork_zygote(preload: tuple[str, ...]) -> str:
+    """A zygote forked from this process, its socket in a folder of its own, named in this
+    process's environment for the launchers it starts; returns the socket's path."""
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(prefix=FOLDER_PREFIX), "zygote.sock")
+    if os.fork() == 0:
+        serve(path, preload)
+    os.environ[SOCKET_ENV] = path
+    return path
 
 
 def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> NoReturn:
@@ -278,12 +285,7 @@ def worker(argv: list[str]) -> NoReturn:
     """`prefect worker start <argv>` with a zygote beside it: forked first, then this process
     becomes the worker (exec), so the zygote and the runs it forks are the worker's descendants
     and go with it."""
-    import tempfile
-
-    path = os.path.join(tempfile.mkdtemp(prefix=FOLDER_PREFIX), "zygote.sock")
-    if os.fork() == 0:
-        serve(path)
-    os.environ[SOCKET_ENV] = path
+    _fork_zygote(PRELOAD)
     os.execv(sys.executable, [sys.executable, "-m", "prefect", "worker", "start", *argv])
 
 

@@ -74,6 +74,9 @@ def poll(
         )
         emitted += 1
 
+    # Written only when it moves: on a SQLite server every write may collide with a run's and
+    # wait out the client's retries (2, 4, 8 ... s), stalling the next poll behind it.
     newest = max((change.changed_at for change in changes), default=watermark)
-    Variable.set(WATERMARK, max(newest, watermark).isoformat(), overwrite=True)
+    if stored is None or newest > watermark:
+        Variable.set(WATERMARK, max(newest, watermark).isoformat(), overwrite=True)
     return len(changes), emitted

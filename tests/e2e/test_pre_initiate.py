@@ -17,7 +17,7 @@ from prefect.states import Cancelled
 
 from engagement.lifecycle import NotReady
 from flows.pre_initiate import pre_initiate
-from flows.watch_opportunities import watch_opportunities
+from flows.watch_opportunities import WATERMARK, poll, watch_opportunities
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from sandbox.slack import OPS_WEBHOOK_PATH
@@ -173,6 +173,18 @@ def test_repeated_overlapping_and_simultaneous_polls_start_the_phase_once(
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(run.id, state=Cancelled(message="test over"), force=True)
     assert len(_events("ps.opportunity.negotiating", opportunity)) == 1  # one id, stored once
+
+
+def test_a_poll_that_finds_nothing_new_leaves_the_watermark_unwritten(served: PrefectStack) -> None:
+    # a write per poll would collide with the runs' on SQLite and stall the next poll
+    poll(lambda since: [])  # stored, if no poll had stored it yet
+    with get_client(sync_client=True) as client:
+        stored = client.read_variable_by_name(WATERMARK)
+        assert stored is not None
+        poll(lambda since: [])
+        again = client.read_variable_by_name(WATERMARK)
+    assert again is not None
+    assert (again.value, again.updated) == (stored.value, stored.updated)
 
 
 def _choices(schema: dict[str, Any]) -> list[str]:

@@ -15,7 +15,9 @@ missed, the coordinator's approval included. A re-run writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from functools import cache, partial
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -47,13 +49,14 @@ from tasks.gitlab import (
     ensure_issue,
     ensure_project,
     ensure_project_member,
+    find_issue,
     find_user,
 )
-from tasks.gmail import ensure_email
+from tasks.gmail import ensure_email, find_email
 from tasks.mavenlink import (
     IN_SET_UP,
     ensure_lead,
-    ensure_participant,
+    ensure_participants,
     ensure_story,
     ensure_workspace,
     ensure_workspace_details,
@@ -107,7 +110,8 @@ def run_initiate(opportunity_id: str) -> State[Any]:
     estimate = cost_estimate_gate(opportunity)
     team = team_of(opportunity, decision)
 
-    values = template_values(opportunity, team)  # the roster read once for both templates
+    # what the templates are filled with: the roster read once for both, and only if one is used
+    values = cache(partial(template_values, opportunity, team))
     gitlab, project_url = gitlab_project(opportunity, team, values)
     # one write: the record is made once its GitLab link exists, not made and then updated
     made.append(ensure_engagement(engagement_record(opportunity, estimate, project_url)))
@@ -181,7 +185,7 @@ def engagement_record(
 
 
 def gitlab_project(
-    opportunity: Opportunity, team: Team, values: dict[str, str]
+    opportunity: Opportunity, team: Team, values: Callable[[], dict[str, str]]
 ) -> tuple[list[Artifact], str]:
     """The customer group, the PS project, the customer epic with the hand-off issue and one issue
     per SOW activity in it, and the project owner as maintainer and assignee."""
@@ -194,12 +198,15 @@ def gitlab_project(
     if owner is not None:
         ensure_project_member(project.id or "", owner.id, MAINTAINER)
 
-    handoff = ensure_issue(
+    # found first: its text is a template, read only to make the issue
+    handoff = find_issue(
+        project.id or "", ArtifactKind.HANDOFF_ISSUE, opportunity.id, in_an_epic=True
+    ) or ensure_issue(
         project.id or "",
         ArtifactKind.HANDOFF_ISSUE,
         opportunity.id,
         f"Sales to PS hand-off: {opportunity.account.name} – {opportunity.sow_number}",
-        "\n".join(fill(p, values) for p in get_template_paragraphs("handoff-issue")[1:]),
+        "\n".join(fill(p, values()) for p in get_template_paragraphs("handoff-issue")[1:]),
         epic=in_epic,
         assignee_ids=assignees,
     )
@@ -239,8 +246,7 @@ def mavenlink_project(opportunity: Opportunity, team: Team, project_url: str) ->
         ensure_story(workspace_id, opportunity.id, item.code, activity_name(item), item.hours)
         for item in opportunity.line_items
     ]
-    for email in team.internal:
-        ensure_participant(workspace_id, email, "maven")
+    ensure_participants(workspace_id, list(team.internal), "maven")
     ensure_lead(workspace_id, team.project_owner)
     return [workspace, *tasks]
 
@@ -303,13 +309,18 @@ def template_values(opportunity: Opportunity, team: Team) -> dict[str, str]:
     }
 
 
-def initiation_email(opportunity: Opportunity, team: Team, values: dict[str, str]) -> Artifact:
+def initiation_email(
+    opportunity: Opportunity, team: Team, values: Callable[[], dict[str, str]]
+) -> Artifact:
     """The initiation e-mail to the primary contact, from the new- or the existing-customer
     template (a Google Doc the PS team edits without a code change)."""
+    sent = find_email(ArtifactKind.INITIATION_EMAIL, opportunity.id)  # the template read if not
+    if sent is not None:
+        return sent
     template = (
         "initiation-email-existing" if opportunity.account.existing_customer else "initiation-email"
     )
-    email = email_from_template(get_template_paragraphs(template), values)
+    email = email_from_template(get_template_paragraphs(template), values())
     contact = opportunity.primary_contact
     return ensure_email(
         ArtifactKind.INITIATION_EMAIL,

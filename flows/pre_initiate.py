@@ -34,7 +34,7 @@ from engagement.staffing import Recommendation, StaffingNeed, recommend
 from flows.guard import phase_run
 from flows.reporting import announce_completed, publish_summary
 from tasks import clients
-from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder
+from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_keyed_file
 from tasks.gitlab import ensure_issue
 from tasks.mavenlink import PROSPECT, ensure_soft_booking, ensure_workspace, get_hard_bookings
 from tasks.salesforce import ensure_opportunity_fields, get_opportunity
@@ -124,17 +124,19 @@ def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
     """Copy the cost estimate template into the engagement's folder, prefill it, share it with the
     engagement manager and link it on the opportunity; over $50k, open a TA review."""
     settings = clients.settings()
-    customer, sow = engagement_folders(opportunity)
-    sheet = ensure_copy(
+    # found first: a re-run needs the folders only to make a copy that is missing
+    sheet = find_keyed_file(ArtifactKind.COST_ESTIMATE, opportunity.id)
+    folders = [] if sheet is not None else list(engagement_folders(opportunity))
+    sheet = sheet or ensure_copy(
         "cost-estimate",
         ArtifactKind.COST_ESTIMATE,
         opportunity.id,
         drive_name("Cost Estimate", opportunity.account.name, opportunity.sow_number),
-        sow.id or "",
+        folders[1].id or "",
     )
     ensure_prefilled(sheet.id or "", prefill(opportunity))
     ensure_shared(sheet.id or "", [str(opportunity.engagement_manager_email)])
-    made = [customer, sow, sheet]
+    made = [*folders, sheet]
 
     estimate = CostEstimate(
         opportunity_id=opportunity.id, revenue=opportunity.amount, currency=opportunity.currency

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import httpx
 from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
 
@@ -30,19 +31,6 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def outside_task(fn: Callable[P, R]) -> Task[P, R]:
-    """A task that reads or writes an outside system: transient failures retried with backoff,
-    nothing else; its result persisted, so a resumed or retried flow run skips it once done.
-    (Within one flow run only: a new run looks everything up again in the systems themselves.)"""
-    return task(
-        retries=4,
-        retry_delay_seconds=exponential_backoff(backoff_factor=1),  # 1, 2, 4, 8 s
-        retry_jitter_factor=0.5,
-        retry_condition_fn=retry_transient_only,
-        persist_result=True,
-    )(fn)
 
 
 class OutsideError(Exception):
@@ -80,6 +68,27 @@ def retry_transient_only(task: Task[Any, Any], task_run: TaskRun, state: State[A
     except Exception:
         return False
     return False
+
+
+_RETRIES: dict[str, Any] = {
+    "retries": 4,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=1),  # 1, 2, 4, 8 s
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient_only,
+}
+
+
+def outside_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A task that reads or writes an outside system: transient failures retried with backoff,
+    nothing else; its result persisted, so a resumed or retried flow run skips it once done.
+    (Within one flow run only: a new run looks everything up again in the systems themselves.)"""
+    return task(**_RETRIES, persist_result=True)(fn)
+
+
+def lookup_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A `find_...` task: asks whether an object is there yet, which a later step of the same run
+    may change (a find, a copy, the same find again), so never answered from the run's results."""
+    return task(**_RETRIES, cache_policy=NO_CACHE, persist_result=False)(fn)
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from engagement.keys import (
 )
 from engagement.models import Opportunity, email_address
 from engagement.slugs import one_line
-from tasks.calls import PermanentError, calling, outside_task
+from tasks.calls import PermanentError, calling, lookup_task, outside_task
 from tasks.clients import gitlab_client, settings
 
 SYSTEM = "GitLab"
@@ -79,7 +79,7 @@ def _shows_address(user: dict[str, Any], address: str) -> bool:
     return address not in user["name"].lower() and address not in user["username"].lower()
 
 
-@outside_task
+@lookup_task
 def find_user(email: str) -> GitLabUser | None:
     """The GitLab user with this e-mail address, or None (one request).
 
@@ -229,14 +229,7 @@ def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Artifact:
                 "labels": ",".join(labels),
             }
             epic = group.epics.create(data, **NO_LIBRARY_RETRIES)
-    return Artifact(
-        system=SYSTEM,
-        kind=kind.value.replace("-", " "),
-        name=f"{group_full_path}&{epic.iid} {epic.title}",
-        url=epic.web_url,
-        id=str(epic.iid),
-        created=created,
-    )
+    return _numbered(kind, f"{group_full_path}&{epic.iid}", epic, created)
 
 
 def _epic(group_full_path: str, iid: int) -> Any:
@@ -244,6 +237,51 @@ def _epic(group_full_path: str, iid: int) -> Any:
     with calling(SYSTEM, f"epic &{iid} of group {group_full_path}"):
         group = gitlab_client().groups.get(group_full_path, lazy=True)
         return group.epics.get(iid, **NO_LIBRARY_RETRIES)
+
+
+def _find_issue(project_path: str, kind: ArtifactKind, key: str, opportunity_id: str) -> Any:
+    """The issue carrying `key`, or None: one page filtered by the key's labels."""
+    # lazy: no request for the project itself; an unknown path fails the list below with a 404
+    project = gitlab_client().projects.get(project_path, lazy=True)
+    candidates = project.issues.list(
+        labels=list(gitlab_labels(kind, opportunity_id)),
+        iterator=True,
+        per_page=100,
+        **NO_LIBRARY_RETRIES,
+    )
+    return next((i for i in candidates if find_key_marker(i.description) == key), None)
+
+
+def _numbered(kind: ArtifactKind, reference: str, item: Any, created: bool) -> Artifact:
+    """An epic or issue as an Artifact, named by its reference ("group&iid", "project#iid")."""
+    return Artifact(
+        system=SYSTEM,
+        kind=kind.value.replace("-", " "),
+        name=f"{reference} {item.title}",
+        url=item.web_url,
+        id=str(item.iid),
+        created=created,
+    )
+
+
+@lookup_task
+def find_issue(
+    project_path: str,
+    kind: ArtifactKind,
+    opportunity_id: str,
+    part: str | None = None,
+    in_an_epic: bool = False,
+) -> Artifact | None:
+    """The issue of (kind, opportunity, part) in the project, or None: when it is missing, or
+    (`in_an_epic`) in no epic, which `ensure_issue` then makes or repairs. One request.
+
+    For an issue whose text costs reads to make (a template): found first, it is not needed."""
+    key = natural_key(kind, opportunity_id, part)
+    with calling(SYSTEM, f"{kind.value} issue {key} in project {project_path}"):
+        issue = _find_issue(project_path, kind, key, opportunity_id)
+    if issue is None or (in_an_epic and not issue.attributes.get("epic")):
+        return None
+    return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=False)
 
 
 @outside_task
@@ -276,13 +314,8 @@ def ensure_issue(
     """
     key = natural_key(kind, opportunity_id, part)
     key_labels = gitlab_labels(kind, opportunity_id)
-    # lazy: no request for the project itself; an unknown path fails the list below with a 404
-    project = gitlab_client().projects.get(project_path, lazy=True)
     with calling(SYSTEM, f"{kind.value} issue {key} in project {project_path}"):
-        candidates = project.issues.list(
-            labels=list(key_labels), iterator=True, per_page=100, **NO_LIBRARY_RETRIES
-        )
-        issue = next((i for i in candidates if find_key_marker(i.description) == key), None)
+        issue = _find_issue(project_path, kind, key, opportunity_id)
         created = issue is None
         if issue is None:
             data: dict[str, Any] = {
@@ -295,19 +328,13 @@ def ensure_issue(
                 data["assignee_ids"] = list(assignee_ids)
             if epic is not None:  # in the same request: no window where it is outside the epic
                 data["epic_id"] = _epic(*epic).id
+            project = gitlab_client().projects.get(project_path, lazy=True)
             issue = project.issues.create(data, **NO_LIBRARY_RETRIES)
         elif epic is not None and not issue.attributes.get("epic"):
             in_epic = _epic(*epic)
             with calling(SYSTEM, f"adding issue {project_path}#{issue.iid} to epic &{epic[1]}"):
                 in_epic.issues.create({"issue_id": issue.id}, **NO_LIBRARY_RETRIES)
-    return Artifact(
-        system=SYSTEM,
-        kind=kind.value.replace("-", " "),
-        name=f"{project_path}#{issue.iid} {issue.title}",
-        url=issue.web_url,
-        id=str(issue.iid),
-        created=created,
-    )
+    return _numbered(kind, f"{project_path}#{issue.iid}", issue, created)
 
 
 @outside_task
@@ -345,7 +372,7 @@ def ensure_project_member(project_full_path: str, user_id: int, access_level: in
     """
     gl = gitlab_client()
     with calling(SYSTEM, f"membership of user {user_id} in project {project_full_path}"):
-        project = gl.projects.get(project_full_path, **NO_LIBRARY_RETRIES)
+        project = gl.projects.get(project_full_path, lazy=True)  # its path names it: no request
         member = _found(project.members_all, user_id)  # highest level, inherited included
         if member is not None and member.access_level >= access_level:
             return False

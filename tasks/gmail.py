@@ -22,7 +22,7 @@ from typing import Any
 from engagement.artifacts import Artifact
 from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id
 from engagement.models import email_address
-from tasks.calls import calling, outside_task
+from tasks.calls import calling, lookup_task, outside_task
 from tasks.clients import gmail, google
 
 SYSTEM = "Gmail"
@@ -102,6 +102,23 @@ def _find_sent(marker: str, message_id: str) -> str | None:
     return None
 
 
+def _message_id(sender: str | None, kind: ArtifactKind, record_id: str, part: str | None) -> str:
+    domain = sender.rpartition("@")[2] if sender else FALLBACK_DOMAIN
+    return gmail_message_id(kind, record_id, domain, part)
+
+
+@lookup_task
+def find_email(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
+    """psflow's sent e-mail of (kind, record_id, part), or None (one search when it was sent).
+
+    For an e-mail whose text costs reads to make (a template): found first, it is not needed."""
+    marker = gmail_key_marker(kind, record_id, part)
+    found = _find_sent(marker, _message_id(_sender(), kind, record_id, part))
+    if found is None:
+        return None
+    return Artifact(system=SYSTEM, kind=_label(kind), name=_label(kind), id=found, created=False)
+
+
 @outside_task
 def ensure_email(
     kind: ArtifactKind,
@@ -142,9 +159,8 @@ def ensure_email(
     copied = [address for address in addresses("cc", cc) if address.casefold() not in to_keys]
     subject = _subject(subject)
     sender = _sender()
-    domain = sender.rpartition("@")[2] if sender else FALLBACK_DOMAIN
     marker = gmail_key_marker(kind, record_id, part)
-    message_id = gmail_message_id(kind, record_id, domain, part)
+    message_id = _message_id(sender, kind, record_id, part)
     name = f"{subject} (to {', '.join(recipients)})"
 
     found = _find_sent(marker, message_id)

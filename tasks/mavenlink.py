@@ -7,7 +7,7 @@ by that reference before any create, so a retried or re-run phase creates nothin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -458,38 +458,53 @@ def _join(workspace_id: str, user_id: str, team: str) -> dict[str, Any]:
     return _rows(body, "participations")[0]
 
 
+def _email_of(user: dict[str, Any] | None) -> str:
+    """A side-loaded user's e-mail, casefolded to compare ("" for none)."""
+    return str((user or {}).get("email_address", "")).strip().casefold()
+
+
 @outside_task
-def ensure_participant(workspace_id: str, email: str, role: str = PROVIDER_TEAM) -> bool:
-    """The person is a participant of the project on the team `role`: "maven" (the provider,
-    Northwind's PS team) or "buyer" (the client), as Kantata names a participation's team.
+def ensure_participants(workspace_id: str, emails: Sequence[str], role: str = PROVIDER_TEAM) -> int:
+    """Each person a participant of the project on the team `role`: "maven" (the provider,
+    Northwind's PS team) or "buyer" (the client), as Kantata names a participation's team. One
+    listing of the project's participations (their users side-loaded); only the people missing
+    from it are looked up and joined.
 
     Returns:
-        True when the participation was created; False when it existed.
+        How many joined (0 when everyone was there).
 
     Raises:
         ValueError: for another `role`.
-        PermanentError: when the person has no Kantata user, or is on the other team (Kantata
-            cannot move a participant between teams; a person has to).
+        PermanentError: when a person has no Kantata user, or is on the other team (Kantata
+            cannot move a participant between teams; a person has to). Checked for everyone
+            before anyone joins.
 
     Example:
-        >>> ensure_participant.fn("100001", "divya.nair@northwind.example")  # doctest: +SKIP
-        True
+        >>> ensure_participants.fn("100001", ["divya.nair@northwind.example"])  # doctest: +SKIP
+        1
     """
     if role not in TEAMS:
         raise ValueError(f"role must be one of {TEAMS} (Kantata's teams); got {role!r}")
-    user_id = _user_ids([email])[email]
-    with calling(SYSTEM, f"participant {email} of project {workspace_id}"):
-        participation = _participation(workspace_id, user_id)
-        if participation is None:
-            _join(workspace_id, user_id, role)
-            return True
-    if participation["role"] != role:
-        raise PermanentError(
-            SYSTEM,
-            f"participant {email} of project {workspace_id}",
-            f"is on the {participation['role']!r} team, not {role!r}; move them in Kantata",
-        )
-    return False
+    wanted = list(dict.fromkeys(emails))
+    teams: dict[str, str] = {}  # e-mail, casefolded -> the team they are on
+    params = {"workspace_id": workspace_id, "include": "user"}
+    with calling(SYSTEM, f"participants of project {workspace_id}"):
+        for participation, body in _pages("participations.json", "participations", params):
+            user = (body.get("users") or {}).get(str(participation["user_id"]))
+            teams[_email_of(user)] = participation["role"]
+    for email in wanted:
+        if teams.get(email.casefold(), role) != role:
+            raise PermanentError(
+                SYSTEM,
+                f"participant {email} of project {workspace_id}",
+                f"is on the {teams[email.casefold()]!r} team, not {role!r}; move them in Kantata",
+            )
+    missing = [email for email in wanted if email.casefold() not in teams]
+    user_ids = _user_ids(missing)
+    for email in missing:
+        with calling(SYSTEM, f"participant {email} of project {workspace_id}"):
+            _join(workspace_id, user_ids[email], role)
+    return len(missing)
 
 
 @outside_task
@@ -506,12 +521,16 @@ def ensure_lead(workspace_id: str, email: str) -> bool:
         >>> ensure_lead.fn("100001", "divya.nair@northwind.example")  # doctest: +SKIP
         True
     """
-    user_id = _user_ids([email])[email]
     with calling(SYSTEM, f"lead {email} of project {workspace_id}"):
         answer = _call(
             "GET", f"workspaces/{workspace_id}.json", params={"include": "primary_maven"}
         )
-        if str(_rows(answer, "workspaces")[0].get("primary_maven_id")) == user_id:
+    lead_id = str(_rows(answer, "workspaces")[0].get("primary_maven_id"))
+    if _email_of((answer.get("users") or {}).get(lead_id)) == email.casefold():
+        return False  # the lead came with the project: no look-up of the person
+    user_id = _user_ids([email])[email]
+    with calling(SYSTEM, f"lead {email} of project {workspace_id}"):
+        if lead_id == user_id:
             return False
         participation = _participation(workspace_id, user_id) or _join(
             workspace_id, user_id, PROVIDER_TEAM

@@ -20,7 +20,7 @@ from engagement.models import (
     salesforce_id,
 )
 from tasks import clients
-from tasks.calls import PermanentError, calling, outside_task
+from tasks.calls import PermanentError, calling, lookup_task, outside_task
 
 SYSTEM = "Salesforce"
 
@@ -74,7 +74,7 @@ def get_opportunity(opportunity: str) -> Opportunity:
     return _opportunity(record, roles, items, existing_customer=earlier > 0)
 
 
-@outside_task
+@lookup_task
 def find_stage_changes(since: datetime) -> list[StageChange]:
     """Every stage change recorded after `since`, oldest first: ONE query, whose cost grows with
     the number of changes, not of opportunities (Salesforce's field history of StageName)."""

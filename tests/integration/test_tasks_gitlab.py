@@ -469,6 +469,25 @@ def test_an_issue_found_outside_the_epic_is_linked_once(
     assert outside.writes(system="gitlab") == 2  # the issue, then its one link
 
 
+def test_an_issue_is_found_in_an_epic_or_not_at_all(
+    outside: SandboxClient, epic: tuple[str, int], project: str
+) -> None:
+    key = (project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+    assert gl.find_issue.fn(*key) is None
+    made = handoff(project)  # in no epic yet
+    found = gl.find_issue.fn(*key)
+    assert found is not None
+    assert (found.id, found.created) == (made.id, False)
+    assert gl.find_issue.fn(*key, in_an_epic=True) is None  # for ensure_issue to repair
+
+    handoff(project, epic=epic)
+    before = outside.last_request_id()
+    in_epic = gl.find_issue.fn(*key, in_an_epic=True)
+    assert in_epic is not None
+    assert in_epic.id == made.id
+    assert len(outside.requests(system="gitlab", since=before)) == 1
+
+
 def test_an_issue_someone_moved_to_another_epic_stays_there(
     outside: SandboxClient, epic: tuple[str, int], project: str
 ) -> None:

@@ -19,7 +19,7 @@ from sandbox.client import SandboxClient
 from tasks.calls import TransientError
 from tasks.clients import gmail
 from tasks.docs import get_template_paragraphs
-from tasks.gmail import FALLBACK_DOMAIN, ensure_email
+from tasks.gmail import FALLBACK_DOMAIN, ensure_email, find_email
 
 OPPORTUNITY = seed.OPPORTUNITIES[1].id
 KIND = ArtifactKind.INITIATION_EMAIL
@@ -72,6 +72,17 @@ def test_sends_once_and_finds_it_again(outside: SandboxClient) -> None:
     assert again.id == first.id
     assert outside.writes(service="gmail", since=before) == 0
     assert len(sent(outside)) == 1
+
+
+def test_a_sent_email_is_found_by_its_key_alone(outside: SandboxClient) -> None:
+    assert find_email.fn(KIND, OPPORTUNITY) is None
+    first = send()
+    before = outside.last_request_id()
+    found = find_email.fn(KIND, OPPORTUNITY)
+    assert found is not None
+    assert (found.id, found.created, found.kind) == (first.id, False, "initiation email")
+    assert len(outside.requests(service="gmail", since=before)) == 1
+    assert find_email.fn(KIND, OPPORTUNITY, part="other") is None
 
 
 def test_the_message_as_sent(outside: SandboxClient) -> None:

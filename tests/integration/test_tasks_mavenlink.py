@@ -439,25 +439,36 @@ def test_a_task_made_by_hand_with_the_same_title_is_adopted(outside: SandboxClie
     assert stored(outside, "stories", hand_id)["time_estimate_in_minutes"] == hours * 60
 
 
-def test_participants_join_once(outside: SandboxClient) -> None:
+def test_participants_join_once_after_one_listing(outside: SandboxClient) -> None:
     workspace_id = project(outside)
     before = outside.last_request_id()
-    assert ml.ensure_participant.fn(workspace_id, DIVYA, "maven")
-    assert not ml.ensure_participant.fn(workspace_id, DIVYA, "maven")
-    assert outside.writes(system="mavenlink", since=before) == 1
-    joined = participations(outside, workspace_id)[user_id(outside, DIVYA)]
-    assert joined["role"] == "maven"
+    assert ml.ensure_participants.fn(workspace_id, [DIVYA, GRACE], "maven") == 2
+    assert outside.writes(system="mavenlink", since=before) == 2
+    team = participations(outside, workspace_id)
+    assert {team[user_id(outside, who)]["role"] for who in (DIVYA, GRACE)} == {"maven"}
 
-    # someone on the client team is not silently moved to the provider team
+    before = outside.last_request_id()  # a re-run: everyone found in one listing
+    assert ml.ensure_participants.fn(workspace_id, [DIVYA.upper(), GRACE], "maven") == 0
+    assert [
+        (r["method"], r["path"]) for r in outside.requests(system="mavenlink", since=before)
+    ] == [("GET", "/mavenlink/api/v1/participations.json")]
+
+
+def test_a_participant_on_the_other_team_is_not_moved_and_nobody_joins(
+    outside: SandboxClient,
+) -> None:
+    workspace_id = project(outside)
     grace = user_id(outside, GRACE)
     mavenlink().post(
         "participations.json",
         json={"participation": {"workspace_id": workspace_id, "user_id": grace, "role": "buyer"}},
     ).raise_for_status()
+    before = outside.last_request_id()
     with pytest.raises(PermanentError, match="is on the 'buyer' team"):
-        ml.ensure_participant.fn(workspace_id, GRACE, "maven")
+        ml.ensure_participants.fn(workspace_id, [DIVYA, GRACE], "maven")
+    assert outside.writes(system="mavenlink", since=before) == 0
     with pytest.raises(ValueError, match="role must be one of"):
-        ml.ensure_participant.fn(workspace_id, DIVYA, "lead")
+        ml.ensure_participants.fn(workspace_id, [DIVYA], "lead")
 
 
 def test_the_project_owner_becomes_the_lead_once(outside: SandboxClient) -> None:
@@ -471,8 +482,9 @@ def test_the_project_owner_becomes_the_lead_once(outside: SandboxClient) -> None
     assert [u for u, p in team.items() if p["is_team_lead"]] == [divya]
 
     before = outside.last_request_id()
-    assert not ml.ensure_lead.fn(workspace_id, DIVYA)
-    assert outside.writes(system="mavenlink", since=before) == 0
+    assert not ml.ensure_lead.fn(workspace_id, DIVYA.upper())
+    # one read: the lead comes with the project, so the person is not looked up
+    assert len(outside.requests(system="mavenlink", since=before)) == 1
 
 
 def test_a_new_lead_replaces_the_old_one(outside: SandboxClient) -> None:

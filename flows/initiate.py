@@ -34,9 +34,9 @@ from engagement.templates import email_from_template, fill
 from flows.guard import phase_run
 from flows.pre_initiate import (
     StaffingDecision,
-    decision_from_message,
     engagement_folders,
     pre_initiate_steps,
+    recorded_decision,
 )
 from flows.reporting import announce_completed, publish_summary
 from tasks import clients
@@ -60,7 +60,6 @@ from tasks.mavenlink import (
     ensure_story,
     ensure_workspace,
     ensure_workspace_details,
-    set_workspace_status,
 )
 from tasks.salesforce import ensure_engagement, get_opportunity
 from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
@@ -69,8 +68,6 @@ from tasks.slack import (
     ensure_members,
     ensure_message,
     ensure_pinned,
-    find_channel,
-    find_message,
 )
 
 PHASE = Phase.INITIATE
@@ -132,10 +129,8 @@ def run_initiate(opportunity_id: str) -> State[Any]:
 
 
 def approved_staffing(opportunity: Opportunity) -> StaffingDecision | None:
-    """The decision recorded in #ps_planning by Pre-Initiate, or None when it never ran."""
-    channel = find_channel(clients.settings().planning_channel)
-    message = find_message(channel, ArtifactKind.STAFFING_DECISION, opportunity.id)
-    decision = decision_from_message(message) if message is not None else None
+    """The approval recorded in #ps_planning by Pre-Initiate, or None when it never ran."""
+    decision = recorded_decision(opportunity)
     return decision if decision is not None and decision.approve else None
 
 
@@ -234,13 +229,13 @@ def mavenlink_project(opportunity: Opportunity, team: Team, project_url: str) ->
     one task per SOW activity with its hours; the team as participants, the owner as lead."""
     workspace = ensure_workspace(opportunity, IN_SET_UP)
     workspace_id = workspace.id or ""
-    set_workspace_status(workspace_id, IN_SET_UP)
     ensure_workspace_details(
         workspace_id,
         opportunity.amount,
         opportunity.currency,
         TARGET_MARGIN_PERCENT,
         {"GitLab Project": project_url, "Salesforce Opportunity": opportunity.id},
+        status=IN_SET_UP,
     )
     tasks = [
         ensure_story(workspace_id, opportunity.id, item.code, activity_name(item), item.hours)

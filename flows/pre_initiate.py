@@ -85,15 +85,16 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
     """The steps themselves, also run by Initiate for an opportunity that reached Closed Won
     without going through Negotiating: the same tasks, the coordinator's approval included."""
     made = cost_estimate(opportunity)
-    proposal = propose_staffing(opportunity)
-    made.append(post_proposal(opportunity, proposal))
-
-    decision = staffing_decision(opportunity, proposal)
+    decision = recorded_decision(opportunity)
+    if decision is None:  # not decided yet: propose, and wait for the coordinator
+        proposal = propose_staffing(opportunity)
+        made.append(post_proposal(opportunity, proposal))
+        decision = ask_coordinator(opportunity, proposal)
     if not decision.approve:
         made.append(post_rejection(opportunity, decision))
         return PreInitiated(decision, made)
 
-    made.extend(book_staffing(opportunity, decision, proposal.need))
+    made.extend(book_staffing(opportunity, decision, StaffingNeed.from_opportunity(opportunity)))
     made.append(post_decision(opportunity, decision))
     announce_completed(PHASE, opportunity)
     return PreInitiated(decision, made)
@@ -210,16 +211,18 @@ class StaffingDecision(RunInput):
     comment: str = Field(default="", description="Your reasoning, or why you reject it")
 
 
-def staffing_decision(opportunity: Opportunity, proposal: Recommendation) -> StaffingDecision:
-    """The coordinator's decision: the one recorded in #ps_planning, or else wait for it in the UI.
-
-    The run suspends (its process exits) until someone resumes it with the form's input, so the wait
-    survives a restart of the server or the worker.
-    """
+def recorded_decision(opportunity: Opportunity) -> StaffingDecision | None:
+    """The coordinator's approval recorded in #ps_planning, or None. Once they decided nothing is
+    proposed again (a rejection is recorded per run: the next run proposes anew)."""
     channel = find_channel(clients.settings().planning_channel)
     recorded = find_message(channel, ArtifactKind.STAFFING_DECISION, opportunity.id)
-    if recorded is not None:
-        return decision_from_message(recorded)
+    return decision_from_message(recorded) if recorded is not None else None
+
+
+def ask_coordinator(opportunity: Opportunity, proposal: Recommendation) -> StaffingDecision:
+    """The coordinator's decision, waited for in the UI. The run suspends (its process exits)
+    until someone resumes it with the form's input, so the wait survives a restart of the server
+    or the worker."""
     candidates = [c.pse.email for c in proposal.candidates]
     if not candidates:
         raise NotReady(opportunity.id, "staffing", ["nobody on the roster is available"])

@@ -330,11 +330,13 @@ def ensure_workspace_details(
     currency: str,
     target_margin_percent: int,
     custom_fields: dict[str, str],
+    status: str | None = None,
 ) -> bool:
     """The project's budget (the SOW amount), its target margin (Kantata's native
-    `target_margin`, a whole percentage) and custom fields by name, e.g.
-    {"GitLab Project": url, "Salesforce Opportunity": id}: three reads, then one update carrying
-    only what differs. An empty value is skipped, never written over what is there.
+    `target_margin`, a whole percentage), custom fields by name, e.g.
+    {"GitLab Project": url, "Salesforce Opportunity": id}, and its `status` (a Kantata status
+    key) when given: two reads, then one update carrying only what differs. An empty value is
+    skipped, never written over what is there.
 
     Returns:
         True when Kantata was written; False on a re-run.
@@ -363,6 +365,8 @@ def ensure_workspace_details(
             if i in values
         }
         changes: dict[str, Any] = {}
+        if status is not None and str(workspace["status"]["key"]) != status:
+            changes["status_key"] = int(status)
         if currency.upper() != str(workspace.get("currency") or "").upper():
             changes["currency"] = currency.upper()
         if not workspace.get("budgeted") or not _same_number(workspace.get("price"), budget):

@@ -27,13 +27,20 @@ from prefect.states import AwaitingRetry, State
 from starlette.routing import Match, Route
 
 from blocks import sandbox_blocks
+from engagement.keys import ArtifactKind
 from flows.initiate import initiate
-from flows.pre_initiate import StaffingDecision, post_decision, pre_initiate, propose_staffing
+from flows.pre_initiate import (
+    StaffingDecision,
+    post_decision,
+    pre_initiate,
+    propose_staffing,
+)
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.gitlab import api as gitlab_api
 from tasks import clients
 from tasks.salesforce import get_opportunity
+from tasks.slack import ensure_message
 
 COORDINATOR = "priya.raman@northwind.example"
 # The HTTP clients' timeout in these runs (the Blocks' default is 30 s, Mavenlink's 60 s): a
@@ -204,6 +211,13 @@ def record_approval(opportunity_id: str) -> None:
     opportunity = get_opportunity(opportunity_id)
     proposal = propose_staffing(opportunity)
     pick = (proposal.picks or proposal.candidates)[0].pse.email
+    # the proposal as the run that asked for the approval posted it (its table artifact aside)
+    ensure_message(
+        clients.settings().planning_channel,
+        proposal.summary(),
+        ArtifactKind.STAFFING_PROPOSAL,
+        opportunity.id,
+    )
     decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR)
     post_decision(opportunity, decision)
 

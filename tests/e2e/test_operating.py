@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 ONE_INITIATE = {
     "salesforce": 1,
     "gitlab": 6,
-    "mavenlink": 7,
+    "mavenlink": 6,
     "slack": 4,
     "drive": 4,
     "sheets": 1,

@@ -353,6 +353,22 @@ def test_workspace_details_are_written_once(outside: SandboxClient) -> None:
     assert stored(outside, "workspaces", workspace_id)["price"] == "43500.50"
 
 
+def test_the_status_moves_in_the_same_update_as_the_details(outside: SandboxClient) -> None:
+    workspace_id = project(outside)  # in Prospect
+    before = outside.last_request_id()
+    assert ml.ensure_workspace_details.fn(
+        workspace_id, Decimal(42000), "USD", 40, DETAILS, status=ml.IN_SET_UP
+    )
+    assert outside.writes(system="mavenlink", since=before) == 1
+    assert stored(outside, "workspaces", workspace_id)["status"]["message"] == "In Set Up"
+
+    before = outside.last_request_id()
+    assert not ml.ensure_workspace_details.fn(
+        workspace_id, Decimal(42000), "USD", 40, DETAILS, status=ml.IN_SET_UP
+    )
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+
 def test_an_unknown_custom_field_is_named_and_nothing_is_written(outside: SandboxClient) -> None:
     workspace_id = project(outside)
     before = outside.last_request_id()

@@ -2,8 +2,10 @@
 "Deploying", `prefect deploy --all`, `prefect worker start --pool psflow`) and the flow-run
 processes it starts, summed, while it runs N engagements' Initiate at once (default 20).
 
-RSS is read from /proc (VmRSS of the worker and every process below it) every 0.2 s. Shared pages
-(Python's and Prefect's code) count once per process, so the sum overstates what the machine gives.
+RSS and PSS are read from /proc (smaps_rollup of the worker and every process below it) every
+0.2 s. RSS counts a shared page once per process that maps it, so its sum overstates what the
+machine gives: flow-run processes forked from the warm zygote share most of their pages with it.
+PSS splits each shared page among the processes sharing it: its sum is the tree's real footprint.
 
     .venv/bin/python -m benchmarks.memory [--engagements 20]
 """
@@ -36,22 +38,26 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _rss_mb(pid: int) -> float:
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) in MB; zeros for a process that is gone."""
+    rss = pss = 0.0
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) / 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return rss, pss
 
 
-def tree_rss(root: int) -> dict[int, float]:
-    """{pid: RSS MB} of `root` and everything below it."""
+def tree_memory(root: int) -> dict[int, tuple[float, float]]:
+    """{pid: (RSS MB, PSS MB)} of `root` and everything below it."""
     tree, found, todo = _children(), {}, [root]
     while todo:
         pid = todo.pop()
-        found[pid] = _rss_mb(pid)
+        found[pid] = _memory_mb(pid)
         todo.extend(tree.get(pid, []))
     return found
 
@@ -61,18 +67,22 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.done = root, threading.Event()
         self.peak_total, self.peak_processes, self.worker_peak = 0.0, 0, 0.0
-        self.child_peaks: dict[int, float] = {}
+        self.peak_pss = 0.0
+        self.child_peaks: dict[int, float] = {}  # RSS
+        self.child_pss_peaks: dict[int, float] = {}
 
     def run(self) -> None:
         while not self.done.is_set():
-            rss = tree_rss(self.root)
-            total = sum(rss.values())
+            memory = tree_memory(self.root)
+            total = sum(rss for rss, _ in memory.values())
             if total > self.peak_total:
-                self.peak_total, self.peak_processes = total, len(rss)
-            self.worker_peak = max(self.worker_peak, rss.get(self.root, 0.0))
-            for pid, mb in rss.items():
+                self.peak_total, self.peak_processes = total, len(memory)
+            self.peak_pss = max(self.peak_pss, sum(pss for _, pss in memory.values()))
+            self.worker_peak = max(self.worker_peak, memory.get(self.root, (0.0, 0.0))[0])
+            for pid, (rss, pss) in memory.items():
                 if pid != self.root:
-                    self.child_peaks[pid] = max(self.child_peaks.get(pid, 0.0), mb)
+                    self.child_peaks[pid] = max(self.child_peaks.get(pid, 0.0), rss)
+                    self.child_pss_peaks[pid] = max(self.child_pss_peaks.get(pid, 0.0), pss)
             time.sleep(SAMPLE_SECONDS)
 
 
@@ -98,7 +108,8 @@ def run(data: Path, engagements: int) -> int:
             time.sleep(5)  # the worker up and polling before the burst
             sampler = Sampler(worker.process.pid)
             sampler.start()
-            idle = sum(tree_rss(worker.process.pid).values())
+            at_rest = tree_memory(worker.process.pid).values()
+            idle, idle_pss = sum(r for r, _ in at_rest), sum(p for _, p in at_rest)
             t0 = time.perf_counter()
             runs: list[FlowRun] = []
             for opportunity in ids:
@@ -121,19 +132,24 @@ def run(data: Path, engagements: int) -> int:
         completed = sum(s.type == StateType.COMPLETED for s in states)
         children = list(sampler.child_peaks.values())
         print(f"\n{completed}/{len(states)} Initiate runs Completed in {wall:.0f} s")
-        print(f"worker idle (before the runs): {idle:.0f} MB")
+        print(
+            f"worker idle (before the runs, with its zygote): RSS {idle:.0f} MB, PSS {idle_pss:.0f} MB"
+        )
         print(
             f"peak RSS, worker + flow-run processes summed: {sampler.peak_total:.0f} MB "
             f"({sampler.peak_processes} processes at that moment)"
         )
+        print(f"peak PSS, summed (shared pages counted once): {sampler.peak_pss:.0f} MB")
         print(f"worker process alone: peak {sampler.worker_peak:.0f} MB")
         if children:
             print(
                 f"each flow-run process (and what it started): {len(children)} seen, peak p50 "
-                f"{statistics.median(children):.0f} MB, max {max(children):.0f} MB"
+                f"{statistics.median(children):.0f} MB, max {max(children):.0f} MB; PSS p50 "
+                f"{statistics.median(sampler.child_pss_peaks.values()):.0f} MB"
             )
         print(
-            f"per engagement: {(sampler.peak_total - idle) / engagements:.0f} MB "
+            f"per engagement: RSS {(sampler.peak_total - idle) / engagements:.0f} MB, PSS "
+            f"{(sampler.peak_pss - idle_pss) / engagements:.0f} MB "
             "(peak sum less the idle worker, over the engagements)"
         )
     print(f"\n{load()}")

@@ -132,6 +132,9 @@ def run(data: Path, engagements: int) -> int:
         completed = sum(s.type == StateType.COMPLETED for s in states)
         children = list(sampler.child_peaks.values())
         print(f"\n{completed}/{len(states)} Initiate runs Completed in {wall:.0f} s")
+        for run, state in zip(runs, states, strict=True):
+            if state.type != StateType.COMPLETED:
+                print(f"  {run.name}: {state.name}: {state.message}")
         print(
             f"worker idle (before the runs, with its zygote): RSS {idle:.0f} MB, PSS {idle_pss:.0f} MB"
         )

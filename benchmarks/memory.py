@@ -1,6 +1,8 @@
 """Memory (issue 7): peak RSS of a process worker (production's configuration: README's
 "Deploying", `prefect deploy --all`, `prefect worker start --pool psflow`) and the flow-run
-processes it starts, summed, while it runs N engagements' Initiate at once (default 20).
+processes it starts, summed, while it runs N engagements' Initiate at once (default 20): the runs
+are scheduled while the work pool is paused and released together, so the worker takes them all in
+one poll.
 
 RSS and PSS are read from /proc (smaps_rollup of the worker and every process below it) every
 0.2 s. RSS counts a shared page once per process that maps it, so its sum overstates what the
@@ -86,6 +88,15 @@ class Sampler(threading.Thread):
             time.sleep(SAMPLE_SECONDS)
 
 
+def _pause_pool(name: str, paused: bool) -> None:
+    from prefect.client.schemas.actions import WorkPoolUpdate
+
+    from benchmarks.measure import _client
+
+    with _client() as client:
+        client.update_work_pool(name, WorkPoolUpdate(is_paused=paused))
+
+
 def run(data: Path, engagements: int) -> int:
     from prefect.client.schemas.objects import FlowRun, StateType
     from prefect.deployments import run_deployment
@@ -105,12 +116,9 @@ def run(data: Path, engagements: int) -> int:
             client.pause_deployment(watcher.id)
         worker = launch_worker(st.home, st.api_url, WORK_POOL)
         with running(worker):
-            time.sleep(5)  # the worker up and polling before the burst
-            sampler = Sampler(worker.process.pid)
-            sampler.start()
-            at_rest = tree_memory(worker.process.pid).values()
-            idle, idle_pss = sum(r for r, _ in at_rest), sum(p for _, p in at_rest)
-            t0 = time.perf_counter()
+            # every run scheduled while the pool is paused, then released at once: the worker
+            # takes them all in one poll and runs them together
+            _pause_pool(WORK_POOL, True)
             runs: list[FlowRun] = []
             for opportunity in ids:
                 st.sandbox.act(
@@ -123,6 +131,13 @@ def run(data: Path, engagements: int) -> int:
                         timeout=0,
                     )
                 )
+            time.sleep(5)  # the worker up and polling the paused pool
+            sampler = Sampler(worker.process.pid)
+            at_rest = tree_memory(worker.process.pid).values()
+            idle, idle_pss = sum(r for r, _ in at_rest), sum(p for _, p in at_rest)
+            sampler.start()
+            t0 = time.perf_counter()
+            _pause_pool(WORK_POOL, False)
             states = [
                 wait_until(partial(_reached, r, *FINAL), 900, "initiate", st.logs) for r in runs
             ]

@@ -38,6 +38,7 @@ from sandbox.salesforce.schema import (
 from sandbox.salesforce.soql import (
     Compiled,
     SoqlError,
+    Tables,
     comparable,
     compile_query,
     format_datetime,
@@ -91,6 +92,10 @@ def _sobject(name: str) -> SObject:
 
 def fetcher(sb: Sandbox) -> records.Fetch:
     return lambda type_, record_id: sb.store.get(SYSTEM, type_, record_id)
+
+
+def tables(sb: Sandbox) -> Tables:
+    return lambda type_: sb.store.table(SYSTEM, type_).values()
 
 
 async def _body(request: Request) -> Any:
@@ -197,7 +202,10 @@ def _page(
         result["nextRecordsUrl"] = (
             f"/services/data/v{version}/{resource}/{locator}-{offset + batch}"
         )
-    result["records"] = [compiled.project(r, fetch, version) for r in chunk]
+    rows_of, now = tables(sb), sb.now()
+    result["records"] = [
+        compiled.project(r, fetch, version, rows_of, now, include_deleted) for r in chunk
+    ]
     return result
 
 

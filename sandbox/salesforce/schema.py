@@ -73,6 +73,8 @@ class Field:
     default: Any = None  # picklist default or checkbox default, applied on create
     reference_to: str | None = None
     relationship_name: str | None = None
+    # A lookup's name for its records as seen from the parent: Contact.AccountId -> Contacts.
+    child_relationship: str | None = None
     external_id: bool = False
     unique: bool = False
     createable: bool = True
@@ -158,12 +160,28 @@ class SObject:
             "deletable": True,
             "queryable": True,
             "fields": [f.describe() for f in self.fields],
+            "childRelationships": [
+                {"childSObject": s.name, "field": f.name, "relationshipName": f.child_relationship}
+                for s in SOBJECTS
+                for f in s.fields
+                if f.reference_to == self.name
+            ],
             "urls": {
                 "sobject": base,
                 "describe": f"{base}/describe",
                 "rowTemplate": f"{base}/{{ID}}",
             },
         }
+
+
+@dataclass(frozen=True)
+class ChildRelationship:
+    """The records of `child` whose lookup `field` points at a parent, read with a subquery:
+    Account's `Contacts` are the contacts whose AccountId is the account."""
+
+    name: str
+    child: SObject
+    field: Field
 
 
 def _system_fields(owner: bool = True) -> tuple[Field, ...]:
@@ -190,7 +208,8 @@ def text(name: str, label: str, length: int = 255, **kw: Any) -> Field:
 
 
 def lookup(name: str, to: str, label: str, relationship: str | None = None, **kw: Any) -> Field:
-    """A lookup; the relationship name is the field without `Id`, or `__r` for custom fields."""
+    """A lookup; the relationship name is the field without `Id`, or `__r` for custom fields.
+    `child_relationship` (in **kw) names the other direction, for subqueries from the parent."""
     if relationship is None:
         relationship = name[:-3] + "__r" if name.endswith("__c") else name.removesuffix("Id")
     return Field(
@@ -294,7 +313,7 @@ SOBJECTS: tuple[SObject, ...] = (
         seed.CONTACT,
         (
             *_system_fields(),
-            lookup("AccountId", "Account", "Account ID"),
+            lookup("AccountId", "Account", "Account ID", child_relationship="Contacts"),
             text("FirstName", "First Name", 40),
             text("LastName", "Last Name", 80, required=True),
             calculated("Name", "string", "Full Name"),
@@ -310,7 +329,7 @@ SOBJECTS: tuple[SObject, ...] = (
         (
             *_system_fields(),
             text("Name", "Name", 120, required=True),
-            lookup("AccountId", "Account", "Account ID"),
+            lookup("AccountId", "Account", "Account ID", child_relationship="Opportunities"),
             picklist("StageName", "Stage", seed.STAGES, required=True, restricted=True),
             Field("Amount", "currency", "Amount"),
             picklist(
@@ -342,9 +361,20 @@ SOBJECTS: tuple[SObject, ...] = (
         (
             *_system_fields(owner=False),
             lookup(
-                "OpportunityId", "Opportunity", "Opportunity ID", required=True, updateable=False
+                "OpportunityId",
+                "Opportunity",
+                "Opportunity ID",
+                required=True,
+                updateable=False,
+                child_relationship="OpportunityContactRoles",
             ),
-            lookup("ContactId", "Contact", "Contact ID", required=True),
+            lookup(
+                "ContactId",
+                "Contact",
+                "Contact ID",
+                required=True,
+                child_relationship="OpportunityContactRoles",
+            ),
             picklist("Role", "Role", CONTACT_ROLES),
             Field("IsPrimary", "boolean", "Primary", default=False),
         ),
@@ -359,7 +389,12 @@ SOBJECTS: tuple[SObject, ...] = (
             Field("Id", "id", "Record ID", length=18, createable=False, updateable=False),
             Field("IsDeleted", "boolean", "Deleted", createable=False, updateable=False),
             lookup(
-                "OpportunityId", "Opportunity", "Opportunity ID", createable=False, updateable=False
+                "OpportunityId",
+                "Opportunity",
+                "Opportunity ID",
+                createable=False,
+                updateable=False,
+                child_relationship="Histories",
             ),
             lookup(
                 "CreatedById",
@@ -401,7 +436,12 @@ SOBJECTS: tuple[SObject, ...] = (
         (
             *_system_fields(owner=False),
             lookup(
-                "OpportunityId", "Opportunity", "Opportunity ID", required=True, updateable=False
+                "OpportunityId",
+                "Opportunity",
+                "Opportunity ID",
+                required=True,
+                updateable=False,
+                child_relationship="OpportunityLineItems",
             ),
             lookup("Product2Id", "Product2", "Product ID", updateable=False),
             calculated("Name", "string", "Opportunity Product Name"),
@@ -419,7 +459,12 @@ SOBJECTS: tuple[SObject, ...] = (
             *_system_fields(),
             text("Name", "PS Engagement Name", 80, required=True),
             picklist("Engagement_Type__c", "Engagement Type", ENGAGEMENT_TYPES),
-            lookup("Opportunity__c", "Opportunity", "Opportunity"),
+            lookup(
+                "Opportunity__c",
+                "Opportunity",
+                "Opportunity",
+                child_relationship="PS_Engagements__r",
+            ),
             # The upsert key: real Salesforce cannot make a lookup an External ID, so the
             # opportunity id is also kept in this unique text field.
             text("Opportunity_Id__c", "Opportunity Id", 18, external_id=True, unique=True),
@@ -449,6 +494,14 @@ SOBJECTS: tuple[SObject, ...] = (
 
 _BY_NAME = {s.name.lower(): s for s in SOBJECTS}
 _BY_PREFIX = {s.key_prefix: s for s in SOBJECTS}
+_CHILDREN = {
+    (f.reference_to.lower(), f.child_relationship.lower()): ChildRelationship(
+        f.child_relationship, s, f
+    )
+    for s in SOBJECTS
+    for f in s.fields
+    if f.reference_to and f.child_relationship
+}
 
 
 def sobject(name: str) -> SObject | None:
@@ -457,3 +510,8 @@ def sobject(name: str) -> SObject | None:
 
 def sobject_of_id(record_id: str) -> SObject | None:
     return _BY_PREFIX.get(record_id[:3])
+
+
+def child_relationship(parent: SObject, name: str) -> ChildRelationship | None:
+    """A relationship a subquery can read from `parent`, e.g. Opportunity's `OpportunityLineItems`."""
+    return _CHILDREN.get((parent.name.lower(), name.lower()))

@@ -1,7 +1,7 @@
 """SOQL, the subset psflow sends: a tokenizer, a recursive-descent parser, a binder that checks the
 query against the schema, and an evaluator over stored records.
 
-    SELECT field, Relationship.field, ... | COUNT()
+    SELECT field, Relationship.field, (SELECT ... FROM ChildRelationship ...), ... | COUNT()
     FROM Object
     [WHERE condition]            =, !=, <>, <, <=, >, >=, [NOT] IN (...), LIKE, AND, OR, NOT, ( )
     [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST], ...]
@@ -10,7 +10,9 @@ query against the schema, and an evaluator over stored records.
 Behaviour follows the SOQL reference: keywords and names are case-insensitive, text comparisons
 too; AND and OR cannot be mixed at one level without parentheses; date literals (TODAY,
 LAST_N_DAYS:n, ...) are ranges of days; nulls sort first unless NULLS LAST; `!=` and NOT IN match
-nulls. Errors carry the real error codes and the caret-style message Salesforce gives.
+nulls. A subquery reads a parent's child records and is null when there are none; subqueries
+nest, as Salesforce allows since API 58.0 (up to five levels; the schema's relationships reach
+three). Errors carry the real error codes and the caret-style message Salesforce gives.
 Pure: no HTTP, no storage.
 """
 
@@ -27,14 +29,17 @@ from sandbox.salesforce.schema import (
     ID_TYPES,
     NUMBER_TYPES,
     TEXT_TYPES,
+    ChildRelationship,
     Field,
     SObject,
+    child_relationship,
     normalize_id,
     sobject,
 )
 
 Json = dict[str, Any]
 Fetch = Callable[[str, str], Json | None]  # (object name, record id) -> record or None
+Tables = Callable[[str], Iterable[Json]]  # object name -> its records
 
 MAX_OFFSET = 2000
 
@@ -215,8 +220,16 @@ class OrderItem:
 
 
 @dataclass(frozen=True)
+class Subquery:
+    """`(SELECT ... FROM Contacts)` in a SELECT list; its query's `sobject` is the relationship."""
+
+    query: Query
+    pos: int
+
+
+@dataclass(frozen=True)
 class Query:
-    select: tuple[FieldRef | Count, ...]
+    select: tuple[FieldRef | Count | Subquery, ...]
     sobject: str
     sobject_pos: int
     where: Condition | None = None
@@ -307,8 +320,14 @@ class _Parser:
             raise self.unexpected()
         self.i += 1
 
-    # query := SELECT items FROM object [WHERE cond] [ORDER BY ...] [LIMIT n] [OFFSET n]
     def query(self) -> Query:
+        query = self.select_statement()
+        if self.tok.kind != "eof":
+            raise self.unexpected()
+        return query
+
+    # statement := SELECT items FROM object [WHERE cond] [ORDER BY ...] [LIMIT n] [OFFSET n]
+    def select_statement(self) -> Query:
         self.expect("SELECT")
         select = [self.select_item()]
         while self.tok.text == ",":
@@ -327,12 +346,15 @@ class _Parser:
                 order.append(self.order_item())
         limit = self.integer() if self.accept("LIMIT") else None
         offset = self.integer() if self.accept("OFFSET") else None
-        if self.tok.kind != "eof":
-            raise self.unexpected()
         return Query(tuple(select), obj.text, obj.pos, where, tuple(order), limit, offset)
 
-    def select_item(self) -> FieldRef | Count:
+    def select_item(self) -> FieldRef | Count | Subquery:
         tok = self.tok
+        if tok.text == "(":
+            self.next()
+            query = self.select_statement()
+            self.expect_punct(")")
+            return Subquery(query, tok.pos)
         if tok.keyword() == "COUNT" and self.tokens[self.i + 1].text == "(":
             self.i += 2
             self.expect_punct(")")
@@ -532,6 +554,11 @@ _NO_RELATIONSHIP = (
     "custom relationship, be sure to append the '__r' after the custom relationship name. Please "
     "reference your WSDL or the describe call for the appropriate names."
 )
+_NO_CHILD_RELATIONSHIP = (
+    "Didn't understand relationship '{name}' in FROM part of query call. If you are attempting to "
+    "use a custom relationship, be sure to append the '__r' after the custom relationship name. "
+    "Please reference your WSDL or the describe call for the appropriate names."
+)
 _NO_TYPE = (
     "sObject type '{name}' is not supported. If you are attempting to use a custom object, be "
     "sure to append the '__c' after the entity name. Please reference your WSDL or the describe "
@@ -601,7 +628,7 @@ class Compiled:
     soql: str
     query: Query
     sobject: SObject
-    select: tuple[Path, ...]  # empty for COUNT()
+    select: tuple[Path | Children, ...]  # empty for COUNT()
     count: bool
     paths: dict[FieldRef, Path]
 
@@ -623,10 +650,24 @@ class Compiled:
         end = start + self.query.limit if self.query.limit is not None else None
         return matched[start:end]
 
-    def project(self, record: Json, fetch: Fetch, version: str) -> Json:
-        """One result record: the selected fields, lookups as nested records with attributes."""
+    def project(
+        self,
+        record: Json,
+        fetch: Fetch,
+        version: str,
+        tables: Tables,
+        now: datetime,
+        include_deleted: bool = False,
+    ) -> Json:
+        """One result record: the selected fields, lookups as nested records with attributes,
+        subqueries as nested query results."""
         out = _with_attributes(self.sobject.name, record["Id"], version)
         for path in self.select:
+            if isinstance(path, Children):
+                out[path.relationship.name] = path.result(
+                    record["Id"], fetch, version, tables, now, include_deleted
+                )
+                continue
             target, current = out, record
             for lookup in path.lookups:
                 ref = current.get(lookup.name)
@@ -681,6 +722,39 @@ class Compiled:
             return 0
 
         return compare
+
+
+@dataclass(frozen=True)
+class Children:
+    """A subquery bound to its child relationship."""
+
+    relationship: ChildRelationship
+    query: Compiled
+
+    def result(
+        self,
+        parent_id: str,
+        fetch: Fetch,
+        version: str,
+        tables: Tables,
+        now: datetime,
+        include_deleted: bool,
+    ) -> Json | None:
+        """The parent's children as a query result; null when there are none, as Salesforce
+        answers, not an empty result."""
+        lookup = self.relationship.field.name
+        rows = self.query.select_records(
+            (r for r in tables(self.query.sobject.name) if r.get(lookup) == parent_id),
+            fetch,
+            now,
+            include_deleted,
+        )
+        if not rows:
+            return None
+        records = [
+            self.query.project(r, fetch, version, tables, now, include_deleted) for r in rows
+        ]
+        return {"totalSize": len(records), "done": True, "records": records}
 
 
 def _with_attributes(type_: str, record_id: str, version: str) -> Json:
@@ -748,22 +822,57 @@ def _conditions(cond: Condition | None) -> Iterable[Comparison | InList | Like]:
 
 def compile_query(soql: str) -> Compiled:
     """Parse a query and check it against the schema: the object, every field path, the type of
-    every literal, COUNT() alone, OFFSET within range."""
+    every literal, COUNT() alone, OFFSET within range, and the same for each subquery."""
     query = parse(soql)
     root = sobject(query.sobject)
     if root is None:
         raise SoqlError("INVALID_TYPE", _NO_TYPE.format(name=query.sobject), query.sobject_pos)
+    return _bind(soql, query, root)
+
+
+def _subquery(soql: str, parent: Query, obj: SObject, sub: Subquery) -> Children:
+    """A subquery checked against the relationship it names and the rules for subqueries."""
+    query = sub.query
+    relationship = child_relationship(obj, query.sobject)
+    if relationship is None:
+        raise SoqlError(
+            "INVALID_TYPE", _NO_CHILD_RELATIONSHIP.format(name=query.sobject), query.sobject_pos
+        )
+    counts = [item for item in query.select if isinstance(item, Count)]
+    if counts:
+        raise SoqlError("MALFORMED_QUERY", "COUNT() is not allowed in a subquery", counts[0].pos)
+    if query.offset is not None and parent.limit != 1:
+        raise SoqlError(
+            "MALFORMED_QUERY",
+            "OFFSET is allowed in a subquery only when the outer query has LIMIT 1",
+            sub.pos,
+        )
+    return Children(relationship, _bind(soql, query, relationship.child))
+
+
+def _bind(soql: str, query: Query, obj: SObject) -> Compiled:
+    """A query or subquery checked against the object it reads."""
     counts = [item for item in query.select if isinstance(item, Count)]
     if counts and len(query.select) > 1:
         raise SoqlError(
             "MALFORMED_QUERY", "COUNT() cannot be combined with other fields", counts[0].pos
         )
     paths: dict[FieldRef, Path] = {}
-    select: list[Path] = []
+    select: list[Path | Children] = []
     seen: set[tuple[str, ...]] = set()
     for item in query.select:
-        if isinstance(item, FieldRef):
-            path = paths[item] = resolve(root, item)
+        if isinstance(item, Subquery):
+            children = _subquery(soql, query, obj, item)
+            if (children.relationship.name,) in seen:
+                raise SoqlError(
+                    "MALFORMED_QUERY",
+                    f"duplicate field selected: {children.relationship.name}",
+                    item.pos,
+                )
+            seen.add((children.relationship.name,))
+            select.append(children)
+        elif isinstance(item, FieldRef):
+            path = paths[item] = resolve(obj, item)
             key = (*(lookup.name for lookup in path.lookups), path.field.name)
             if key in seen:
                 raise SoqlError(
@@ -772,7 +881,7 @@ def compile_query(soql: str) -> Compiled:
             seen.add(key)
             select.append(path)
     for cond in _conditions(query.where):
-        path = paths[cond.field] = resolve(root, cond.field)
+        path = paths[cond.field] = resolve(obj, cond.field)
         if isinstance(cond, Like):
             if path.field.type not in TEXT_TYPES:
                 raise SoqlError(
@@ -787,12 +896,12 @@ def compile_query(soql: str) -> Compiled:
         else:
             _check_literal(path.field, cond.value, cond.op)
     for order in query.order_by:
-        paths[order.field] = resolve(root, order.field)
+        paths[order.field] = resolve(obj, order.field)
     if query.offset is not None and query.offset > MAX_OFFSET:
         raise SoqlError(
             "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}", None
         )
-    return Compiled(soql, query, root, tuple(select), bool(counts), paths)
+    return Compiled(soql, query, obj, tuple(select), bool(counts), paths)
 
 
 def run(
@@ -807,4 +916,4 @@ def run(
     rows = compiled.select_records(tables(compiled.sobject.name), fetch, now)
     if compiled.count:
         return len(rows), []
-    return len(rows), [compiled.project(r, fetch, version) for r in rows]
+    return len(rows), [compiled.project(r, fetch, version, tables, now) for r in rows]

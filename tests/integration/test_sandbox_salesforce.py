@@ -219,6 +219,78 @@ def test_invalid_field_names_the_field(sf: Salesforce) -> None:
     assert "ERROR at Row:1:Column:12" in message
 
 
+# The opportunity, its contact roles and its products in one query, as psflow reads them.
+PSFLOW_OPPORTUNITY = (
+    "SELECT Id, Name, StageName, Amount, CurrencyIsoCode, CloseDate, SOW_Number__c, SOW_Link__c, "
+    "PS_Skills_Required__c, PS_Expected_Start__c, PS_Expected_Completion__c, AccountId, "
+    "Account.Name, Account.PS_Time_Zone__c, Account.PS_Communication_Style__c, "
+    "PS_Engagement_Manager__r.Email, Owner.Email, "
+    "(SELECT ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, "
+    "Contact.Title FROM OpportunityContactRoles), "
+    "(SELECT Product2.ProductCode, Product2.Name, Description, Quantity, UnitPrice "
+    "FROM OpportunityLineItems) "
+    "FROM Opportunity WHERE Id = '{id}'"
+)
+
+
+def test_subqueries_read_an_opportunity_with_its_children(sf: Salesforce) -> None:
+    (record,) = sf.query(PSFLOW_OPPORTUNITY.format(id=GLOBEX.id))["records"]
+    assert record["Account"]["Name"] == "Globex Industries"
+    roles = record["OpportunityContactRoles"]
+    assert (roles["totalSize"], roles["done"]) == (len(seed.GLOBEX.contacts), True)
+    assert roles["records"][0]["attributes"]["type"] == "OpportunityContactRole"
+    assert roles["records"][0]["attributes"]["url"].startswith(
+        f"/services/data/v59.0/sobjects/OpportunityContactRole/{seed.CONTACT_ROLE}"
+    )
+    assert roles["records"][0]["Contact"]["attributes"]["type"] == "Contact"
+    assert [
+        (r["Contact"]["FirstName"], r["Contact"]["LastName"], r["Role"], r["IsPrimary"])
+        for r in roles["records"]
+    ] == [(c.first_name, c.last_name, c.role, c.primary) for c in seed.GLOBEX.contacts]
+    items = record["OpportunityLineItems"]
+    assert (items["totalSize"], items["done"]) == (len(GLOBEX.line_items), True)
+    assert [
+        (i["Product2"]["ProductCode"], i["Description"], i["Quantity"], i["UnitPrice"])
+        for i in items["records"]
+    ] == [(i.product, i.description, i.quantity, i.unit_price) for i in GLOBEX.line_items]
+    # Child records look exactly like the records of a query on the child object.
+    where = f"WHERE OpportunityId = '{GLOBEX.id}'"
+    fields = "Product2.ProductCode, Product2.Name, Description, Quantity, UnitPrice"
+    alone = sf.query(f"SELECT {fields} FROM OpportunityLineItem {where}")["records"]
+    assert items["records"] == alone
+
+    bare = sf.Opportunity.create(
+        {"Name": "Bare", "StageName": "1-Discovery", "CloseDate": "2027-01-29"}
+    )
+    (record,) = sf.query(PSFLOW_OPPORTUNITY.format(id=bare["id"]))["records"]
+    assert record["OpportunityContactRoles"] is None  # no children: null, not an empty result
+    assert record["OpportunityLineItems"] is None
+
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.query(PSFLOW_OPPORTUNITY.replace("OpportunityLineItems", "OpportunityLineItem"))
+    assert error_code(err.value) == "INVALID_TYPE"
+    assert (
+        "Didn't understand relationship 'OpportunityLineItem' in FROM part of query call"
+        in err.value.content[0]["message"]
+    )
+
+
+def test_subqueries_filter_and_order_the_children(sf: Salesforce) -> None:
+    (acme,) = sf.query(
+        "SELECT Name, (SELECT Name FROM Opportunities ORDER BY Amount), "
+        "(SELECT Email FROM Contacts WHERE Title LIKE '%lead') "
+        f"FROM Account WHERE Id = '{seed.ACME.id}'"
+    )["records"]
+    assert [o["Name"] for o in acme["Opportunities"]["records"]] == [ACME_CICD.name, ACME_PAST.name]
+    assert [c["Email"] for c in acme["Contacts"]["records"]] == ["road.runner@acme.example"]
+    past, globex = sf.query(
+        "SELECT Name, (SELECT Status__c FROM PS_Engagements__r) FROM Opportunity "
+        f"WHERE Id IN ('{ACME_PAST.id}', '{GLOBEX.id}') ORDER BY CloseDate"
+    )["records"]
+    assert [e["Status__c"] for e in past["PS_Engagements__r"]["records"]] == ["Completed"]
+    assert globex["PS_Engagements__r"] is None
+
+
 # --- sObject rows --------------------------------------------------------------------------------
 
 
@@ -323,6 +395,19 @@ def test_describe_lists_fields_for_the_client(sf: Salesforce) -> None:
     assert fields["Name"]["nillable"] is False
     assert fields["Remaining_Hours__c"]["calculated"] is True
     assert {s["name"] for s in sf.describe()["sobjects"]} >= {"Opportunity", "PS_Engagement__c"}
+
+
+def test_describe_lists_child_relationships(sf: Salesforce) -> None:
+    children = {
+        (c["childSObject"], c["field"]): c["relationshipName"]
+        for c in sf.Opportunity.describe()["childRelationships"]
+    }
+    assert children == {
+        ("OpportunityContactRole", "OpportunityId"): "OpportunityContactRoles",
+        ("OpportunityFieldHistory", "OpportunityId"): "Histories",
+        ("OpportunityLineItem", "OpportunityId"): "OpportunityLineItems",
+        ("PS_Engagement__c", "Opportunity__c"): "PS_Engagements__r",
+    }
 
 
 def test_seeded_org(sf: Salesforce) -> None:

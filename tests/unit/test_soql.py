@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 from sandbox.salesforce.schema import normalize_id
 from sandbox.salesforce.soql import (
     And,
+    Children,
     Comparison,
     InList,
     Like,
     Not,
     Or,
     SoqlError,
+    Subquery,
     compile_query,
     parse,
     run,
@@ -83,7 +85,66 @@ OPPORTUNITIES = {
         ),
     )
 }
-TABLES = {"User": USERS, "Account": ACCOUNTS, "Opportunity": OPPORTUNITIES}
+CONTACTS = {
+    c["Id"]: c
+    for c in (
+        {"Id": sfid("003", 1), "AccountId": sfid("001", 1), "FirstName": "Wile", "Email": "w@x"},
+        {"Id": sfid("003", 2), "AccountId": sfid("001", 1), "FirstName": "Road", "Email": None},
+    )
+}
+CONTACT_ROLES = {
+    r["Id"]: r
+    for r in (
+        {
+            "Id": sfid("00K", 1),
+            "OpportunityId": sfid("006", 2),
+            "ContactId": sfid("003", 1),
+            "Role": "Decision Maker",
+        },
+        {
+            "Id": sfid("00K", 2),
+            "OpportunityId": sfid("006", 2),
+            "ContactId": sfid("003", 2),
+            "Role": "Technical Buyer",
+        },
+    )
+}
+PRODUCTS = {sfid("01t", 1): {"Id": sfid("01t", 1), "ProductCode": "PS-CICD"}}
+LINE_ITEMS = {
+    i["Id"]: i
+    for i in (
+        {
+            "Id": sfid("00k", 1),
+            "OpportunityId": sfid("006", 2),
+            "Product2Id": sfid("01t", 1),
+            "Description": "Pipelines",
+            "Quantity": 80.0,
+        },
+        {
+            "Id": sfid("00k", 2),
+            "OpportunityId": sfid("006", 2),
+            "Product2Id": None,
+            "Description": "Training",
+            "Quantity": 24.0,
+        },
+        {
+            "Id": sfid("00k", 3),
+            "OpportunityId": sfid("006", 1),
+            "Product2Id": sfid("01t", 1),
+            "Description": "Migration",
+            "Quantity": 120.0,
+        },
+    )
+}
+TABLES = {
+    "User": USERS,
+    "Account": ACCOUNTS,
+    "Opportunity": OPPORTUNITIES,
+    "Contact": CONTACTS,
+    "OpportunityContactRole": CONTACT_ROLES,
+    "Product2": PRODUCTS,
+    "OpportunityLineItem": LINE_ITEMS,
+}
 
 
 def fetch(type_: str, record_id: str) -> dict[str, Any] | None:
@@ -102,6 +163,10 @@ def error(soql: str) -> SoqlError:
     with pytest.raises(SoqlError) as err:
         compile_query(soql)
     return err.value
+
+
+def attributes(type_: str, record_id: str) -> dict[str, Any]:
+    return {"type": type_, "url": f"/services/data/v59.0/sobjects/{type_}/{record_id}"}
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -380,3 +445,181 @@ def test_today_is_taken_from_the_clock_given() -> None:
     compiled = compile_query("SELECT Name FROM Opportunity WHERE CloseDate = YESTERDAY")
     rows = compiled.select_records(OPPORTUNITIES.values(), fetch, later)
     assert [r["CloseDate"] for r in rows] == [date(2026, 11, 26).isoformat()]
+
+
+# --- parent-to-child subqueries ------------------------------------------------------------------
+
+
+def test_parse_reads_a_subquery_in_the_select_list() -> None:
+    q = parse(
+        "SELECT Name, (SELECT LastName FROM Contacts WHERE Email != null ORDER BY LastName "
+        "LIMIT 5) FROM Account"
+    )
+    _, sub = q.select
+    assert isinstance(sub, Subquery)
+    assert (sub.query.sobject, sub.query.limit) == ("Contacts", 5)
+    assert [f.path for f in sub.query.select] == [("LastName",)]  # type: ignore[union-attr]
+    assert isinstance(sub.query.where, Comparison)
+    assert [o.field.path for o in sub.query.order_by] == [("LastName",)]
+    assert q.sobject == "Account"
+
+
+def test_subqueries_nest_child_records_under_the_relationship_name() -> None:
+    cicd, globex = query(
+        "SELECT Name, (SELECT ContactId, Role, Contact.FirstName, Contact.Email "
+        "FROM OpportunityContactRoles), "
+        "(SELECT Product2.ProductCode, Description, Quantity FROM opportunitylineitems) "
+        f"FROM Opportunity WHERE Id IN ('{sfid('006', 2)}', '{sfid('006', 3)}') ORDER BY Name"
+    )
+    assert cicd == {
+        "attributes": attributes("Opportunity", sfid("006", 2)),
+        "Name": "Acme – CI/CD 50%",
+        "OpportunityContactRoles": {
+            "totalSize": 2,
+            "done": True,
+            "records": [
+                {
+                    "attributes": attributes("OpportunityContactRole", sfid("00K", 1)),
+                    "ContactId": sfid("003", 1),
+                    "Role": "Decision Maker",
+                    "Contact": {
+                        "attributes": attributes("Contact", sfid("003", 1)),
+                        "FirstName": "Wile",
+                        "Email": "w@x",
+                    },
+                },
+                {
+                    "attributes": attributes("OpportunityContactRole", sfid("00K", 2)),
+                    "ContactId": sfid("003", 2),
+                    "Role": "Technical Buyer",
+                    "Contact": {
+                        "attributes": attributes("Contact", sfid("003", 2)),
+                        "FirstName": "Road",
+                        "Email": None,
+                    },
+                },
+            ],
+        },
+        "OpportunityLineItems": {
+            "totalSize": 2,
+            "done": True,
+            "records": [
+                {
+                    "attributes": attributes("OpportunityLineItem", sfid("00k", 1)),
+                    "Product2": {
+                        "attributes": attributes("Product2", sfid("01t", 1)),
+                        "ProductCode": "PS-CICD",
+                    },
+                    "Description": "Pipelines",
+                    "Quantity": 80.0,
+                },
+                {
+                    "attributes": attributes("OpportunityLineItem", sfid("00k", 2)),
+                    "Product2": None,
+                    "Description": "Training",
+                    "Quantity": 24.0,
+                },
+            ],
+        },
+    }
+    assert list(cicd) == ["attributes", "Name", "OpportunityContactRoles", "OpportunityLineItems"]
+    # No children: the relationship is null, not an empty result.
+    assert globex["OpportunityContactRoles"] is None
+    assert globex["OpportunityLineItems"] is None
+
+
+def test_subqueries_filter_order_and_limit_each_parents_children() -> None:
+    def children(sub: str) -> list[list[str] | None]:
+        rows = query(f"SELECT Name, ({sub}) FROM Account ORDER BY Name")
+        return [
+            [r["Name"] for r in a["Opportunities"]["records"]] if a["Opportunities"] else None
+            for a in rows
+        ]
+
+    # Acme's deleted opportunity is left out, as in any query.
+    assert children("SELECT Name FROM Opportunities ORDER BY Amount") == [
+        ["Acme – CI/CD 50%", "Acme – Migration"],
+        ["Globex – Kubernetes"],
+    ]
+    assert children("SELECT Name FROM Opportunities ORDER BY Amount DESC LIMIT 1") == [
+        ["Acme – Migration"],
+        ["Globex – Kubernetes"],
+    ]
+    assert children(
+        "SELECT Name FROM Opportunities WHERE Account.Owner.Name = 'Sam Patel' AND IsWon = false"
+    ) == [["Acme – CI/CD 50%"], None]
+
+
+def test_subqueries_nest_below_subqueries() -> None:
+    (acme,) = query(
+        "SELECT Name, (SELECT Name, (SELECT Description FROM OpportunityLineItems) "
+        f"FROM Opportunities ORDER BY Name) FROM Account WHERE Id = '{sfid('001', 1)}'"
+    )
+    opportunities = acme["Opportunities"]["records"]
+    assert [o["Name"] for o in opportunities] == ["Acme – CI/CD 50%", "Acme – Migration"]
+    assert [
+        [i["Description"] for i in o["OpportunityLineItems"]["records"]] for o in opportunities
+    ] == [["Pipelines", "Training"], ["Migration"]]
+
+
+@pytest.mark.parametrize(
+    ("soql", "name"),
+    [
+        ("SELECT Id, (SELECT Id FROM Contactz) FROM Account", "Contactz"),
+        # The child object's name, a relationship of another object, a custom one without __r.
+        ("SELECT Id, (SELECT Id FROM Contact) FROM Account", "Contact"),
+        ("SELECT Id, (SELECT Id FROM Contacts) FROM Opportunity", "Contacts"),
+        ("SELECT Id, (SELECT Id FROM PS_Engagements) FROM Opportunity", "PS_Engagements"),
+    ],
+)
+def test_an_unknown_child_relationship_is_an_invalid_type(soql: str, name: str) -> None:
+    err = error(soql)
+    assert err.code == "INVALID_TYPE"
+    assert err.message.startswith(
+        f"Didn't understand relationship '{name}' in FROM part of query call."
+    )
+    assert err.render(soql).splitlines()[-2] == f"ERROR at Row:1:Column:{soql.index(name) + 1}"
+
+
+def test_subquery_fields_are_checked_against_the_child_object() -> None:
+    err = error("SELECT Id, (SELECT Nope FROM Contacts) FROM Account")
+    assert err.code == "INVALID_FIELD"
+    assert "No such column 'Nope' on entity 'Contact'" in err.message
+    assert error("SELECT Id, (SELECT Id FROM Contacts WHERE Email = 5) FROM Account").code == (
+        "INVALID_QUERY_FILTER_OPERATOR"
+    )
+    _, engagements = compile_query(
+        "SELECT Id, (SELECT Id FROM ps_engagements__r) FROM Opportunity"
+    ).select
+    assert isinstance(engagements, Children)
+    assert engagements.relationship.name == "PS_Engagements__r"
+    assert engagements.query.sobject.name == "PS_Engagement__c"
+
+
+@pytest.mark.parametrize(
+    ("soql", "message"),
+    [
+        ("SELECT Id, (SELECT COUNT() FROM Contacts) FROM Account", "COUNT() is not allowed"),
+        ("SELECT COUNT(), (SELECT Id FROM Contacts) FROM Account", "COUNT() cannot be combined"),
+        ("SELECT Id, (SELECT Id FROM Contacts OFFSET 1) FROM Account", "only when the outer"),
+        (
+            "SELECT Id, (SELECT Id FROM Contacts), (SELECT Id FROM contacts) FROM Account",
+            "duplicate field selected: Contacts",
+        ),
+        ("SELECT Id, (SELECT Id FROM Contacts FROM Account", "unexpected token: 'FROM'"),
+        # A subquery in WHERE is a semi-join, which this SOQL does not have.
+        ("SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Contact)", "'SELECT'"),
+    ],
+)
+def test_subqueries_refused_as_salesforce_refuses_them(soql: str, message: str) -> None:
+    err = error(soql)
+    assert err.code == "MALFORMED_QUERY"
+    assert message in err.message
+
+
+def test_a_subquery_may_skip_children_when_the_outer_query_reads_one_record() -> None:
+    (acme,) = query(
+        "SELECT Name, (SELECT Name FROM Opportunities ORDER BY Name LIMIT 1 OFFSET 1) "
+        "FROM Account ORDER BY Name LIMIT 1"
+    )
+    assert [o["Name"] for o in acme["Opportunities"]["records"]] == ["Acme – Migration"]

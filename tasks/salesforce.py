@@ -59,13 +59,18 @@ def get_opportunity(opportunity: str) -> Opportunity:
     record_id = opportunity_id(opportunity)
     sf = clients.salesforce()
     with calling(SYSTEM, f"opportunity {record_id}"):
-        rows = sf.query(f"SELECT {_OPPORTUNITY} FROM Opportunity WHERE Id = '{record_id}'")
+        # its contact roles and line items in the same query (parent-to-child subqueries)
+        rows = sf.query(
+            f"SELECT {_OPPORTUNITY}, (SELECT {_CONTACTS} FROM OpportunityContactRoles), "
+            f"(SELECT {_LINE_ITEMS} FROM OpportunityLineItems) "
+            f"FROM Opportunity WHERE Id = '{record_id}'"
+        )
         if not rows["records"]:
             raise PermanentError(SYSTEM, f"opportunity {record_id}", "not found")
         record = rows["records"][0]
-        where = f"WHERE OpportunityId = '{record_id}'"
-        roles = sf.query(f"SELECT {_CONTACTS} FROM OpportunityContactRole {where}")["records"]
-        items = sf.query(f"SELECT {_LINE_ITEMS} FROM OpportunityLineItem {where}")["records"]
+        # a relationship without children is null
+        roles = (record.get("OpportunityContactRoles") or {}).get("records", [])
+        items = (record.get("OpportunityLineItems") or {}).get("records", [])
         # An existing customer is an account with an earlier PS engagement.
         earlier = sf.query(
             "SELECT COUNT() FROM PS_Engagement__c WHERE Opportunity__r.AccountId = "

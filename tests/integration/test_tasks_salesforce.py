@@ -12,6 +12,7 @@ from engagement.lifecycle import Transition, transition
 from engagement.models import Engagement, EngagementStatus
 from sandbox import seed
 from sandbox.client import SandboxClient
+from tasks import clients
 from tasks.calls import PermanentError, TransientError
 from tasks.salesforce import (
     InvalidRecord,
@@ -39,6 +40,24 @@ def test_get_opportunity_reads_account_contacts_and_activities(outside: SandboxC
     ]
     assert opportunity.sow_document_id == seed.sow_document_id(ACME_NEW.sow_number)
     assert outside.writes() == 0
+    # two queries: the opportunity with its children (subqueries), its account's engagements
+    assert len(outside.requests(system="salesforce")) == 2
+
+
+def test_an_opportunity_without_contacts_or_activities_reads_as_empty(
+    outside: SandboxClient,
+) -> None:
+    created = clients.salesforce().Opportunity.create(
+        {
+            "Name": "Bare",
+            "StageName": "4-Proposal",
+            "CloseDate": "2026-12-31",
+            "Amount": 1000,
+            "AccountId": ACME_NEW.account.id,
+        }
+    )
+    opportunity = get_opportunity.fn(created["id"])
+    assert (opportunity.contacts, opportunity.line_items) == ((), ())
 
 
 def test_a_new_customer_is_not_existing(outside: SandboxClient) -> None:

@@ -489,7 +489,7 @@ def ensure_participants(workspace_id: str, emails: Sequence[str], role: str = PR
     """
     if role not in TEAMS:
         raise ValueError(f"role must be one of {TEAMS} (Kantata's teams); got {role!r}")
-    wanted = list(dict.fromkeys(emails))
+    wanted = list({email.casefold(): email for email in emails}.values())  # one per person
     teams: dict[str, str] = {}  # e-mail, casefolded -> the team they are on
     params = {"workspace_id": workspace_id, "include": "user"}
     with calling(SYSTEM, f"participants of project {workspace_id}"):

@@ -458,7 +458,7 @@ def test_a_task_made_by_hand_with_the_same_title_is_adopted(outside: SandboxClie
 def test_participants_join_once_after_one_listing(outside: SandboxClient) -> None:
     workspace_id = project(outside)
     before = outside.last_request_id()
-    assert ml.ensure_participants.fn(workspace_id, [DIVYA, GRACE], "maven") == 2
+    assert ml.ensure_participants.fn(workspace_id, [DIVYA, GRACE, DIVYA.upper()], "maven") == 2
     assert outside.writes(system="mavenlink", since=before) == 2
     team = participations(outside, workspace_id)
     assert {team[user_id(outside, who)]["role"] for who in (DIVYA, GRACE)} == {"maven"}

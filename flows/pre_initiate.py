@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, cast
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
@@ -85,17 +85,21 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
     """The steps themselves, also run by Initiate for an opportunity that reached Closed Won
     without going through Negotiating: the same tasks, the coordinator's approval included."""
     made = cost_estimate(opportunity)
+    need = StaffingNeed.from_opportunity(opportunity)
     decision = recorded_decision(opportunity)
+    moved = None
     if decision is None:  # not decided yet: propose, and wait for the coordinator
         proposal = propose_staffing(opportunity)
         made.append(post_proposal(opportunity, proposal))
         decision = ask_coordinator(opportunity, proposal)
+        # a resumed run reads the opportunity anew: the dates may have moved while the form waited
+        moved = window_moved(opportunity, need)
     if not decision.approve:
         made.append(post_rejection(opportunity, decision))
         return PreInitiated(decision, made)
 
-    made.extend(book_staffing(opportunity, decision, StaffingNeed.from_opportunity(opportunity)))
-    made.append(post_decision(opportunity, decision))
+    made.extend(book_staffing(opportunity, decision, need))
+    made.append(post_decision(opportunity, decision, moved))
     announce_completed(PHASE, opportunity)
     return PreInitiated(decision, made)
 
@@ -192,12 +196,32 @@ def post_proposal(opportunity: Opportunity, proposal: Recommendation) -> Artifac
         table=proposal.table_rows(),
         description=f"Staffing proposal for {opportunity.name} ({opportunity.account.name})",
     )
+    need = proposal.need
     return ensure_message(
         clients.settings().planning_channel,
         proposal.summary(),
         ArtifactKind.STAFFING_PROPOSAL,
         opportunity.id,
+        payload={"window": f"{need.start} to {need.end}"},
     )
+
+
+def window_moved(opportunity: Opportunity, need: StaffingNeed) -> str | None:
+    """What the staffing window was when it was proposed, when the opportunity's dates have moved
+    since (the booking follows the opportunity: the coordinator is told); None when they have
+    not."""
+    channel = find_channel(clients.settings().planning_channel)
+    proposed = find_message(channel, ArtifactKind.STAFFING_PROPOSAL, opportunity.id)
+    window = proposed.payload.get("window") if proposed is not None else None
+    if window is None or window == f"{need.start} to {need.end}":
+        return None
+    get_run_logger().warning(
+        "The staffing window moved since the proposal (%s): booking %s to %s",
+        window,
+        need.start,
+        need.end,
+    )
+    return window
 
 
 class StaffingDecision(RunInput):
@@ -274,10 +298,20 @@ def book_staffing(
     return [workspace, *bookings]
 
 
-def post_decision(opportunity: Opportunity, decision: StaffingDecision) -> Artifact:
+def post_decision(
+    opportunity: Opportunity, decision: StaffingDecision, moved_from: str | None = None
+) -> Artifact:
+    need = StaffingNeed.from_opportunity(opportunity)
     text = (
         f"Staffing for *{opportunity.name}* ({opportunity.account.name}) approved by "
         f"{decision.approver}: {', '.join(decision.pses)} (soft booking in Mavenlink)."
+        + (
+            f"\n:warning: The dates moved since the proposal: now {need.start} to {need.end} "
+            f"(proposed for {moved_from}); the booking follows the opportunity, check the "
+            "availability."
+            if moved_from
+            else ""
+        )
         + (f"\n> {decision.comment}" if decision.comment else "")
     )
     payload = {

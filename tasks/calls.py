@@ -79,15 +79,19 @@ _RETRIES: dict[str, Any] = {
 
 
 def outside_task(fn: Callable[P, R]) -> Task[P, R]:
-    """A task that reads or writes an outside system: transient failures retried with backoff,
-    nothing else; its result persisted, so a resumed or retried flow run skips it once done.
-    (Within one flow run only: a new run looks everything up again in the systems themselves.)"""
+    """A task that writes to an outside system: transient failures retried with backoff, nothing
+    else; its result persisted, so a resumed or retried flow run does not redo a write it made
+    with the same inputs. (Within one flow run only: a new run looks everything up again in the
+    systems themselves.)"""
     return task(**_RETRIES, persist_result=True)(fn)
 
 
-def lookup_task(fn: Callable[P, R]) -> Task[P, R]:
-    """A `find_...` task: asks whether an object is there yet, which a later step of the same run
-    may change (a find, a copy, the same find again), so never answered from the run's results."""
+def read_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A task that reads an outside system (`get_...`, `find_...`): never answered from a run's
+    results. What it reads may have changed since an earlier attempt (a person fixed the field a
+    failed run named, moved the dates while an approval waited) or since an earlier step of the
+    same run (a find, a copy, the same find again): a retried or resumed run reads the world as it
+    is now."""
     return task(**_RETRIES, cache_policy=NO_CACHE, persist_result=False)(fn)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tasks.calls import calling, outside_task
+from tasks.calls import calling, read_task
 from tasks.clients import docs
 from tasks.drive import find_template
 
@@ -42,7 +42,7 @@ def paragraph_texts(document: Mapping[str, Any]) -> list[str]:
     return texts
 
 
-@outside_task
+@read_task
 def get_template_paragraphs(template_key: str) -> list[str]:
     """The paragraphs of the template document `template_key` (e.g. "initiation-email"): found
     in the templates folder by its `psflow_template` property, then read with Docs.

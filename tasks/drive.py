@@ -15,7 +15,7 @@ from typing import Any
 from engagement.artifacts import Artifact
 from engagement.keys import ArtifactKind, drive_app_properties, drive_key_query
 from engagement.models import email_address
-from tasks.calls import PermanentError, calling, lookup_task, outside_task
+from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import drive, settings
 
 SYSTEM = "Google Drive"
@@ -91,7 +91,7 @@ def _artifact(kind: ArtifactKind, file: dict[str, Any], created: bool) -> Artifa
     )
 
 
-@lookup_task
+@read_task
 def find_keyed_file(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
     """The file psflow made for this key, or None (one request)."""
     file = find_by_key(kind, record_id, part, f"{label(kind)} of {record_id}")
@@ -103,7 +103,7 @@ def _folder_query(name: str, parent_id: str | None) -> str:
     return query if parent_id is None else f"{query} and {quoted(parent_id)} in parents"
 
 
-@lookup_task
+@read_task
 def find_folder(name: str, parent_id: str | None = None) -> str:
     """The id of the folder called exactly `name` (in `parent_id` when given).
 
@@ -128,7 +128,7 @@ def template_id(template_key: str) -> str:
     return str(find_file(query, f"template {template_key!r} in folder {folder!r}")["id"])
 
 
-@lookup_task
+@read_task
 def find_template(template_key: str) -> str:
     """The file id of a psflow template, e.g. "cost-estimate": the file in the templates folder
     (`PsflowSettings.templates_folder`) whose appProperties has psflow_template=<key>.

@@ -32,7 +32,7 @@ from engagement.keys import (
 )
 from engagement.models import Opportunity, email_address
 from engagement.slugs import one_line
-from tasks.calls import PermanentError, calling, lookup_task, outside_task
+from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import gitlab_client, settings
 
 SYSTEM = "GitLab"
@@ -79,7 +79,7 @@ def _shows_address(user: dict[str, Any], address: str) -> bool:
     return address not in user["name"].lower() and address not in user["username"].lower()
 
 
-@lookup_task
+@read_task
 def find_user(email: str) -> GitLabUser | None:
     """The GitLab user with this e-mail address, or None (one request).
 
@@ -264,7 +264,7 @@ def _numbered(kind: ArtifactKind, reference: str, item: Any, created: bool) -> A
     )
 
 
-@lookup_task
+@read_task
 def find_issue(
     project_path: str,
     kind: ArtifactKind,

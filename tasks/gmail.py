@@ -22,7 +22,7 @@ from typing import Any
 from engagement.artifacts import Artifact
 from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id
 from engagement.models import email_address
-from tasks.calls import calling, lookup_task, outside_task
+from tasks.calls import calling, outside_task, read_task
 from tasks.clients import gmail, google
 
 SYSTEM = "Gmail"
@@ -107,7 +107,7 @@ def _message_id(sender: str | None, kind: ArtifactKind, record_id: str, part: st
     return gmail_message_id(kind, record_id, domain, part)
 
 
-@lookup_task
+@read_task
 def find_email(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
     """psflow's sent e-mail of (kind, record_id, part), or None (one search when it was sent).
 

@@ -21,7 +21,7 @@ from engagement.keys import (
 )
 from engagement.models import Opportunity
 from engagement.staffing import Allocation, business_days
-from tasks.calls import PermanentError, calling, outside_task
+from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import mavenlink
 
 SYSTEM = "Mavenlink"
@@ -110,7 +110,7 @@ def _user_ids_listed(emails: list[str]) -> dict[str, str]:
     return {email: ids[email] for email in emails}
 
 
-@outside_task
+@read_task
 def get_hard_bookings(emails: list[str], start: date, end: date) -> dict[str, list[Allocation]]:
     """Each person's hard allocations overlapping `start`..`end` (soft ones hold nobody).
 
@@ -254,17 +254,23 @@ def ensure_soft_booking(
     ref = mavenlink_external_reference(SOFT_BOOKING_KIND, opportunity_id, pse_email)
     name = f"{pse_email}: {hours_per_day} h/day from {start} to {end} (soft)"
     user_id = _user_ids([pse_email])[pse_email]
+    window = {"start_date": start.isoformat(), "end_date": end.isoformat(), "minutes": minutes}
     with calling(SYSTEM, f"soft booking of {pse_email} on project {workspace_id}"):
         params = {"workspace_ids": workspace_id, **_by_reference(ref)}
         if found := _first("workspace_allocations.json", "workspace_allocations", params):
+            # the opportunity's dates moved since it was booked: the booking follows them
+            if any(str(found.get(field)) != str(value) for field, value in window.items()):
+                _call(
+                    "PUT",
+                    f"workspace_allocations/{found['id']}.json",
+                    json={"workspace_allocation": window},
+                )
             return Artifact(
                 system=SYSTEM, kind="soft booking", name=name, id=found["id"], created=False
             )
         allocation = {
             "resource_id": _resource_id(workspace_id, user_id),
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-            "minutes": minutes,
+            **window,
             "hard": False,
             "external_reference": dict(ref),
         }
@@ -275,7 +281,7 @@ def ensure_soft_booking(
     return Artifact(system=SYSTEM, kind="soft booking", name=name, id=row["id"], created=True)
 
 
-@outside_task
+@read_task
 def get_booked_people(workspace_id: str) -> list[str]:
     """E-mails of the people booked on the project: every named resource's user (allocations
     always hang off a resource). Initiate reads the approved staffing from here."""

@@ -20,7 +20,7 @@ from engagement.models import (
     salesforce_id,
 )
 from tasks import clients
-from tasks.calls import PermanentError, calling, lookup_task, outside_task
+from tasks.calls import PermanentError, calling, outside_task, read_task
 
 SYSTEM = "Salesforce"
 
@@ -48,7 +48,7 @@ def opportunity_id(value: str) -> str:
         raise ValueError(f"opportunity_id: {err}") from None
 
 
-@outside_task
+@read_task
 def get_opportunity(opportunity: str) -> Opportunity:
     """The opportunity with its account, contacts (contact roles) and SOW activities (line items).
 
@@ -79,7 +79,7 @@ def get_opportunity(opportunity: str) -> Opportunity:
     return _opportunity(record, roles, items, existing_customer=earlier > 0)
 
 
-@lookup_task
+@read_task
 def find_stage_changes(since: datetime) -> list[StageChange]:
     """Every stage change recorded after `since`, oldest first: ONE query, whose cost grows with
     the number of changes, not of opportunities (Salesforce's field history of StageName)."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from engagement.cost_estimate import ESTIMATE_TAB, cells_to_fill, parse, quote_sheet
 from engagement.models import CostEstimate, Partner, Pse
 from engagement.staffing import Roster
-from tasks.calls import calling, outside_task
+from tasks.calls import calling, outside_task, read_task
 from tasks.clients import settings, sheets
 from tasks.drive import SPREADSHEET, find_file, quoted
 
@@ -38,7 +38,7 @@ PARTNER_COLUMNS = {"Partner": "name", "Email": "email", "Skills": "skills"}
 M = TypeVar("M", bound=BaseModel)
 
 
-@outside_task
+@read_task
 def get_roster() -> Roster:
     """The PSEs and partners in the skills matrix (`PsflowSettings.skills_matrix`): one Drive
     look-up of the sheet by name, one read of both tabs.
@@ -127,7 +127,7 @@ def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) ->
     return len(fill)
 
 
-@outside_task
+@read_task
 def get_cost_estimate(spreadsheet_id: str, opportunity_id: str) -> CostEstimate:
     """The cost estimate in the spreadsheet's Estimate tab (one read).
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from engagement.artifacts import Artifact
 from engagement.keys import SLACK_KEY_FIELD, ArtifactKind, natural_key, slack_message_metadata
 from engagement.slugs import one_line
-from tasks.calls import PermanentError, calling, lookup_task, outside_task
+from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import slack
 from tasks.gmail import addresses
 
@@ -83,7 +83,7 @@ def _remember(name: str, channel: dict[str, Any]) -> None:
         _directories[run][name] = channel
 
 
-@lookup_task
+@read_task
 def find_channel(name: str) -> str:
     """The id of the channel called `name` (with or without "#").
 
@@ -101,7 +101,7 @@ def find_channel(name: str) -> str:
     return str(channel["id"])
 
 
-@lookup_task
+@read_task
 def find_message(
     channel_id: str, kind: ArtifactKind, record_id: str, part: str | None = None
 ) -> SlackMessage | None:

@@ -120,6 +120,30 @@ def test_retry_puts_a_failed_run_back_and_it_completes_once_the_fault_is_gone(
     assert f"nothing to retry for opportunity {opportunity}: pre-initiate is Completed" in err
 
 
+def test_a_retry_after_the_field_is_fixed_reads_the_fixed_record(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    record = f"/sobjects/Opportunity/{opportunity}"
+    (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
+    sandbox.edit("salesforce", record, PS_Expected_Start__c=None)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = the_run(opportunity)
+    failed = wait_for_state(run, *FINAL, timeout=45)
+    assert failed.type == StateType.FAILED
+    assert "PS_Expected_Start__c is empty" in failed.message
+
+    # the person fixes the field, as `psflow status` told them, and retries the run
+    sandbox.edit("salesforce", record, PS_Expected_Start__c=row["PS_Expected_Start__c"])
+    assert main(["retry", opportunity, "--phase", "pre-initiate"]) == 0
+    try:
+        # the retried run read the record again: it is ready, and asks for the approval
+        paused = wait_for_state(run, StateType.PAUSED, *FINAL, timeout=60)
+        assert paused.type == StateType.PAUSED, paused.message
+    finally:
+        cancel(run.id)
+
+
 # What `psflow demo --keep-open` does after the story, with two stand-in children (the real story
 # takes a minute): a process can only be sent a signal from outside, so this one is a subprocess.
 KEEP_OPEN = textwrap.dedent(

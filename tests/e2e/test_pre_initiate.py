@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -278,6 +279,54 @@ def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
     assert sorted(_messages(sandbox, opportunity)) == ["staffing-decision", "staffing-proposal"]
+
+
+def test_an_approval_given_after_the_dates_moved_books_the_new_dates_and_says_so(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = the_run(opportunity)
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+
+    # the customer pushes the start by two weeks while the coordinator's form waits
+    (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
+    start = date.fromisoformat(row["PS_Expected_Start__c"]) + timedelta(days=14)
+    end = date.fromisoformat(row["PS_Expected_Completion__c"]) + timedelta(days=14)
+    sandbox.edit(
+        "salesforce",
+        f"/sobjects/Opportunity/{opportunity}",
+        PS_Expected_Start__c=start.isoformat(),
+        PS_Expected_Completion__c=end.isoformat(),
+    )
+    resume_flow_run(
+        run.id,
+        run_input={
+            "approve": True,
+            "approver": COORDINATOR,
+            "pses": _choices(staffing_form(run.id))[:1],
+        },
+    )
+    done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
+    assert done.type == StateType.COMPLETED, done.message
+
+    refs = {
+        str(r["subject_id"])
+        for r in sandbox.state("mavenlink", "external_references")
+        if r["service_model"] == "staffing-booking" and opportunity in r["service_model_ref"]
+    }
+    (booking,) = [a for a in sandbox.state("mavenlink", "workspace_allocations") if str(a["id"]) in refs]
+    assert (booking["start_date"], booking["end_date"]) == (start.isoformat(), end.isoformat())
+    (decision,) = [
+        m["text"]
+        for m in sandbox.state("slack", "messages")
+        if _key(m).startswith(f"staffing-decision:{opportunity}")
+    ]
+    assert f"dates moved since the proposal: now {start} to {end}" in decision
+
+
+def _key(message: dict[str, Any]) -> str:
+    return str(((message.get("metadata") or {}).get("event_payload") or {}).get("psflow_key", ""))
 
 
 def _events(name: str, opportunity: str) -> list[dict[str, Any]]:

@@ -246,6 +246,29 @@ def test_ensure_soft_booking_books_once(outside: SandboxClient) -> None:
     assert ml.get_booked_people.fn(workspace.id) == [DIVYA]
 
 
+def test_a_booking_whose_dates_moved_follows_them_in_one_update(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.PROSPECT)
+    assert workspace.id is not None
+    first = ml.ensure_soft_booking.fn(workspace.id, OPPORTUNITY.id, DIVYA, monday(1), monday(2), 8)
+    start, end = monday(3), monday(4) + timedelta(days=4)  # pushed back, and two weeks long
+    before = outside.last_request_id()
+
+    moved = ml.ensure_soft_booking.fn(workspace.id, OPPORTUNITY.id, DIVYA, start, end, 8)
+    assert (moved.id, moved.created) == (first.id, False)
+    assert outside.writes(system="mavenlink", since=before) == 1
+    (allocation,) = [
+        a for a in outside.state("mavenlink", "workspace_allocations") if a["id"] == first.id
+    ]
+    assert (allocation["start_date"], allocation["end_date"], allocation["minutes"]) == (
+        start.isoformat(),
+        end.isoformat(),
+        8 * 60 * 10,
+    )
+    before = outside.last_request_id()
+    ml.ensure_soft_booking.fn(workspace.id, OPPORTUNITY.id, DIVYA, start, end, 8)
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+
 @pytest.mark.parametrize("kind", ["status", "drop"])
 def test_a_booking_whose_answer_is_lost_is_found_on_the_retry(
     outside: SandboxClient, kind: str

@@ -24,11 +24,14 @@ from blocks import OPS_WEBHOOK_BLOCK
 FAILED_RUN_ALERT = "psflow: a phase run failed -> ops channel"
 
 # Slack's incoming-webhook body; `tojson` keeps quotes and newlines of the state message valid JSON.
+# The run's name and message carry the customer's name as sales typed it: `&`, `<`, `>` escaped, as
+# Slack asks (engagement.slugs.slack_text), so a name like "<!channel>" pings nobody.
 _ALERT_TEXT = (
     '":rotating_light: " ~ flow_run.name ~ " is " ~ flow_run.state.name ~ ": " ~ '
     '((flow_run.state.message or "")[:500]) ~ "\\n" ~ ((flow_run|ui_url) or ("flow run " ~ flow_run.id))'
 )
-ALERT_PAYLOAD = '{"text": {{ (' + _ALERT_TEXT + ") | tojson }}}"
+_SLACK_ESCAPED = '|replace("&", "&amp;")|replace("<", "&lt;")|replace(">", "&gt;")'
+ALERT_PAYLOAD = '{"text": {{ (' + _ALERT_TEXT + ")" + _SLACK_ESCAPED + " | tojson }}}"
 
 
 def failed_run_alert(webhook: Webhook) -> Automation:

@@ -107,3 +107,15 @@ def gitlab_name_text(text: str, max_length: int) -> str:
     words = " ".join(kept.split())
     start = next((i for i, char in enumerate(words) if _gitlab_name_start(char)), len(words))
     return words[start:][:max_length].rstrip()
+
+
+def slack_text(text: str) -> str:
+    """`text` as Slack shows it literally: Slack reads `<...>` as mentions (`<!channel>` notifies a
+    whole channel) and links, and `&` starts an entity, so the three are escaped as Slack asks.
+    Every name, comment or value psflow posts goes through here; the markup around it is psflow's.
+
+    Example:
+        >>> slack_text("Acme <!channel> & <https://evil.example|click>")
+        'Acme &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

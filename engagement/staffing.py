@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engagement.models import Opportunity, Partner, Pse, Skills, Tags, Text, TimeZone
+from engagement.slugs import slack_text
 
 POINTS_STEP = Decimal("0.1")  # every score is shown, and summed, with one decimal place
 
@@ -279,37 +280,40 @@ class Recommendation(_Frozen):
         skills = ", ".join(f"{name} {level}" for name, level in need.required_skills.items())
         style = ", ".join(need.communication_style) or "not recorded"
         lines = [
-            f"*Staffing proposal: {_slack(title)}*",
-            _slack(
+            f"*Staffing proposal: {slack_text(title)}*",
+            slack_text(
                 f"Window {need.start} to {need.end} ({len(need.business_days)} business days), "
                 f"{_number(need.hours_per_day)} h/day. Needs {skills or 'no specific skills'}. "
                 f"Customer time zone {need.time_zone}; communication style {style}."
             ),
-            f"*Decision:* {_slack(self.decision)}",
+            f"*Decision:* {slack_text(self.decision)}",
         ]
         # The full reasoning of the pick, or of the best candidate to show why they fall short.
         shown = self.picks[0] if self.picks else (self.candidates[0] if self.candidates else None)
         if shown is not None:
             label = "Proposed" if self.picks else "Best internal candidate"
             lines.append(
-                f"*{label}: {_slack(shown.pse.name)}* ({shown.pse.email}) – {shown.total} of "
+                f"*{label}: {slack_text(shown.pse.name)}* ({shown.pse.email}) – {shown.total} of "
                 f"{_number(policy.max_total)} points (threshold {_number(policy.threshold)})"
             )
-            lines.extend(f"• {_slack(score.line())}" for score in shown.breakdown)
+            lines.extend(f"• {slack_text(score.line())}" for score in shown.breakdown)
         if self.candidates:
             lines.append("*Ranking*")
             for rank, candidate in enumerate(self.candidates, start=1):
                 parts = ", ".join(f"{s.criterion} {s.points}" for s in candidate.breakdown)
-                lines.append(f"{rank}. {_slack(candidate.pse.name)} – {candidate.total} ({parts})")
+                lines.append(
+                    f"{rank}. {slack_text(candidate.pse.name)} – {candidate.total} ({parts})"
+                )
         if self.unavailable:
             lines.append("*Unavailable*")
             lines.extend(
-                f"• {_slack(entry.pse.name)}: {_slack(entry.reason)}" for entry in self.unavailable
+                f"• {slack_text(entry.pse.name)}: {slack_text(entry.reason)}"
+                for entry in self.unavailable
             )
         if self.partner is not None:
             lines.append(
-                f"*Partner suggestion: {_slack(self.partner.partner.name)}* "
-                f"({self.partner.partner.email}) – {_slack(self.partner.skills.line())}"
+                f"*Partner suggestion: {slack_text(self.partner.partner.name)}* "
+                f"({self.partner.partner.email}) – {slack_text(self.partner.skills.line())}"
             )
         elif self.needs_partner:
             lines.append("*Partner suggestion:* none (no partner on file covers a required skill)")
@@ -361,11 +365,6 @@ def _cell(score: Score) -> str:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
-def _slack(text: str) -> str:
-    # Slack reads &, < and > as markup (links, mentions); "kubernetes 3 < 4" must stay text.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --- scoring -------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from engagement.keys import ArtifactKind, drive_name, slack_customer_channel
 from engagement.lifecycle import NotReady, Team, initiate_problems, meeting_time
 from engagement.models import CostEstimate, Engagement, EngagementStatus, Opportunity
 from engagement.project_definition import prefill as project_definition_cells
+from engagement.slugs import slack_text
 from engagement.templates import email_from_template, fill
 from flows.guard import phase_run
 from flows.pre_initiate import (
@@ -277,10 +278,13 @@ def customer_channel(opportunity: Opportunity, team: Team, made: list[Artifact])
     name = slack_customer_channel(opportunity.account.id, opportunity.account.name)
     channel = ensure_channel(name)
     ensure_members(channel.id or "", list(team.internal))
-    links = "\n".join(f"• {artifact.kind}: {artifact.url}" for artifact in made if artifact.url)
+    links = "\n".join(
+        f"• {artifact.kind}: {slack_text(artifact.url)}" for artifact in made if artifact.url
+    )
+    title = slack_text(f"{opportunity.name} ({opportunity.sow_number})")
     message = ensure_message(
         name,
-        f"*{opportunity.name}* ({opportunity.sow_number}) is initiated.\n{links}",
+        f"*{title}* is initiated.\n{links}",
         ArtifactKind.ENGAGEMENT_LINKS,
         opportunity.id,
     )

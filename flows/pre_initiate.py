@@ -30,6 +30,7 @@ from engagement.cost_estimate import prefill
 from engagement.keys import ArtifactKind, drive_name
 from engagement.lifecycle import NotReady, pre_initiate_problems
 from engagement.models import CostEstimate, Opportunity
+from engagement.slugs import slack_text
 from engagement.staffing import Recommendation, StaffingNeed, recommend
 from flows.guard import phase_run
 from flows.reporting import announce_completed, publish_summary
@@ -303,16 +304,17 @@ def post_decision(
 ) -> Artifact:
     need = StaffingNeed.from_opportunity(opportunity)
     text = (
-        f"Staffing for *{opportunity.name}* ({opportunity.account.name}) approved by "
-        f"{decision.approver}: {', '.join(decision.pses)} (soft booking in Mavenlink)."
+        f"Staffing for *{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) "
+        f"approved by {slack_text(decision.approver)}: {slack_text(', '.join(decision.pses))} "
+        "(soft booking in Mavenlink)."
         + (
             f"\n:warning: The dates moved since the proposal: now {need.start} to {need.end} "
-            f"(proposed for {moved_from}); the booking follows the opportunity, check the "
-            "availability."
+            f"(proposed for {slack_text(moved_from)}); the booking follows the opportunity, "
+            "check the availability."
             if moved_from
             else ""
         )
-        + (f"\n> {decision.comment}" if decision.comment else "")
+        + (f"\n> {slack_text(decision.comment)}" if decision.comment else "")
     )
     payload = {
         "decision": "approved",
@@ -331,8 +333,9 @@ def post_decision(
 
 def post_rejection(opportunity: Opportunity, decision: StaffingDecision) -> Artifact:
     text = (
-        f"Staffing proposal for *{opportunity.name}* ({opportunity.account.name}) rejected by "
-        f"{decision.approver}: {decision.comment or 'no reason given'}"
+        f"Staffing proposal for *{slack_text(opportunity.name)}* "
+        f"({slack_text(opportunity.account.name)}) rejected by {slack_text(decision.approver)}: "
+        f"{slack_text(decision.comment) or 'no reason given'}"
     )
     # one rejection per run: a retry of this run does not post it twice, a new proposal may
     return ensure_message(

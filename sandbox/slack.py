@@ -618,7 +618,40 @@ def post_message(
         parent["reply_users_count"] = len(parent["reply_users"])
         parent["latest_reply"] = ts
         sb.store.save(NAME, "messages", _message_key(channel["id"], parent["ts"]))
-    return sb.store.put(NAME, "messages", _message_key(channel["id"], ts), message)
+    key = _message_key(channel["id"], ts)
+    sb.store.put(NAME, "rendered", key, {"channel": channel["id"], "ts": ts, **rendered(text)})
+    return sb.store.put(NAME, "messages", key, message)
+
+
+# Slack's control sequences in message text (docs.slack.dev, "Formatting text for app surfaces"):
+# <!channel>, <!here>, <!everyone> notify everyone in the channel, <@U…> a person, <!subteam^S…> a
+# user group, <#C…> names a channel, anything else is a link, `|` starting its label. `&lt;` etc.
+# are text.
+_CONTROL = re.compile(r"<([^<>]*)>")
+_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
+
+
+def rendered(text: str) -> Json:
+    """What Slack makes of `text`: whom it notifies, where its links go, and the text people see
+    (kept by the sandbox for tests, never answered by its API)."""
+    notifies: list[str] = []
+    links: list[str] = []
+
+    def show(match: re.Match[str]) -> str:
+        target, _, label = match.group(1).partition("|")
+        if target.startswith("!"):
+            notifies.append(target[1:].split("^")[-1])
+            return label or f"@{target[1:]}"
+        if target.startswith("@"):
+            notifies.append(target[1:])
+            return label or target
+        if not target.startswith("#"):
+            links.append(target)
+        return label or target
+
+    shown = _CONTROL.sub(show, text)
+    shown = re.sub("&lt;|&gt;|&amp;", lambda m: _ENTITIES[m.group(0)], shown)
+    return {"notifies": notifies, "links": links, "text": shown}
 
 
 def _pace(sb: Sandbox, channel: Json) -> None:
@@ -679,7 +712,10 @@ async def chat_update(sb: Sandbox, request: Request, args: Json, caller: str) ->
     if len(message["text"]) > MAX_TEXT:
         raise fail("msg_too_long")
     message["edited"] = {"user": caller, "ts": next_ts(sb)}
-    sb.store.save(NAME, "messages", _message_key(channel["id"], message["ts"]))
+    key = _message_key(channel["id"], message["ts"])
+    view = {"channel": channel["id"], "ts": message["ts"], **rendered(message["text"])}
+    sb.store.put(NAME, "rendered", key, view)
+    sb.store.save(NAME, "messages", key)
     return {
         "channel": channel["id"],
         "ts": message["ts"],

@@ -205,7 +205,7 @@ def configured(sandbox_url: str, pace: bool = False) -> Iterator[None]:
         clients.configure(())
 
 
-def record_approval(opportunity_id: str) -> None:
+def record_approval(opportunity_id: str, comment: str = "") -> None:
     """The coordinator's approval of the top pick, recorded in #ps_planning as the approval form
     records it: Pre-Initiate then reads it and does not suspend (only a deployment run can)."""
     opportunity = get_opportunity(opportunity_id)
@@ -218,7 +218,7 @@ def record_approval(opportunity_id: str) -> None:
         ArtifactKind.STAFFING_PROPOSAL,
         opportunity.id,
     )
-    decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR)
+    decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR, comment=comment)
     post_decision(opportunity, decision)
 
 

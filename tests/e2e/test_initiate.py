@@ -79,7 +79,9 @@ def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> l
     return list(created)
 
 
-def negotiated(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:
+def negotiated(
+    sandbox: SandboxClient, amount: float = 30_000, count: int = 1, comment: str = ""
+) -> list[str]:
     """Fresh opportunities through Pre-Initiate, staffing approved, the short way for the tests of
     Initiate (the served path to here is `staffed`'s and test_pre_initiate's): created in
     Negotiating, so the served watcher sees no move and starts nothing; the coordinator's approval
@@ -89,7 +91,7 @@ def negotiated(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -
     )["ids"]
     for opportunity in created:
         sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
-        record_approval(opportunity)
+        record_approval(opportunity, comment)
         state, _ = run_phase(pre_initiate, opportunity)
         assert state.type == StateType.COMPLETED, state.message
     return list(created)
@@ -310,13 +312,22 @@ def test_an_incomplete_cost_estimate_stops_initiate_naming_the_activity(
 def test_hostile_customer_names_give_valid_names_everywhere(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    hostile = "Ünïcødé / \"Quotes\" 'n' <tags> & ; DROP TABLE --  💥 " + "x" * 240
+    hostile = (
+        "Ünïcødé / \"Quotes\" 'n' <tags> <!channel> <https://evil.example|click> & ; DROP "
+        "TABLE --  💥 " + "x" * 240
+    )
     account = sandbox.state("salesforce", "Account")[0]["Id"]
     sandbox.edit("salesforce", f"/sobjects/Account/{account}", Name=hostile[:255])
-    (opportunity,) = negotiated(sandbox)
+    (opportunity,) = negotiated(sandbox, comment="<!here> <@U0GRACE001> fits <http://x|best>")
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
     done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
     assert done.type == StateType.COMPLETED, done.message  # the stand-ins enforce the name rules
     (channel,) = [c for c in sandbox.state("slack", "channels") if c["name"].startswith("a_")]
-    assert channel["name"].startswith("a_unicode-quotes-n-tags-drop-table")
+    assert channel["name"].startswith("a_unicode-quotes-n-tags-channel-https-evil-example")
     assert len(channel["name"]) <= 80
+    # every message shows the names and the coordinator's comment as typed: nobody is pinged,
+    # nothing links elsewhere
+    shown = sandbox.state("slack", "rendered")
+    assert len([r for r in shown if hostile[:60] in r["text"]]) >= 2  # the proposal, the decision
+    assert any("<!here> <@U0GRACE001> fits <http://x|best>" in r["text"] for r in shown)
+    assert [(r["notifies"], r["links"]) for r in shown if r["notifies"] or r["links"]] == []

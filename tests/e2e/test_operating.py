@@ -146,6 +146,8 @@ def _initiate_runs(opportunity: str) -> list[FlowRun]:
 def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
+    account = sandbox.state("salesforce", "Account")[0]["Id"]  # the one `negotiated` sells to
+    sandbox.edit("salesforce", f"/sobjects/Account/{account}", Name="Acme <!channel> & Co")
     (opportunity,) = negotiated(sandbox)
     sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
@@ -170,3 +172,11 @@ def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(
     assert "Failed" in alert
     assert "Mavenlink" in alert
     assert str(run.id) in alert  # the link to the run in the UI
+    # the customer's name is shown as typed, and pings nobody
+    (shown,) = [r for r in sandbox.state("slack", "rendered") if r["text"] == _unescaped(alert)]
+    assert "Acme <!channel> & Co" in shown["text"]
+    assert shown["notifies"] == []
+
+
+def _unescaped(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

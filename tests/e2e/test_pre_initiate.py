@@ -315,7 +315,9 @@ def test_an_approval_given_after_the_dates_moved_books_the_new_dates_and_says_so
         for r in sandbox.state("mavenlink", "external_references")
         if r["service_model"] == "staffing-booking" and opportunity in r["service_model_ref"]
     }
-    (booking,) = [a for a in sandbox.state("mavenlink", "workspace_allocations") if str(a["id"]) in refs]
+    (booking,) = [
+        a for a in sandbox.state("mavenlink", "workspace_allocations") if str(a["id"]) in refs
+    ]
     assert (booking["start_date"], booking["end_date"]) == (start.isoformat(), end.isoformat())
     (decision,) = [
         m["text"]

@@ -97,6 +97,22 @@ def test_post_by_name_blocks_and_validation(slack: WebClient) -> None:
     assert bad.response.status_code == 200  # Slack's errors are HTTP 200 with ok: false
 
 
+def test_mentions_and_links_in_text_are_what_slack_would_notify_and_render(
+    slack: WebClient, sandbox: SandboxClient
+) -> None:
+    text = "<!channel> see <@U0GRACE001> and <https://evil.example|click>; &lt;!here&gt; is text"
+    posted = slack.chat_postMessage(channel="ps_planning", text=text)
+    escaped = slack.chat_postMessage(channel="ps_planning", text="&lt;!channel&gt; &amp; 3 &lt; 4")
+    rendered = {row["ts"]: row for row in sandbox.state("slack", "rendered")}
+    assert rendered[posted["ts"]]["notifies"] == ["channel", "U0GRACE001"]
+    assert rendered[posted["ts"]]["links"] == ["https://evil.example"]
+    assert rendered[posted["ts"]]["text"] == "@channel see @U0GRACE001 and click; <!here> is text"
+    assert (rendered[escaped["ts"]]["notifies"], rendered[escaped["ts"]]["links"]) == ([], [])
+    assert rendered[escaped["ts"]]["text"] == "<!channel> & 3 < 4"
+    # what the API answers stays Slack's own message, with nothing of the sandbox's reading
+    assert "notifies" not in posted["message"]
+
+
 def test_the_bot_joins_before_posting_in_general(slack: WebClient) -> None:
     general = channel_id(slack, "general")
     assert (

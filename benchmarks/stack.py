@@ -122,12 +122,13 @@ def approved(sandbox: Any, count: int, amount: float = 30_000, threads: int = 4)
     """`count` fresh opportunities in 5-Negotiating, through Pre-Initiate with staffing approved,
     as Initiate finds them on Closed Won.
 
-    Benchmark setup, not psflow's path: the opportunities are made in 5-Negotiating (no
-    stage-history row, so a watcher sees only their later moves); instead of a person answering
-    each run's form, the approved decision is posted to #ps_planning first, by the same code and in
-    the same form as Pre-Initiate records it (`flows.pre_initiate.post_decision`). Pre-Initiate,
-    run in-process (`threads` at a time) and unpaced (the sandbox's quotas are off meanwhile),
-    then finds the decision recorded and does every other step itself."""
+    Benchmark setup, not psflow's path: the opportunities are imported in 5-Negotiating a week
+    ago (no stage-history row, no new record: a watcher sees only their later moves); instead of
+    a person answering each run's form, the approved decision is posted to #ps_planning first,
+    by the same code and in the same form as Pre-Initiate records it
+    (`flows.pre_initiate.post_decision`). Pre-Initiate, run in-process (`threads` at a time) and
+    unpaced (the sandbox's quotas are off meanwhile), then finds the decision recorded and does
+    every other step itself."""
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
@@ -139,8 +140,13 @@ def approved(sandbox: Any, count: int, amount: float = 30_000, threads: int = 4)
 
     clients.configure(sandbox_blocks(sandbox.url, pace=False))
     try:
-        created = sandbox.act(
-            "salesforce", "/opportunities/bulk", count=count, stage="5-Negotiating", details=True
+        created = sandbox.act(  # imported: the watcher starts nothing for them
+            "salesforce",
+            "/opportunities/bulk",
+            count=count,
+            stage="5-Negotiating",
+            details=True,
+            created_days_ago=7,
         )
         ids = [str(i) for i in created["ids"]]
         pses = [pse.email for pse in get_roster.fn().pses]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -46,6 +46,13 @@ def transition(
         closed_won: Transition.CLOSED_WON,
         closed_lost: Transition.CLOSED_LOST,
     }.get(change.new_stage)
+
+
+def stage_at_creation(stage_now: str, moves: Iterable[StageChange]) -> str:
+    """The stage an opportunity was created in: the one its first move left, or the one it is in
+    now when it has not moved since (its moves since creation are all in `moves`)."""
+    first = min(moves, key=lambda move: (move.changed_at, move.id), default=None)
+    return first.old_stage if first is not None and first.old_stage else stage_now
 
 
 class NotReady(ValueError):

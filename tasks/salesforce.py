@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from blocks import SalesforceConnection
 from engagement.artifacts import Artifact
 from engagement.keys import salesforce_engagement_external_id
-from engagement.lifecycle import StageChange
+from engagement.lifecycle import StageChange, stage_at_creation
 from engagement.models import (
     OPPORTUNITY_PREFIX,
     Engagement,
@@ -81,17 +81,23 @@ def get_opportunity(opportunity: str) -> Opportunity:
 
 @read_task
 def find_stage_changes(since: datetime) -> list[StageChange]:
-    """Every stage change recorded after `since`, oldest first: ONE query, whose cost grows with
-    the number of changes, not of opportunities (Salesforce's field history of StageName)."""
+    """Every stage change after `since`, oldest first, in TWO queries whose cost grows with the
+    number of changes, not of opportunities: Salesforce's field history of StageName, and the
+    opportunities created since. A record created in a stage (sales ops enter renewals and
+    add-ons straight in Closed Won) writes no history row: it is a change into its first stage."""
     stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    query = (
-        "SELECT Id, OpportunityId, OldValue, NewValue, CreatedDate, Opportunity.Name, "
-        "Opportunity.Account.Name FROM OpportunityFieldHistory "
-        f"WHERE Field = 'StageName' AND CreatedDate > {stamp} ORDER BY CreatedDate, Id"
-    )
     with calling(SYSTEM, "opportunity stage history"):
-        rows = clients.salesforce().query_all(query)["records"]
-    return [
+        moved = clients.salesforce().query_all(
+            "SELECT Id, OpportunityId, OldValue, NewValue, CreatedDate, Opportunity.Name, "
+            "Opportunity.Account.Name FROM OpportunityFieldHistory "
+            f"WHERE Field = 'StageName' AND CreatedDate > {stamp} ORDER BY CreatedDate, Id"
+        )["records"]
+    with calling(SYSTEM, "opportunities created since the last poll"):
+        created = clients.salesforce().query_all(
+            "SELECT Id, Name, StageName, CreatedDate, Account.Name FROM Opportunity "
+            f"WHERE CreatedDate > {stamp} ORDER BY CreatedDate, Id"
+        )["records"]
+    moves = [
         StageChange(
             id=row["Id"],
             opportunity_id=row["OpportunityId"],
@@ -101,8 +107,23 @@ def find_stage_changes(since: datetime) -> list[StageChange]:
             new_stage=row["NewValue"],
             changed_at=_datetime(row["CreatedDate"]),
         )
-        for row in rows
+        for row in moved
     ]
+    births = [
+        StageChange(
+            id=f"{row['Id']}-created",
+            opportunity_id=row["Id"],
+            opportunity_name=row["Name"] or "",
+            customer=(row["Account"] or {}).get("Name") or "",
+            old_stage=None,
+            new_stage=stage_at_creation(
+                row["StageName"], [m for m in moves if m.opportunity_id == row["Id"]]
+            ),
+            changed_at=_datetime(row["CreatedDate"]),
+        )
+        for row in created
+    ]
+    return sorted([*moves, *births], key=lambda change: (change.changed_at, change.id))
 
 
 @outside_task

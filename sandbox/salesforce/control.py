@@ -73,6 +73,12 @@ class BulkOpportunities(BaseModel):
     details: bool = Field(
         False, description="also their contact roles and SOW line items, ready for the phases"
     )
+    created_days_ago: int = Field(
+        0,
+        ge=0,
+        description="their CreatedDate this many days back, as a data import sets it (Salesforce's "
+        "'Set Audit Fields upon Record Creation'): the stage watcher then sees no new record",
+    )
 
 
 _SKILL_SETS = tuple(seed.skills_cell(opp.skills) for opp in seed.OPPORTUNITIES)
@@ -91,7 +97,7 @@ async def bulk_opportunities(sb: SandboxDep, bulk: BulkOpportunities) -> Json:
         raise HTTPException(422, f"unknown stage {bulk.stage!r}; stages: {list(seed.STAGES)}")
     obj = sobject("Opportunity")
     assert obj is not None
-    now, today = sb.now(), seed.seed_day()
+    now, today = sb.now() - timedelta(days=bulk.created_days_ago), seed.seed_day()
     first = sb.store.next_id("salesforce.opportunity-bulk") * _BULK_BLOCK
     fetch = _fetch(sb)
     ids = []

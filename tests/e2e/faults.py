@@ -284,11 +284,13 @@ def prepare(sandbox: SandboxClient, phase: str) -> str:
 
     A new customer (the second bulk opportunity: Globex) makes every write, its GitLab group, Drive
     folder and Slack channel included; 75,000 is over $50k, so a TA review too. Bulk opportunities
-    are created in their stage without a stage-history row: a served watcher polling the same
-    sandbox sees no transition, so no triggered run races the case."""
+    are imported in their stage a week ago, without a stage-history row: a served watcher polling
+    the same sandbox sees no transition, so no triggered run races the case."""
     sandbox.reset()
     stage = "5-Negotiating" if phase == "pre-initiate" else "Closed Won"
-    created = sandbox.act("salesforce", "/opportunities/bulk", count=2, stage=stage, details=True)
+    created = sandbox.act(
+        "salesforce", "/opportunities/bulk", count=2, stage=stage, details=True, created_days_ago=7
+    )
     opportunity = str(created["ids"][1])
     sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=75_000)
     record_approval(opportunity)

@@ -87,7 +87,12 @@ def negotiated(
     Negotiating, so the served watcher sees no move and starts nothing; the coordinator's approval
     recorded; Pre-Initiate run in this process. Closed Won then triggers Initiate as in life."""
     created = sandbox.act(
-        "salesforce", "/opportunities/bulk", count=count, stage="5-Negotiating", details=True
+        "salesforce",
+        "/opportunities/bulk",
+        count=count,
+        stage="5-Negotiating",
+        details=True,
+        created_days_ago=7,
     )["ids"]
     for opportunity in created:
         sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
@@ -202,6 +207,21 @@ def test_closed_won_without_negotiating_gets_the_missed_pre_initiate_first(
     keys = [f["appProperties"].get("psflow_key", "") for f in sandbox.state("google", "file")]
     assert sum(k.startswith(f"cost-estimate:{opportunity}") for k in keys) == 1
     assert sum(k.startswith(f"project-definition:{opportunity}") for k in keys) == 1
+
+
+def test_an_opportunity_created_closed_won_starts_initiate(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    # sales ops enter renewals and add-ons straight in Closed Won: no stage ever changes
+    created = sandbox.act(
+        "salesforce", "/opportunities/bulk", count=1, stage="Closed Won", details=True
+    )
+    (opportunity,) = created["ids"]
+    run = run_of("initiate", opportunity, timeout=60)
+    approve(run)  # its missed Pre-Initiate asks for the staffing approval
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    assert [r.name.split(" ·")[0] for r in flow_runs(opportunity)] == ["initiate"]
 
 
 def test_a_run_failing_halfway_is_retried_by_ops_and_ends_with_each_object_once(

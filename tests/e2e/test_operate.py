@@ -59,9 +59,14 @@ def test_status_shows_a_suspended_pre_initiate_run_waiting_for_the_approval(
 def test_emit_negotiating_by_hand_starts_pre_initiate_named_with_its_customer(
     served: PrefectStack, sandbox: SandboxClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # created in Negotiating: no stage change for the watcher to see, as when it was down
+    # imported in Negotiating a week ago: nothing new for the watcher to see, as when it was down
     created = sandbox.act(
-        "salesforce", "/opportunities/bulk", count=1, details=True, stage="5-Negotiating"
+        "salesforce",
+        "/opportunities/bulk",
+        count=1,
+        details=True,
+        stage="5-Negotiating",
+        created_days_ago=7,
     )
     opportunity = str(created["ids"][0])
 

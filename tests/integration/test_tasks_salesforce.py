@@ -89,7 +89,7 @@ def test_bad_data_in_salesforce_names_the_record_and_field(outside: SandboxClien
     assert outside.writes() == 0
 
 
-def test_stage_changes_since_a_moment_in_one_query(outside: SandboxClient) -> None:
+def test_stage_changes_since_a_moment_in_two_queries(outside: SandboxClient) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     outside.act("salesforce", f"/opportunities/{ACME_NEW.id}/stage", stage="5-Negotiating")
     outside.act("salesforce", f"/opportunities/{ACME_NEW.id}/stage", stage="Closed Won")
@@ -105,8 +105,31 @@ def test_stage_changes_since_a_moment_in_one_query(outside: SandboxClient) -> No
         transition(c, negotiating="5-Negotiating", closed_won="Closed Won", closed_lost="x")
         for c in changes
     ] == [Transition.NEGOTIATING, Transition.CLOSED_WON]
-    assert len(outside.requests()) == 1
+    assert len(outside.requests()) == 2  # the stage history, the opportunities created since
     # whole seconds in SOQL: the watcher overlaps its window anyway
+    assert find_stage_changes.fn(changes[-1].changed_at + timedelta(seconds=1)) == []
+
+
+def test_an_opportunity_created_in_a_stage_is_a_change_into_it(outside: SandboxClient) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    sf = clients.salesforce()
+    fields = {"CloseDate": "2026-12-31", "Amount": 1000, "AccountId": ACME_NEW.account.id}
+    renewal = sf.Opportunity.create({"Name": "Renewal", "StageName": "Closed Won", **fields})["id"]
+    prospect = sf.Opportunity.create({"Name": "Prospect", "StageName": "4-Proposal", **fields})
+    add_on = sf.Opportunity.create({"Name": "Add-on", "StageName": "5-Negotiating", **fields})["id"]
+    outside.act("salesforce", f"/opportunities/{add_on}/stage", stage="Closed Won")
+    outside.clear_requests()
+
+    changes = find_stage_changes.fn(before)
+    assert [(c.opportunity_id, c.old_stage, c.new_stage) for c in changes] == [
+        (renewal, None, "Closed Won"),
+        (prospect["id"], None, "4-Proposal"),
+        (add_on, None, "5-Negotiating"),  # created there, though it is Closed Won by now
+        (add_on, "5-Negotiating", "Closed Won"),
+    ]
+    assert [c.opportunity_name for c in changes[:2]] == ["Renewal", "Prospect"]
+    assert len({c.id for c in changes}) == 4  # each its own event id: emitted once
+    assert len(outside.requests()) == 2
     assert find_stage_changes.fn(changes[-1].changed_at + timedelta(seconds=1)) == []
 
 

@@ -6,7 +6,7 @@ finds everything already done (the tasks look each object up first)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -28,13 +28,14 @@ def opportunity_tag(opportunity_id: str) -> str:
 
 
 @contextmanager
-def one_at_a_time(phase: str, opportunity_id: str) -> Iterator[None]:
-    """Hold this opportunity's slot for the phase. The limit is created on first use: without it
-    Prefect would run unguarded (`strict=True` makes a missing limit an error, never a skip).
+def one_at_a_time(scope: str, record_id: str) -> Iterator[None]:
+    """Hold the slot of `scope` (a phase, or "account") for this record. The limit is created on
+    first use: without it Prefect would run unguarded (`strict=True` makes a missing limit an
+    error, never a skip).
 
     A suspended run leaves the block (its process exits), so it does not hold the slot while it
     waits for a person."""
-    name = f"psflow-{phase}-{opportunity_id.lower()}"
+    name = f"psflow-{scope}-{record_id.lower()}"
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
@@ -58,6 +59,12 @@ def tag_run(opportunity_id: str) -> None:
         run = client.read_flow_run(UUID(run_id))
         if tag not in run.tags:
             client.update_flow_run(run.id, tags=[*run.tags, tag])
+
+
+def for_the_account(account_id: str) -> AbstractContextManager[None]:
+    """Hold the account's slot: what belongs to the customer rather than to one opportunity (its
+    Drive folder) is looked up and made by one run at a time, whatever the opportunities racing."""
+    return one_at_a_time("account", account_id)
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from engagement.lifecycle import NotReady, pre_initiate_problems
 from engagement.models import CostEstimate, Opportunity
 from engagement.slugs import slack_text
 from engagement.staffing import Recommendation, StaffingNeed, recommend
-from flows.guard import phase_run
+from flows.guard import for_the_account, phase_run
 from flows.reporting import announce_completed, publish_summary
 from tasks import clients
 from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_keyed_file
@@ -111,12 +111,14 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
 def engagement_folders(opportunity: Opportunity) -> tuple[Artifact, Artifact]:
     """The customer's folder in the engagements folder, and the SOW's folder in it."""
     root = find_folder(clients.settings().engagements_folder)
-    customer = ensure_folder(
-        ArtifactKind.CUSTOMER_FOLDER,
-        opportunity.account.id,
-        drive_name(opportunity.account.name),
-        root,
-    )
+    # Two engagements of one customer may run at once, and Drive allows two folders of one name
+    with for_the_account(opportunity.account.id):
+        customer = ensure_folder(
+            ArtifactKind.CUSTOMER_FOLDER,
+            opportunity.account.id,
+            drive_name(opportunity.account.name),
+            root,
+        )
     sow = ensure_folder(
         ArtifactKind.SOW_FOLDER,
         opportunity.id,

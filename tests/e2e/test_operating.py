@@ -18,8 +18,9 @@ from prefect.states import AwaitingRetry
 
 from deployments.events import OPPORTUNITY_CLOSED_WON, event_kwargs
 from sandbox.client import SandboxClient
+from tasks import clients
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
-from tests.e2e.test_initiate import EXPECTED, FINAL, negotiated, objects_of, run_of
+from tests.e2e.test_initiate import EXPECTED, FINAL, approve, negotiated, objects_of, run_of
 from tests.e2e.test_pre_initiate import state_of, wait_for_state
 
 pytestmark = pytest.mark.e2e
@@ -113,6 +114,50 @@ def test_an_ops_retry_racing_a_new_trigger_ends_with_one_set_of_objects(
     assert objects_of(sandbox, opportunity) == EXPECTED
     # the refused write is not counted; the failure's ops alert is one more Slack post
     assert applied(sandbox, start) == {**ONE_INITIATE, "slack": ONE_INITIATE["slack"] + 1}
+
+
+def test_two_engagements_of_one_new_customer_at_once_share_its_folder_group_and_channel(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    # a customer nobody has worked for: its Drive folder, GitLab group and channel do not exist
+    account = clients.salesforce().Account.create(
+        {"Name": "Initech", "PS_Time_Zone__c": "America/New_York", "BillingCountry": "US"}
+    )["id"]
+    created = sandbox.act("salesforce", "/opportunities/bulk", count=2, details=True)["ids"]
+    for opportunity in created:
+        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", AccountId=account)
+    # creates slow enough that both runs look before either has made anything
+    for path, method in (
+        (r"/google/drive/v3/files", "POST"),
+        (r"/gitlab/api/v4/groups", "POST"),
+        (r"/slack/api/conversations\.create", "POST"),
+    ):
+        sandbox.add_fault(path, method=method, kind="delay", delay=2, times=None)
+
+    for opportunity in created:
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    runs = [run_of("pre-initiate", opportunity) for opportunity in created]
+    for run in runs:
+        approve(run)
+    for run in runs:
+        assert wait_for_state(run, *FINAL, timeout=120).type == StateType.COMPLETED
+    for opportunity in created:
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    for opportunity in created:
+        done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=180)
+        assert done.type == StateType.COMPLETED, done.message
+
+    files = sandbox.state("google", "file")
+    (folder,) = [f for f in files if f["appProperties"].get("psflow_key", "").endswith(account)]
+    sow_folders = [
+        f
+        for f in files
+        if any(f["appProperties"].get("psflow_key") == f"sow-folder:{o}" for o in created)
+    ]
+    assert [f["parents"] for f in sow_folders] == [[folder["id"]], [folder["id"]]]
+    groups = [g for g in sandbox.state("gitlab", "group") if account in g.get("description", "")]
+    assert len(groups) == 1
+    assert len([c for c in sandbox.state("slack", "channels") if "initech" in c["name"]]) == 1
 
 
 def _trigger(event: dict[str, Any]) -> None:

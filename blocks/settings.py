@@ -66,7 +66,11 @@ class PsflowSettings(Block):
         description="The Sr. PS Project Coordinator: invited to the alignment meeting and channel.",
     )
     meeting_hour: int = Field(
-        default=10, ge=0, le=23, description="Local hour (customer's time zone) of new meetings."
+        default=10,
+        ge=0,
+        le=23,
+        description="Preferred local hour (the organiser's time zone) of new meetings, "
+        "kept when it is inside every attendee's working hours.",
     )
     approval_timeout_hours: int = Field(
         default=168, ge=1, description="How long a staffing approval waits before the run fails."

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
@@ -155,18 +154,3 @@ class Team(BaseModel):
         """Everyone on the PS side, once each (the customer channel, the alignment meeting)."""
         people = (self.engagement_manager, self.coordinator, *self.pses)
         return tuple(dict.fromkeys(p for p in people if p))
-
-
-def business_day_after(day: date, count: int) -> date:
-    """The `count`-th Monday-to-Friday day after `day`."""
-    while count > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            count -= 1
-    return day
-
-
-def meeting_time(after: date, business_days: int, hour: int, time_zone: str) -> datetime:
-    """A meeting `business_days` working days after `after`, at `hour` in `time_zone`."""
-    day = business_day_after(after, business_days)
-    return datetime.combine(day, time(hour), tzinfo=ZoneInfo(time_zone))

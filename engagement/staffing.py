@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engagement.models import Opportunity, Partner, Pse, Skills, Tags, Text, TimeZone
 from engagement.slugs import slack_text
+from engagement.workdays import business_days
 
 POINTS_STEP = Decimal("0.1")  # every score is shown, and summed, with one decimal place
 
@@ -114,12 +115,6 @@ class StaffingPolicy(_Frozen):
     def working_day_hours(self) -> Fraction:
         start, end = self.working_day
         return Fraction(_seconds_of_day(end) - _seconds_of_day(start), 3600)
-
-
-def business_days(start: date, end: date) -> tuple[date, ...]:
-    """Monday to Friday from `start` to `end`, both included."""
-    days = (start + timedelta(days=n) for n in range((end - start).days + 1))
-    return tuple(day for day in days if day.weekday() < 5)
 
 
 class StaffingNeed(_Frozen):

@@ -15,7 +15,7 @@ missed, the coordinator's approval included. A re-run writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from functools import cache, partial
 from typing import Any
@@ -27,11 +27,12 @@ from deployments.events import Phase
 from engagement.artifacts import Artifact
 from engagement.cost_estimate import activity_name
 from engagement.keys import ArtifactKind, drive_name, slack_customer_channel
-from engagement.lifecycle import NotReady, Team, initiate_problems, meeting_time
+from engagement.lifecycle import NotReady, Team, initiate_problems
 from engagement.models import CostEstimate, Engagement, EngagementStatus, Opportunity
 from engagement.project_definition import prefill as project_definition_cells
 from engagement.slugs import slack_text
 from engagement.templates import email_from_template, fill
+from engagement.workdays import MeetingSlot, meeting_slot
 from flows.guard import phase_run
 from flows.pre_initiate import (
     StaffingDecision,
@@ -62,7 +63,7 @@ from tasks.mavenlink import (
     ensure_workspace,
     ensure_workspace_details,
 )
-from tasks.salesforce import ensure_engagement, get_opportunity
+from tasks.salesforce import ensure_engagement, get_opportunity, get_time_zones
 from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
 from tasks.slack import (
     ensure_channel,
@@ -332,32 +333,75 @@ def initiation_email(
 
 
 def meetings(opportunity: Opportunity, team: Team) -> list[Artifact]:
-    """The internal alignment meeting (EM, PC, PSEs) and the sales-to-PS hand-off meeting."""
-    settings = clients.settings()
-    zone = opportunity.account.time_zone
+    """The internal alignment meeting (EM, PC, PSEs) and the sales-to-PS hand-off meeting (the
+    account executive too), each inside the working hours of the people invited, on a working
+    day of each, as the engagement manager's calendar counts the days after the close."""
+    handoff_people = [*team.internal, *filter(None, [opportunity.account_executive_email])]
+    zones = get_time_zones(handoff_people)
+    organiser = zones.get(team.engagement_manager, opportunity.account.time_zone)
     after = max(opportunity.close_date, date.today())
-    alignment = meeting_time(after, 1, settings.meeting_hour, zone)
-    handoff = meeting_time(after, 2, settings.meeting_hour, zone)
+    hour = clients.settings().meeting_hour
     title = f"{opportunity.account.name} – {opportunity.sow_number}"
     return [
-        ensure_event(
+        meeting(
             ArtifactKind.ALIGNMENT_MEETING,
-            opportunity.id,
+            opportunity,
             f"Internal alignment: {title}",
             f"Internal PS alignment for {opportunity.name}.",
-            alignment,
-            alignment + timedelta(minutes=30),
+            meeting_slot(
+                after, 1, timedelta(minutes=30), organiser, _known(team.internal, zones), hour
+            ),
             list(team.internal),
-            zone,
+            organiser,
         ),
-        ensure_event(
+        meeting(
             ArtifactKind.HANDOFF_MEETING,
-            opportunity.id,
+            opportunity,
             f"Sales to PS hand-off: {title}",
             f"Hand-off of {opportunity.name}; complete the hand-off issue in the customer epic.",
-            handoff,
-            handoff + timedelta(minutes=45),
-            [*team.internal, *filter(None, [opportunity.account_executive_email])],
-            zone,
+            meeting_slot(
+                after, 2, timedelta(minutes=45), organiser, _known(handoff_people, zones), hour
+            ),
+            handoff_people,
+            organiser,
         ),
     ]
+
+
+def _known(people: Iterable[str], zones: dict[str, str]) -> dict[str, str]:
+    """The people whose time zone is known; the others are said in the run's log."""
+    unknown = [person for person in people if person not in zones]
+    if unknown:
+        get_run_logger().warning(
+            "No Salesforce user with a time zone for %s: their hours are not considered",
+            ", ".join(unknown),
+        )
+    return {person: zones[person] for person in people if person in zones}
+
+
+def meeting(
+    kind: ArtifactKind,
+    opportunity: Opportunity,
+    summary: str,
+    description: str,
+    slot: MeetingSlot,
+    attendees: list[str],
+    time_zone: str,
+) -> Artifact:
+    """The meeting at its slot; when no time suited everyone, its summary row and invitation
+    say who is outside their working hours."""
+    if slot.outside_hours:
+        description += f"\n\nThe time: {slot.note()}."
+    event = ensure_event(
+        kind,
+        opportunity.id,
+        summary,
+        description,
+        slot.start,
+        slot.end,
+        attendees,
+        time_zone,
+    )
+    if slot.outside_hours:
+        return event.model_copy(update={"name": f"{event.name} ({slot.note()})"})
+    return event

@@ -20,7 +20,8 @@ from engagement.keys import (
     mavenlink_workspace_title,
 )
 from engagement.models import Opportunity
-from engagement.staffing import Allocation, business_days
+from engagement.staffing import Allocation
+from engagement.workdays import business_days
 from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import mavenlink
 

@@ -17,6 +17,7 @@ from engagement.models import (
     OPPORTUNITY_PREFIX,
     Engagement,
     Opportunity,
+    email_address,
     salesforce_id,
 )
 from tasks import clients
@@ -124,6 +125,34 @@ def find_stage_changes(since: datetime) -> list[StageChange]:
         for row in created
     ]
     return sorted([*moves, *births], key=lambda change: (change.changed_at, change.id))
+
+
+@read_task
+def get_time_zones(emails: list[str]) -> dict[str, str]:
+    """Each person's time zone, as their Salesforce user has it (`TimeZoneSidKey`), by the e-mail
+    given: one query for them all. People without an active user are left out.
+
+    Raises:
+        ValueError: naming an address that is not a bare e-mail address (nothing is sent).
+    """
+    wanted = {email_address(email).casefold(): email for email in emails}
+    if not wanted:
+        return {}
+    listed = ", ".join(_soql_text(email) for email in wanted)
+    with calling(SYSTEM, f"time zones of users {', '.join(wanted.values())}"):
+        rows = clients.salesforce().query_all(
+            f"SELECT Email, TimeZoneSidKey FROM User WHERE IsActive = true AND Email IN ({listed})"
+        )["records"]
+    return {
+        wanted[str(row["Email"]).casefold()]: str(row["TimeZoneSidKey"])
+        for row in rows
+        if str(row["Email"]).casefold() in wanted and row.get("TimeZoneSidKey")
+    }
+
+
+def _soql_text(value: str) -> str:
+    """`value` as a SOQL string literal (quotes and backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @outside_task

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
+from datetime import date, datetime
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -16,6 +19,7 @@ from prefect.flow_runs import resume_flow_run
 from prefect.states import AwaitingRetry
 
 from engagement.lifecycle import NotReady
+from engagement.workdays import at_work
 from flows.initiate import initiate
 from flows.pre_initiate import pre_initiate
 from psflow.operate import staffing_form
@@ -222,6 +226,51 @@ def test_an_opportunity_created_closed_won_starts_initiate(
     done = wait_for_state(run, *FINAL, timeout=120)
     assert done.type == StateType.COMPLETED, done.message
     assert [r.name.split(" ·")[0] for r in flow_runs(opportunity)] == ["initiate"]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Pacific/Chatham"])
+def test_meetings_are_in_the_working_hours_of_those_invited_whatever_the_customers_zone(
+    served: PrefectStack, sandbox: SandboxClient, zone: str
+) -> None:
+    account = sandbox.state("salesforce", "Account")[0]["Id"]  # the one `negotiated` sells to
+    sandbox.edit("salesforce", f"/sobjects/Account/{account}", PS_Time_Zone__c=zone)
+    (opportunity,) = negotiated(sandbox)
+    friday = date(2026, 12, 11)  # the deal closes on a Friday: the meetings are next week
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", CloseDate=friday.isoformat())
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = run_of("initiate", opportunity)
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+
+    users = {u["Email"]: u["TimeZoneSidKey"] for u in sandbox.state("salesforce", "User")}
+    events = [e for e in sandbox.state("google", "event") if e.get("status") != "cancelled"]
+    assert len(events) == 2
+    meetings = [row["name"] for row in _summary_rows(run) if row["object"].endswith("meeting")]
+    for event in events:
+        start = datetime.fromisoformat(event["start"]["dateTime"])
+        end = datetime.fromisoformat(event["end"]["dateTime"])
+        attendees = [a["email"] for a in event["attendees"]]
+        outside = [a for a in attendees if not at_work(users[a], start, end)]
+        organiser = users["marcus.webb@northwind.example"]  # the engagement manager
+        assert at_work(organiser, start, end)
+        assert start.astimezone(ZoneInfo(organiser)).date() > friday
+        # whoever is outside their hours (no time suits them all) is named in the summary
+        (named,) = [name for name in meetings if name.startswith(event["summary"])]
+        assert all(person in named for person in outside), (named, outside)
+        assert ("outside theirs" in named) == bool(outside)
+
+
+def _summary_rows(run: FlowRun) -> list[dict[str, str]]:
+    with get_client(sync_client=True) as client:
+        answer = client.request(
+            "POST",
+            "/artifacts/filter",
+            json={
+                "artifacts": {"flow_run_id": {"any_": [str(run.id)]}, "type": {"any_": ["table"]}}
+            },
+        )
+    (table,) = [a for a in answer.json() if a["key"].startswith("initiate-")]
+    return list(json.loads(table["data"]) if isinstance(table["data"], str) else table["data"])
 
 
 def test_a_run_failing_halfway_is_retried_by_ops_and_ends_with_each_object_once(

@@ -20,6 +20,7 @@ from tasks.salesforce import (
     ensure_opportunity_fields,
     find_stage_changes,
     get_opportunity,
+    get_time_zones,
 )
 
 ACME_NEW = seed.OPPORTUNITIES[1]
@@ -131,6 +132,21 @@ def test_an_opportunity_created_in_a_stage_is_a_change_into_it(outside: SandboxC
     assert len({c.id for c in changes}) == 4  # each its own event id: emitted once
     assert len(outside.requests()) == 2
     assert find_stage_changes.fn(changes[-1].changed_at + timedelta(seconds=1)) == []
+
+
+def test_time_zones_of_users_in_one_query(outside: SandboxClient) -> None:
+    zones = get_time_zones.fn(
+        ["Marcus.Webb@northwind.example", "divya.nair@northwind.example", "nobody@example.com"]
+    )
+    assert zones == {
+        "Marcus.Webb@northwind.example": "America/New_York",  # keyed as asked
+        "divya.nair@northwind.example": "Asia/Kolkata",
+    }
+    assert len(outside.requests(system="salesforce")) == 1
+    with pytest.raises(ValueError, match="not-an-address"):
+        get_time_zones.fn(["not-an-address"])
+    assert get_time_zones.fn(["o'brien@example.com"]) == {}  # quoted, not injected
+    assert len(outside.requests(system="salesforce")) == 2
 
 
 def test_opportunity_fields_are_written_once(outside: SandboxClient) -> None:

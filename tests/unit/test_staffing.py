@@ -25,12 +25,12 @@ from engagement.staffing import (
     StaffingPolicy,
     Unavailable,
     assess,
-    business_days,
     overlap_hours,
     recommend,
     skill_fit,
     suggest_partner,
 )
+from engagement.workdays import business_days
 
 PROPERTY = settings(max_examples=150, derandomize=True, deadline=None, database=None)
 

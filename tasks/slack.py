@@ -331,18 +331,25 @@ def ensure_members(channel_id: str, emails: list[str]) -> int:
     missing = [user for user in user_ids if user not in members]
     if not missing:
         return 0
-    with calling(SYSTEM, f"invitation of {len(missing)} people to channel {channel_id}"):
+    what = f"invitation of {len(missing)} people to channel {channel_id}"
+    with calling(SYSTEM, what):
         try:
-            # force: invite the others even if one joined meanwhile (Slack then lists errors)
-            answer = slack().conversations_invite(
-                channel=channel_id, users=",".join(missing), force=True
-            )
+            # force: invite the others even if one of them cannot be; Slack then answers with an
+            # error and an `errors` entry per user not invited, the others invited all the same
+            slack().conversations_invite(channel=channel_id, users=",".join(missing), force=True)
         except SlackApiError as error:
-            if error.response.get("error") != "already_in_channel":
+            failed = {
+                str(e.get("user")): str(e.get("error")) for e in error.response.get("errors") or []
+            }
+            if not failed:
                 raise
-            return 0
-    not_invited = {str(e.get("user")) for e in answer.get("errors") or [] if not e.get("ok")}
-    return len([user for user in missing if user not in not_invited])
+            refused = {user: why for user, why in failed.items() if why != "already_in_channel"}
+            if refused:  # a person must look: Slack says why for each
+                listed = ", ".join(f"{user} ({why})" for user, why in refused.items())
+                raise PermanentError(SYSTEM, what, f"not invited: {listed}") from None
+            # who joined meanwhile (another run, a person) is in: that is what was wanted
+            return len([user for user in missing if user not in failed])
+    return len(missing)
 
 
 @outside_task

@@ -241,17 +241,27 @@ def test_create_invite_and_list_members(slack: WebClient, sandbox: SandboxClient
     ]
     unknown = error_of(slack.conversations_invite, channel=created["id"], users="U0NOBODY00")
     assert unknown.response["error"] == "user_not_found"
+    # with force, the valid ones are invited and the answer is still the documented error shape:
+    # ok false, `errors` per user (slack_sdk raises; the invitations stand)
+    third = slack.users_lookupByEmail(email=demo.staff("olivia_park").email)["user"]["id"]
+    forced = error_of(
+        slack.conversations_invite, channel=created["id"], users=f"{ids[1]},{third}", force=True
+    )
+    assert (forced.response["ok"], forced.response["error"]) == (False, "already_in_channel")
+    assert forced.response["errors"] == [
+        {"user": ids[1], "ok": False, "error": "already_in_channel"}
+    ]
 
     page = slack.conversations_members(channel=created["id"], limit=2)
     rest = slack.conversations_members(
         channel=created["id"], cursor=page["response_metadata"]["next_cursor"]
     )
-    assert set(page["members"] + rest["members"]) == {slack.auth_test()["user_id"], *ids}
+    assert set(page["members"] + rest["members"]) == {slack.auth_test()["user_id"], *ids, third}
     assert rest["response_metadata"]["next_cursor"] == ""
     info = slack.conversations_info(channel=created["id"], include_num_members=True)["channel"]
-    assert info["num_members"] == 3
+    assert info["num_members"] == 4
     (stored,) = [c for c in sandbox.state("slack", "channels") if c["id"] == created["id"]]
-    assert len(stored["members"]) == 3
+    assert len(stored["members"]) == 4
 
 
 def test_conversations_list_pages_and_filters(slack: WebClient) -> None:

@@ -4,6 +4,8 @@ fails in between, and psflow finds it again by its metadata."""
 from __future__ import annotations
 
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -236,6 +238,23 @@ def test_members_already_in_the_channel_are_not_invited(outside: SandboxClient) 
     assert ensure_members.fn(planning, [*staff, demo.PSES[2].email]) == 1
     [invite] = outside.requests(system="slack", since=before, write=True)
     assert invite["path"] == "/slack/api/conversations.invite"
+
+
+def test_someone_joining_between_the_listing_and_the_invite_is_not_an_error(
+    outside: SandboxClient,
+) -> None:
+    channel = ensure_channel.fn(CUSTOMER_CHANNEL)
+    assert channel.id is not None
+    # the invite waits a second at the server; meanwhile a person adds the first of the team
+    outside.add_fault(r"/slack/api/conversations\.invite", method="POST", kind="delay", delay=1)
+    with ThreadPoolExecutor(1) as pool:
+        inviting = pool.submit(ensure_members.fn, channel.id, TEAM)
+        time.sleep(0.3)
+        slack().conversations_invite(channel=channel.id, users=user_id(outside, TEAM[0]))
+        assert inviting.result() == 2  # the other two; Slack answered the first as an error
+    members = member_ids(outside, channel.id)
+    assert len(members) == 4  # the app and the three, once each
+    assert {user_id(outside, email) for email in TEAM} <= set(members)
 
 
 def test_an_invite_whose_answer_is_lost_is_not_repeated(outside: SandboxClient) -> None:

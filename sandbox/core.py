@@ -265,14 +265,16 @@ class Fault(BaseModel):
     """A fault injected on the requests whose method and path match.
 
     kind: `status` answers `status` in the system's error shape; `drop` closes the connection with no
-    answer; `delay` waits `delay` seconds and then answers normally (a client timeout).
+    answer; `delay` waits `delay` seconds and then answers normally (a client timeout); `stale`
+    answers a search from an index `delay` seconds behind (Gmail's `q` does not promise to find
+    at once what was just written).
     after_commit: apply the request first, then fail it as `kind` says: the write happened, the
     client sees an error.
     """
 
     method: str | None = Field(None, description="HTTP method to match; any when empty")
     path: str = Field(description="regular expression matched against the whole request path")
-    kind: Literal["status", "drop", "delay"] = "status"
+    kind: Literal["status", "drop", "delay", "stale"] = "status"
     status: int = Field(503, ge=400, le=599)
     retry_after: int | None = Field(None, ge=0, description="seconds sent in a Retry-After header")
     delay: float = Field(0.0, ge=0)
@@ -286,9 +288,12 @@ class Fault(BaseModel):
         return re.fullmatch(self.path, path) is not None
 
     def label(self) -> str:
-        what = {"status": str(self.status), "drop": "drop", "delay": f"delay {self.delay}s"}[
-            self.kind
-        ]
+        what = {
+            "status": str(self.status),
+            "drop": "drop",
+            "delay": f"delay {self.delay}s",
+            "stale": f"stale {self.delay}s",
+        }[self.kind]
         return f"{what} after commit" if self.after_commit else what
 
 
@@ -456,6 +461,10 @@ class SandboxMiddleware:
                 await self.app(scope, replay, send_logged)
                 return
             record.fault = fault.label()
+            if fault.kind == "stale":  # the system's search reads it from the request's state
+                scope.setdefault("state", {})["stale_seconds"] = fault.delay
+                await self.app(scope, replay, send_logged)
+                return
             await self._inject(fault, system, scope, replay, send_logged, send)
         finally:
             record.status = status_box[0]

@@ -14,6 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from prefect.blocks.core import Block
+from prefect.results import ResultStore
 
 from blocks import (
     GitLabConnection,
@@ -51,12 +52,27 @@ def connection(block_type: type[B]) -> B:
     return configured if isinstance(configured, block_type) else load(block_type)
 
 
-def configure(blocks: Iterable[Block]) -> None:
-    """Use these Blocks instead of the saved ones (a composition root: tests point the tasks at a
-    sandbox without a Prefect server)."""
+_memory: list[ResultStore] = []  # the configured one, if any
+
+
+def configure(blocks: Iterable[Block], memory: ResultStore | None = None) -> None:
+    """Use these Blocks instead of the saved ones, and `memory` instead of Prefect's result store
+    (a composition root: tests point the tasks at a sandbox without a Prefect server)."""
     reset()
     _configured.clear()
     _configured.update({type(block): block for block in blocks})
+    _memory[:] = [memory] if memory is not None else []
+
+
+def memory() -> ResultStore:
+    """Where a task records what an outside system cannot look up consistently (a Gmail draft's
+    id, until Gmail's search shows the e-mail): Prefect's result storage, which every worker of an
+    installation shares (README, "Running in production")."""
+    if _memory:
+        return _memory[0]
+    from prefect.results import get_result_store
+
+    return get_result_store()
 
 
 def settings() -> PsflowSettings:

@@ -3,8 +3,14 @@
 Gmail has no idempotency key, and it replaces the `Message-ID` a client sets on send, so a
 `rfc822msgid:` search cannot find psflow's own choice again. The key therefore travels in the body:
 its last line is "Ref: PSF..." (`engagement.keys.gmail_key_marker`, one searchable word), and
-before sending `ensure_email` searches the sent mail for that word. The deterministic Message-ID
-is set too and searched as well: cheap, and it finds the message on any server that keeps it.
+before sending `ensure_email` searches the sent mail for that word.
+
+Gmail's search does not promise to find at once what was just sent, so the search alone could let
+a retry after a lost answer send twice. The e-mail is therefore written as a draft first, and the
+draft's id recorded under the e-mail's key in Prefect's result store (a consistent store, shared by
+every worker) before it is sent by that id: a retry, or a later run, sends the same draft again,
+and Gmail answers 404 for a draft that was sent. A crash between the draft and its record leaves
+an unsent draft behind, never a second e-mail.
 
 Every address is validated (a bare address, no display name, no line break) and the message is
 built with `email.message.EmailMessage`, so no value can add a header or a recipient.
@@ -16,20 +22,25 @@ import base64
 import email.policy
 import unicodedata
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from engagement.artifacts import Artifact
-from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id
+from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id, natural_key
 from engagement.models import email_address
 from tasks.calls import calling, outside_task, read_task
-from tasks.clients import gmail, google
+from tasks.clients import gmail, google, memory
 
 SYSTEM = "Gmail"
 USER = "me"  # the mailbox the Google connection acts as: the PS team's
 # Used for the Message-ID when the connection does not name its mailbox (an OAuth token): Gmail
 # replaces that header on send anyway, and ".invalid" (RFC 2606) can never be a real host.
 FALLBACK_DOMAIN = "psflow.invalid"
+# How long a draft's id is remembered under its e-mail's key: far longer than Gmail's search takes
+# to show a sent message. Within it a draft that Gmail no longer knows counts as sent (a person who
+# deletes psflow's draft in that hour stops the e-mail); after it, the search decides.
+DRAFT_MEMORY = timedelta(hours=1)
 # Sent mail matching the key is read at most this far; the oldest is psflow's own message (a
 # later match is a reply or forward from the mailbox that quotes it).
 MAX_MATCHES = 50
@@ -168,10 +179,51 @@ def ensure_email(
         return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=found, created=False)
     text = f"{body.rstrip()}\n\nRef: {marker}\n"
     message = build_message(sender, recipients, copied, subject, text, message_id)
-    raw = base64.urlsafe_b64encode(message.as_bytes()).decode("ascii")
-    with calling(SYSTEM, f"sending of the {_label(kind)} to {', '.join(recipients)}"):
-        sent = gmail().users().messages().send(userId=USER, body={"raw": raw}).execute()
-    return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=str(sent["id"]), created=True)
+    what = f"sending of the {_label(kind)} to {', '.join(recipients)}"
+    draft = _draft(natural_key(kind, record_id, part), marker, message, what)
+    sent, now = _send_draft(draft, marker, message_id, what)
+    return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=sent, created=now)
+
+
+def _draft(key: str, marker: str, message: EmailMessage, what: str) -> str:
+    """The id of the e-mail's draft: the one recorded under its key, else one found in the
+    drafts, else a new one; recorded before it is sent."""
+    store = memory()
+    record = f"psflow-gmail-draft-{key}"
+    if store.exists(record):
+        return str(store.read(record).result)
+    drafts = gmail().users().drafts()
+    with calling(SYSTEM, f"search of the drafts for {marker}"):
+        listed = drafts.list(userId=USER, q=f'"{marker}"', maxResults=MAX_MATCHES).execute()
+    found = listed.get("drafts") or []
+    if found:
+        draft_id = str(found[-1]["id"])
+    else:
+        raw = base64.urlsafe_b64encode(message.as_bytes()).decode("ascii")
+        with calling(SYSTEM, f"draft for the {what}"):
+            draft_id = str(
+                drafts.create(userId=USER, body={"message": {"raw": raw}}).execute()["id"]
+            )
+    # Prefect types `expiration` as its pendulum DateTime; a datetime is what it compares with
+    expiry: Any = datetime.now(UTC) + DRAFT_MEMORY
+    store.write(draft_id, key=record, expiration=expiry)
+    return draft_id
+
+
+def _send_draft(draft_id: str, marker: str, message_id: str, what: str) -> tuple[str | None, bool]:
+    """Send the draft: (its Gmail message id, sent now). A draft Gmail no longer knows was sent
+    already (the answer to that send was lost; "when the draft is sent, the draft is
+    automatically deleted"): the sent message's id, when the search shows it yet."""
+    from googleapiclient.errors import HttpError  # loaded with the client
+
+    with calling(SYSTEM, what):
+        try:
+            sent = gmail().users().drafts().send(userId=USER, body={"id": draft_id}).execute()
+        except HttpError as error:
+            if error.status_code != 404:
+                raise
+            return _find_sent(marker, message_id), False
+    return str(sent["id"]), True
 
 
 def _label(kind: ArtifactKind) -> str:

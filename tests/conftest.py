@@ -49,12 +49,17 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
 
 
 @pytest.fixture
-def outside(sandbox: SandboxClient, sandbox_url: str) -> Iterator[SandboxClient]:
+def outside(sandbox: SandboxClient, sandbox_url: str, tmp_path: Path) -> Iterator[SandboxClient]:
     """psflow's tasks pointed at the freshly reset sandbox (Blocks given directly, no Prefect
     server); yields the sandbox's control client to count what the tasks did."""
+    from prefect.filesystems import LocalFileSystem
+    from prefect.results import ResultStore
+
     from blocks import sandbox_blocks
     from tasks import clients
 
-    clients.configure(sandbox_blocks(sandbox_url))
+    # what psflow remembers starts empty with the reset sandbox, as the mailbox it is about
+    memory = ResultStore(result_storage=LocalFileSystem(basepath=str(tmp_path / "memory")))
+    clients.configure(sandbox_blocks(sandbox_url), memory)
     yield sandbox
     clients.configure(())

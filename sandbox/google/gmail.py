@@ -29,7 +29,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, Field
 
 from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep
@@ -44,11 +44,11 @@ _KIND = "message"  # stored under system "google"; ids are Gmail's 16 hex digits
 
 
 def _is_send(method: str, path: str) -> bool:
-    return path.startswith(_PREFIX) and path.endswith("/messages/send")
+    return path.startswith(_PREFIX) and path.endswith(("/messages/send", "/drafts/send"))
 
 
 def _is_other(method: str, path: str) -> bool:
-    return path.startswith(_PREFIX) and not path.endswith("/messages/send")
+    return path.startswith(_PREFIX) and not _is_send(method, path)
 
 
 # Published limits (https://developers.google.com/gmail/api/reference/quota): 15,000 quota units
@@ -336,8 +336,13 @@ def _search(sb: Sandbox, request: Request) -> list[Json]:
     terms = [(m[1] == "-", (m[2] or "").lower(), m[3].strip('"')) for m in _TERM.finditer(query)]
     if any(t[1] == "in" and t[2].lower() in ("trash", "spam", "anywhere") for t in terms):
         include_spam_trash = True
+    # a stale index (the `stale` fault) has not seen what was written in its last seconds yet
+    stale = float(getattr(request.state, "stale_seconds", 0)) if query else 0.0
+    indexed_until = (sb.now() - timedelta(seconds=stale)).timestamp() * 1000
     found = []
     for message in _messages(sb):
+        if int(message["internalDate"]) > indexed_until:
+            continue
         labels = set(message["labelIds"])
         if not include_spam_trash and labels & {"SPAM", "TRASH"}:
             continue
@@ -435,9 +440,13 @@ BodyDep = Annotated[Json | None, Body()]
 async def send(sb: SandboxDep, user_id: str, body: BodyDep = None) -> Json:
     """messages.send with `raw` (and optionally `threadId`): labelled SENT, plus INBOX and UNREAD
     when the mailbox sent to itself."""
-    mailbox = _mailbox(user_id)
     body = body or {}
-    data = _decode_raw(body.get("raw"))
+    message = _send(sb, _mailbox(user_id), _decode_raw(body.get("raw")), body.get("threadId"))
+    return {"id": message["id"], "threadId": message["threadId"], "labelIds": message["labelIds"]}
+
+
+def _send(sb: Sandbox, mailbox: str, data: bytes, requested: str | None) -> Json:
+    """Send the message `data`: Gmail's Message-ID, Date and From, its thread, SENT."""
     parsed = _parse(data)
     recipients = [
         a
@@ -448,7 +457,6 @@ async def send(sb: SandboxDep, user_id: str, body: BodyDep = None) -> Json:
     ]
     if not recipients:
         raise ApiError(400, "Recipient address required", "invalidArgument")
-    requested = body.get("threadId")
     if requested and not any(m["threadId"] == requested for m in _messages(sb)):
         raise ApiError(400, "Invalid thread_id value", "invalidArgument")
     changes = {"Message-ID": _gmail_message_id(sb)}
@@ -462,8 +470,86 @@ async def send(sb: SandboxDep, user_id: str, body: BodyDep = None) -> Json:
     thread = _thread_of(sb, parsed, requested, inbound=False) if requested else None
     to_self = mailbox in (a.lower() for a in recipients)
     labels = ["SENT", *(["INBOX", "UNREAD"] if to_self else [])]
-    message = _store(sb, data, labels, thread)
-    return {"id": message["id"], "threadId": message["threadId"], "labelIds": labels}
+    return _store(sb, data, labels, thread)
+
+
+# --- drafts: a message kept by id, sent by id ----------------------------------------------------
+
+_DRAFT = "draft"  # {id, message}: the draft's id and its message's
+
+
+def _draft(sb: Sandbox, draft_id: Any) -> Json:
+    draft = sb.store.get(common.SYSTEM, _DRAFT, str(draft_id or ""))
+    if draft is None:  # never made, deleted, or sent: a sent draft is a draft no more
+        raise ApiError(404, "Requested entity was not found.", "notFound")
+    return draft
+
+
+def _draft_view(draft: Json, message: Json) -> Json:
+    return {
+        "id": draft["id"],
+        "message": {"id": message["id"], "threadId": message["threadId"], "labelIds": ["DRAFT"]},
+    }
+
+
+@router.post("/gmail/v1/users/{user_id}/drafts")
+async def create_draft(sb: SandboxDep, user_id: str, body: BodyDep = None) -> Json:
+    """drafts.create with `message.raw`: the message kept with the DRAFT label, sent by nobody."""
+    _mailbox(user_id)
+    data = _decode_raw(((body or {}).get("message") or {}).get("raw"))
+    message = _store(sb, data, ["DRAFT"], None)
+    draft = {"id": f"r{sb.store.next_id('google.gmail.draft', 5_000_000_000_000_000_000)}"}
+    draft["message"] = message["id"]
+    sb.store.put(common.SYSTEM, _DRAFT, draft["id"], draft)
+    return _draft_view(draft, message)
+
+
+@router.get("/gmail/v1/users/{user_id}/drafts")
+async def list_drafts(sb: SandboxDep, request: Request, user_id: str) -> Json:
+    """drafts.list: the drafts whose message matches `q`, newest first."""
+    _mailbox(user_id)
+    by_message = {d["message"]: d for d in sb.store.table(common.SYSTEM, _DRAFT).values()}
+    found = [m for m in _search(sb, request) if m["id"] in by_message]
+    page, token = _page(found, request)
+    out: Json = {"resultSizeEstimate": len(found)}
+    if page:
+        out["drafts"] = [
+            {"id": by_message[m["id"]]["id"], "message": {"id": m["id"], "threadId": m["threadId"]}}
+            for m in page
+        ]
+    if token:
+        out["nextPageToken"] = token
+    return out
+
+
+@router.get("/gmail/v1/users/{user_id}/drafts/{draft_id}")
+async def get_draft(sb: SandboxDep, request: Request, user_id: str, draft_id: str) -> Json:
+    _mailbox(user_id)
+    draft = _draft(sb, draft_id)
+    return {"id": draft["id"], "message": _resource(_get(sb, draft["message"]), *_format(request))}
+
+
+@router.delete("/gmail/v1/users/{user_id}/drafts/{draft_id}")
+async def delete_draft(sb: SandboxDep, user_id: str, draft_id: str) -> Response:
+    _mailbox(user_id)
+    draft = _draft(sb, draft_id)
+    sb.store.delete(common.SYSTEM, _DRAFT, draft["id"])
+    sb.store.delete(common.SYSTEM, _KIND, draft["message"])
+    return Response(status_code=204)
+
+
+@router.post("/gmail/v1/users/{user_id}/drafts/send")
+async def send_draft(sb: SandboxDep, user_id: str, body: BodyDep = None) -> Json:
+    """drafts.send with the draft's `id`. As the Gmail guide says: "the draft is automatically
+    deleted and a new message with an updated ID is created with the SENT system label", so
+    sending the same id again is a 404 ("Requested entity was not found.")."""
+    mailbox = _mailbox(user_id)
+    draft = _draft(sb, (body or {}).get("id"))
+    kept = _get(sb, draft["message"])
+    message = _send(sb, mailbox, _raw_bytes(kept), None)
+    sb.store.delete(common.SYSTEM, _DRAFT, draft["id"])
+    sb.store.delete(common.SYSTEM, _KIND, kept["id"])
+    return {"id": message["id"], "threadId": message["threadId"], "labelIds": message["labelIds"]}
 
 
 @router.get("/gmail/v1/users/{user_id}/messages")

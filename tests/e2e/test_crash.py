@@ -54,7 +54,7 @@ POINTS = {
         "POST", r"/gitlab/api/v4/projects", True, ("gitlab", "project")
     ),
     "after the initiation e-mail is sent": Point(
-        "POST", r"/google/gmail/v1/users/[^/]+/messages/send", True, ("google", "message")
+        "POST", r"/google/gmail/v1/users/[^/]+/drafts/send", True, ("google", "message")
     ),
 }
 

@@ -53,7 +53,7 @@ def test_the_write_routes_come_from_the_reference_runs(
     pre, initiate = references["pre-initiate"].routes, references["initiate"].routes
     # a few the handbook names, so an empty or broken discovery cannot pass
     assert (
-        WriteRoute("google", "POST", "/google/gmail/v1/users/{user_id}/messages/send") in initiate
+        WriteRoute("google", "POST", "/google/gmail/v1/users/{user_id}/drafts/send") in initiate
     )
     assert WriteRoute("gitlab", "POST", "/gitlab/api/v4/projects") in initiate
     assert WriteRoute("mavenlink", "POST", "/mavenlink/api/v1/workspace_allocations.json") in pre

@@ -33,7 +33,7 @@ ONE_INITIATE = {
     "slack": 4,
     "drive": 4,
     "sheets": 1,
-    "gmail": 1,
+    "gmail": 2,  # the initiation e-mail: its draft, then its sending
     "calendar": 2,
 }
 

@@ -233,3 +233,41 @@ def test_errors_quota_and_faults(sandbox: SandboxClient, gmail: Any) -> None:
         send(gmail, raw=raw(subject="sent although the client saw 500"))
     assert search(gmail, 'subject:"sent although"') != []
     assert len(sandbox.state("google", "message")) == 2
+
+
+# --- drafts, and a search index that lags ---------------------------------------------------------
+
+
+def test_a_draft_is_kept_found_sent_by_id_and_then_is_a_draft_no_more(
+    sandbox: SandboxClient, gmail: Any
+) -> None:
+    draft = gmail.drafts().create(userId="me", body={"message": {"raw": raw(body="Ref: PSFX1")}})
+    draft = draft.execute()
+    assert draft["id"].startswith("r")
+    assert draft["message"]["labelIds"] == ["DRAFT"]
+    assert sandbox.writes(path="%/drafts") == 1
+    listed = gmail.drafts().list(userId="me", q="PSFX1").execute()["drafts"]
+    assert [d["id"] for d in listed] == [draft["id"]]
+    assert search(gmail, 'in:sent "PSFX1"') == []  # a draft is not sent mail
+
+    sent = gmail.drafts().send(userId="me", body={"id": draft["id"]}).execute()
+    assert sent["labelIds"] == ["SENT"]
+    assert sent["id"] != draft["message"]["id"]  # "a new message with an updated ID"
+    assert search(gmail, 'in:sent "PSFX1"') == [sent["id"]]
+    assert headers_of(gmail, sent["id"])["Message-ID"].endswith("@mail.gmail.com>")
+    assert gmail.drafts().list(userId="me", q="PSFX1").execute().get("drafts") is None
+    # sending it again: Gmail no longer knows the draft
+    with pytest.raises(HttpError) as err:
+        gmail.drafts().send(userId="me", body={"id": draft["id"]}).execute()
+    assert err.value.status_code == 404
+    assert sandbox.writes(path="%/drafts/send") == 2  # both tries are in the log
+
+
+def test_a_stale_search_does_not_find_what_was_just_sent_but_a_get_by_id_does(
+    sandbox: SandboxClient, gmail: Any
+) -> None:
+    sent = send(gmail, raw=raw(body="Ref: PSFX2"))
+    sandbox.add_fault(r"/google/gmail/v1/users/me/messages", method="GET", kind="stale", delay=60)
+    assert search(gmail, '"PSFX2"') == []  # the index is a minute behind
+    assert search(gmail, '"PSFX2"') == [sent["id"]]  # the fault hit one search
+    gmail.messages().get(userId="me", id=sent["id"]).execute()

@@ -23,7 +23,8 @@ from tasks.gmail import FALLBACK_DOMAIN, ensure_email, find_email
 
 OPPORTUNITY = seed.OPPORTUNITIES[1].id
 KIND = ArtifactKind.INITIATION_EMAIL
-SEND = r"/google/gmail/v1/users/me/messages/send"
+SEND = r"/google/gmail/v1/users/me/drafts/send"
+SEARCHES = r"/google/gmail/v1/users/me/(messages|drafts)"
 CUSTOMER = "dana.whitfield@acme.example"
 OPS = "olivia.park@northwind.example"
 
@@ -64,7 +65,7 @@ def test_sends_once_and_finds_it_again(outside: SandboxClient) -> None:
     assert first.system == "Gmail"
     assert first.kind == "initiation email"
     assert first.name == f"Welcome to Northwind Cloud – SOW-2026-041 (to {CUSTOMER})"
-    assert outside.writes(service="gmail") == 1
+    assert outside.writes(service="gmail") == 2  # the draft, then its sending
 
     before = outside.last_request_id()
     again = send(subject="Edited subject", body="Edited body")
@@ -107,7 +108,7 @@ def test_parts_are_different_emails(outside: SandboxClient) -> None:
     assert second.created
     assert first.id != second.id
     assert not send(kind=kind, part="PS-MIG").created
-    assert outside.writes(service="gmail") == 2
+    assert outside.writes(service="gmail") == 4
 
 
 @pytest.mark.parametrize("fault", ["status", "drop"])
@@ -119,7 +120,23 @@ def test_a_send_whose_answer_is_lost_is_not_sent_again(outside: SandboxClient, f
     retried = send()
     assert not retried.created
     assert len(sent(outside)) == 1
-    assert outside.writes(service="gmail") == 1  # the send that lost its answer, nothing since
+    assert outside.writes(service="gmail") == 2  # the draft, the send that lost its answer
+
+
+def test_a_lost_answer_is_not_sent_again_while_the_search_cannot_see_it_yet(
+    outside: SandboxClient,
+) -> None:
+    # Gmail's search is minutes behind; the send is applied but its answer is lost
+    outside.add_fault(SEARCHES, method="GET", kind="stale", delay=600, times=None)
+    outside.add_fault(SEND, method="POST", status=503, after_commit=True)
+    with pytest.raises(TransientError, match="Gmail: sending of the initiation email"):
+        send()
+
+    retried = send()  # the draft recorded under the key is sent again: Gmail answers 404
+    assert not retried.created
+    assert len(sent(outside)) == 1
+    assert outside.writes(service="gmail", path="%/drafts/send") == 2
+    assert outside.writes(service="gmail", path="%/drafts") == 1  # one draft, never a second
 
 
 def test_a_sent_email_moved_to_the_trash_is_not_sent_again(outside: SandboxClient) -> None:

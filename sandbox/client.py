@@ -49,6 +49,11 @@ class SandboxClient:
         params = {"since": since} if since is not None else {}
         return dict(self._call("GET", "/requests/summary", params=params))
 
+    def keep_responses(self, on: bool = True) -> None:
+        """Keep every answer's body in the request log (`requests(responses=True)` returns them)
+        until the next reset."""
+        self._call("POST", "/record", json={"responses": on})
+
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
 

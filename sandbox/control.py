@@ -79,6 +79,7 @@ async def requests(
     write: bool | None = None,
     status: int | None = None,
     since: int | None = Query(None, description="only requests with a larger id"),
+    responses: bool = Query(False, description="each with its answer's body, where one was kept"),
 ) -> dict[str, Any]:
     """The request log, oldest first: system, method, path, status, time, write, fault, quota."""
     where, params = _where(
@@ -93,7 +94,22 @@ async def requests(
         }
     )
     rows = list(sb.store.requests(where, params))
+    if responses:
+        kept = sb.store.responses([int(row["id"]) for row in rows])
+        for row in rows:
+            row["response"] = kept.get(int(row["id"]))
     return {"count": len(rows), "requests": rows}
+
+
+class Keeping(BaseModel):
+    responses: bool = Field(description="keep every answer's body beside its request")
+
+
+@router.post("/record")
+async def record(sb: SandboxDep, keeping: Keeping) -> dict[str, bool]:
+    """Keep (or stop keeping) the answers' bodies in the request log, until the next reset."""
+    sb.keep_responses = keeping.responses
+    return {"responses": sb.keep_responses}
 
 
 @router.get("/requests/summary")

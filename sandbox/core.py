@@ -83,6 +83,7 @@ class Store:
                 id INTEGER PRIMARY KEY, time REAL, system TEXT, service TEXT, method TEXT,
                 path TEXT, query TEXT, status INTEGER, duration_ms REAL, write INTEGER,
                 fault TEXT, quota TEXT, auth TEXT, body TEXT);
+            CREATE TABLE IF NOT EXISTS responses (id INTEGER PRIMARY KEY, body TEXT);
             """
         )
         self._tables: dict[tuple[str, str], dict[str, Json]] = defaultdict(dict)
@@ -165,6 +166,16 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
+    def keep_response(self, request_id: int, body: bytes) -> None:
+        text = body.decode("utf-8", "replace")
+        self._db.execute("INSERT INTO responses (id, body) VALUES (?, ?)", (request_id, text))
+
+    def responses(self, ids: list[int]) -> dict[int, str]:
+        """The answers kept for these requests (while `Sandbox.keep_responses` was on)."""
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(f"SELECT id, body FROM responses WHERE id IN ({marks})", ids)
+        return {int(id_): str(body) for id_, body in rows}
+
     def requests(self, where: str = "", params: tuple[Any, ...] = ()) -> Iterator[Json]:
         cur = self._db.execute(f"SELECT * FROM requests {where} ORDER BY id", params)
         names = [d[0] for d in cur.description]
@@ -175,6 +186,7 @@ class Store:
 
     def clear_requests(self) -> None:
         self._db.execute("DELETE FROM requests")
+        self._db.execute("DELETE FROM responses")
 
     def close(self) -> None:
         self._db.close()
@@ -361,6 +373,8 @@ class Sandbox:
     quotas: Quotas = field(default_factory=Quotas)
     faults: Faults = field(default_factory=Faults)
     clock: Clock = field(default_factory=Clock)
+    # Keep every answer's body beside its request (a test compares them with the vendors' specs)
+    keep_responses: bool = False
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -377,6 +391,7 @@ class Sandbox:
         self.quotas.overrides.clear()
         self.quotas.window_overrides.clear()
         self.clock.offset = timedelta()
+        self.keep_responses = False
         if seed:
             for system in self.systems.values():
                 system.seed(self)
@@ -441,10 +456,13 @@ class SandboxMiddleware:
             body=body[:LOG_BODY_LIMIT].decode("utf-8", "replace"),
         )
         status_box = [0]
+        answer = bytearray() if self.sandbox.keep_responses else None
 
         async def send_logged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
+            elif message["type"] == "http.response.body" and answer is not None:
+                answer.extend(message.get("body", b""))
             await send(message)
 
         try:
@@ -469,7 +487,9 @@ class SandboxMiddleware:
         finally:
             record.status = status_box[0]
             record.duration_ms = (time.perf_counter() - started) * 1000
-            self.sandbox.store.log(record)
+            request_id = self.sandbox.store.log(record)
+            if answer is not None:
+                self.sandbox.store.keep_response(request_id, bytes(answer))
 
     async def _inject(
         self,

@@ -464,6 +464,9 @@ def create_epic(ctx: Ctx) -> Reply:
         "epic",
         {
             "id": new_id(ctx.sb, "epic"),
+            # Epics are work items since GitLab 17.2: the REST API answers the legacy epic id,
+            # the work item's own id (an issue's, in GitLab's model) beside it, and an iid both share
+            "work_item_id": new_id(ctx.sb, "issue"),
             "iid": ctx.sb.store.next_id(f"gitlab.epic-iid.{group['id']}"),
             "group_id": group["id"],
             "parent_id": _parent_epic(ctx, group),

@@ -607,6 +607,7 @@ def epic_json(ctx: Ctx, epic: Json) -> Json:
     web_url = f"{ctx.base}/groups/{path}/-/epics/{epic['iid']}"
     return {
         "id": epic["id"],
+        "work_item_id": epic.get("work_item_id"),
         "iid": epic["iid"],
         "color": "#1068bf",
         "text_color": "#FFFFFF",

@@ -140,6 +140,7 @@ def _seed_past_engagement(sb: Sandbox, customers: Json, bot: Json, users: dict[s
 
     epic = {
         "id": new_id(sb, "epic"),
+        "work_item_id": new_id(sb, "issue"),
         "iid": sb.store.next_id(f"gitlab.epic-iid.{acme['id']}"),
         "group_id": acme["id"],
         "parent_id": None,

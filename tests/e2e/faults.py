@@ -275,6 +275,7 @@ def census(sandbox: SandboxClient) -> dict[str, int]:
     alerts = sum(m.get("channel") in ops for m in sandbox.state("slack", "messages"))
     if alerts:
         counts["slack messages"] -= alerts
+        counts["slack rendered"] -= alerts  # the sandbox's reading of each message
     return counts
 
 
@@ -307,14 +308,17 @@ class Reference:
     phase: str
     routes: list[WriteRoute]
     census: dict[str, int]
+    answers: list[dict[str, Any]]  # every request of the run, with the sandbox's answer
 
 
 def reference_run(sandbox: SandboxClient, phase: str) -> Reference:
     opportunity = prepare(sandbox, phase)
     start = sandbox.last_request_id()
+    sandbox.keep_responses()
     state, _ = run_phase(PHASES[phase], opportunity)
     assert state.type == StateType.COMPLETED, state.message
-    return Reference(phase, write_routes(sandbox, start), census(sandbox))
+    answers = sandbox.requests(since=start, responses=True)
+    return Reference(phase, write_routes(sandbox, start), census(sandbox), answers)
 
 
 @dataclass

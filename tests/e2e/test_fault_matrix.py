@@ -10,6 +10,7 @@ in turn. The per-route x per-kind matrix is `python -m benchmarks.reliability`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
+from tests.e2e.discovery import conformance_problems, method_of
 from tests.e2e.faults import (
     BATCHED_KINDS,
     PHASES,
@@ -52,9 +54,7 @@ def test_the_write_routes_come_from_the_reference_runs(
 ) -> None:
     pre, initiate = references["pre-initiate"].routes, references["initiate"].routes
     # a few the handbook names, so an empty or broken discovery cannot pass
-    assert (
-        WriteRoute("google", "POST", "/google/gmail/v1/users/{user_id}/drafts/send") in initiate
-    )
+    assert WriteRoute("google", "POST", "/google/gmail/v1/users/{user_id}/drafts/send") in initiate
     assert WriteRoute("gitlab", "POST", "/gitlab/api/v4/projects") in initiate
     assert WriteRoute("mavenlink", "POST", "/mavenlink/api/v1/workspace_allocations.json") in pre
     # (Pre-Initiate's proposal and approval are recorded before its run, as the approval form
@@ -83,3 +83,44 @@ def test_a_fault_on_every_write_route_ends_with_every_object_once(
     case = run_case(world, reference, kind, reference.routes)
     assert case.problems == [], "\n".join(case.problems or [])
     assert case.faults >= len(reference.routes)
+
+
+def test_every_google_answer_of_the_reference_runs_is_as_googles_own_spec_describes_it(
+    references: dict[str, Reference],
+) -> None:
+    answers = [
+        answer
+        for reference in references.values()
+        for answer in reference.answers
+        if answer["system"] == "google" and 200 <= answer["status"] < 300 and answer["response"]
+    ]
+    called = {found[1]["id"] for a in answers if (found := method_of(a["method"], a["path"]))}
+    # every Google API psflow calls, so an empty or broken log cannot pass
+    assert {a["service"] for a in answers} >= {"drive", "sheets", "gmail", "calendar", "docs"}
+    assert len(called) >= 12, called
+    problems = [
+        problem
+        for answer in answers
+        if "alt=media" not in answer["query"]
+        for problem in conformance_problems(
+            answer["method"], answer["path"], json.loads(answer["response"])
+        )
+    ]
+    assert problems == []
+
+
+def test_the_conformance_check_finds_what_differs_from_the_spec() -> None:
+    file = {"kind": "drive#file", "id": "1", "name": "x", "appProperties": {"k": "v"}}
+    assert conformance_problems("GET", "/google/drive/v3/files/1", file) == []
+    bad = {**file, "color": "red", "size": 12, "capabilities": {"canEdit": "yes"}}
+    assert sorted(conformance_problems("GET", "/google/drive/v3/files/1", bad)) == [
+        "drive.files.get.capabilities.canEdit: a boolean, got 'yes'",
+        "drive.files.get.color: not a field of File",
+        "drive.files.get.size: a string, got 12",  # an int64: JSON carries it as text
+    ]
+    values = {"range": "Estimate!A1", "majorDimension": "DIAGONAL", "values": [["1"]]}
+    assert conformance_problems("GET", "/google/v4/spreadsheets/s1/values/Estimate!A1", values) == [
+        "sheets.spreadsheets.values.get.majorDimension: one of "
+        "['DIMENSION_UNSPECIFIED', 'ROWS', 'COLUMNS'], got 'DIAGONAL'"
+    ]
+    assert conformance_problems("GET", "/google/nowhere/v9/things", {}) != []

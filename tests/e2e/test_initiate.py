@@ -175,7 +175,7 @@ def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
 
     writes = written(sandbox, start)
     assert writes["salesforce"] == 1  # the engagement record, with its GitLab link
-    assert writes["gmail"] == 1
+    assert writes["gmail"] == 2  # the initiation e-mail: its draft, then its sending
     assert writes["calendar"] == 2
     objects = objects_of(sandbox, opportunity)
     assert objects == EXPECTED

@@ -296,6 +296,10 @@ def test_epic_round_trip_and_issue_links(
     )
     assert (epic.iid, epic.state, epic.labels) == (1, "opened", ["PS::Activity"])
     assert epic.references["full"] == "ps-customers/globex-industries&1"
+    # GitLab's epics API (deprecated in 17.0; epics are work items since 17.2): "The legacy epic ID
+    # is not the same as the WorkItem ID. Only the iid matches. [...] the response includes
+    # work_item_id" (docs.gitlab.com/api/epics); a work item's id is an issue's
+    assert epic.work_item_id not in (epic.id, epic.iid)
     assert globex.epics.get(epic.iid).title == "SOW-2026-042 Globex Industries"
 
     handoff = project.issues.create({"title": "Sales to PS hand-off"})

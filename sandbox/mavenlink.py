@@ -7,7 +7,9 @@ milestones) with assignments, and custom fields with their values.
 
 Wire format, as documented at https://developer.kantata.com/ ("Response Format", "Errors"):
 - every answer is `{"count", "results": [{"key", "id"}], "<key>": {"<id>": {...}}, "meta"}`; ids are
-  strings; associations asked for with `include=` are side-loaded under their own top-level keys;
+  strings; associations asked for with `include=` are side-loaded under their own top-level keys,
+  and the fields naming them (`user_id` of a participation, `custom_field_id` of a custom field
+  value, ...) appear only then (`_GATED`), on side-loaded objects never (no nested includes);
 - paging with `page`/`per_page` (default 20, max 200) or `limit`/`offset`; `only=1,2` asks by id and
   never 404s, while `GET /<kind>/<id>.json` does;
 - creates take `{"<singular>": {...}}`, or `{"<plural>": [...]}` for a bulk create;
@@ -163,10 +165,23 @@ def _exists(sb: Sandbox, kind: str, id_: Any) -> bool:
     return id_ not in (None, "") and sb.store.get(NAME, kind, str(id_)) is not None
 
 
-# Fields Kantata returns only when their association is asked for with `include=`.
+# Fields Kantata returns only when their association is asked for with `include=`: the spec's
+# schemas (developer.kantata.com, Kantata/specification.yml) say of each "`<field>` will only be
+# included in the response if `<association>` is in the list of included associations". A
+# WorkspaceAllocation has no user_id at all: it names its `workspace_resource_id`, whose user_id
+# is itself gated. Stored rows keep every field (`/_sandbox/state` shows them).
 _GATED = {
     "workspaces": {"creator_id": "creator", "primary_maven_id": "primary_maven"},
     "workspace_resources": {"user_id": "user", "workspace_id": "workspace", "role_id": "role"},
+    "workspace_allocations": {"workspace_id": "workspace"},
+    "participations": {"user_id": "user", "workspace_id": "workspace"},
+    "custom_field_values": {"custom_field_id": "custom_field", "setter_id": "setter"},
+    "stories": {
+        "workspace_id": "workspace",
+        "parent_id": "parent",
+        "root_id": "root",
+        "creator_id": "creator",
+    },
 }
 
 
@@ -279,7 +294,9 @@ INCLUDES: dict[str, dict[str, Include]] = {
         "external_references": _external_references("WorkspaceResource"),
     },
     "workspace_allocations": {
-        "workspace_resource": _belongs_to("resource_id", "workspace_resources", "resource_id"),
+        "workspace_resource": _belongs_to(
+            "workspace_resource_id", "workspace_resources", "workspace_resource_id"
+        ),
         "workspace": _belongs_to("workspace_id", "workspaces", "workspace_id"),
         "external_references": _external_references("WorkspaceAllocation"),
     },
@@ -288,6 +305,8 @@ INCLUDES: dict[str, dict[str, Include]] = {
         "assignments": _has_many("assignment_ids", "assignments", "story_id"),
         "workspace": _belongs_to("workspace_id", "workspaces", "workspace_id"),
         "parent": _belongs_to("parent_id", "stories", "parent_id"),
+        "root": _belongs_to("root_id", "stories", "root_id"),
+        "creator": _belongs_to("creator_id", "users", "creator_id"),
         "sub_stories": _has_many("sub_story_ids", "stories", "parent_id"),
         "external_references": _external_references("Story"),
         "custom_field_values": _custom_field_values("Story"),
@@ -298,6 +317,7 @@ INCLUDES: dict[str, dict[str, Include]] = {
     },
     "custom_field_values": {
         "custom_field": _belongs_to("custom_field_id", "custom_fields", "custom_field_id"),
+        "setter": _belongs_to("setter_id", "users", "setter_id"),
         "subject": _subject,
     },
     "external_references": {"subject": _subject},
@@ -963,15 +983,32 @@ def make_team_lead(sb: Sandbox, participation: Json) -> None:
         _touch(sb, "workspaces", workspace)
 
 
+# Filters a client might guess that the Participations listing does not document: Kantata would
+# not filter by them, so the sandbox refuses them rather than quietly answering as if it did.
+_UNDOCUMENTED_PARTICIPATION_FILTERS = {"user_id": "by_user", "role": "mavens_only"}
+
+
 @route("/participations", "GET")
 async def list_participations(sb: SandboxDep, request: Request) -> Json:
+    """`workspace_id` is required ("This parameter is required to identify the project you want
+    to retrieve participations for"); `by_user` ("Retrieves participations for the specified user
+    ID") and `mavens_only` ("Only consultant participations") narrow it."""
     q = request.query_params
-    rows: Iterable[Json] = table(sb, "participations").values()
-    for field in ("workspace_id", "user_id", "role"):
-        if (value := q.get(field)) is not None:
-            rows = [p for p in rows if str(p[field]) == value]
-    if (user := q.get("by_user")) is not None:  # Kantata's documented name for the user filter
+    for guess, documented in _UNDOCUMENTED_PARTICIPATION_FILTERS.items():
+        if guess in q:
+            raise ApiError(
+                400,
+                f"{guess} is not a participations filter (Kantata documents {documented})",
+                "system",
+            )
+    workspace = q.get("workspace_id")
+    if not workspace:
+        raise Invalid(("workspace_id", "workspace_id is required"))
+    rows = [p for p in table(sb, "participations").values() if str(p["workspace_id"]) == workspace]
+    if (user := q.get("by_user")) is not None:
         rows = [p for p in rows if str(p["user_id"]) == user]
+    if _bool(q.get("mavens_only")):
+        rows = [p for p in rows if p["role"] == "maven"]
     return listing(sb, request, "participations", rows)
 
 
@@ -1140,9 +1177,8 @@ def new_allocation(
         allocation_id,
         {
             "id": allocation_id,
-            "resource_id": resource["id"],
-            "workspace_id": resource["workspace_id"],
-            "user_id": resource["user_id"],
+            "workspace_resource_id": resource["id"],
+            "workspace_id": resource["workspace_id"],  # shown only with include=workspace
             "start_date": start,
             "end_date": end,
             "minutes": minutes,  # the total over the date range, as Kantata counts it
@@ -1182,25 +1218,34 @@ def _allocation_fields(
     return out
 
 
+def _allocated_user(sb: Sandbox, allocation: Json) -> str | None:
+    """The user of the allocation's resource as it is now (a resource can be named later)."""
+    resource = sb.store.get(NAME, "workspace_resources", str(allocation["workspace_resource_id"]))
+    return str(resource["user_id"]) if resource and resource["user_id"] else None
+
+
 @route("/workspace_allocations", "GET")
 async def list_workspace_allocations(sb: SandboxDep, request: Request) -> Json:
+    """The filters the spec documents for this listing ("Limit to allocations associated with the
+    workspace resource user's IDs", `type` hard or soft, `overlaps_with_date_range`, ...)."""
     q = request.query_params
     rows: Iterable[Json] = table(sb, "workspace_allocations").values()
     for param, field in (
         ("workspace_ids", "workspace_id"),
-        ("workspace_resource_ids", "resource_id"),
-        ("user_ids", "user_id"),
+        ("workspace_resource_ids", "workspace_resource_id"),
     ):
         if (wanted := _ids(q.get(param))) is not None:
             rows = [a for a in rows if str(a[field]) in wanted]
+    if (users := _ids(q.get("user_ids"))) is not None:
+        rows = [a for a in rows if _allocated_user(sb, a) in users]
     if kind := q.get("type"):
         if kind not in ("hard", "soft"):
             raise ApiError(400, "type must be hard or soft", "system")
         rows = [a for a in rows if a["hard"] == (kind == "hard")]
     if _bool(q.get("named_resources_only")):
-        rows = [a for a in rows if a["user_id"]]
+        rows = [a for a in rows if _allocated_user(sb, a)]
     if _bool(q.get("unnamed_resources_only")):
-        rows = [a for a in rows if not a["user_id"]]
+        rows = [a for a in rows if not _allocated_user(sb, a)]
     if span := q.get("overlaps_with_date_range"):
         first, _, last = span.partition(":")
         try:

@@ -129,9 +129,34 @@ def get_hard_bookings(emails: list[str], start: date, end: date) -> dict[str, li
     }
     bookings: dict[str, list[Allocation]] = {email: [] for email in user_ids}
     with calling(SYSTEM, f"hard allocations of {', '.join(user_ids)} from {start} to {end}"):
-        for row, _ in _pages("workspace_allocations.json", "workspace_allocations", params):
-            bookings[email_of[str(row["user_id"])]].append(_per_day(row))
+        rows = [
+            row for row, _ in _pages("workspace_allocations.json", "workspace_allocations", params)
+        ]
+        # an allocation names its workspace resource, never its person (Kantata has no user_id
+        # on it): with one person asked for, the filter already says whose every row is
+        resources = {str(row["workspace_resource_id"]) for row in rows}
+        if len(email_of) == 1:
+            owner = dict.fromkeys(resources, next(iter(email_of)))
+        else:
+            owner = _resource_users(resources)
+        for row in rows:
+            # a resource gone between the two reads took its allocations with it
+            if (user_id := owner.get(str(row["workspace_resource_id"]))) in email_of:
+                bookings[email_of[user_id]].append(_per_day(row))
     return bookings
+
+
+def _resource_users(resource_ids: Iterable[str]) -> dict[str, str]:
+    """{workspace resource id: its user's id}, one listing per 200 resources (`only`, with the user
+    included: Kantata shows a resource's `user_id` only with include=user)."""
+    ids = sorted(resource_ids)
+    owners: dict[str, str] = {}
+    for first in range(0, len(ids), PER_PAGE):
+        params = {"only": ",".join(ids[first : first + PER_PAGE]), "include": "user"}
+        for row, _ in _pages("workspace_resources.json", "workspace_resources", params):
+            if row.get("user_id"):
+                owners[str(row["id"])] = str(row["user_id"])
+    return owners
 
 
 def _per_day(allocation: dict[str, Any]) -> Allocation:
@@ -330,6 +355,32 @@ def _custom_field_ids(names: Iterable[str]) -> dict[str, str]:
     return ids
 
 
+def _custom_field_values(
+    workspace_id: str, names: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """({field id: value} of the project, {name: field id} of the fields called `names`).
+
+    The project's values come with their fields (Kantata shows a value's `custom_field_id` only
+    with include=custom_field, and a value side-loaded with its project cannot ask for it); the
+    account's fields are listed only for a name the project has no value of yet.
+    """
+    wanted = set(names)
+    values: dict[str, Any] = {}
+    ids: dict[str, str] = {}
+    params = {"subject_type": "Workspace", "with_subject_id": workspace_id}
+    for row, body in _pages(
+        "custom_field_values.json", "custom_field_values", {**params, "include": "custom_field"}
+    ):
+        field_id = str(row["custom_field_id"])
+        values[field_id] = row.get("value")
+        name = (body.get("custom_fields") or {}).get(field_id, {}).get("name")
+        if name in wanted:
+            ids[name] = field_id
+    if missing := wanted - set(ids):
+        ids.update(_custom_field_ids(missing))
+    return values, ids
+
+
 @outside_task
 def ensure_workspace_details(
     workspace_id: str,
@@ -342,8 +393,9 @@ def ensure_workspace_details(
     """The project's budget (the SOW amount), its target margin (Kantata's native
     `target_margin`, a whole percentage), custom fields by name, e.g.
     {"GitLab Project": url, "Salesforce Opportunity": id}, and its `status` (a Kantata status
-    key) when given: two reads, then one update carrying only what differs. An empty value is
-    skipped, never written over what is there.
+    key) when given: two reads (the project, its custom field values; a third, the account's
+    custom fields, while the project has no value of one of them yet), then one update carrying
+    only what differs. An empty value is skipped, never written over what is there.
 
     Returns:
         True when Kantata was written; False on a re-run.
@@ -360,17 +412,8 @@ def ensure_workspace_details(
     """
     fields = {name: value for name, value in custom_fields.items() if value}
     with calling(SYSTEM, f"budget, margin and custom fields of project {workspace_id}"):
-        body = _call(
-            "GET", f"workspaces/{workspace_id}.json", params={"include": "custom_field_values"}
-        )
-        workspace = _rows(body, "workspaces")[0]
-        field_ids = _custom_field_ids(fields)
-        values = body.get("custom_field_values", {})
-        current = {
-            str(values[i]["custom_field_id"]): values[i].get("value")
-            for i in workspace.get("custom_field_value_ids", [])
-            if i in values
-        }
+        workspace = _rows(_call("GET", f"workspaces/{workspace_id}.json"), "workspaces")[0]
+        current, field_ids = _custom_field_values(workspace_id, fields) if fields else ({}, {})
         changes: dict[str, Any] = {}
         if status is not None and str(workspace["status"]["key"]) != status:
             changes["status_key"] = int(status)

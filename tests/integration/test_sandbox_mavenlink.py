@@ -280,6 +280,7 @@ def test_participations_resources_and_soft_allocations(api: httpx.Client) -> Non
     participation = one(
         api.post(
             "participations.json",
+            params={"include": "user"},
             json={
                 "participation": {"workspace_id": workspace["id"], "user_id": chen, "role": "maven"}
             },
@@ -291,7 +292,10 @@ def test_participations_resources_and_soft_allocations(api: httpx.Client) -> Non
         json={"participation": {"workspace_id": workspace["id"], "user_id": chen}},
     )
     assert again.status_code == 422
-    members = items(api.get("participations.json", params={"workspace_id": workspace["id"]}))
+    members = items(
+        api.get("participations.json", params={"workspace_id": workspace["id"], "include": "user"}),
+        "participations",
+    )
     assert {m["user_id"] for m in members} == {chen, one(api.get("users/me.json"))["id"]}
 
     named = one(
@@ -327,6 +331,7 @@ def test_participations_resources_and_soft_allocations(api: httpx.Client) -> Non
     soft = one(
         api.post(
             "workspace_allocations.json",
+            params={"include": "workspace"},
             json={
                 "workspace_allocation": {
                     "resource_id": named["id"],
@@ -338,7 +343,8 @@ def test_participations_resources_and_soft_allocations(api: httpx.Client) -> Non
             },
         )
     )
-    assert (soft["hard"], soft["workspace_id"], soft["user_id"]) == (False, workspace["id"], chen)
+    assert (soft["hard"], soft["workspace_id"]) == (False, workspace["id"])
+    assert soft["workspace_resource_id"] == named["id"]  # its person is the resource's user
     ours = {"workspace_ids": workspace["id"]}
     assert [
         a["id"]
@@ -406,7 +412,7 @@ def test_stories_and_assignments(api: httpx.Client) -> None:
     child = one(
         api.post(
             "stories.json",
-            params={"include": "assignees"},
+            params={"include": "assignees,parent,root"},
             json={
                 "story": {
                     "workspace_id": workspace["id"],
@@ -507,6 +513,178 @@ def test_custom_field_values_create_override_and_update(api: httpx.Client) -> No
         f"workspaces/{workspace['id']}.json", params={"include": "custom_field_values"}
     )
     assert one(included)["custom_field_value_ids"] == [stored["id"]]
+
+
+# --- what needs an include (Kantata/specification.yml, developer.kantata.com) ----------------------
+# Each gated field's schema description reads "`<field>` will only be included in the response if
+# `<association>` is in the list of included associations"; the include lists below are the
+# endpoints' own. The spec documents no nested includes: a side-loaded object shows none.
+
+
+def test_an_allocation_names_its_resource_not_its_person(api: httpx.Client) -> None:
+    aisha = user_id(api, "aisha_bello")
+    (allocation,) = items(api.get("workspace_allocations.json", params={"user_ids": aisha}))
+    # WorkspaceAllocation: `workspace_resource_id` "The ID of the workspace resource that the
+    # allocation will be associated with" (always); no `user_id` property at all
+    assert "user_id" not in allocation
+    assert "resource_id" not in allocation  # `resource_id` is the create request's field
+    resource_id = allocation["workspace_resource_id"]
+    # WorkspaceAllocation: workspace_id — only with include=workspace
+    assert "workspace_id" not in allocation
+    reply = api.get(
+        f"workspace_allocations/{allocation['id']}.json",
+        params={"include": "workspace,workspace_resource"},
+    )
+    shown = one(reply)
+    assert shown["workspace_id"] in reply.json()["workspaces"]
+    assert shown["workspace_resource_id"] == resource_id
+    # the resource comes along, but its user_id needs include=user on the resource itself
+    side_loaded = reply.json()["workspace_resources"][resource_id]
+    assert "user_id" not in side_loaded
+    # WorkspaceResource: user_id — only with include=user; `only` asks by id
+    reply = api.get("workspace_resources.json", params={"only": resource_id, "include": "user"})
+    assert one(reply)["user_id"] == aisha
+    assert reply.json()["users"][aisha]["email_address"] == demo.staff("aisha_bello").email
+
+
+def test_allocations_follow_a_resource_named_later(api: httpx.Client) -> None:
+    workspace = new_workspace(api)
+    role = items(api.get("roles.json"))[0]
+    unnamed = one(
+        api.post(
+            "workspace_resources.json",
+            json={"workspace_resource": {"workspace_id": workspace["id"], "role_id": role["id"]}},
+        )
+    )
+    allocation = {"start_date": "2026-03-02", "end_date": "2026-03-06", "minutes": 600}
+    soft = one(
+        api.post(
+            "workspace_allocations.json",
+            json={"workspace_allocation": {"resource_id": unnamed["id"], **allocation}},
+        )
+    )
+    ours = {"workspace_ids": workspace["id"]}
+    unnamed_only = {**ours, "unnamed_resources_only": "true"}
+    assert [a["id"] for a in items(api.get("workspace_allocations.json", params=unnamed_only))] == [
+        soft["id"]
+    ]
+    chen = user_id(api, "chen_wei")
+    api.put(
+        f"workspace_resources/{unnamed['id']}.json", json={"workspace_resource": {"user_id": chen}}
+    ).raise_for_status()
+    # "Limit to allocations associated with the workspace resource user's IDs": the resource's
+    # user as it is now
+    by_user = {**ours, "user_ids": chen}
+    assert [a["id"] for a in items(api.get("workspace_allocations.json", params=by_user))] == [
+        soft["id"]
+    ]
+    named_only = {**ours, "named_resources_only": "true"}
+    assert len(items(api.get("workspace_allocations.json", params=named_only))) == 1
+    assert items(api.get("workspace_allocations.json", params=unnamed_only)) == []
+
+
+def test_a_custom_field_value_names_its_field_only_with_include(api: httpx.Client) -> None:
+    (ref,) = workspace_of(api, demo.ACME_PAST.id)
+    params = {"subject_type": "Workspace", "with_subject_id": ref["subject_id"]}
+    values = items(api.get("custom_field_values.json", params=params))
+    assert {v["custom_field_name"] for v in values} >= {"Salesforce Opportunity"}
+    # CustomFieldValue: custom_field_id — only with include=custom_field; setter_id — only with
+    # include=setter; `custom_field_name` "The name of the Custom Field" is always there
+    assert all("custom_field_id" not in v and "setter_id" not in v for v in values)
+    reply = api.get("custom_field_values.json", params={**params, "include": "custom_field,setter"})
+    body = reply.json()
+    for value in items(reply, "custom_field_values"):
+        assert body["custom_fields"][value["custom_field_id"]]["name"] == value["custom_field_name"]
+        assert body["users"][value["setter_id"]]["email_address"] == demo.PS_MAILBOX
+    # side-loaded with their project, values cannot be asked for their field
+    reply = api.get(
+        f"workspaces/{ref['subject_id']}.json", params={"include": "custom_field_values"}
+    )
+    side_loaded = [
+        reply.json()["custom_field_values"][i] for i in one(reply)["custom_field_value_ids"]
+    ]
+    assert side_loaded
+    assert all("custom_field_id" not in v for v in side_loaded)
+
+
+def test_a_participation_names_its_user_and_project_only_with_include(
+    api: httpx.Client,
+) -> None:
+    (ref,) = workspace_of(api, demo.ACME_PAST.id)
+    workspace = str(ref["subject_id"])
+    listed = items(api.get("participations.json", params={"workspace_id": workspace}))
+    assert listed
+    # Participation: user_id — only with include=user; workspace_id — only with
+    # include=workspace; `role` and `is_team_lead` always
+    assert all("user_id" not in p and "workspace_id" not in p for p in listed)
+    assert all(p["role"] in ("maven", "buyer") and "is_team_lead" in p for p in listed)
+    reply = api.get(
+        "participations.json", params={"workspace_id": workspace, "include": "user,workspace"}
+    )
+    body = reply.json()
+    for participation in items(reply, "participations"):
+        assert participation["user_id"] in body["users"]
+        assert participation["workspace_id"] == workspace
+    assert workspace in body["workspaces"]
+
+
+def test_participations_take_only_the_documented_filters(api: httpx.Client) -> None:
+    (ref,) = workspace_of(api, demo.ACME_PAST.id)
+    workspace = str(ref["subject_id"])
+    bruno = user_id(api, "bruno_costa")
+    # `workspace_id` (required): "This parameter is required to identify the project you want
+    # to retrieve participations for"
+    missing = api.get("participations.json", params={"by_user": bruno})
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "workspace_id"
+    # `by_user`: "Retrieves participations for the specified user ID"
+    reply = api.get(
+        "participations.json",
+        params={"workspace_id": workspace, "by_user": bruno, "include": "user"},
+    )
+    assert [p["user_id"] for p in items(reply, "participations")] == [bruno]
+    # `mavens_only`: "Only consultant participations"
+    mavens = items(
+        api.get("participations.json", params={"workspace_id": workspace, "mavens_only": "true"})
+    )
+    assert mavens
+    assert {p["role"] for p in mavens} == {"maven"}
+    # Kantata would not filter by a guessed `user_id` or `role`; the sandbox refuses them
+    for guess in ({"user_id": bruno}, {"role": "maven"}):
+        refused = api.get("participations.json", params={"workspace_id": workspace, **guess})
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["type"] == "system"
+
+
+def test_a_story_names_its_project_and_parent_only_with_include(api: httpx.Client) -> None:
+    workspace = new_workspace(api)
+    parent = one(
+        api.post("stories.json", json={"story": {"workspace_id": workspace["id"], "title": "A"}})
+    )
+    child = one(
+        api.post(
+            "stories.json",
+            json={
+                "story": {"workspace_id": workspace["id"], "title": "B", "parent_id": parent["id"]}
+            },
+        )
+    )
+    # Story: workspace_id — only with include=workspace; parent_id — only with include=parent;
+    # root_id — only with include=root; creator_id — only with include=creator
+    for gated in ("workspace_id", "parent_id", "root_id", "creator_id"):
+        assert gated not in child
+    assert child["ancestor_ids"] == [parent["id"]]  # always there
+    reply = api.get(
+        f"stories/{child['id']}.json", params={"include": "workspace,parent,root,creator"}
+    )
+    shown = one(reply)
+    assert (shown["workspace_id"], shown["parent_id"], shown["root_id"]) == (
+        workspace["id"],
+        parent["id"],
+        parent["id"],
+    )
+    assert reply.json()["users"][shown["creator_id"]]["email_address"] == demo.PS_MAILBOX
+    assert "workspace_id" not in reply.json()["stories"][parent["id"]]  # side-loaded
 
 
 # --- quotas and faults ---------------------------------------------------------------------------

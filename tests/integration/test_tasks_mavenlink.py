@@ -215,7 +215,80 @@ def test_get_hard_bookings_reads_the_seeded_workload(outside: SandboxClient) -> 
         DIVYA: [],
         kavya: [Allocation(start=friday, end=friday + timedelta(days=4), minutes_per_day=240)],
     }
-    # one page of the account's users for all of them, then one page of their allocations
+    # one page of the account's users for all of them, one page of their allocations, then one
+    # of the resources those name: a Kantata allocation names its workspace resource, not its
+    # person, and only the resource (with include=user) says whose it is
+    assert [r["path"] for r in outside.requests(system="mavenlink", since=before)] == [
+        "/mavenlink/api/v1/users.json",
+        "/mavenlink/api/v1/workspace_allocations.json",
+        "/mavenlink/api/v1/workspace_resources.json",
+    ]
+
+
+def test_a_hard_booking_belongs_to_the_person_of_its_resource(outside: SandboxClient) -> None:
+    """Against Kantata's shape: an allocation carries `workspace_resource_id` and no `user_id`;
+    the resource's `user_id` comes only with include=user. A resource named after its allocation
+    was made books the person named."""
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.PROSPECT)
+    assert workspace.id is not None
+    kavya = demo.staff("kavya_iyer").email
+    people = {who: user_id(outside, who) for who in (kavya, DIVYA)}
+    window = {
+        "start_date": monday(1).isoformat(),
+        "end_date": (monday(1) + timedelta(4)).isoformat(),
+    }
+
+    def resource(**fields: Any) -> str:
+        answer = mavenlink().post(
+            "workspace_resources.json",
+            json={"workspace_resource": {"workspace_id": workspace.id, **fields}},
+        )
+        answer.raise_for_status()
+        (resource_id,) = answer.json()["workspace_resources"]
+        return str(resource_id)
+
+    def allocate(resource_id: str, minutes: int, hard: bool) -> str:
+        body = {"resource_id": resource_id, "minutes": minutes, "hard": hard, **window}
+        answer = mavenlink().post("workspace_allocations.json", json={"workspace_allocation": body})
+        answer.raise_for_status()
+        (allocation_id,) = answer.json()["workspace_allocations"]
+        return str(allocation_id)
+
+    allocate(resource(user_id=people[kavya]), 5 * 480, hard=True)
+    role = mavenlink().get("roles.json").json()["results"][0]["id"]
+    unnamed = resource(role_id=role)
+    staffed = allocate(unnamed, 5 * 120, hard=False)  # an unnamed resource is booked softly
+    mavenlink().put(  # then named, and the booking made firm
+        f"workspace_resources/{unnamed}.json",
+        json={"workspace_resource": {"user_id": people[DIVYA]}},
+    ).raise_for_status()
+    mavenlink().put(
+        f"workspace_allocations/{staffed}.json", json={"workspace_allocation": {"hard": True}}
+    ).raise_for_status()
+
+    bookings = ml.get_hard_bookings.fn([DIVYA, kavya], monday(1), monday(2))
+    week = (monday(1), monday(1) + timedelta(4))
+    assert bookings == {
+        DIVYA: [Allocation(start=week[0], end=week[1], minutes_per_day=120)],
+        kavya: [Allocation(start=week[0], end=week[1], minutes_per_day=480)],
+    }
+
+
+def test_one_person_s_hard_bookings_take_two_requests(outside: SandboxClient) -> None:
+    (booking,) = [b for b in demo.BOOKINGS if b.pse == "grace_kim"]
+    before = outside.last_request_id()
+    bookings = ml.get_hard_bookings.fn([GRACE], demo.day(0), demo.day(30))
+    assert bookings == {
+        GRACE: [
+            Allocation(
+                start=demo.day(booking.start_in_days),
+                end=demo.day(booking.start_in_days + booking.days - 1),
+                minutes_per_day=booking.minutes_per_day,
+            )
+        ]
+    }
+    # the user by e-mail, then their allocations: with one person asked for, every allocation
+    # the `user_ids` filter returns is theirs, so no resource is looked up
     assert len(outside.requests(system="mavenlink", since=before)) == 2
 
 
@@ -390,6 +463,40 @@ def test_the_status_moves_in_the_same_update_as_the_details(outside: SandboxClie
         workspace_id, Decimal(42000), "USD", 40, DETAILS, status=ml.IN_SET_UP
     )
     assert outside.writes(system="mavenlink", since=before) == 0
+
+
+def test_details_of_a_project_with_values_compare_them_by_field(outside: SandboxClient) -> None:
+    """Against Kantata's shape: a custom field value names its `custom_field_id` only with
+    include=custom_field. The seeded past project already has its opportunity and SOW number."""
+    (past,) = workspaces_titled(outside, "Acme – GitLab Migration 2025")
+    seeded = {"Salesforce Opportunity": demo.ACME_PAST.id, "SOW Number": demo.ACME_PAST.sow_number}
+    assert custom_values(outside, past["id"]) == seeded
+    budget = Decimal(demo.ACME_PAST.amount)
+    before = outside.last_request_id()
+
+    assert not ml.ensure_workspace_details.fn(past["id"], budget, "USD", 40, seeded)
+    # the project, then its values with their fields: every field named has a value already, so
+    # the account's fields are not listed
+    assert [
+        (r["method"], r["path"]) for r in outside.requests(system="mavenlink", since=before)
+    ] == [
+        ("GET", f"/mavenlink/api/v1/workspaces/{past['id']}.json"),
+        ("GET", "/mavenlink/api/v1/custom_field_values.json"),
+    ]
+
+    wanted = {**seeded, "SOW Number": "SOW-2025-031-B", "GitLab Project": GITLAB_URL}
+    before = outside.last_request_id()
+    assert ml.ensure_workspace_details.fn(past["id"], budget, "USD", 40, wanted)
+    # a field without a value yet (GitLab Project) takes the account's field listing, a third read
+    assert [
+        (r["method"], r["path"]) for r in outside.requests(system="mavenlink", since=before)
+    ] == [
+        ("GET", f"/mavenlink/api/v1/workspaces/{past['id']}.json"),
+        ("GET", "/mavenlink/api/v1/custom_field_values.json"),
+        ("GET", "/mavenlink/api/v1/custom_fields.json"),
+        ("PUT", f"/mavenlink/api/v1/workspaces/{past['id']}.json"),
+    ]
+    assert custom_values(outside, past["id"]) == wanted
 
 
 def test_an_unknown_custom_field_is_named_and_nothing_is_written(outside: SandboxClient) -> None:

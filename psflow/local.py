@@ -171,8 +171,14 @@ def launch_prefect(home: Path, port: int | None = None, ui: bool = True) -> tupl
         "--analytics-off",
         "--ui" if ui else "--no-ui",
     ]
-    # the server renders run links (automations' `ui_url`) from this
-    env = {**prefect_env(home), "PREFECT_UI_URL": f"http://127.0.0.1:{port}"}
+    # the server renders run links (automations' `ui_url`) from the first; the UI in the browser
+    # calls the API at the second (left unset, it is the default port's: "Oops. Something went
+    # wrong.")
+    env = {
+        **prefect_env(home),
+        "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
+    }
     child = start("prefect server", argv, home / "server.log", env)
     return child, f"http://127.0.0.1:{port}/api"
 

@@ -129,7 +129,11 @@ class Topology:
         port = self.ports[index]
         argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
         argv += ["--port", str(port), "--analytics-off", "--no-ui", "--no-services"]
-        env = {**self.process_env(name), "PREFECT_UI_URL": f"http://127.0.0.1:{port}"}
+        env = {
+            **self.process_env(name),
+            "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
+            "PREFECT_UI_API_URL": self.api_urls[index],
+        }
         child = start(name, argv, self.home / f"{name}.log", env)
         wait_prefect(child, self.api_urls[index])
         return child

@@ -3,7 +3,6 @@ sales wrote, and the Drive folder of the one finished engagement (Acme's 2025 mi
 
 appProperties, as psflow reads and writes them (private to psflow's OAuth client, so no user edit
 in the Drive UI can break a lookup):
-- `psflow_template=<Template.key>`: a template psflow copies (cost-estimate, project-definition...).
 - `psflow_key=<kind>:<id>`: the natural key of a file psflow finds by lookup before it creates one:
   `folder:templates|engagements|operations|sows` for the shared folders, `skills-matrix`,
   `sow:<SOW number>` for a SOW, `customer-folder:<Account id>`, `sow-folder:<Opportunity id>`
@@ -49,9 +48,9 @@ def _folder(sb: Sandbox, name: str, key: str, parent: str | None = None, **props
 
 
 def _template(sb: Sandbox, template: org.Template, folder_id: str) -> Json:
+    # A person uploaded it in the Drive UI, which sets no appProperties: psflow finds it by name.
     fields = {
         "parents": [folder_id],
-        "app_properties": {"psflow_template": template.key},
         "description": f"psflow template '{template.key}': copied for each engagement.",
     }
     if template.mime_type == common.SPREADSHEET:

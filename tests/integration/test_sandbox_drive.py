@@ -313,7 +313,9 @@ def test_update_patches_metadata_deletes_keys_and_moves_parents(
 
 
 def find_template(drive: Any, key: str) -> dict[str, Any]:
-    q = f"appProperties has {{ key='psflow_template' and value='{key}' }} and trashed = false"
+    """A seeded template as a person finds it: by its name."""
+    name = next(t.name for t in org.TEMPLATES if t.key == key)
+    q = f"name = '{name}' and trashed = false"
     found = drive.files().list(q=q, fields="files(id,name,parents,appProperties)").execute()
     assert len(found["files"]) == 1, found
     return dict(found["files"][0])
@@ -331,8 +333,7 @@ def test_copy_of_the_cost_estimate_template_keeps_its_content(
             body={
                 "name": "Acme – Cost Estimate",
                 "parents": [folder],
-                # a copy inherits the template's appProperties: drop the template marker
-                "appProperties": {"psflow_key": "cost-estimate:006x", "psflow_template": None},
+                "appProperties": {"psflow_key": "cost-estimate:006x"},
             },
             fields="id,name,mimeType,parents,appProperties,webViewLink",
         )
@@ -348,11 +349,7 @@ def test_copy_of_the_cost_estimate_template_keeps_its_content(
     assert find_template(drive, "cost-estimate")["id"] == template["id"]
 
     plain = drive.files().copy(fileId=template["id"], fields="name,parents,appProperties").execute()
-    assert plain == {
-        "name": "Copy of Cost Estimate Template",
-        "parents": template["parents"],
-        "appProperties": template["appProperties"],
-    }
+    assert plain == {"name": "Copy of Cost Estimate Template", "parents": template["parents"]}
     assert _count(sandbox, template_content) == 3
     with pytest.raises(HttpError) as err:  # folders cannot be copied
         drive.files().copy(fileId=folder).execute()
@@ -602,8 +599,8 @@ def test_the_seed_has_every_template_in_the_templates_folder(drive: Any) -> None
         found = find_template(drive, template.key)
         assert found["name"] == template.name
         assert found["parents"] == [by_name[org.TEMPLATES_FOLDER]]
-        got = drive.files().get(fileId=found["id"], fields="mimeType").execute()
-        assert got["mimeType"] == kinds[template.mime_type]
+        got = drive.files().get(fileId=found["id"], fields="mimeType,appProperties").execute()
+        assert got == {"mimeType": kinds[template.mime_type]}  # a person uploaded it: no keys
     key = "appProperties has { key='psflow_key' and value='folder:templates' }"
     assert names(drive, key) == {org.TEMPLATES_FOLDER}
 

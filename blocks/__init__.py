@@ -55,13 +55,17 @@ def load(block_type: type[B]) -> B:
 def sandbox_blocks(sandbox_url: str, secret: str = "sandbox", pace: bool = False) -> list[Block]:
     """Connections to every system of a sandbox at `sandbox_url`, and default settings. The
     sandbox accepts any token; `secret` makes them distinctive (tests look for them in logs).
+    The Google token names psflow's OAuth client before its first "." (`psflow.`), so its Drive
+    appProperties, private to that client, are those the sandbox's seed gave psflow.
     The sandbox enforces quotas only when asked (`SandboxClient.set_quotas`): requests are paced
     by them (`pace`) only where it does."""
     url = sandbox_url.rstrip("/")
     return [
         SalesforceConnection(instance_url=f"{url}/salesforce", access_token=f"{secret}-sf-token"),
         GitLabConnection(url=f"{url}/gitlab", token=f"{secret}-gitlab-token"),
-        GoogleWorkspaceConnection(root_url=f"{url}/google/", access_token=f"{secret}-google-token"),
+        GoogleWorkspaceConnection(
+            root_url=f"{url}/google/", access_token=f"psflow.{secret}-google-token"
+        ),
         MavenlinkConnection(base_url=f"{url}/mavenlink/api/v1/", token=f"{secret}-ml-token"),
         SlackConnection(base_url=f"{url}/slack/api/", bot_token=f"xoxb-{secret}-slack-token"),
         PsflowSettings(

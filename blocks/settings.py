@@ -9,6 +9,21 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import Field
 
+# Each template psflow copies or reads, by its key, and the file name it has in the templates folder
+# (the names of the sandbox's demo Drive).
+TEMPLATES = {
+    "cost-estimate": "Cost Estimate Template",
+    "project-definition": "Project Definition Template",
+    "kickoff-deck": "Customer Project Kickoff",
+    "change-request": "Change Request Template",
+    "acceptance-request": "Activity Acceptance Request",
+    "closure-agenda": "Project Closure Meeting Agenda",
+    "initiation-email": "Initiation Email – New Customer",
+    "initiation-email-existing": "Initiation Email – Existing Customer",
+    "sign-off-email": "Project Sign-off Email",
+    "handoff-issue": "Sales to PS Hand-off Issue",
+}
+
 
 class PsflowSettings(Block):
     """Where psflow finds and files things, and the knobs of the handbook's rules."""
@@ -45,6 +60,11 @@ class PsflowSettings(Block):
     )
     templates_folder: str = Field(
         default="PS Templates", description="Drive folder holding the PS templates."
+    )
+    templates: dict[str, str] = Field(
+        default=TEMPLATES,
+        description="Each template psflow uses, by its key: the file's exact name in the templates "
+        "folder, or its Drive file id (the part after /d/ in its URL), then found wherever it is.",
     )
     engagements_folder: str = Field(
         default="PS Engagements",

@@ -545,7 +545,7 @@ FOLDER = "application/vnd.google-apps.folder"
 
 @dataclass(frozen=True)
 class Template:
-    key: str  # appProperties psflow_template=<key>, how psflow finds it
+    key: str  # psflow's key of the template; PsflowSettings.templates maps it to `name`
     name: str
     mime_type: str
     # Docs/Slides: paragraphs with {{placeholders}}; Sheets: {tab: rows}

@@ -45,7 +45,7 @@ def paragraph_texts(document: Mapping[str, Any]) -> list[str]:
 @read_task
 def get_template_paragraphs(template_key: str) -> list[str]:
     """The paragraphs of the template document `template_key` (e.g. "initiation-email"): found
-    in the templates folder by its `psflow_template` property, then read with Docs.
+    as `PsflowSettings.templates` names it (`tasks.drive.find_template`), then read with Docs.
 
     Raises:
         PermanentError: when the template is not found, or is not a Google Doc.

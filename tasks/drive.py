@@ -2,13 +2,16 @@
 
 Everything psflow creates in Drive carries its natural key in `appProperties` (`psflow_key`, see
 engagement/keys.py); every create is preceded by ONE `files.list` for that key, so a retried or
-re-run phase finds what an earlier attempt made, even one whose answer was lost. Templates are
-found by `appProperties` `psflow_template` inside the templates folder of `PsflowSettings`.
-No task lists a whole folder: each lookup is one query for exactly what it needs.
+re-run phase finds what an earlier attempt made, even one whose answer was lost. appProperties are
+private to the OAuth client that set them, so they mark only what psflow made itself: templates,
+which people put in Drive, are found as `PsflowSettings.templates` names them (a file name in the
+templates folder, or a file id). No task lists a whole folder: each lookup is one query for
+exactly what it needs.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +24,10 @@ from tasks.clients import drive, settings
 SYSTEM = "Google Drive"
 FOLDER = "application/vnd.google-apps.folder"
 SPREADSHEET = "application/vnd.google-apps.spreadsheet"
-TEMPLATE_PROPERTY = "psflow_template"
 FILE_FIELDS = "id,name,webViewLink"
+# A Drive file id: letters, digits, "-" and "_", 33 or 44 long today (older ones 28); a name of
+# that shape with no space or other character is taken for an id.
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
 
 # Drive's roles from least to most access; a grant of a role includes the ones before it.
 ROLES = ("reader", "commenter", "writer", "fileOrganizer", "organizer", "owner")
@@ -118,23 +123,47 @@ def find_folder(name: str, parent_id: str | None = None) -> str:
 
 
 def template_id(template_key: str) -> str:
-    """The id of the template `template_key` in the templates folder (two look-ups)."""
-    folder = settings().templates_folder
-    folder_id = find_file(_folder_query(folder, None), f"folder {folder!r}")["id"]
-    query = (
-        f"appProperties has {{ key='{TEMPLATE_PROPERTY}' and value={quoted(template_key)} }}"
-        f" and {quoted(folder_id)} in parents"
-    )
-    return str(find_file(query, f"template {template_key!r} in folder {folder!r}")["id"])
+    """The id of the template `template_key` as `PsflowSettings.templates` names it: a file id
+    (one files.get) or a file name in the templates folder (two look-ups: folder, then file).
+
+    Raises:
+        PermanentError: naming the template, its name and folder and the setting to fix, when
+            the key is not configured, or no file, or several, answer to it.
+    """
+    configured = settings()
+    setting = f"PsflowSettings.templates[{template_key!r}]"
+    entry = configured.templates.get(template_key)
+    if entry is None:
+        raise PermanentError(
+            SYSTEM, f"template {template_key!r}", "not in PsflowSettings.templates: add it"
+        )
+    if _FILE_ID.fullmatch(entry):
+        what = f"template {template_key!r} with file id {entry} (setting {setting})"
+        with calling(SYSTEM, what):
+            file = drive().files().get(fileId=entry, fields="id,trashed").execute()
+        if file.get("trashed"):
+            raise PermanentError(SYSTEM, what, "in the trash: restore it, or set another file")
+        return str(file["id"])
+    folder = configured.templates_folder
+    folder_id = find_file(
+        _folder_query(folder, None), f"folder {folder!r} (setting PsflowSettings.templates_folder)"
+    )["id"]
+    query = f"name = {quoted(entry)} and {quoted(folder_id)} in parents"
+    what = f"template {template_key!r} named {entry!r} in folder {folder!r} (setting {setting})"
+    return str(find_file(query, what)["id"])
 
 
 @read_task
 def find_template(template_key: str) -> str:
-    """The file id of a psflow template, e.g. "cost-estimate": the file in the templates folder
-    (`PsflowSettings.templates_folder`) whose appProperties has psflow_template=<key>.
+    """The file id of a psflow template, e.g. "cost-estimate", as `PsflowSettings.templates`
+    names it: a file name in the templates folder, or a file id.
 
     Raises:
-        PermanentError: naming the template (or the folder) when it is not found.
+        PermanentError: naming the template, where it was looked for and the setting to fix.
+
+    Example:
+        >>> find_template("cost-estimate")  # doctest: +SKIP
+        '1a2b...'
     """
     return template_id(template_key)
 
@@ -176,10 +205,8 @@ def ensure_copy(
     unless a file with its natural key exists. `part` tells apart several copies of one kind
     (an acceptance request per activity code).
 
-    The copy carries the key and not `psflow_template`, so it never passes for a template.
-
     Raises:
-        PermanentError: naming the template when it is not found.
+        PermanentError: naming the template and its setting when it is not found.
     """
     what = f"{label(kind)} {name!r}"
     found = find_by_key(kind, record_id, part, what)
@@ -189,8 +216,7 @@ def ensure_copy(
     body = {
         "name": name,
         "parents": [folder_id],
-        # a null value removes the property the copy would otherwise inherit
-        "appProperties": {**drive_app_properties(kind, record_id, part), TEMPLATE_PROPERTY: None},
+        "appProperties": drive_app_properties(kind, record_id, part),
         "description": f"Made by psflow from the template {template_key!r}.",
     }
     with calling(SYSTEM, f"copy of template {template_key!r} as {what}"):

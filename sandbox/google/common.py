@@ -84,6 +84,20 @@ def now_rfc3339(sb: Sandbox) -> str:
     return sb.now().strftime("%Y-%m-%dT%H:%M:%S.") + f"{sb.now().microsecond // 1000:03d}Z"
 
 
+# psflow's OAuth client: every token `psflow.<anything>` (see `app_of`). The seed's files that
+# psflow made in earlier engagements carry its appProperties.
+PSFLOW_APP = "psflow"
+
+
+def app_of(request: Request) -> str:
+    """The OAuth client (app) a request comes from, whose appProperties it sees. Google issues
+    many tokens to one client; the sandbox, with no token endpoint to ask, reads the client from
+    the bearer token: its text before the first "." (`psflow.<anything>` is psflow's client,
+    whatever secret follows), or the whole token when it has no ".". No token: the app ""."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip().split(".", 1)[0] if scheme.lower() == "bearer" else ""
+
+
 def new_file(
     sb: Sandbox,
     name: str,
@@ -94,7 +108,11 @@ def new_file(
     description: str | None = None,
     owner: str = "ps-team@northwind.example",
     file_id: str | None = None,
+    app: str | None = None,
 ) -> Json:
+    """A Drive file; `app_properties` are those of `app`, the OAuth client that made it."""
+    if app_properties and app is None:
+        raise ValueError("appProperties belong to the app that set them: name it")
     file_id = file_id or new_id(sb)
     stamp = now_rfc3339(sb)
     file: Json = {
@@ -103,7 +121,9 @@ def new_file(
         "name": name,
         "mimeType": mime_type,
         "parents": list(parents),
+        # whose they are, and other apps' own maps: see drive.app_properties
         "appProperties": dict(app_properties or {}),
+        "appPropertiesApp": app if app_properties else None,
         "properties": dict(properties or {}),
         "createdTime": stamp,
         "modifiedTime": stamp,

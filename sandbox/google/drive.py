@@ -209,8 +209,12 @@ def check_file_fields(tree: FieldTree | None) -> None:
 
 
 def file_json(request: Request, file: Json) -> Json:
-    """The whole File resource: what is stored plus what Drive computes per response."""
+    """The whole File resource: what is stored plus what Drive computes per response; of the
+    appProperties, only the requesting app's."""
     out = copy.deepcopy(file)
+    out["appProperties"] = app_properties(file, common.app_of(request))
+    for name in ("appPropertiesApp", "otherAppProperties"):
+        out.pop(name, None)
     out["parents"] = file["parents"] or [ROOT_ID]
     out["webViewLink"] = common.view_link(request, file)
     out["ownedByMe"] = True
@@ -256,10 +260,12 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 
 @dataclass
 class Candidate:
-    """A file being matched against a query; its full text is read only when asked for."""
+    """A file being matched against a query by an app; its full text is read only when asked
+    for."""
 
     sb: Sandbox
     file: Json
+    app: str
 
     @cached_property
     def text(self) -> str:
@@ -399,7 +405,9 @@ class QueryParser:
         self._next("op", "=")
         value = self._next("string").value
         self._next("punct", "}")
-        return lambda c: (c.file.get(field) or {}).get(key) == value
+        if field == "appProperties":  # only the querying app's match
+            return lambda c: app_properties(c.file, c.app).get(key) == value
+        return lambda c: c.file["properties"].get(key) == value
 
     def _string_term(self, field: str) -> Predicate:
         if self._keyword("contains"):
@@ -476,6 +484,29 @@ def blob_text(blob: Json) -> str:
 
 
 # --- properties and their limits -----------------------------------------------------------------
+
+# appProperties are "private to the requesting app" (Drive's File resource). Stored: `appProperties`
+# is the map of the app named in `appPropertiesApp`, the first to set any on the file (psflow, for
+# all psflow makes), and `otherAppProperties` maps each other app to its own. One app per file is
+# the usual case, and the control state then shows its map where it always was.
+
+
+def app_properties(file: Json, app: str) -> dict[str, str]:
+    """The appProperties `app` set on the file."""
+    if file.get("appPropertiesApp") == app:
+        return dict(file["appProperties"])
+    return dict((file.get("otherAppProperties") or {}).get(app, {}))
+
+
+def set_app_properties(file: Json, app: str, values: dict[str, str]) -> None:
+    """Replace `app`'s appProperties on the file; other apps' stay as they are."""
+    owner = file.get("appPropertiesApp")
+    if owner == app or (owner is None and values):
+        file["appProperties"], file["appPropertiesApp"] = values, app
+    elif owner is not None:
+        others = {**(file.get("otherAppProperties") or {}), app: values}
+        file["otherAppProperties"] = {name: props for name, props in others.items() if props}
+
 
 MAX_PROPERTIES = 30  # per app on a file (appProperties) and public properties per file
 MAX_PROPERTY_BYTES = 124  # key + value, UTF-8
@@ -580,13 +611,15 @@ def touch(sb: Sandbox, file: Json) -> None:
     sb.store.save(SYSTEM, "file", file["id"])
 
 
-def create_file(sb: Sandbox, body: Json, media: tuple[str, bytes] | None = None) -> Json:
-    """files.create: a folder, an empty Sheet/Doc/Slides, or a file with uploaded content."""
+def create_file(sb: Sandbox, app: str, body: Json, media: tuple[str, bytes] | None = None) -> Json:
+    """files.create by `app`: a folder, an empty Sheet/Doc/Slides, or a file with uploaded
+    content."""
     _check_body(body)
     name = str(body.get("name") or "Untitled")
     mime_type = str(body.get("mimeType") or (media[0] if media else "application/octet-stream"))
     fields: dict[str, Any] = {
         "parents": _parents(sb, body.get("parents", [])),
+        "app": app,
         "app_properties": merged_properties({}, body.get("appProperties", {}), "appProperties"),
         "properties": merged_properties({}, body.get("properties", {}), "properties"),
         "description": body.get("description"),
@@ -684,7 +717,7 @@ async def _upload(request: Request, upload_type: str | None) -> tuple[Json, tupl
 @router.post("/drive/v3/files")
 async def files_create(request: Request, sb: SandboxDep, fields: str | None = None) -> Json:
     body = await _json_body(request)
-    return file_response(request, create_file(sb, body), fields)
+    return file_response(request, create_file(sb, common.app_of(request), body), fields)
 
 
 @router.post("/upload/drive/v3/files")
@@ -692,7 +725,7 @@ async def files_create_upload(
     request: Request, sb: SandboxDep, uploadType: str | None = None, fields: str | None = None
 ) -> Json:
     metadata, media = await _upload(request, uploadType)
-    return file_response(request, create_file(sb, metadata, media), fields)
+    return file_response(request, create_file(sb, common.app_of(request), metadata, media), fields)
 
 
 @router.get("/drive/v3/files/{file_id}", response_model=None)
@@ -748,8 +781,8 @@ async def files_list(
     if "drive" not in spaces.split(","):
         found: list[Json] = []  # appDataFolder and photos hold nothing in the sandbox
     else:
-        files = sb.store.table(SYSTEM, "file").values()
-        found = sort([f for f in files if matches(Candidate(sb, f))])
+        files, app = sb.store.table(SYSTEM, "file").values(), common.app_of(request)
+        found = sort([f for f in files if matches(Candidate(sb, f, app))])
 
     start = _page_start(pageToken, q, orderBy)
     page = found[start : start + pageSize]
@@ -830,15 +863,17 @@ async def files_update(
     body = await _json_body(request)
     _check_body(body, update=True)
     file = _get_file(sb, file_id)
-    app_properties = merged_properties(
-        file["appProperties"], body.get("appProperties", {}), "appProperties"
+    app = common.app_of(request)
+    own = merged_properties(
+        app_properties(file, app), body.get("appProperties", {}), "appProperties"
     )
     properties = merged_properties(file["properties"], body.get("properties", {}), "properties")
     parents = _moved_parents(sb, file, addParents, removeParents)
     if "mimeType" in body and body["mimeType"] != file["mimeType"]:
         raise DriveError(403, "The mimeType of a file cannot be changed.", "fieldNotWritable")
     # everything is checked: apply
-    file.update(appProperties=app_properties, properties=properties, parents=parents)
+    set_app_properties(file, app, own)
+    file.update(properties=properties, parents=parents)
     if "name" in body:
         file["name"] = str(body["name"])
     if "description" in body:
@@ -875,20 +910,23 @@ def _moved_parents(sb: Sandbox, file: Json, add: str | None, remove: str | None)
 async def files_copy(
     request: Request, sb: SandboxDep, file_id: str, fields: str | None = None
 ) -> Json:
-    """A copy keeps the source's description, properties and appProperties (the body patches them)
-    and its parents unless the body names others; the content is copied too."""
+    """A copy keeps the source's description, properties and the copying app's appProperties (the
+    body patches them; another app's stay behind, as that app's private data), and its parents
+    unless the body names others; the content is copied too."""
     body = await _json_body(request)
     _check_body(body)
     source = _get_file(sb, file_id)
     if source["mimeType"] == FOLDER:
         raise DriveError(403, "This file cannot be copied by the user.", "cannotCopyFile")
+    app = common.app_of(request)
     file = common.new_file(
         sb,
         str(body.get("name") or f"Copy of {source['name']}"),
         source["mimeType"],
         parents=_parents(sb, body["parents"]) if "parents" in body else source["parents"],
+        app=app,
         app_properties=merged_properties(
-            source["appProperties"], body.get("appProperties", {}), "appProperties"
+            app_properties(source, app), body.get("appProperties", {}), "appProperties"
         ),
         properties=merged_properties(
             source["properties"], body.get("properties", {}), "properties"

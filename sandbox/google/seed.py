@@ -1,13 +1,12 @@
 """The demo organisation's Google Drive: shared folders, the templates, the PS skills matrix, the SOWs
 sales wrote, and the Drive folder of the one finished engagement (Acme's 2025 migration).
 
-appProperties, as psflow reads and writes them (private to psflow's OAuth client, so no user edit
-in the Drive UI can break a lookup):
-- `psflow_template=<Template.key>`: a template psflow copies (cost-estimate, project-definition...).
-- `psflow_key=<kind>:<id>`: the natural key of a file psflow finds by lookup before it creates one:
-  `folder:templates|engagements|operations|sows` for the shared folders, `skills-matrix`,
-  `sow:<SOW number>` for a SOW, `customer-folder:<Account id>`, `sow-folder:<Opportunity id>`
-  and `project-definition:<Opportunity id>` for an engagement's files.
+People made the shared folders, the templates, the skills matrix and the SOWs in the Drive UI,
+which sets no appProperties: psflow finds them by name (or the SOW by the link in Salesforce).
+psflow made the past engagement's files, so they carry its appProperties, private to its OAuth
+client (`common.PSFLOW_APP`), so no edit in the Drive UI can break a lookup:
+- `psflow_key=<kind>:<id>`: the natural key psflow looks a file up by before it creates one:
+  `customer-folder:<Account id>`, `sow-folder:<Opportunity id>`, `project-definition:<Opportunity id>`.
 - `psflow_opportunity=<Opportunity id>` on every file that belongs to one engagement.
 """
 
@@ -22,7 +21,7 @@ from sandbox.google import common
 
 def seed(sb: Sandbox) -> None:
     folders = {
-        key: _folder(sb, name, f"folder:{key}")
+        key: common.new_file(sb, name, common.FOLDER)
         for key, name in (
             ("templates", org.TEMPLATES_FOLDER),
             ("engagements", org.ENGAGEMENTS_FOLDER),
@@ -38,20 +37,21 @@ def seed(sb: Sandbox) -> None:
     _past_engagement(sb, org.ACME_PAST, folders["engagements"]["id"])
 
 
-def _folder(sb: Sandbox, name: str, key: str, parent: str | None = None, **props: str) -> Json:
+def _psflow_folder(sb: Sandbox, name: str, key: str, parent: str, **props: str) -> Json:
     return common.new_file(
         sb,
         name,
         common.FOLDER,
-        parents=[parent] if parent else [],
+        parents=[parent],
         app_properties={"psflow_key": key, **props},
+        app=common.PSFLOW_APP,
     )
 
 
 def _template(sb: Sandbox, template: org.Template, folder_id: str) -> Json:
+    # A person uploaded it in the Drive UI, which sets no appProperties: psflow finds it by name.
     fields = {
         "parents": [folder_id],
-        "app_properties": {"psflow_template": template.key},
         "description": f"psflow template '{template.key}': copied for each engagement.",
     }
     if template.mime_type == common.SPREADSHEET:
@@ -85,7 +85,6 @@ def _skills_matrix(sb: Sandbox, folder_id: str) -> Json:
             "Partners": [org.PARTNERS_HEADER, *partners],
         },
         parents=[folder_id],
-        app_properties={"psflow_key": "skills-matrix"},
         description="Skills, growth goals and communication style of every PSE, and our partners.",
     )
 
@@ -129,7 +128,6 @@ def _sow(sb: Sandbox, opp: org.Opportunity, folder_id: str) -> Json:
         f"{opp.sow_number} – {opp.account.name} – {opp.name}",
         paragraphs,
         parents=[folder_id],
-        app_properties={"psflow_key": f"sow:{opp.sow_number}", "psflow_opportunity": opp.id},
         file_id=org.sow_document_id(opp.sow_number),
     )
 
@@ -138,8 +136,10 @@ def _past_engagement(sb: Sandbox, opp: org.Opportunity, engagements_id: str) -> 
     """Acme's finished migration: its customer folder, the SOW folder and a completed Project
     Definition, as psflow leaves them at close (so a new Acme engagement finds the customer
     folder and reuses it)."""
-    customer = _folder(sb, opp.account.name, f"customer-folder:{opp.account.id}", engagements_id)
-    sow_folder = _folder(
+    customer = _psflow_folder(
+        sb, opp.account.name, f"customer-folder:{opp.account.id}", engagements_id
+    )
+    sow_folder = _psflow_folder(
         sb,
         opp.sow_number,
         f"sow-folder:{opp.id}",
@@ -203,4 +203,5 @@ def _past_engagement(sb: Sandbox, opp: org.Opportunity, engagements_id: str) -> 
         tabs,
         parents=[sow_folder["id"]],
         app_properties={"psflow_key": f"project-definition:{opp.id}", "psflow_opportunity": opp.id},
+        app=common.PSFLOW_APP,
     )

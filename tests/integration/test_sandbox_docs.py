@@ -19,8 +19,10 @@ def google(sandbox: SandboxClient, sandbox_url: str) -> GoogleWorkspaceConnectio
 
 
 def template_id(google: GoogleWorkspaceConnection, key: str) -> str:
-    q = f"appProperties has {{ key='psflow_template' and value='{key}' }}"
-    return str(google.drive().files().list(q=q).execute()["files"][0]["id"])
+    name = next(t.name for t in org.TEMPLATES if t.key == key)
+    q = f"name = '{name}' and trashed = false"
+    [found] = google.drive().files().list(q=q).execute()["files"]
+    return str(found["id"])
 
 
 def copy_of(google: GoogleWorkspaceConnection, key: str, name: str) -> str:

@@ -273,6 +273,77 @@ def test_app_properties_limits_are_enforced_like_drive(drive: Any, sandbox: Sand
     assert kept["appProperties"] == at_limit
 
 
+def test_app_properties_are_private_to_the_app_that_set_them(
+    drive: Any, sandbox: SandboxClient, sandbox_url: str
+) -> None:
+    """Drive: appProperties are "private to the requesting app", properties "visible to all apps".
+    The sandbox tells apps (OAuth clients) apart by their bearer token."""
+    other = connection(sandbox_url, token="another-app-token").drive()
+    made = (
+        drive.files()
+        .create(
+            body={"name": "Plan", "appProperties": {"k": "mine"}, "properties": {"team": "ps"}},
+            fields="id",
+        )
+        .execute()["id"]
+    )
+
+    def seen_by(app: Any) -> dict[str, Any]:
+        return dict(app.files().get(fileId=made, fields="appProperties,properties").execute())
+
+    assert seen_by(other) == {"properties": {"team": "ps"}}
+    assert names(other, "appProperties has { key='k' and value='mine' }") == set()
+    assert names(other, "properties has { key='team' and value='ps' }") == {"Plan"}
+    listed = other.files().list(q="name = 'Plan'", fields="files(appProperties)").execute()
+    assert listed["files"] == [{}]
+
+    # the other app's own map, under the same key: neither sees, matches or changes the other's
+    other.files().update(fileId=made, body={"appProperties": {"k": "theirs", "o": "1"}}).execute()
+    assert seen_by(drive)["appProperties"] == {"k": "mine"}
+    assert seen_by(other)["appProperties"] == {"k": "theirs", "o": "1"}
+    assert names(drive, "appProperties has { key='k' and value='theirs' }") == set()
+    assert names(other, "appProperties has { key='k' and value='theirs' }") == {"Plan"}
+    assert names(other, "appProperties has { key='k' and value='mine' }") == set()
+    other.files().update(fileId=made, body={"appProperties": {"k": None}}).execute()
+    assert seen_by(drive)["appProperties"] == {"k": "mine"}
+    assert seen_by(other)["appProperties"] == {"o": "1"}
+    thirty = {f"key{i}": "x" for i in range(29)}  # 30 with "o": the limit is per app
+    other.files().update(fileId=made, body={"appProperties": thirty}).execute()
+
+    # a copy carries the copying app's appProperties of the source, and no other app's
+    theirs = other.files().copy(fileId=made, fields="id,appProperties").execute()
+    assert theirs["appProperties"] == {"o": "1", **thirty}
+    mine = drive.files().copy(fileId=made, fields="id,appProperties").execute()
+    assert mine["appProperties"] == {"k": "mine"}
+    assert "appProperties" not in drive.files().get(fileId=theirs["id"], fields="*").execute()
+    assert "appProperties" not in other.files().get(fileId=mine["id"], fields="*").execute()
+
+    # the control state keeps the map of the app that set them first where it always was
+    stored = {f["id"]: f for f in sandbox.state("google", "file")}
+    assert stored[made]["appProperties"] == {"k": "mine"}
+    assert stored[mine["id"]]["appProperties"] == {"k": "mine"}
+
+
+def test_a_token_names_its_app_before_its_first_dot(
+    sandbox: SandboxClient, sandbox_url: str
+) -> None:
+    """Google issues many tokens to one OAuth client; the sandbox has no token endpoint, so
+    `psflow.<anything>` is psflow's client whatever follows, and a token without a dot is an app
+    of its own."""
+    first = connection(sandbox_url, token="psflow.first").drive()
+    second = connection(sandbox_url, token="psflow.second").drive()
+    made = (
+        first.files()
+        .create(body={"name": "Keyed", "appProperties": {"psflow_key": "k"}}, fields="id")
+        .execute()["id"]
+    )
+    got = second.files().get(fileId=made, fields="appProperties").execute()
+    assert got == {"appProperties": {"psflow_key": "k"}}
+    for token in ("psflow-first", "other.first", "first"):
+        other = connection(sandbox_url, token=token).drive()
+        assert other.files().get(fileId=made, fields="appProperties").execute() == {}
+
+
 # --- update, move, copy, delete ------------------------------------------------------------------
 
 
@@ -313,7 +384,9 @@ def test_update_patches_metadata_deletes_keys_and_moves_parents(
 
 
 def find_template(drive: Any, key: str) -> dict[str, Any]:
-    q = f"appProperties has {{ key='psflow_template' and value='{key}' }} and trashed = false"
+    """A seeded template as a person finds it: by its name."""
+    name = next(t.name for t in org.TEMPLATES if t.key == key)
+    q = f"name = '{name}' and trashed = false"
     found = drive.files().list(q=q, fields="files(id,name,parents,appProperties)").execute()
     assert len(found["files"]) == 1, found
     return dict(found["files"][0])
@@ -331,8 +404,7 @@ def test_copy_of_the_cost_estimate_template_keeps_its_content(
             body={
                 "name": "Acme – Cost Estimate",
                 "parents": [folder],
-                # a copy inherits the template's appProperties: drop the template marker
-                "appProperties": {"psflow_key": "cost-estimate:006x", "psflow_template": None},
+                "appProperties": {"psflow_key": "cost-estimate:006x"},
             },
             fields="id,name,mimeType,parents,appProperties,webViewLink",
         )
@@ -348,11 +420,7 @@ def test_copy_of_the_cost_estimate_template_keeps_its_content(
     assert find_template(drive, "cost-estimate")["id"] == template["id"]
 
     plain = drive.files().copy(fileId=template["id"], fields="name,parents,appProperties").execute()
-    assert plain == {
-        "name": "Copy of Cost Estimate Template",
-        "parents": template["parents"],
-        "appProperties": template["appProperties"],
-    }
+    assert plain == {"name": "Copy of Cost Estimate Template", "parents": template["parents"]}
     assert _count(sandbox, template_content) == 3
     with pytest.raises(HttpError) as err:  # folders cannot be copied
         drive.files().copy(fileId=folder).execute()
@@ -602,18 +670,41 @@ def test_the_seed_has_every_template_in_the_templates_folder(drive: Any) -> None
         found = find_template(drive, template.key)
         assert found["name"] == template.name
         assert found["parents"] == [by_name[org.TEMPLATES_FOLDER]]
-        got = drive.files().get(fileId=found["id"], fields="mimeType").execute()
-        assert got["mimeType"] == kinds[template.mime_type]
-    key = "appProperties has { key='psflow_key' and value='folder:templates' }"
-    assert names(drive, key) == {org.TEMPLATES_FOLDER}
+        got = drive.files().get(fileId=found["id"], fields="mimeType,appProperties").execute()
+        assert got == {"mimeType": kinds[template.mime_type]}  # a person uploaded it: no keys
+
+
+def test_what_people_made_in_the_drive_ui_carries_no_app_properties(
+    sandbox: SandboxClient, sandbox_url: str
+) -> None:
+    """The Drive UI sets neither appProperties nor properties: the templates, the shared folders,
+    the skills matrix and sales' SOWs carry none, for psflow's app or any other."""
+    made_by_people = {
+        org.TEMPLATES_FOLDER,
+        org.ENGAGEMENTS_FOLDER,
+        org.OPERATIONS_FOLDER,
+        org.SOWS_FOLDER,
+        org.SKILLS_MATRIX,
+        *(t.name for t in org.TEMPLATES),
+    }
+    sows = {org.sow_document_id(o.sow_number) for o in org.OPPORTUNITIES}
+    stored = [f for f in sandbox.state("google", "file") if f["name"] in made_by_people]
+    stored += [f for f in sandbox.state("google", "file") if f["id"] in sows]
+    assert len(stored) == len(made_by_people) + len(sows)
+    for file in stored:
+        assert (file["appProperties"], file["properties"]) == ({}, {}), file["name"]
+        assert not file.get("otherAppProperties"), file["name"]
+    for token in ("psflow.seed-test", "drive-test-token"):
+        drive = connection(sandbox_url, token=token).drive()
+        for file in stored:
+            got = drive.files().get(fileId=file["id"], fields="appProperties,properties").execute()
+            assert got == {}, file["name"]
 
 
 def test_the_seed_has_the_skills_matrix_sows_and_acmes_past_engagement(
     drive: Any, sandbox: SandboxClient, sandbox_url: str
 ) -> None:
-    assert names(drive, "appProperties has { key='psflow_key' and value='skills-matrix' }") == {
-        org.SKILLS_MATRIX
-    }
+    assert names(drive, f"name = '{org.SKILLS_MATRIX}'") == {org.SKILLS_MATRIX}
     matrix = next(
         s for s in sandbox.state("google", "spreadsheet") if s["sheets"][0]["title"] == "PSEs"
     )
@@ -634,9 +725,12 @@ def test_the_seed_has_the_skills_matrix_sows_and_acmes_past_engagement(
     assert [row[0] for row in partners["rows"][1:]] == [p[0] for p in org.PARTNERS]
 
     docs = connection(sandbox_url).docs()
+    [sows_folder] = [
+        f["id"] for f in sandbox.state("google", "file") if f["name"] == org.SOWS_FOLDER
+    ]
     for opp in org.OPPORTUNITIES:
         sow = drive.files().get(fileId=org.sow_document_id(opp.sow_number), fields="*").execute()
-        assert sow["appProperties"]["psflow_key"] == f"sow:{opp.sow_number}"
+        assert sow["parents"] == [sows_folder]
         text = "".join(
             e["textRun"]["content"]
             for block in docs.documents().get(documentId=sow["id"]).execute()["body"]["content"]
@@ -645,22 +739,24 @@ def test_the_seed_has_the_skills_matrix_sows_and_acmes_past_engagement(
         assert opp.sow_number in text
         assert all(item.description in text for item in opp.line_items)
 
+    # Acme's past engagement, which psflow made: its keys are psflow's app's, seen by no other
     past = org.ACME_PAST
-    customer = (
-        drive.files()
-        .list(
-            q=f"appProperties has {{ key='psflow_key' and value='customer-folder:{past.account.id}' }}",
-            fields="files(id,name,parents)",
-        )
-        .execute()["files"]
+    customer_key = (
+        f"appProperties has {{ key='psflow_key' and value='customer-folder:{past.account.id}' }}"
     )
-    assert [c["name"] for c in customer] == ["Acme Corporation"]
-    sow_folder = names(drive, f"'{customer[0]['id']}' in parents and mimeType = '{FOLDER}'")
+    definition_key = (
+        f"appProperties has {{ key='psflow_key' and value='project-definition:{past.id}' }}"
+    )
+    psflow = connection(sandbox_url, token="psflow.seed-test").drive()
+    customer = psflow.files().list(q=customer_key, fields="files(id,name,parents)").execute()
+    assert [c["name"] for c in customer["files"]] == ["Acme Corporation"]
+    sow_folder = names(
+        psflow, f"'{customer['files'][0]['id']}' in parents and mimeType = '{FOLDER}'"
+    )
     assert sow_folder == {past.sow_number}
-    definition = names(
-        drive, f"appProperties has {{ key='psflow_key' and value='project-definition:{past.id}' }}"
-    )
+    definition = names(psflow, definition_key)
     assert definition == {f"Acme Corporation – {past.sow_number} – Project Definition"}
+    assert names(drive, customer_key) == names(drive, definition_key) == set()
 
 
 # --- the viewer ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ templates folder, so an edit the PS team makes there is what the next e-mail say
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from engagement.templates import email_from_template
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import PermanentError
-from tasks.clients import docs
+from tasks.clients import docs, drive
 from tasks.docs import get_template_paragraphs, paragraph_texts
 from tasks.drive import find_template
+from tests.integration.test_tasks_drive import use_templates
 
 VALUES = {
     "company": seed.COMPANY,
@@ -96,9 +98,34 @@ def test_paragraph_texts_of_a_docs_answer() -> None:
     assert paragraph_texts({}) == []
 
 
-def test_a_missing_template_is_a_permanent_error(outside: SandboxClient) -> None:
-    with pytest.raises(PermanentError, match="template 'no-such-email' in folder 'PS Templates'"):
+def test_a_template_not_in_the_settings_is_a_permanent_error(outside: SandboxClient) -> None:
+    with pytest.raises(
+        PermanentError, match=re.escape("template 'no-such-email': not in PsflowSettings.templates")
+    ):
         get_template_paragraphs.fn("no-such-email")
+
+
+def test_a_template_is_read_by_the_file_id_in_its_setting(
+    outside: SandboxClient, sandbox_url: str
+) -> None:
+    document_id = find_template.fn("sign-off-email")
+    use_templates(sandbox_url, **{"initiation-email": document_id})
+    outside.clear_requests()
+    assert get_template_paragraphs.fn("initiation-email") == seeded("sign-off-email")
+    assert [r["service"] for r in outside.requests()] == ["drive", "docs"]  # no folder look-up
+
+
+def test_a_template_missing_from_the_folder_names_its_setting(outside: SandboxClient) -> None:
+    document_id = find_template.fn("initiation-email")
+    drive().files().update(fileId=document_id, body={"trashed": True}).execute()
+    with pytest.raises(
+        PermanentError,
+        match=re.escape(
+            "template 'initiation-email' named 'Initiation Email – New Customer' in folder "
+            "'PS Templates' (setting PsflowSettings.templates['initiation-email']): not found"
+        ),
+    ):
+        get_template_paragraphs.fn("initiation-email")
 
 
 def test_a_template_that_is_not_a_document_is_a_permanent_error(outside: SandboxClient) -> None:

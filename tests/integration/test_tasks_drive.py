@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from blocks import PsflowSettings, sandbox_blocks
 from engagement.keys import ArtifactKind, drive_name, natural_key
 from sandbox import seed
 from sandbox.client import SandboxClient
@@ -30,8 +31,20 @@ def with_key(outside: SandboxClient, kind: ArtifactKind, record_id: str) -> list
 
 
 def template(outside: SandboxClient, key: str) -> dict[str, Any]:
-    [found] = [f for f in files(outside) if f["appProperties"].get("psflow_template") == key]
+    """The seeded template `key`: the file of its name in the templates folder."""
+    [folder] = [f["id"] for f in files(outside) if f["name"] == seed.TEMPLATES_FOLDER]
+    name = next(t.name for t in seed.TEMPLATES if t.key == key)
+    [found] = [f for f in files(outside) if f["name"] == name and f["parents"] == [folder]]
     return found
+
+
+def use_templates(sandbox_url: str, **entries: str) -> None:
+    """Point the tasks at settings whose `templates` entries are changed as a person would."""
+    blocks = sandbox_blocks(sandbox_url)
+    for block in blocks:
+        if isinstance(block, PsflowSettings):
+            block.templates = {**block.templates, **entries}
+    clients.configure(blocks)
 
 
 def copy_estimate(folder_id: str) -> Any:
@@ -65,17 +78,99 @@ def test_a_folder_is_looked_for_only_in_its_parent(outside: SandboxClient) -> No
         find_folder.fn(seed.ACME.name, templates)
 
 
-def test_find_template_in_the_templates_folder(outside: SandboxClient) -> None:
-    expected = template(outside, "cost-estimate")["id"]
-    # A person's copy elsewhere still carries psflow_template: it must not be taken for the template.
+def test_a_template_is_found_by_its_name_in_the_templates_folder(outside: SandboxClient) -> None:
+    """The seeded templates were uploaded by a person: no appProperties, only a name."""
+    expected = template(outside, "cost-estimate")
+    assert expected["appProperties"] == {}
+    # A person's copy of the same name elsewhere is not taken for the template.
     sows = find_folder.fn(seed.SOWS_FOLDER)
-    clients.drive().files().copy(fileId=expected, body={"parents": [sows]}).execute()
-    assert find_template.fn("cost-estimate") == expected
+    body = {"name": expected["name"], "parents": [sows]}
+    clients.drive().files().copy(fileId=expected["id"], body=body).execute()
+    outside.clear_requests()
+    assert find_template.fn("cost-estimate") == expected["id"]
+    assert len(outside.requests()) == 2  # the folder by name, the template by name in it
 
 
-def test_an_unknown_template_is_a_permanent_error_naming_it(outside: SandboxClient) -> None:
-    with pytest.raises(PermanentError, match="template 'budget-sheet' in folder 'PS Templates'"):
+def test_a_template_is_found_by_the_file_id_in_its_setting(
+    outside: SandboxClient, sandbox_url: str
+) -> None:
+    """A person pastes the id from the file's URL: one files.get, wherever the file lies."""
+    moved = template(outside, "cost-estimate")
+    clients.drive().files().update(
+        fileId=moved["id"], body={"name": "Estimate (2027)"}, removeParents=moved["parents"][0]
+    ).execute()
+    use_templates(sandbox_url, **{"cost-estimate": moved["id"]})
+    outside.clear_requests()
+    assert find_template.fn("cost-estimate") == moved["id"]
+    [got] = outside.requests()
+    assert (got["method"], got["path"]) == ("GET", f"/google/drive/v3/files/{moved['id']}")
+
+    made = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    assert estimate_tab(made.id) == estimate_tab(moved["id"])
+
+
+def test_a_template_renamed_in_drive_is_found_once_its_setting_says_the_new_name(
+    outside: SandboxClient, sandbox_url: str
+) -> None:
+    source = template(outside, "cost-estimate")
+    clients.drive().files().update(fileId=source["id"], body={"name": "Estimate v2"}).execute()
+    with pytest.raises(
+        PermanentError,
+        match=re.escape(
+            "Google Drive: template 'cost-estimate' named 'Cost Estimate Template' in folder "
+            "'PS Templates' (setting PsflowSettings.templates['cost-estimate']): not found"
+        ),
+    ):
+        find_template.fn("cost-estimate")
+    use_templates(sandbox_url, **{"cost-estimate": "Estimate v2"})
+    assert find_template.fn("cost-estimate") == source["id"]
+
+
+def test_two_templates_of_one_name_are_a_permanent_error_naming_the_setting(
+    outside: SandboxClient,
+) -> None:
+    source = template(outside, "cost-estimate")
+    body = {"name": source["name"]}  # a person's copy, left in the templates folder
+    clients.drive().files().copy(fileId=source["id"], body=body).execute()
+    with pytest.raises(PermanentError) as err:
+        ensure_copy.fn("cost-estimate", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, "x", "y")
+    message = str(err.value)
+    assert "template 'cost-estimate' named 'Cost Estimate Template'" in message
+    assert "in folder 'PS Templates'" in message
+    assert "PsflowSettings.templates['cost-estimate']" in message
+    assert "more than one" in message
+    assert outside.writes() == 1  # the person's copy; psflow wrote nothing
+
+
+def test_a_template_not_in_the_settings_is_a_permanent_error_naming_the_setting(
+    outside: SandboxClient,
+) -> None:
+    with pytest.raises(
+        PermanentError,
+        match=re.escape("template 'budget-sheet': not in PsflowSettings.templates"),
+    ):
         find_template.fn("budget-sheet")
+    assert outside.requests() == []
+
+
+def test_a_wrong_or_trashed_template_id_is_a_permanent_error_naming_the_setting(
+    outside: SandboxClient, sandbox_url: str
+) -> None:
+    use_templates(sandbox_url, **{"cost-estimate": "1NoSuchFileWasEverMadeHere0123456789abc"})
+    with pytest.raises(
+        PermanentError, match=r"PsflowSettings.templates\['cost-estimate'\].*HTTP 404"
+    ):
+        find_template.fn("cost-estimate")
+
+    source = template(outside, "cost-estimate")
+    clients.drive().files().update(fileId=source["id"], body={"trashed": True}).execute()
+    use_templates(sandbox_url, **{"cost-estimate": source["id"]})
+    with pytest.raises(PermanentError, match=r"PsflowSettings.templates\['cost-estimate'\].*trash"):
+        find_template.fn("cost-estimate")
+
+
+def test_the_default_template_names_are_the_seeded_files() -> None:
+    assert PsflowSettings().templates == {t.key: t.name for t in seed.TEMPLATES}
 
 
 # --- ensure_folder -------------------------------------------------------------------------------
@@ -130,7 +225,9 @@ def test_the_cost_estimate_is_copied_once(outside: SandboxClient) -> None:
     assert copy["id"] == made.id
     assert copy["parents"] == [folder]
     assert copy["name"] == "Cost Estimate – Acme Corporation – SOW-2026-041"
-    assert "psflow_template" not in copy["appProperties"]
+    assert copy["appProperties"] == {
+        "psflow_key": natural_key(ArtifactKind.COST_ESTIMATE, ACME_NEW.id)
+    }
     assert copy["mimeType"] == source["mimeType"]
     assert made.url == f"{outside.url}/google/spreadsheets/d/{made.id}/edit"  # its webViewLink
     # the copy's content is the template's
@@ -177,7 +274,7 @@ def test_a_copy_refused_for_a_missing_template_is_permanent(outside: SandboxClie
 
 
 def test_copying_an_unknown_template_writes_nothing(outside: SandboxClient) -> None:
-    with pytest.raises(PermanentError, match="template 'no-such-template'"):
+    with pytest.raises(PermanentError, match="template 'no-such-template': not in PsflowSettings"):
         ensure_copy.fn("no-such-template", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, "x", "y")
     assert outside.writes() == 0
 

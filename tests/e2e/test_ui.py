@@ -20,4 +20,4 @@ def test_the_ui_calls_the_api_of_the_server_that_serves_it(tmp_path: Path) -> No
         ui = api_url.removesuffix("/api")
         settings = httpx.get(f"{ui}/ui-settings", timeout=10).json()
         assert settings["api_url"] == api_url
-        assert "<div id=\"app\"" in httpx.get(f"{ui}/", timeout=10).text  # the UI itself
+        assert '<div id="app"' in httpx.get(f"{ui}/", timeout=10).text  # the UI itself

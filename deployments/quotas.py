@@ -103,8 +103,8 @@ QUOTAS: tuple[Quota, ...] = (
     # Google Docs writes (developers.google.com/workspace/docs/api/limits): 60 per minute per user
     Quota("google.docs-write-per-user", 60, 60, r"/v1/documents(/|$)", methods=frozenset({"POST"})),
     # Gmail (developers.google.com/gmail/api/reference/quota): 15,000 units a minute per user,
-    # messages.send costs 100
-    Quota("google.gmail-send-per-user", 150, 60, r"/gmail/v1/users/[^/]+/messages/send$"),
+    # messages.send and drafts.send cost 100
+    Quota("google.gmail-send-per-user", 150, 60, r"/gmail/v1/users/[^/]+/(messages|drafts)/send$"),
     # Google Calendar (developers.google.com/workspace/calendar/api/guides/quota): 600 a minute
     Quota("google.calendar-per-user", 600, 60, r"/calendar/v3/"),
     # GitLab.com's endpoint limits (docs.gitlab.com/user/gitlab_com/rate_limits/), per user

@@ -66,7 +66,11 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox", pace: bool = False
         GoogleWorkspaceConnection(
             root_url=f"{url}/google/", access_token=f"psflow.{secret}-google-token"
         ),
-        MavenlinkConnection(base_url=f"{url}/mavenlink/api/v1/", token=f"{secret}-ml-token"),
+        MavenlinkConnection(
+            base_url=f"{url}/mavenlink/api/v1/",
+            web_url=f"{url}/mavenlink",
+            token=f"{secret}-ml-token",
+        ),
         SlackConnection(base_url=f"{url}/slack/api/", bot_token=f"xoxb-{secret}-slack-token"),
         PsflowSettings(
             company_name="Northwind Cloud",

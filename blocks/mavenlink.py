@@ -24,6 +24,11 @@ class MavenlinkConnection(Block):
         description="Root of the API v1, e.g. http://127.0.0.1:8765/mavenlink/api/v1/ for the "
         "sandbox. Default: the real Kantata OX API.",
     )
+    web_url: str = Field(
+        default="https://app.mavenlink.com",
+        description="The Kantata web app people open, for links to projects, e.g. "
+        "https://yourcompany.mavenlink.com (the sandbox's: http://127.0.0.1:8765/mavenlink).",
+    )
     token: SecretStr = Field(
         description="OAuth bearer token of the Kantata user psflow acts as (the PS team's "
         "integration user)."

@@ -42,6 +42,8 @@ def create_app(
     app.state.sandbox = sandbox
     for system in systems:
         app.include_router(system.router, prefix=f"/{system.name}")
+        if system.pages is not None:
+            app.include_router(system.pages, prefix=f"/{system.name}")
         if system.control is not None:
             app.include_router(system.control, prefix=f"/_sandbox/{system.name}")
     app.include_router(control.router, prefix="/_sandbox")

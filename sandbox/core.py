@@ -361,6 +361,7 @@ class System:
     is_write: Callable[[str, str], bool] = _default_is_write
     service: Callable[[str], str] | None = None  # finer name for the log, e.g. google -> sheets
     control: APIRouter | None = None  # routes under /_sandbox/<name>: the other people's actions
+    pages: APIRouter | None = None  # the web pages its links open (sandbox/pages.py), after the API
     validation_status: int = 400
 
 

@@ -28,8 +28,9 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from sandbox import pages as web
 from sandbox import seed as demo
 from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep, System, base_url
 
@@ -806,6 +807,32 @@ async def incoming_webhook(
     return PlainTextResponse("ok")
 
 
+# --- the pages behind permalinks and channel links ------------------------------------------------
+
+pages = APIRouter(include_in_schema=False)
+
+
+@pages.get("/archives/{channel_id}", response_class=HTMLResponse)
+async def channel_page(sb: SandboxDep, channel_id: str) -> HTMLResponse:
+    channel = sb.store.get(NAME, "channels", channel_id)
+    if channel is None:
+        return web.not_found("Slack", f"channel {channel_id}")
+    return web.object_page("Slack", "channel", f"#{channel['name']}", channel)
+
+
+@pages.get("/archives/{channel_id}/{permalink}", response_class=HTMLResponse)
+async def message_page(sb: SandboxDep, channel_id: str, permalink: str) -> HTMLResponse:
+    """`p` and the message's ts without its dot, as in Slack's permalinks."""
+    digits = permalink.removeprefix("p")
+    ts = f"{digits[:-6]}.{digits[-6:]}"
+    message = sb.store.get(NAME, "messages", _message_key(channel_id, ts))
+    if message is None:
+        return web.not_found("Slack", f"message {ts} in {channel_id}")
+    shown = sb.store.get(NAME, "rendered", _message_key(channel_id, ts)) or {}
+    title = str(shown.get("text") or message["text"]).partition("\n")[0][:120]
+    return web.object_page("Slack", "message", title, message)
+
+
 # --- seed ----------------------------------------------------------------------------------------
 
 
@@ -920,4 +947,5 @@ SYSTEM = System(
     quotas=QUOTAS,
     quota_error=_quota_error,
     is_write=is_write,
+    pages=pages,
 )

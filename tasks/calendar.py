@@ -118,7 +118,7 @@ def _restore(body: dict[str, Any], what: str) -> dict[str, Any]:
     return event
 
 
-@outside_task
+@outside_task("schedule {kind}")
 def ensure_event(
     kind: ArtifactKind,
     record_id: str,

@@ -10,11 +10,14 @@ Each client library raises its own exceptions. `calling(system, what)` turns the
 
 from __future__ import annotations
 
+import functools
 import http.client
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
@@ -78,21 +81,99 @@ _RETRIES: dict[str, Any] = {
 }
 
 
-def outside_task(fn: Callable[P, R]) -> Task[P, R]:
+def outside_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """A task that writes to an outside system: transient failures retried with backoff, nothing
     else; its result persisted, so a resumed or retried flow run does not redo a write it made
     with the same inputs. (Within one flow run only: a new run looks everything up again in the
-    systems themselves.)"""
-    return task(**_RETRIES, persist_result=True)(fn)
+    systems themselves.)
+
+    `name` says what it does to which object, its parameters filled in ("copy {kind}" -> "copy
+    cost estimate"): the task run's name in the UI. The run logs one line of what it did.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        return task(**_RETRIES, persist_result=True, task_run_name=_run_name(name))(_told(fn))
+
+    return decorate
 
 
-def read_task(fn: Callable[P, R]) -> Task[P, R]:
+def read_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
     """A task that reads an outside system (`get_...`, `find_...`): never answered from a run's
     results. What it reads may have changed since an earlier attempt (a person fixed the field a
     failed run named, moved the dates while an approval waited) or since an earlier step of the
     same run (a find, a copy, the same find again): a retried or resumed run reads the world as it
-    is now."""
-    return task(**_RETRIES, cache_policy=NO_CACHE, persist_result=False)(fn)
+    is now. `name` as for `outside_task`."""
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        return task(
+            **_RETRIES, cache_policy=NO_CACHE, persist_result=False, task_run_name=_run_name(name)
+        )(_told(fn))
+
+    return decorate
+
+
+def _run_name(template: str) -> Callable[[], str]:
+    """The task run's name: `template` with the run's parameters, each as a person reads it."""
+
+    def name() -> str:
+        from prefect.runtime import task_run
+
+        values = {key: _words(value) for key, value in task_run.parameters.items()}
+        try:
+            return template.format_map(values)
+        except (KeyError, IndexError, ValueError):  # a name must never fail its task
+            return template
+
+    return name
+
+
+def _words(value: Any) -> str:
+    """A parameter as a run's name shows it: an artifact kind in the handbook's words, a list
+    joined, anything long cut short."""
+    if isinstance(value, StrEnum):
+        text = value.value.replace("-", " ")
+    elif isinstance(value, list | tuple):
+        text = ", ".join(_words(item) for item in value)
+    else:
+        text = str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _told(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn`, saying in the run's log what it found or did (one line, with the link)."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = fn(*args, **kwargs)
+        if (line := outcome(result)) is not None:
+            _logger().info("%s", line)
+        return result
+
+    return run
+
+
+def outcome(result: Any) -> str | None:
+    """One line of what a task's result says it did, or None when it says nothing."""
+    from engagement.artifacts import Artifact
+
+    if isinstance(result, Artifact):
+        verb = "Created" if result.created else "Found"
+        return f"{verb} {result.kind} {result.name!r}: {result.url or 'no link'}"
+    if isinstance(result, bool):
+        return "Written" if result else "Already as wanted: nothing written"
+    if isinstance(result, int):
+        return f"{result} written" if result else "Already as wanted: nothing written"
+    return None
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:  # called as `.fn`, outside a run
+        return logging.getLogger(__name__)
 
 
 @contextmanager

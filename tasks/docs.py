@@ -42,7 +42,7 @@ def paragraph_texts(document: Mapping[str, Any]) -> list[str]:
     return texts
 
 
-@read_task
+@read_task("read template {template_key}")
 def get_template_paragraphs(template_key: str) -> list[str]:
     """The paragraphs of the template document `template_key` (e.g. "initiation-email"): found
     as `PsflowSettings.templates` names it (`tasks.drive.find_template`), then read with Docs.

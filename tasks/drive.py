@@ -96,7 +96,7 @@ def _artifact(kind: ArtifactKind, file: dict[str, Any], created: bool) -> Artifa
     )
 
 
-@read_task
+@read_task("find {kind}")
 def find_keyed_file(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
     """The file psflow made for this key, or None (one request)."""
     file = find_by_key(kind, record_id, part, f"{label(kind)} of {record_id}")
@@ -108,7 +108,7 @@ def _folder_query(name: str, parent_id: str | None) -> str:
     return query if parent_id is None else f"{query} and {quoted(parent_id)} in parents"
 
 
-@read_task
+@read_task("find folder {name}")
 def find_folder(name: str, parent_id: str | None = None) -> str:
     """The id of the folder called exactly `name` (in `parent_id` when given).
 
@@ -153,7 +153,7 @@ def template_id(template_key: str) -> str:
     return str(find_file(query, what)["id"])
 
 
-@read_task
+@read_task("find template {template_key}")
 def find_template(template_key: str) -> str:
     """The file id of a psflow template, e.g. "cost-estimate", as `PsflowSettings.templates`
     names it: a file name in the templates folder, or a file id.
@@ -168,7 +168,7 @@ def find_template(template_key: str) -> str:
     return template_id(template_key)
 
 
-@outside_task
+@outside_task("create {kind} {name}")
 def ensure_folder(kind: ArtifactKind, record_id: str, name: str, parent_id: str) -> Artifact:
     """The folder of `kind` for the record (Account or Opportunity id), created in `parent_id`
     named `name` unless a folder with its natural key exists (wherever a person moved it).
@@ -192,7 +192,7 @@ def ensure_folder(kind: ArtifactKind, record_id: str, name: str, parent_id: str)
     return _artifact(kind, folder, created=True)
 
 
-@outside_task
+@outside_task("copy {kind}")
 def ensure_copy(
     template_key: str,
     kind: ArtifactKind,
@@ -224,7 +224,7 @@ def ensure_copy(
     return _artifact(kind, copy, created=True)
 
 
-@outside_task
+@outside_task("share with {emails}")
 def ensure_shared(file_id: str, emails: Sequence[str], role: str = "writer") -> int:
     """Give each of `emails` at least `role` ("reader", "commenter" or "writer") on a file or
     folder; Drive e-mails them the link. One listing of the file's permissions for all of them;

@@ -79,7 +79,7 @@ def _shows_address(user: dict[str, Any], address: str) -> bool:
     return address not in user["name"].lower() and address not in user["username"].lower()
 
 
-@read_task
+@read_task("find GitLab user {email}")
 def find_user(email: str) -> GitLabUser | None:
     """The GitLab user with this e-mail address, or None (one request).
 
@@ -103,7 +103,7 @@ def find_user(email: str) -> GitLabUser | None:
     return None if user is None else GitLabUser(id=user.id, username=user.username, name=user.name)
 
 
-@outside_task
+@outside_task("create GitLab group {account_name}")
 def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
     """The customer's subgroup of the customers group (`PsflowSettings.customers_group`), created
     private if missing. Found by its full path, which the account id determines.
@@ -153,7 +153,7 @@ def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
     )
 
 
-@outside_task
+@outside_task("create GitLab project")
 def ensure_project(group_full_path: str, opportunity: Opportunity) -> Artifact:
     """The opportunity's PS project in the customer group, created private if missing. Found by
     its full path, which the opportunity id determines.
@@ -195,7 +195,7 @@ def ensure_project(group_full_path: str, opportunity: Opportunity) -> Artifact:
     )
 
 
-@outside_task
+@outside_task("create customer epic")
 def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Artifact:
     """The customer epic "<SOW#> <Customer>" of the opportunity in the customer group, created
     if missing. Found by the opportunity's label and the key marker in its description.
@@ -264,7 +264,7 @@ def _numbered(kind: ArtifactKind, reference: str, item: Any, created: bool) -> A
     )
 
 
-@read_task
+@read_task("find {kind}")
 def find_issue(
     project_path: str,
     kind: ArtifactKind,
@@ -284,7 +284,7 @@ def find_issue(
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=False)
 
 
-@outside_task
+@outside_task("create {kind}: {title}")
 def ensure_issue(
     project_path: str,
     kind: ArtifactKind,
@@ -337,7 +337,7 @@ def ensure_issue(
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created)
 
 
-@outside_task
+@outside_task("assign issue #{iid}")
 def ensure_issue_assignees(project_path: str, iid: int, user_ids: Sequence[int]) -> bool:
     """Make exactly `user_ids` the assignees of issue `iid`; True when that took a write.
 
@@ -361,7 +361,7 @@ def ensure_issue_assignees(project_path: str, iid: int, user_ids: Sequence[int])
     return True
 
 
-@outside_task
+@outside_task("add GitLab project member {user_id}")
 def ensure_project_member(project_full_path: str, user_id: int, access_level: int) -> bool:
     """Give the user at least `access_level` (e.g. MAINTAINER) on the project; True when that
     took a write. A membership inherited from a group at that level or above is enough.

@@ -118,7 +118,7 @@ def _message_id(sender: str | None, kind: ArtifactKind, record_id: str, part: st
     return gmail_message_id(kind, record_id, domain, part)
 
 
-@read_task
+@read_task("find {kind}")
 def find_email(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
     """psflow's sent e-mail of (kind, record_id, part), or None (one search when it was sent).
 
@@ -130,7 +130,7 @@ def find_email(kind: ArtifactKind, record_id: str, part: str | None = None) -> A
     return Artifact(system=SYSTEM, kind=_label(kind), name=_label(kind), id=found, created=False)
 
 
-@outside_task
+@outside_task("send {kind}")
 def ensure_email(
     kind: ArtifactKind,
     record_id: str,

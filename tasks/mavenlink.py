@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from blocks import MavenlinkConnection
 from engagement.artifacts import Artifact
 from engagement.keys import (
     ArtifactKind,
@@ -23,7 +24,7 @@ from engagement.models import Opportunity
 from engagement.staffing import Allocation
 from engagement.workdays import business_days
 from tasks.calls import PermanentError, calling, outside_task, read_task
-from tasks.clients import mavenlink
+from tasks.clients import connection, mavenlink
 
 SYSTEM = "Mavenlink"
 PER_PAGE = 200  # Kantata's largest page
@@ -111,7 +112,7 @@ def _user_ids_listed(emails: list[str]) -> dict[str, str]:
     return {email: ids[email] for email in emails}
 
 
-@read_task
+@read_task("read hard bookings")
 def get_hard_bookings(emails: list[str], start: date, end: date) -> dict[str, list[Allocation]]:
     """Each person's hard allocations overlapping `start`..`end` (soft ones hold nobody).
 
@@ -185,13 +186,23 @@ def _unclaimed_workspace(title: str) -> dict[str, Any] | None:
     return None
 
 
+def project_url(workspace_id: str) -> str:
+    """The project in Kantata's web app, where a person opens it (its tasks and bookings too)."""
+    return f"{connection(MavenlinkConnection).web_url.rstrip('/')}/workspaces/{workspace_id}"
+
+
 def _workspace_artifact(workspace: dict[str, Any], created: bool) -> Artifact:
     return Artifact(
-        system=SYSTEM, kind="project", name=workspace["title"], id=workspace["id"], created=created
+        system=SYSTEM,
+        kind="project",
+        name=workspace["title"],
+        url=project_url(str(workspace["id"])),
+        id=workspace["id"],
+        created=created,
     )
 
 
-@outside_task
+@outside_task("create Mavenlink project")
 def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifact:
     """The engagement's Mavenlink project, created in `status` (a Kantata status key), without
     dates, if no project carries the opportunity's reference yet.
@@ -226,7 +237,7 @@ def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifa
     return _workspace_artifact(_rows(body, "workspaces")[0], created=True)
 
 
-@outside_task
+@outside_task("set Mavenlink project status {status}")
 def set_workspace_status(workspace_id: str, status: str) -> bool:
     """Move the project to `status` (a Kantata status key); True when it changed, False when it
     was already there (nothing is written)."""
@@ -256,7 +267,7 @@ def _resource_id(workspace_id: str, user_id: str) -> str:
     return str(_rows(body, "workspace_resources")[0]["id"])
 
 
-@outside_task
+@outside_task("book {pse_email} (soft)")
 def ensure_soft_booking(
     workspace_id: str,
     opportunity_id: str,
@@ -292,7 +303,12 @@ def ensure_soft_booking(
                     json={"workspace_allocation": window},
                 )
             return Artifact(
-                system=SYSTEM, kind="soft booking", name=name, id=found["id"], created=False
+                system=SYSTEM,
+                kind="soft booking",
+                name=name,
+                url=project_url(workspace_id),
+                id=found["id"],
+                created=False,
             )
         allocation = {
             "resource_id": _resource_id(workspace_id, user_id),
@@ -304,10 +320,17 @@ def ensure_soft_booking(
             "POST", "workspace_allocations.json", json={"workspace_allocation": allocation}
         )
     row = _rows(body, "workspace_allocations")[0]
-    return Artifact(system=SYSTEM, kind="soft booking", name=name, id=row["id"], created=True)
+    return Artifact(
+        system=SYSTEM,
+        kind="soft booking",
+        name=name,
+        url=project_url(workspace_id),
+        id=row["id"],
+        created=True,
+    )
 
 
-@read_task
+@read_task("read people booked")
 def get_booked_people(workspace_id: str) -> list[str]:
     """E-mails of the people booked on the project: every named resource's user (allocations
     always hang off a resource). Initiate reads the approved staffing from here."""
@@ -381,7 +404,7 @@ def _custom_field_values(
     return values, ids
 
 
-@outside_task
+@outside_task("set Mavenlink project budget, margin and fields")
 def ensure_workspace_details(
     workspace_id: str,
     budget: Decimal,
@@ -435,9 +458,14 @@ def ensure_workspace_details(
     return bool(changes)
 
 
-def _story_artifact(story: dict[str, Any], created: bool) -> Artifact:
+def _story_artifact(story: dict[str, Any], workspace_id: str, created: bool) -> Artifact:
     return Artifact(
-        system=SYSTEM, kind="task", name=story["title"], id=story["id"], created=created
+        system=SYSTEM,
+        kind="task",
+        name=story["title"],
+        url=f"{project_url(workspace_id)}#tracker/{story['id']}",
+        id=story["id"],
+        created=created,
     )
 
 
@@ -452,7 +480,7 @@ def _unclaimed_story(workspace_id: str, title: str) -> dict[str, Any] | None:
     return None
 
 
-@outside_task
+@outside_task("create Mavenlink task {title}")
 def ensure_story(
     workspace_id: str,
     opportunity_id: str,
@@ -494,11 +522,11 @@ def ensure_story(
                 "external_reference": dict(ref),
             }
             body = _call("POST", "stories.json", json={"story": fields})
-            return _story_artifact(_rows(body, "stories")[0], created=True)
+            return _story_artifact(_rows(body, "stories")[0], workspace_id, created=True)
         if story.get("time_estimate_in_minutes") != minutes:
             estimate = {"time_estimate_in_minutes": minutes}
             _call("PUT", f"stories/{story['id']}.json", json={"story": estimate})
-    return _story_artifact(story, created=False)
+    return _story_artifact(story, workspace_id, created=False)
 
 
 def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:
@@ -517,7 +545,7 @@ def _email_of(user: dict[str, Any] | None) -> str:
     return str((user or {}).get("email_address", "")).strip().casefold()
 
 
-@outside_task
+@outside_task("add Mavenlink participants {emails}")
 def ensure_participants(workspace_id: str, emails: Sequence[str], role: str = PROVIDER_TEAM) -> int:
     """Each person a participant of the project on the team `role`: "maven" (the provider,
     Northwind's PS team) or "buyer" (the client), as Kantata names a participation's team. One
@@ -561,7 +589,7 @@ def ensure_participants(workspace_id: str, emails: Sequence[str], role: str = PR
     return len(missing)
 
 
-@outside_task
+@outside_task("make {email} Mavenlink project lead")
 def ensure_lead(workspace_id: str, email: str) -> bool:
     """The project owner as the project's lead: in Kantata, the lead of the provider team
     (the workspace's `primary_maven`), set with `team_lead` on their participation, which is

@@ -49,7 +49,7 @@ def opportunity_id(value: str) -> str:
         raise ValueError(f"opportunity_id: {err}") from None
 
 
-@read_task
+@read_task("read opportunity {opportunity}")
 def get_opportunity(opportunity: str) -> Opportunity:
     """The opportunity with its account, contacts (contact roles) and SOW activities (line items).
 
@@ -80,7 +80,7 @@ def get_opportunity(opportunity: str) -> Opportunity:
     return _opportunity(record, roles, items, existing_customer=earlier > 0)
 
 
-@read_task
+@read_task("find stage changes")
 def find_stage_changes(since: datetime) -> list[StageChange]:
     """Every stage change after `since`, oldest first, in TWO queries whose cost grows with the
     number of changes, not of opportunities: Salesforce's field history of StageName, and the
@@ -127,7 +127,7 @@ def find_stage_changes(since: datetime) -> list[StageChange]:
     return sorted([*moves, *births], key=lambda change: (change.changed_at, change.id))
 
 
-@read_task
+@read_task("read time zones of {emails}")
 def get_time_zones(emails: list[str]) -> dict[str, str]:
     """Each person's time zone, as their Salesforce user has it (`TimeZoneSidKey`), by the e-mail
     given: one query for them all. People without an active user are left out.
@@ -155,7 +155,7 @@ def _soql_text(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-@outside_task
+@outside_task("update opportunity {opportunity}")
 def ensure_opportunity_fields(opportunity: str, fields: dict[str, Any]) -> bool:
     """Set fields on the opportunity, writing only when one differs (a re-run writes nothing).
 
@@ -224,7 +224,7 @@ def _record_url(sf: Any, record_id: str) -> str:
     return f"{instance}/lightning/r/{ENGAGEMENT}/{record_id}/view"
 
 
-@outside_task
+@outside_task("upsert PS engagement")
 def ensure_engagement(engagement: Engagement) -> Artifact:
     """The opportunity's PS Engagement record with psflow's fields as given (exactly one per
     opportunity, keyed by `Opportunity_Id__c`): one query, then an upsert by that External ID

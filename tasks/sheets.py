@@ -38,7 +38,7 @@ PARTNER_COLUMNS = {"Partner": "name", "Email": "email", "Skills": "skills"}
 M = TypeVar("M", bound=BaseModel)
 
 
-@read_task
+@read_task("read skills matrix")
 def get_roster() -> Roster:
     """The PSEs and partners in the skills matrix (`PsflowSettings.skills_matrix`): one Drive
     look-up of the sheet by name, one read of both tabs.
@@ -98,7 +98,7 @@ def records(
     return tuple(found), problems
 
 
-@outside_task
+@outside_task("prefill sheet")
 def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) -> int:
     """Write `wanted` ({A1 range: rows}, see `engagement.cost_estimate.prefill`) into the
     spreadsheet's EMPTY cells only: one read of the ranges, at most one write.
@@ -127,7 +127,7 @@ def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) ->
     return len(fill)
 
 
-@read_task
+@read_task("read cost estimate")
 def get_cost_estimate(spreadsheet_id: str, opportunity_id: str) -> CostEstimate:
     """The cost estimate in the spreadsheet's Estimate tab (one read).
 

@@ -83,7 +83,7 @@ def _remember(name: str, channel: dict[str, Any]) -> None:
         _directories[run][name] = channel
 
 
-@read_task
+@read_task("find channel {name}")
 def find_channel(name: str) -> str:
     """The id of the channel called `name` (with or without "#").
 
@@ -101,7 +101,7 @@ def find_channel(name: str) -> str:
     return str(channel["id"])
 
 
-@read_task
+@read_task("find {kind} message")
 def find_message(
     channel_id: str, kind: ArtifactKind, record_id: str, part: str | None = None
 ) -> SlackMessage | None:
@@ -132,7 +132,7 @@ def find_message(
     return None
 
 
-@outside_task
+@outside_task("post {kind}")
 def ensure_message(
     channel_name: str,
     text: str,
@@ -205,7 +205,7 @@ def _create_channel(name: str, what: str) -> dict[str, Any] | None:
             return None
 
 
-@outside_task
+@outside_task("create channel {name}")
 def ensure_channel(name: str) -> Artifact:
     """The public channel #name (e.g. the customer's `a_<customer>_internal`, see
     `engagement.keys.slack_customer_channel`), created unless a channel of that name exists; the
@@ -308,7 +308,7 @@ def _user_ids(emails: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-@outside_task
+@outside_task("invite {emails} to the channel")
 def ensure_members(channel_id: str, emails: list[str]) -> int:
     """Invite the people with these e-mail addresses to the channel, those not in it yet.
     Every address is looked up before anyone is invited.
@@ -352,7 +352,7 @@ def ensure_members(channel_id: str, emails: list[str]) -> int:
     return len(missing)
 
 
-@outside_task
+@outside_task("pin message")
 def ensure_pinned(channel_id: str, ts: str) -> bool:
     """Pin the message `ts` (e.g. the key links psflow posted) in the channel, unless it is.
 

@@ -20,6 +20,7 @@ from sandbox.core import ApiError, Quota, System
 # Importing the handler modules registers their routes.
 from sandbox.gitlab import issues, namespaces  # noqa: F401
 from sandbox.gitlab.api import GitLabError, router
+from sandbox.gitlab.pages import pages
 from sandbox.gitlab.seed import seed
 
 API = "/gitlab/api/v4"
@@ -121,4 +122,5 @@ SYSTEM = System(
     seed=seed,
     quotas=QUOTAS,
     quota_error=quota_error,
+    pages=pages,
 )

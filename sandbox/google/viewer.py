@@ -7,12 +7,14 @@ These are reads (GETs); they are logged like any request but are no API traffic 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from html import escape
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
+from sandbox import pages as web
 from sandbox.core import Json, Quota, Sandbox, SandboxDep
 from sandbox.google import common, drive
 from sandbox.google.common import FOLDER, SYSTEM
@@ -169,3 +171,18 @@ async def view_file(request: Request, sb: SandboxDep, file_id: str) -> HTMLRespo
     else:
         body = f"<p>{escape(file.get('size', '0'))} bytes, no preview.</p>"
     return _page(request, sb, file, body)
+
+
+@router.get("/calendar/event", response_class=HTMLResponse)
+async def event_page(sb: SandboxDep, eid: str = "") -> HTMLResponse:
+    """An event's `htmlLink`: `eid` is base64 of "<event id> <calendar id>", as Google's."""
+    try:
+        event_id, _, calendar = (
+            base64.urlsafe_b64decode(eid + "=" * (-len(eid) % 4)).decode().partition(" ")
+        )
+    except ValueError:
+        return web.not_found("Google Calendar", f"event {eid}")
+    event = sb.store.get(SYSTEM, "event", f"{calendar}/{event_id}")
+    if event is None:
+        return web.not_found("Google Calendar", f"event {event_id}")
+    return web.object_page("Google Calendar", "event", str(event.get("summary") or event_id), event)

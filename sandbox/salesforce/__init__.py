@@ -10,6 +10,7 @@ from sandbox.core import System
 from sandbox.salesforce import control, routes
 from sandbox.salesforce.common import DAILY_REQUESTS, quota_error, render_error
 from sandbox.salesforce.common import SYSTEM as NAME
+from sandbox.salesforce.pages import pages
 from sandbox.salesforce.seed import seed_org
 
 SYSTEM = System(
@@ -20,4 +21,5 @@ SYSTEM = System(
     quotas=(DAILY_REQUESTS,),
     quota_error=quota_error,
     control=control.router,
+    pages=pages,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from email import message_from_bytes
@@ -13,6 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.flow_runs import resume_flow_run
@@ -131,6 +138,23 @@ def objects_of(sandbox: SandboxClient, opportunity: str) -> dict[str, int]:
     }
 
 
+def _task_runs(run: FlowRun) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return list(
+            client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])), limit=200
+            )
+        )
+
+
+def _log_lines(run: FlowRun) -> list[str]:
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200
+        )
+    return [log.message for log in logs]
+
+
 def _completions(opportunity: str) -> list[Any]:
     with get_client(sync_client=True) as client:
         answer = client.request(
@@ -187,6 +211,26 @@ def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
     assert record["Status__c"] == "Initiation"
     assert record["Collaboration_Project__c"].startswith(sandbox.url)
     assert wait_until(lambda: _completions(opportunity), 30, "the phase's completion event")
+
+    # in the UI each task run says what it did to which object, and its log says how it went
+    names = {task.name for task in _task_runs(run)}
+    assert {
+        "create GitLab project",
+        "create customer epic",
+        "copy project definition",
+        "post engagement links",
+        "send initiation email",
+        "schedule alignment meeting",
+        "upsert PS engagement",
+        "set Mavenlink project budget, margin and fields",
+    } <= names
+    assert not [name for name in names if re.fullmatch(r"\w+-[0-9a-f]{3}", name)]
+    lines = _log_lines(run)
+    assert any(re.match(r"Created project '.+': http", line) for line in lines)  # GitLab's
+    # Pre-Initiate made the Mavenlink project: found, with its link into Kantata's web app
+    assert any(
+        re.match(r"Found project '.+': http.*/mavenlink/workspaces/", line) for line in lines
+    )
 
     before = sandbox.last_request_id()
     again = run_deployment(

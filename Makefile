@@ -2,6 +2,7 @@
 VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test check lint format sandbox clean
 
@@ -15,8 +16,19 @@ demo: $(STAMP)
 	$(BIN)/psflow demo
 
 # three test processes, each file in one of them (its servers and fixtures are per process)
-test: check
+test: check $(CHROMIUM)
 	$(BIN)/pytest -n 3 --dist loadfile
+
+# The browser tests drive Debian's Chromium: Playwright's own browser download cannot be reached
+# from these machines, Debian's package can. As root (CI) it is installed when missing.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	else \
+	  echo "make test: the browser tests need Chromium at $@: sudo apt-get install chromium" >&2; \
+	  exit 1; \
+	fi
 
 check: $(STAMP)
 	$(BIN)/ruff check .

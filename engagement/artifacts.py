@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -18,11 +20,25 @@ class Artifact(BaseModel):
     created: bool  # False when it already existed (a re-run, a retry)
 
     def row(self) -> dict[str, str]:
-        """A row of the phase's table artifact."""
+        """A row of the phase's table artifact. The UI renders each cell as markdown: the name is
+        the link a person clicks (the bare URL follows, for whoever reads the data)."""
+        name = markdown_text(self.name)
         return {
             "system": self.system,
             "object": self.kind,
-            "name": self.name,
-            "link": self.url or "",
+            "name": f"[{name}]({self.url})" if self.url else name,
             "this run": "created" if self.created else "already existed",
+            "link": self.url or "",
         }
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]()<>|#!~])")
+
+
+def markdown_text(text: str) -> str:
+    r"""`text` shown literally where markdown is rendered: its markup characters escaped.
+
+    >>> markdown_text("Acme *CI/CD* [phase 2]")
+    'Acme \\*CI/CD\\* \\[phase 2\\]'
+    """
+    return _MARKDOWN.sub(r"\\\1", text)

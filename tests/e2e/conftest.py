@@ -27,6 +27,7 @@ from psflow.local import (
     wait_prefect,
 )
 from sandbox.server import SandboxServer
+from tests.e2e.browser import WAIT_MS, Screen, chromium
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +73,7 @@ class PrefectStack:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.port = free_port()
-        self.server, self.api_url = launch_prefect(home, port=self.port, ui=False)
+        self.server, self.api_url = launch_prefect(home, port=self.port)  # the UI: browser tests
         wait_prefect(self.server, self.api_url)
         self.runner: Child | None = None
 
@@ -89,7 +90,7 @@ class PrefectStack:
 
     def restart_server(self) -> None:
         self.server.stop()
-        self.server, _ = launch_prefect(self.home, port=self.port, ui=False)
+        self.server, _ = launch_prefect(self.home, port=self.port)
         wait_prefect(self.server, self.api_url)
 
     def stop(self) -> None:
@@ -149,3 +150,20 @@ def flow_runs(name_part: str) -> list[FlowRun]:
         return client.read_flow_runs(
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_part))
         )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def screen(browser: Any, request: pytest.FixtureRequest) -> Iterator[Screen]:
+    """A fresh page of the browser; its screenshots under .data/screenshots/<test>/."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        yield Screen(context.new_page(), request.node.name)
+    finally:
+        context.close()

@@ -1,13 +1,23 @@
-"""The Prefect UI as the team's console: the servers psflow starts serve a UI that can reach them."""
+"""The Prefect UI as the team's console, in a real browser (tests/e2e/browser.py): finding a phase's
+run, reading its artifact and opening every link in it, answering the staffing form, pressing
+Retry. Each step is kept as a screenshot under .data/screenshots/<test>/."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from prefect.client.schemas.objects import StateType
 
 from psflow.local import launch_prefect, running, wait_prefect
+from sandbox.client import SandboxClient
+from tests.e2e.browser import Screen
+from tests.e2e.conftest import PrefectStack
+from tests.e2e.test_initiate import EXPECTED, FINAL, negotiated, objects_of, run_of, staffed
+from tests.e2e.test_pre_initiate import wait_for_state
 
 pytestmark = pytest.mark.e2e
 
@@ -21,3 +31,98 @@ def test_the_ui_calls_the_api_of_the_server_that_serves_it(tmp_path: Path) -> No
         settings = httpx.get(f"{ui}/ui-settings", timeout=10).json()
         assert settings["api_url"] == api_url
         assert '<div id="app"' in httpx.get(f"{ui}/", timeout=10).text  # the UI itself
+
+
+def ui_of(served: PrefectStack) -> str:
+    return served.api_url.removesuffix("/api")
+
+
+def test_each_phase_run_is_found_by_name_and_every_link_of_its_artifact_opens(
+    served: PrefectStack, sandbox: SandboxClient, screen: Screen
+) -> None:
+    (opportunity,) = staffed(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = run_of("initiate", opportunity)
+    assert wait_for_state(run, *FINAL, timeout=120).type == StateType.COMPLETED
+
+    page = screen.page
+    page.goto(f"{ui_of(served)}/runs")
+    page.locator("input[placeholder='Search by flow run name']:visible").fill(opportunity)
+    for phase in ("pre-initiate", "initiate"):
+        run_link(page, f"{phase} · Acme Corporation · {opportunity}").wait_for()
+    screen.shoot("the runs of the opportunity")
+
+    run_link(page, f"initiate · Acme Corporation · {opportunity}").click()
+    page.get_by_text("Artifacts", exact=True).click()
+    screen.shoot("the run's artifacts")
+    page.get_by_text(f"initiate-{opportunity.lower()}", exact=True).click()
+    table = page.locator("table")
+    table.get_by_role("row").nth(len(EXPECTED)).wait_for()
+    screen.shoot("the table of every object")
+
+    links = {
+        anchor.inner_text(): str(anchor.get_attribute("href"))
+        for anchor in table.get_by_role("link").all()
+        if str(anchor.get_attribute("href")).startswith(sandbox.url)
+    }
+    systems = {row["system"] for row in _rows(page)} - {"Gmail"}  # an e-mail has no web page
+    assert {_system_of(href, sandbox.url) for href in links.values()} >= systems
+    for name, href in links.items():
+        opened = page.context.new_page()
+        answer = opened.goto(href)
+        assert answer is not None
+        assert answer.status == 200, (name, href)
+        assert "not found" not in opened.locator("h1").inner_text()
+        opened.close()
+    project = next(href for name, href in links.items() if "Project Definition" in name)
+    page.goto(project)
+    screen.shoot("a link opened: the Project Definition")
+
+
+def run_link(page: Any, name: str) -> Any:
+    return page.get_by_role("link", name=name, exact=True)
+
+
+def _rows(page: object) -> list[dict[str, str]]:
+    """The artifact's data, as the UI's 'Show raw data' gives it."""
+    page.get_by_text("Show raw data").click()  # type: ignore[attr-defined]
+    raw = page.locator("pre, code").first.inner_text()  # type: ignore[attr-defined]
+    page.get_by_text("Hide raw data").click()  # type: ignore[attr-defined]
+    return list(json.loads(raw))
+
+
+def _system_of(href: str, sandbox_url: str) -> str:
+    head = href.removeprefix(sandbox_url).split("/")[1]
+    return {
+        "salesforce": "Salesforce",
+        "gitlab": "GitLab",
+        "mavenlink": "Mavenlink",
+        "slack": "Slack",
+    }.get(head, "Google Calendar" if "calendar" in href else "Google Drive")
+
+
+def test_a_failed_run_is_retried_from_the_ui_and_completes_with_every_object_once(
+    served: PrefectStack, sandbox: SandboxClient, screen: Screen
+) -> None:
+    (opportunity,) = negotiated(sandbox)
+    # Kantata refuses the first task once: a permanent error, which Prefect does not retry itself
+    sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = run_of("initiate", opportunity)
+    assert wait_for_state(run, *FINAL, timeout=120).type == StateType.FAILED
+
+    page = screen.page
+    page.goto(f"{ui_of(served)}/runs/flow-run/{run.id}")
+    page.get_by_text("Failed", exact=True).first.wait_for()
+    screen.shoot("the failed run")
+    page.get_by_role("button", name="Retry").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("This will retry flow run").wait_for()
+    screen.shoot("asked to confirm")
+    dialog.get_by_role("button", name="Retry").click()
+    done = wait_for_state(run, StateType.COMPLETED, timeout=120)
+    assert done.type == StateType.COMPLETED
+    page.reload()
+    page.get_by_text("Completed", exact=True).first.wait_for()
+    screen.shoot("the retried run, completed")
+    assert objects_of(sandbox, opportunity) == EXPECTED

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engagement.artifacts
 import engagement.keys
 import engagement.models
 import engagement.slugs
@@ -462,7 +463,9 @@ def test_kinds_never_share_a_key(record: str, part: str | None) -> None:
         assert len(set(values)) == len(values)
 
 
-@pytest.mark.parametrize("module", [engagement.keys, engagement.models, engagement.slugs])
+@pytest.mark.parametrize(
+    "module", [engagement.keys, engagement.models, engagement.slugs, engagement.artifacts]
+)
 def test_docstring_examples_run(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0

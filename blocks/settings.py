@@ -81,9 +81,23 @@ class PsflowSettings(Block):
     company_name: str = Field(
         default="", description="Your company's name, as the customer e-mails say it."
     )
+    coordinator_title: str = Field(
+        default="Sr. PS Project Coordinator",
+        description="The Salesforce user title of the PS Project Coordinators: they (and only "
+        "they) approve staffing in the form.",
+    )
     coordinator_email: str = Field(
         default="",
-        description="The Sr. PS Project Coordinator: invited to the alignment meeting and channel.",
+        description="When set, only this person approves staffing (instead of everyone with the "
+        "coordinator title).",
+    )
+    architect_titles: list[str] = Field(
+        default=["Technical Architect", "Sr. PS Engineer"],
+        description="Salesforce user titles of who chooses the PSE (recorded with the decision).",
+    )
+    project_manager_title: str = Field(
+        default="Project Manager",
+        description="The Salesforce user title of Project Managers, who may own a project.",
     )
     meeting_hour: int = Field(
         default=10,

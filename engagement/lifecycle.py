@@ -145,12 +145,18 @@ class Team(BaseModel):
     engagement_manager: str
     coordinator: str | None
     pses: tuple[str, ...]
-    # The handbook's Project Owner "can be a PM or a PSE": psflow makes it the first approved PSE,
-    # and people change it in Mavenlink/GitLab when a PM takes the engagement.
+    # The handbook's Project Owner "can be a PM or a PSE": the coordinator names them in the
+    # staffing form (the first PSE unless they do).
     project_owner: str
+    account_executive: str | None = None
 
     @property
     def internal(self) -> tuple[str, ...]:
         """Everyone on the PS side, once each (the customer channel, the alignment meeting)."""
-        people = (self.engagement_manager, self.coordinator, *self.pses)
+        people = (self.engagement_manager, self.coordinator, *self.pses, self.project_owner)
         return tuple(dict.fromkeys(p for p in people if p))
+
+    @property
+    def sales(self) -> tuple[str, ...]:
+        """The sales side of the hand-off: the account executive."""
+        return (self.account_executive,) if self.account_executive else ()

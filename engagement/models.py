@@ -27,7 +27,6 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 # --- Salesforce ids ------------------------------------------------------------------------------
@@ -484,24 +483,6 @@ class Partner(_Model):
     skills: Skills
 
 
-class StaffingDecision(_Model):
-    """Who works on the engagement, as approved by the PS Project Coordinator."""
-
-    opportunity_id: OpportunityId
-    pses: tuple[EmailAddress, ...] = ()
-    partner: Text | None = None
-    approver: EmailAddress
-    comment: str = ""  # the reasoning posted to #ps_planning; may span lines
-
-    @model_validator(mode="after")
-    def _someone(self) -> StaffingDecision:
-        if not self.pses and self.partner is None:
-            raise ValueError("pses or partner: a staffing decision must name at least one of them")
-        if len(set(self.pses)) != len(self.pses):
-            raise ValueError(f"pses: each PSE may appear once; got {list(self.pses)}")
-        return self
-
-
 # --- cost estimate -------------------------------------------------------------------------------
 
 # The handbook's "estimates over $50k need a TA review": the threshold is in US dollars, so
@@ -646,6 +627,8 @@ class Engagement(_Model):
     completed_on: date | None = None
     approved: bool = False
     approver: EmailAddress | None = None
+    approver_id: RecordId | None = None  # the approver's Salesforce user
+    project_owner_id: RecordId | None = None  # the Project Owner's Salesforce user
     signed_acceptance: bool = False
     passive_acceptance_used: bool = False
     sign_off_date: date | None = None

@@ -720,3 +720,76 @@ class Roster(_Frozen):
 
     pses: tuple[Pse, ...]
     partners: tuple[Partner, ...] = ()
+
+
+# --- the decision --------------------------------------------------------------------------------
+
+
+class StaffingDecision(_Frozen):
+    """What the PS Project Coordinator decided on a proposal: approve it as it is, accommodate it
+    (other PSEs or the partner, other dates or hours, a Project Owner), or reject it; recorded in
+    #ps_planning with who chose the PSE (a Sr. PSE or Technical Architect) and who approved."""
+
+    approve: bool
+    pses: tuple[str, ...] = ()  # the PSEs booked, by e-mail
+    partner: str | None = None  # the partner's e-mail, when the partner is staffed
+    project_owner: str | None = None  # a Project Manager or one of the PSEs; None: the first PSE
+    chosen_by: str | None = None  # the Sr. PSE or Technical Architect who chose
+    approver: str
+    comment: str = ""
+    start: date | None = None  # the window and hours booked, when not the opportunity's
+    end: date | None = None
+    hours_per_day: Decimal | None = Field(default=None, gt=0, le=24)
+
+    @property
+    def owner(self) -> str:
+        """The Project Owner: as named, else the first PSE (the handbook: a PM or a PSE)."""
+        return self.project_owner or (self.pses[0] if self.pses else self.approver)
+
+    @property
+    def booked(self) -> tuple[str, ...]:
+        """Everyone staffed: the PSEs, and the partner."""
+        return (*self.pses, *filter(None, [self.partner]))
+
+    def payload(self) -> dict[str, str]:
+        """The decision as Slack message metadata carries it (text values only)."""
+        fields = {
+            "decision": "approved" if self.approve else "rejected",
+            "pses": " ".join(self.pses),
+            "partner": self.partner or "",
+            "project_owner": self.project_owner or "",
+            "chosen_by": self.chosen_by or "",
+            "approver": self.approver,
+            "comment": self.comment[:1000],
+            "start": self.start.isoformat() if self.start else "",
+            "end": self.end.isoformat() if self.end else "",
+            "hours_per_day": _number(self.hours_per_day) if self.hours_per_day else "",
+        }
+        return {name: value for name, value in fields.items() if value}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> StaffingDecision:
+        """The decision a recorded message carries (missing fields: their defaults).
+
+        Example:
+            >>> StaffingDecision.from_payload(
+            ...     {"decision": "approved", "pses": "a@x.example", "approver": "p@x.example"}
+            ... ).owner
+            'a@x.example'
+        """
+
+        def text(name: str) -> str:
+            return str(payload.get(name) or "")
+
+        return cls(
+            approve=text("decision") == "approved",
+            pses=tuple(text("pses").split()),
+            partner=text("partner") or None,
+            project_owner=text("project_owner") or None,
+            chosen_by=text("chosen_by") or None,
+            approver=text("approver"),
+            comment=text("comment"),
+            start=date.fromisoformat(text("start")) if text("start") else None,
+            end=date.fromisoformat(text("end")) if text("end") else None,
+            hours_per_day=Decimal(text("hours_per_day")) if text("hours_per_day") else None,
+        )

@@ -15,9 +15,8 @@ missed, the coordinator's approval included. A re-run writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from functools import cache, partial
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -29,6 +28,7 @@ from engagement.cost_estimate import activity_name
 from engagement.keys import ArtifactKind, drive_name, slack_customer_channel
 from engagement.lifecycle import NotReady, Team, initiate_problems
 from engagement.models import CostEstimate, Engagement, EngagementStatus, Opportunity
+from engagement.people import User
 from engagement.project_definition import prefill as project_definition_cells
 from engagement.slugs import slack_text
 from engagement.templates import email_from_template, fill
@@ -57,14 +57,15 @@ from tasks.gitlab import (
 from tasks.gmail import ensure_email, find_email
 from tasks.mavenlink import (
     IN_SET_UP,
+    PROVIDER_TEAM,
     ensure_lead,
     ensure_participants,
     ensure_story,
     ensure_workspace,
     ensure_workspace_details,
 )
-from tasks.salesforce import ensure_engagement, get_opportunity, get_time_zones
-from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
+from tasks.salesforce import ensure_engagement, get_opportunity, get_users
+from tasks.sheets import ensure_prefilled, get_cost_estimate
 from tasks.slack import (
     ensure_channel,
     ensure_members,
@@ -102,24 +103,25 @@ def run_initiate(opportunity_id: str) -> State[Any]:
         get_run_logger().warning("Closed Won without Pre-Initiate: running its steps first")
         missed = pre_initiate_steps(opportunity)
         made.extend(missed.made)
-        if not missed.decision.approve:
-            publish_summary(PHASE, opportunity, made, waiting="an approved staffing plan")
-            return Completed(message="Staffing rejected: Initiate waits", name="Rejected")
         decision = missed.decision
     estimate = cost_estimate_gate(opportunity)
     team = team_of(opportunity, decision)
+    # who they are in Salesforce: names for the e-mail, ids for the record, time zones for meetings
+    people = {user.email: user for user in get_users([*team.internal, *team.sales])}
 
-    # what the templates are filled with: the roster read once for both, and only if one is used
-    values = cache(partial(template_values, opportunity, team))
+    values = template_values(opportunity, team, people)
     gitlab, project_url = gitlab_project(opportunity, team, values)
     # one write: the record is made once its GitLab link exists, not made and then updated
-    made.append(ensure_engagement(engagement_record(opportunity, estimate, project_url)))
+    record = engagement_record(opportunity, estimate, decision, people, project_url)
+    made.append(ensure_engagement(record))
     made.extend(gitlab)
-    made.extend(mavenlink_project(opportunity, team, project_url))
-    made.extend(project_definition(opportunity, team, project_url))
+    workspace = ensure_workspace(opportunity, IN_SET_UP)  # Pre-Initiate's Prospect project
+    definition = project_definition(opportunity, team, project_url, workspace.url)
+    made.extend(mavenlink_project(opportunity, team, workspace, project_url, definition.url))
+    made.append(definition)
     made.extend(customer_channel(opportunity, team, made))
     made.append(initiation_email(opportunity, team, values))
-    made.extend(meetings(opportunity, team))
+    made.extend(meetings(opportunity, team, people))
 
     publish_summary(PHASE, opportunity, made, waiting="the kickoff (Plan)")
     announce_completed(PHASE, opportunity)
@@ -155,15 +157,21 @@ def cost_estimate_gate(opportunity: Opportunity) -> CostEstimate:
 def team_of(opportunity: Opportunity, decision: StaffingDecision) -> Team:
     return Team(
         engagement_manager=str(opportunity.engagement_manager_email),
-        coordinator=clients.settings().coordinator_email or None,
-        pses=tuple(decision.pses),
-        project_owner=decision.pses[0],
+        coordinator=decision.approver,
+        pses=decision.pses,
+        project_owner=decision.owner,
+        account_executive=opportunity.account_executive_email,
     )
 
 
 def engagement_record(
-    opportunity: Opportunity, estimate: CostEstimate, project_url: str | None = None
+    opportunity: Opportunity,
+    estimate: CostEstimate,
+    decision: StaffingDecision,
+    people: Mapping[str, User],
+    project_url: str | None = None,
 ) -> Engagement:
+    approver, owner = people.get(decision.approver), people.get(decision.owner)
     return Engagement(
         name=f"{opportunity.sow_number} {opportunity.account.name}"[:80],
         opportunity_id=opportunity.id,
@@ -175,6 +183,10 @@ def engagement_record(
         scoped_hours=estimate.total_hours,
         expected_start=opportunity.expected_start,
         expected_completion=opportunity.expected_completion,
+        approved=decision.approve,
+        approver=decision.approver,
+        approver_id=approver.id if approver else None,
+        project_owner_id=owner.id if owner else None,
     )
 
 
@@ -182,7 +194,7 @@ def engagement_record(
 
 
 def gitlab_project(
-    opportunity: Opportunity, team: Team, values: Callable[[], dict[str, str]]
+    opportunity: Opportunity, team: Team, values: dict[str, str]
 ) -> tuple[list[Artifact], str]:
     """The customer group, the PS project, the customer epic with the hand-off issue and one issue
     per SOW activity in it, and the project owner as maintainer and assignee."""
@@ -203,7 +215,7 @@ def gitlab_project(
         ArtifactKind.HANDOFF_ISSUE,
         opportunity.id,
         f"Sales to PS hand-off: {opportunity.account.name} – {opportunity.sow_number}",
-        "\n".join(fill(p, values()) for p in get_template_paragraphs("handoff-issue")[1:]),
+        "\n".join(fill(p, values) for p in get_template_paragraphs("handoff-issue")[1:]),
         epic=in_epic,
         assignee_ids=assignees,
     )
@@ -226,24 +238,35 @@ def gitlab_project(
 # --- 3. Mavenlink ---------------------------------------------------------------------------------
 
 
-def mavenlink_project(opportunity: Opportunity, team: Team, project_url: str) -> list[Artifact]:
-    """The project moves to In Set Up with its budget, the 40% target margin and the GitLab link;
-    one task per SOW activity with its hours; the team as participants, the owner as lead."""
-    workspace = ensure_workspace(opportunity, IN_SET_UP)
+def mavenlink_project(
+    opportunity: Opportunity,
+    team: Team,
+    workspace: Artifact,
+    project_url: str,
+    definition_url: str | None,
+) -> list[Artifact]:
+    """The project moves to In Set Up with its budget, the 40% target margin, the SOW number and
+    the links to the GitLab project and the Project Definition; one task per SOW activity with its
+    hours; the team as participants, the owner as lead."""
     workspace_id = workspace.id or ""
     ensure_workspace_details(
         workspace_id,
         opportunity.amount,
         opportunity.currency,
         TARGET_MARGIN_PERCENT,
-        {"GitLab Project": project_url, "Salesforce Opportunity": opportunity.id},
+        {
+            "GitLab Project": project_url,
+            "Salesforce Opportunity": opportunity.id,
+            "SOW Number": opportunity.sow_number or "",
+            "Project Definition": definition_url or "",
+        },
         status=IN_SET_UP,
     )
     tasks = [
         ensure_story(workspace_id, opportunity.id, item.code, activity_name(item), item.hours)
         for item in opportunity.line_items
     ]
-    ensure_participants(workspace_id, list(team.internal), "maven")
+    ensure_participants(workspace_id, list(team.internal), PROVIDER_TEAM)
     ensure_lead(workspace_id, team.project_owner)
     return [workspace, *tasks]
 
@@ -251,8 +274,11 @@ def mavenlink_project(opportunity: Opportunity, team: Team, project_url: str) ->
 # --- 4. Drive -------------------------------------------------------------------------------------
 
 
-def project_definition(opportunity: Opportunity, team: Team, project_url: str) -> list[Artifact]:
-    """The Project Definition, copied from its template into the SOW folder and prefilled."""
+def project_definition(
+    opportunity: Opportunity, team: Team, project_url: str, mavenlink_url: str | None
+) -> Artifact:
+    """The Project Definition, copied from its template into the SOW folder and prefilled with
+    the team and the links to the GitLab and Mavenlink projects."""
     # found first: a re-run needs the folders only to make a copy that is missing
     sheet = find_keyed_file(ArtifactKind.PROJECT_DEFINITION, opportunity.id) or ensure_copy(
         "project-definition",
@@ -264,11 +290,11 @@ def project_definition(opportunity: Opportunity, team: Team, project_url: str) -
     ensure_prefilled(
         sheet.id or "",
         project_definition_cells(
-            opportunity, team.project_owner, team.engagement_manager, project_url, None
+            opportunity, team.project_owner, team.engagement_manager, project_url, mavenlink_url
         ),
     )
     ensure_shared(sheet.id or "", list(team.internal))
-    return [sheet]
+    return sheet
 
 
 # --- 5. Slack -------------------------------------------------------------------------------------
@@ -296,8 +322,13 @@ def customer_channel(opportunity: Opportunity, team: Team, made: list[Artifact])
 # --- 6. Gmail and Calendar -------------------------------------------------------------------------
 
 
-def template_values(opportunity: Opportunity, team: Team) -> dict[str, str]:
-    names = {pse.email: pse.name for pse in get_roster().pses}
+def template_values(
+    opportunity: Opportunity, team: Team, people: Mapping[str, User]
+) -> dict[str, str]:
+    def name(email: str | None) -> str:
+        user = people.get(email or "")
+        return user.name if user else email or ""
+
     contact = opportunity.primary_contact
     return {
         "company": clients.settings().company_name,
@@ -305,39 +336,42 @@ def template_values(opportunity: Opportunity, team: Team) -> dict[str, str]:
         "opportunity": opportunity.name,
         "sow_number": opportunity.sow_number or "",
         "contact_first_name": contact.first_name if contact else "",
-        "project_owner": names.get(team.project_owner, team.project_owner),
+        "project_owner": name(team.project_owner),
+        "coordinator": name(team.coordinator),
+        "engagement_manager": name(team.engagement_manager),
     }
 
 
-def initiation_email(
-    opportunity: Opportunity, team: Team, values: Callable[[], dict[str, str]]
-) -> Artifact:
+def initiation_email(opportunity: Opportunity, team: Team, values: dict[str, str]) -> Artifact:
     """The initiation e-mail to the primary contact, from the new- or the existing-customer
-    template (a Google Doc the PS team edits without a code change)."""
+    template (a Google Doc the PS team edits without a code change), sent from the PS mailbox on
+    the PS Project Coordinator's behalf: answers go to them, the engagement manager in copy."""
     sent = find_email(ArtifactKind.INITIATION_EMAIL, opportunity.id)  # the template read if not
     if sent is not None:
         return sent
     template = (
         "initiation-email-existing" if opportunity.account.existing_customer else "initiation-email"
     )
-    email = email_from_template(get_template_paragraphs(template), values())
+    email = email_from_template(get_template_paragraphs(template), values)
     contact = opportunity.primary_contact
     return ensure_email(
         ArtifactKind.INITIATION_EMAIL,
         opportunity.id,
         [str(contact.email)] if contact else [],
-        [team.engagement_manager],
+        [team.engagement_manager, *filter(None, [team.coordinator])],
         email.subject,
         email.body,
+        reply_to=team.coordinator,
+        on_behalf_of=values["coordinator"],
     )
 
 
-def meetings(opportunity: Opportunity, team: Team) -> list[Artifact]:
+def meetings(opportunity: Opportunity, team: Team, people: Mapping[str, User]) -> list[Artifact]:
     """The internal alignment meeting (EM, PC, PSEs) and the sales-to-PS hand-off meeting (the
     account executive too), each inside the working hours of the people invited, on a working
     day of each, as the engagement manager's calendar counts the days after the close."""
-    handoff_people = [*team.internal, *filter(None, [opportunity.account_executive_email])]
-    zones = get_time_zones(handoff_people)
+    handoff_people = [*team.internal, *team.sales]
+    zones = {email: user.time_zone for email, user in people.items() if user.time_zone}
     organiser = zones.get(team.engagement_manager, opportunity.account.time_zone)
     after = max(opportunity.close_date, date.today())
     hour = clients.settings().meeting_hour
@@ -368,7 +402,7 @@ def meetings(opportunity: Opportunity, team: Team) -> list[Artifact]:
     ]
 
 
-def _known(people: Iterable[str], zones: dict[str, str]) -> dict[str, str]:
+def _known(people: Iterable[str], zones: Mapping[str, str]) -> dict[str, str]:
     """The people whose time zone is known; the others are said in the run's log."""
     unknown = [person for person in people if person not in zones]
     if unknown:

@@ -12,7 +12,10 @@ re-run after the approval finds the recorded decision and writes nothing.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, cast
 
@@ -30,20 +33,20 @@ from engagement.cost_estimate import prefill
 from engagement.keys import ArtifactKind, drive_name
 from engagement.lifecycle import NotReady, pre_initiate_problems
 from engagement.models import CostEstimate, Opportunity
+from engagement.people import Staff
 from engagement.slugs import slack_text
-from engagement.staffing import Recommendation, StaffingNeed, recommend
+from engagement.staffing import Recommendation, StaffingDecision, StaffingNeed, recommend
 from flows.guard import for_the_account, phase_run
 from flows.reporting import announce_completed, publish_summary
 from tasks import clients
 from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_keyed_file
 from tasks.gitlab import ensure_issue
 from tasks.mavenlink import PROSPECT, ensure_soft_booking, ensure_workspace, get_hard_bookings
-from tasks.salesforce import ensure_opportunity_fields, get_opportunity
+from tasks.salesforce import ensure_opportunity_fields, get_opportunity, get_users
 from tasks.sheets import ensure_prefilled, get_roster
-from tasks.slack import SlackMessage, ensure_message, find_channel, find_message
+from tasks.slack import ensure_message, find_channel, find_message
 
 PHASE = Phase.PRE_INITIATE
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 @flow(name="pre-initiate", flow_run_name="pre-initiate · {customer} · {opportunity_id}")
@@ -67,13 +70,9 @@ def run_pre_initiate(opportunity_id: str) -> State[Any]:
         raise NotReady(opportunity.id, "Pre-Initiate", problems)
 
     outcome = pre_initiate_steps(opportunity)
-    if not outcome.decision.approve:
-        publish_summary(
-            PHASE, opportunity, outcome.made, waiting="a new staffing proposal (rejected)"
-        )
-        return Completed(message=f"Staffing rejected: {outcome.decision.comment}", name="Rejected")
     publish_summary(PHASE, opportunity, outcome.made, waiting="Closed Won (Initiate)")
-    return Completed(message=f"Staffed: {', '.join(outcome.decision.pses)}")
+    decision = outcome.decision
+    return Completed(message=f"Staffed: {', '.join(decision.booked)}; owner {decision.owner}")
 
 
 @dataclass(frozen=True)
@@ -90,15 +89,9 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
     decision = recorded_decision(opportunity)
     moved = None
     if decision is None:  # not decided yet: propose, and wait for the coordinator
-        proposal = propose_staffing(opportunity)
-        made.append(post_proposal(opportunity, proposal))
-        decision = ask_coordinator(opportunity, proposal)
+        decision = decide_staffing(opportunity, need, made)
         # a resumed run reads the opportunity anew: the dates may have moved while the form waited
-        moved = window_moved(opportunity, need)
-    if not decision.approve:
-        made.append(post_rejection(opportunity, decision))
-        return PreInitiated(decision, made)
-
+        decision, moved = follow_moved_dates(opportunity, decision, need)
     made.extend(book_staffing(opportunity, decision, need))
     made.append(post_decision(opportunity, decision, moved))
     announce_completed(PHASE, opportunity)
@@ -184,15 +177,66 @@ def ta_review_description(opportunity: Opportunity, sheet: Artifact) -> str:
 # --- 2. staffing -----------------------------------------------------------------------------------
 
 
-def propose_staffing(opportunity: Opportunity) -> Recommendation:
-    """Rank the PSEs on skills, time zone, growth path, personality and availability."""
+def propose_staffing(opportunity: Opportunity, excluded: Collection[str] = ()) -> Recommendation:
+    """Rank the PSEs on skills, time zone, growth path, personality and availability (those the
+    coordinator rejected in this run left out)."""
     need = StaffingNeed.from_opportunity(opportunity)
     roster = get_roster()
-    bookings = get_hard_bookings([pse.email for pse in roster.pses], need.start, need.end)
-    return recommend(need, roster.pses, bookings, roster.partners)
+    pses = [pse for pse in roster.pses if pse.email not in excluded]
+    partners = [partner for partner in roster.partners if partner.email not in excluded]
+    bookings = get_hard_bookings([pse.email for pse in pses], need.start, need.end)
+    return recommend(need, pses, bookings, partners)
 
 
-def post_proposal(opportunity: Opportunity, proposal: Recommendation) -> Artifact:
+def decide_staffing(
+    opportunity: Opportunity, need: StaffingNeed, made: list[Artifact]
+) -> StaffingDecision:
+    """Propose, and ask the coordinator; a rejection is posted and the next proposal leaves the
+    rejected people out, until the coordinator approves one (or nobody is left)."""
+    settings = clients.settings()
+    staff = Staff.of(
+        get_users(
+            titles=[
+                settings.coordinator_title,
+                *settings.architect_titles,
+                settings.project_manager_title,
+            ]
+        ),
+        coordinator_title=settings.coordinator_title,
+        architect_titles=settings.architect_titles,
+        project_manager_title=settings.project_manager_title,
+        coordinator_email=settings.coordinator_email,
+    )
+    if not staff.coordinators:
+        raise NotReady(
+            opportunity.id,
+            "staffing",
+            [
+                "nobody may approve it: no active Salesforce user titled "
+                f"{settings.coordinator_title!r} (PsflowSettings.coordinator_title) or named in "
+                "PsflowSettings.coordinator_email"
+            ],
+        )
+    rejected: list[str] = []
+    for attempt in itertools.count(1):
+        proposal = propose_staffing(opportunity, rejected)
+        made.append(post_proposal(opportunity, proposal, attempt))
+        decision = ask_coordinator(opportunity, proposal, staff, attempt)
+        if decision.approve:
+            return decision
+        made.append(post_rejection(opportunity, decision, attempt))
+        rejected.extend(decision.booked)
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
+def _attempt_part(attempt: int, prefix: str = "") -> str | None:
+    """The key part of a later proposal or decision of this run (the first has none)."""
+    if attempt == 1 and not prefix:
+        return None
+    return f"{prefix}{flow_run.get_id()}-{attempt}"
+
+
+def post_proposal(opportunity: Opportunity, proposal: Recommendation, attempt: int = 1) -> Artifact:
     """Post the proposal and its reasoning to #ps_planning, and show it in the UI."""
     create_table_artifact(
         key=f"staffing-{opportunity.id.lower()}",
@@ -205,37 +249,124 @@ def post_proposal(opportunity: Opportunity, proposal: Recommendation) -> Artifac
         proposal.summary(),
         ArtifactKind.STAFFING_PROPOSAL,
         opportunity.id,
+        part=_attempt_part(attempt),
         payload={"window": f"{need.start} to {need.end}"},
     )
 
 
-def window_moved(opportunity: Opportunity, need: StaffingNeed) -> str | None:
-    """What the staffing window was when it was proposed, when the opportunity's dates have moved
-    since (the booking follows the opportunity: the coordinator is told); None when they have
-    not."""
+def follow_moved_dates(
+    opportunity: Opportunity, decision: StaffingDecision, need: StaffingNeed
+) -> tuple[StaffingDecision, str | None]:
+    """The decision to book, and the window it was proposed for when the opportunity's dates moved
+    since (None when they did not). A window the coordinator left as proposed follows the
+    opportunity; one they changed is theirs."""
     channel = find_channel(clients.settings().planning_channel)
     proposed = find_message(channel, ArtifactKind.STAFFING_PROPOSAL, opportunity.id)
     window = proposed.payload.get("window") if proposed is not None else None
-    if window is None or window == f"{need.start} to {need.end}":
-        return None
+    now = f"{need.start} to {need.end}"
+    if window is None or window == now:
+        return decision, None
+    if decision.start and decision.end and f"{decision.start} to {decision.end}" != window:
+        return decision, None  # the coordinator chose these dates themselves
     get_run_logger().warning(
-        "The staffing window moved since the proposal (%s): booking %s to %s",
-        window,
-        need.start,
-        need.end,
+        "The staffing window moved since the proposal (%s): booking %s", window, now
     )
-    return window
+    return decision.model_copy(update={"start": need.start, "end": need.end}), window
 
 
-class StaffingDecision(RunInput):
+class StaffingForm(RunInput):
     """What the coordinator decides in the Prefect UI (the form's fields)."""
 
-    approve: bool = Field(description="Approve the staffing (books a soft allocation) or reject it")
-    pses: list[str] = Field(description="The PSEs to book (e-mails; default: the top-ranked)")
-    approver: str = Field(
-        description="Your e-mail, recorded as the approver", pattern=EMAIL_PATTERN
+    approve: bool = Field(default=True, description="Approve (book them) or reject the proposal")
+    pses: list[str] = Field(description="Who to book: the proposed PSE, another, or the partner")
+    project_owner: str | None = Field(
+        default=None, description="The Project Owner: one of them, or a Project Manager"
     )
+    chosen_by: str | None = Field(
+        default=None, description="Who chose the PSE (the Sr. PSE or Technical Architect)"
+    )
+    start: date = Field(description="First day booked")
+    end: date = Field(description="Last day booked")
+    hours_per_day: Decimal = Field(gt=0, le=24, description="Hours a day each person is booked")
+    approver: str = Field(description="You, the PS Project Coordinator, recorded as the approver")
     comment: str = Field(default="", description="Your reasoning, or why you reject it")
+
+
+def ask_coordinator(
+    opportunity: Opportunity, proposal: Recommendation, staff: Staff, attempt: int = 1
+) -> StaffingDecision:
+    """The coordinator's decision, waited for in the UI. The run suspends (its process exits)
+    until someone resumes it with the form's input, so the wait survives a restart of the server
+    or the worker. An answer the form cannot refuse by itself (a window with no working day) is
+    asked again, saying why."""
+    form = _decision_form(opportunity, proposal, staff)
+    description = proposal.summary()
+    key = "staffing-decision" if attempt == 1 else f"staffing-decision-{attempt}"
+    for again in itertools.count():
+        answer = suspend_flow_run(
+            wait_for_input=form.with_initial_data(description=description),
+            timeout=clients.settings().approval_timeout_hours * 3600,
+            key=key if again == 0 else f"{key}-again-{again}",
+        )
+        fields = answer.model_dump(exclude={"metadata"})
+        try:
+            StaffingNeed.from_opportunity(
+                opportunity,
+                start=fields["start"],
+                end=fields["end"],
+                hours_per_day=fields["hours_per_day"],
+            )
+        except ValueError as error:
+            refused = f"*Your answer was refused:* {slack_text(str(error))}. Please answer again."
+            description = f"{refused}\n\n{proposal.summary()}"
+            continue
+        partner = proposal.partner.partner.email if proposal.partner else None
+        chosen = fields.pop("pses")
+        pses = [email for email in chosen if email != partner]
+        staffed = partner if partner in chosen else None
+        return StaffingDecision.model_validate({**fields, "pses": pses, "partner": staffed})
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
+def _decision_form(
+    opportunity: Opportunity, proposal: Recommendation, staff: Staff
+) -> type[StaffingForm]:
+    """The decision's form: the ranked PSEs (and the partner) are the only choices of who to book,
+    the coordinators found in Salesforce the only approvers, so the server refuses an answer
+    naming anyone else and the run keeps waiting."""
+    candidates = [candidate.pse.email for candidate in proposal.candidates]
+    partner = [proposal.partner.partner.email] if proposal.partner else []
+    if not candidates and not partner:
+        raise NotReady(opportunity.id, "staffing", ["nobody on the roster is available"])
+    picks = [pick.pse.email for pick in proposal.picks] or partner or candidates[:1]
+    owners = [*candidates, *(pm.email for pm in staff.project_managers)]
+    need = proposal.need
+    form = create_model(
+        "StaffingDecision",
+        __base__=StaffingForm,
+        pses=(_choices(candidates + partner, list), Field(default=picks, min_length=1)),
+        project_owner=(
+            _choices(owners, None),
+            Field(default=picks[0] if picks[0] in candidates else None),
+        ),
+        chosen_by=(_choices([a.email for a in staff.architects], None), Field(default=None)),
+        start=(date, Field(default=need.start)),
+        end=(date, Field(default=need.end)),
+        hours_per_day=(Decimal, Field(default=need.hours_per_day, gt=0, le=24)),
+        approver=(_choices([c.email for c in staff.coordinators], str), ...),
+    )
+    return cast(type[StaffingForm], form)
+
+
+def _choices(values: list[str], shape: type | None) -> Any:
+    """A field type that takes only these values: a list of them (`list`), one (`str`), or one or
+    none (`None`)."""
+    if not values:
+        return None if shape is None else shape
+    choice: Any = cast(Any, Literal)[tuple(dict.fromkeys(values))]
+    if shape is list:
+        return list.__class_getitem__(choice)
+    return choice if shape is str else choice | None
 
 
 def recorded_decision(opportunity: Opportunity) -> StaffingDecision | None:
@@ -243,58 +374,24 @@ def recorded_decision(opportunity: Opportunity) -> StaffingDecision | None:
     proposed again (a rejection is recorded per run: the next run proposes anew)."""
     channel = find_channel(clients.settings().planning_channel)
     recorded = find_message(channel, ArtifactKind.STAFFING_DECISION, opportunity.id)
-    return decision_from_message(recorded) if recorded is not None else None
-
-
-def ask_coordinator(opportunity: Opportunity, proposal: Recommendation) -> StaffingDecision:
-    """The coordinator's decision, waited for in the UI. The run suspends (its process exits)
-    until someone resumes it with the form's input, so the wait survives a restart of the server
-    or the worker."""
-    candidates = [c.pse.email for c in proposal.candidates]
-    if not candidates:
-        raise NotReady(opportunity.id, "staffing", ["nobody on the roster is available"])
-    picks = [pick.pse.email for pick in proposal.picks] or candidates[:1]
-    form = _decision_form(tuple(candidates), picks)
-    answer = suspend_flow_run(
-        wait_for_input=form.with_initial_data(description=proposal.summary()),
-        timeout=clients.settings().approval_timeout_hours * 3600,
-        key="staffing-decision",
-    )
-    return StaffingDecision.model_validate(answer.model_dump(exclude={"metadata"}))
-
-
-def _decision_form(candidates: tuple[str, ...], picks: list[str]) -> type[StaffingDecision]:
-    """The decision's form: the ranked PSEs are the only choices and the top pick the default, so
-    the server refuses an input naming anyone else (or nobody) and the run keeps waiting."""
-    choices: Any = list.__class_getitem__(cast(Any, Literal)[candidates])
-    form = create_model(
-        "StaffingDecision",
-        __base__=StaffingDecision,
-        approve=(bool, Field(default=True, description="Approve (book them) or reject")),
-        pses=(choices, Field(default=picks, min_length=1, description="The PSEs to book")),
-    )
-    return cast(type[StaffingDecision], form)
-
-
-def decision_from_message(message: SlackMessage) -> StaffingDecision:
-    payload = message.payload
-    return StaffingDecision(
-        approve=payload.get("decision") == "approved",
-        pses=[p for p in payload.get("pses", "").split() if p],
-        approver=payload.get("approver", ""),
-        comment=payload.get("comment", ""),
-    )
+    return StaffingDecision.from_payload(recorded.payload) if recorded is not None else None
 
 
 def book_staffing(
     opportunity: Opportunity, decision: StaffingDecision, need: StaffingNeed
 ) -> list[Artifact]:
-    """A soft allocation (holds nobody, not in the forecast) over the engagement window on the
-    Mavenlink project in status Prospect, created here without dates if absent."""
+    """A soft allocation (holds nobody, not in the forecast) of each PSE over the decided window on
+    the Mavenlink project in status Prospect, created here without dates if absent. A partner is
+    booked through its contract, not in Kantata."""
     workspace = ensure_workspace(opportunity, PROSPECT)
     bookings = [
         ensure_soft_booking(
-            workspace.id or "", opportunity.id, email, need.start, need.end, need.hours_per_day
+            workspace.id or "",
+            opportunity.id,
+            email,
+            decision.start or need.start,
+            decision.end or need.end,
+            decision.hours_per_day or need.hours_per_day,
         )
         for email in decision.pses
     ]
@@ -304,13 +401,16 @@ def book_staffing(
 def post_decision(
     opportunity: Opportunity, decision: StaffingDecision, moved_from: str | None = None
 ) -> Artifact:
-    need = StaffingNeed.from_opportunity(opportunity)
+    start, end = decision.start, decision.end
+    window = f" from {start} to {end}" if start and end else ""
     text = (
         f"Staffing for *{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) "
-        f"approved by {slack_text(decision.approver)}: {slack_text(', '.join(decision.pses))} "
-        "(soft booking in Mavenlink)."
+        f"approved by {slack_text(decision.approver)}: {slack_text(', '.join(decision.booked))}"
+        f"{window} (soft booking in Mavenlink); Project Owner {slack_text(decision.owner)}"
+        + (f", chosen by {slack_text(decision.chosen_by)}" if decision.chosen_by else "")
+        + "."
         + (
-            f"\n:warning: The dates moved since the proposal: now {need.start} to {need.end} "
+            f"\n:warning: The dates moved since the proposal: now {start} to {end} "
             f"(proposed for {slack_text(moved_from)}); the booking follows the opportunity, "
             "check the availability."
             if moved_from
@@ -318,33 +418,30 @@ def post_decision(
         )
         + (f"\n> {slack_text(decision.comment)}" if decision.comment else "")
     )
-    payload = {
-        "decision": "approved",
-        "pses": " ".join(decision.pses),
-        "approver": decision.approver,
-        "comment": decision.comment[:1000],
-    }
     return ensure_message(
         clients.settings().planning_channel,
         text,
         ArtifactKind.STAFFING_DECISION,
         opportunity.id,
-        payload=payload,
+        payload=decision.payload(),
     )
 
 
-def post_rejection(opportunity: Opportunity, decision: StaffingDecision) -> Artifact:
+def post_rejection(
+    opportunity: Opportunity, decision: StaffingDecision, attempt: int = 1
+) -> Artifact:
     text = (
         f"Staffing proposal for *{slack_text(opportunity.name)}* "
         f"({slack_text(opportunity.account.name)}) rejected by {slack_text(decision.approver)}: "
-        f"{slack_text(decision.comment) or 'no reason given'}"
+        f"{slack_text(decision.comment) or 'no reason given'}. A new proposal follows, without "
+        f"{slack_text(', '.join(decision.booked)) or 'them'}."
     )
-    # one rejection per run: a retry of this run does not post it twice, a new proposal may
+    # one rejection per proposal of a run: a retry of this run does not post it twice
     return ensure_message(
         clients.settings().planning_channel,
         text,
         ArtifactKind.STAFFING_DECISION,
         opportunity.id,
-        part=f"rejected-{flow_run.get_id()}",
-        payload={"decision": "rejected", "approver": decision.approver},
+        part=_attempt_part(attempt, "rejected-"),
+        payload=decision.payload(),
     )

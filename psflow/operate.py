@@ -39,10 +39,9 @@ from engagement.models import OPPORTUNITY_PREFIX, salesforce_id
 
 RUN_NAME_SEPARATOR = " · "
 APPROVAL = "the PS Project Coordinator's staffing approval (form in the UI)"
-# What a run suspended with `suspend_flow_run(key=...)` waits for, by key.
+# What a run suspended with `suspend_flow_run(key=...)` waits for, by the key's start (a rejected
+# proposal is followed by "staffing-decision-2", a refused answer by "...-again-1").
 INPUT_KEYS = {"staffing-decision": APPROVAL}
-# Where Prefect keeps the form (a JSON schema) of a run suspended with `key="staffing-decision"`.
-STAFFING_FORM = "suspended-staffing-decision-schema"
 # Phases that suspend for the coordinator (Initiate does when Pre-Initiate was skipped).
 APPROVAL_PHASES = frozenset({Phase.PRE_INITIATE.value, Phase.INITIATE.value})
 RETRYABLE = frozenset({StateType.FAILED, StateType.CRASHED})
@@ -118,8 +117,13 @@ def staffing_form(run_id: uuid.UUID, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     with prefect() as client:
         while True:
+            state = client.read_flow_run(run_id).state
+            key = state.state_details.pause_key if state is not None else None
             try:
-                return dict(json.loads(client.read_flow_run_input(run_id, STAFFING_FORM)))
+                # Prefect keeps the form (a JSON schema) of a run suspended with `key=K` as K's
+                return dict(
+                    json.loads(client.read_flow_run_input(run_id, f"suspended-{key}-schema"))
+                )
             except PrefectHTTPStatusError as err:
                 if err.response.status_code != 404 or time.monotonic() > deadline:
                     raise
@@ -193,7 +197,8 @@ def waits_for(phase: str, state: State[Any] | None, opportunity: str) -> str:
     details = state.state_details
     match state.type:
         case StateType.PAUSED:
-            what = INPUT_KEYS.get(details.pause_key or "")
+            key = details.pause_key or ""
+            what = next((w for k, w in INPUT_KEYS.items() if key.startswith(k)), None)
             if what is None:
                 what = APPROVAL if phase in APPROVAL_PHASES else "input in the UI (Resume)"
             until = f"; it fails at {when(details.pause_timeout)}" if details.pause_timeout else ""

@@ -652,10 +652,10 @@ TEMPLATES = (
         text=(
             "Subject: Welcome to {{company}} Professional Services – {{sow_number}}",
             "Dear {{contact_first_name}},",
-            "Thank you for choosing {{company}}. I am {{project_owner}}, your project owner for "
-            "{{opportunity}}. In the coming days we will schedule a kickoff to confirm scope, "
-            "timeline and the team.",
-            "Kind regards, {{project_owner}}",
+            "Thank you for choosing {{company}}. I am {{coordinator}}, the PS Project Coordinator "
+            "of {{opportunity}}; {{project_owner}} will be your project owner. In the coming days "
+            "we will schedule a kickoff to confirm scope, timeline and the team.",
+            "Kind regards, {{coordinator}}",
         ),
     ),
     Template(
@@ -665,10 +665,10 @@ TEMPLATES = (
         text=(
             "Subject: Your next engagement with {{company}} – {{sow_number}}",
             "Dear {{contact_first_name}},",
-            "Great to be working together again. I am {{project_owner}}, project owner for "
-            "{{opportunity}}; we will build on what we delivered before and propose a kickoff date "
-            "shortly.",
-            "Kind regards, {{project_owner}}",
+            "Great to be working together again. I am {{coordinator}}, the PS Project Coordinator "
+            "of {{opportunity}}, and {{project_owner}} will be your project owner; we will build on "
+            "what we delivered before and propose a kickoff date shortly.",
+            "Kind regards, {{coordinator}}",
         ),
     ),
     Template(

@@ -23,12 +23,14 @@ import email.policy
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
 from engagement.artifacts import Artifact
 from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id, natural_key
 from engagement.models import email_address
+from engagement.slugs import one_line
 from tasks.calls import calling, outside_task, read_task
 from tasks.clients import gmail, google, memory
 
@@ -83,15 +85,26 @@ def _sender() -> str | None:
 
 
 def build_message(
-    sender: str | None, to: list[str], cc: list[str], subject: str, body: str, message_id: str
+    sender: str | None,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    body: str,
+    message_id: str,
+    reply_to: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> EmailMessage:
-    """The RFC 822 message. Without a sender, Gmail puts the mailbox's own address in From."""
+    """The RFC 822 message. Without a sender, Gmail puts the mailbox's own address in From (and
+    no name can be shown with it)."""
     message = EmailMessage(policy=email.policy.SMTP)
     if sender:
-        message["From"] = sender
+        name = f"{one_line(on_behalf_of, 60)} via PS" if on_behalf_of else ""
+        message["From"] = Address(display_name=name, addr_spec=sender)
     message["To"] = ", ".join(to)
     if cc:
         message["Cc"] = ", ".join(cc)
+    if reply_to:
+        message["Reply-To"] = reply_to
     message["Subject"] = subject
     message["Message-ID"] = message_id
     message.set_content(body)
@@ -139,6 +152,8 @@ def ensure_email(
     subject: str,
     body: str,
     part: str | None = None,
+    reply_to: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Artifact:
     """Send an e-mail from the PS mailbox once per natural key (kind, record_id, part): when the
     sent mail already holds it, nothing is sent (whatever the subject or body say now).
@@ -149,6 +164,8 @@ def ensure_email(
     Args:
         to: the recipients, bare addresses (name@example.com); at least one.
         cc: copied addresses, e.g. the PS Ops Manager on the sign-off.
+        reply_to: where answers go, when not the PS mailbox (the person it is sent for).
+        on_behalf_of: the name shown as the sender: "<name> via <mailbox>" (a person's name).
         subject: one line of text (see `engagement.templates.email_from_template`).
         body: plain text.
 
@@ -168,6 +185,7 @@ def ensure_email(
         raise ValueError("to: an e-mail needs at least one recipient")
     to_keys = {address.casefold() for address in recipients}
     copied = [address for address in addresses("cc", cc) if address.casefold() not in to_keys]
+    answers = addresses("reply_to", [reply_to])[0] if reply_to else None
     subject = _subject(subject)
     sender = _sender()
     marker = gmail_key_marker(kind, record_id, part)
@@ -178,7 +196,9 @@ def ensure_email(
     if found is not None:
         return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=found, created=False)
     text = f"{body.rstrip()}\n\nRef: {marker}\n"
-    message = build_message(sender, recipients, copied, subject, text, message_id)
+    message = build_message(
+        sender, recipients, copied, subject, text, message_id, answers, on_behalf_of
+    )
     what = f"sending of the {_label(kind)} to {', '.join(recipients)}"
     draft = _draft(natural_key(kind, record_id, part), marker, message, what)
     sent, now = _send_draft(draft, marker, message_id, what)

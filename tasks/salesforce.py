@@ -3,6 +3,7 @@ writes back on it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from engagement.models import (
     email_address,
     salesforce_id,
 )
+from engagement.people import User
 from tasks import clients
 from tasks.calls import PermanentError, calling, outside_task, read_task
 
@@ -127,27 +129,38 @@ def find_stage_changes(since: datetime) -> list[StageChange]:
     return sorted([*moves, *births], key=lambda change: (change.changed_at, change.id))
 
 
-@read_task("read time zones of {emails}")
-def get_time_zones(emails: list[str]) -> dict[str, str]:
-    """Each person's time zone, as their Salesforce user has it (`TimeZoneSidKey`), by the e-mail
-    given: one query for them all. People without an active user are left out.
+@read_task("read users {emails} {titles}")
+def get_users(emails: Sequence[str] = (), titles: Sequence[str] = ()) -> list[User]:
+    """The active Salesforce users with these e-mail addresses or these titles (their ids, names,
+    titles and time zones): one query for them all. Nobody is invented: people without an active
+    user are missing from the answer.
 
     Raises:
         ValueError: naming an address that is not a bare e-mail address (nothing is sent).
     """
-    wanted = {email_address(email).casefold(): email for email in emails}
-    if not wanted:
-        return {}
-    listed = ", ".join(_soql_text(email) for email in wanted)
-    with calling(SYSTEM, f"time zones of users {', '.join(wanted.values())}"):
+    addresses = [email_address(email).casefold() for email in emails]
+    clauses = [
+        f"{field} IN ({', '.join(_soql_text(value) for value in values)})"
+        for field, values in (("Email", addresses), ("Title", list(titles)))
+        if values
+    ]
+    if not clauses:
+        return []
+    with calling(SYSTEM, "users " + ", ".join([*addresses, *titles])):
         rows = clients.salesforce().query_all(
-            f"SELECT Email, TimeZoneSidKey FROM User WHERE IsActive = true AND Email IN ({listed})"
+            "SELECT Id, Name, Email, Title, TimeZoneSidKey FROM User "
+            f"WHERE IsActive = true AND ({' OR '.join(clauses)}) ORDER BY Name"
         )["records"]
-    return {
-        wanted[str(row["Email"]).casefold()]: str(row["TimeZoneSidKey"])
+    return [
+        User(
+            id=row["Id"],
+            name=row["Name"] or "",
+            email=str(row["Email"]).casefold(),
+            title=row["Title"] or "",
+            time_zone=row["TimeZoneSidKey"],
+        )
         for row in rows
-        if str(row["Email"]).casefold() in wanted and row.get("TimeZoneSidKey")
-    }
+    ]
 
 
 def _soql_text(value: str) -> str:
@@ -181,8 +194,9 @@ ENGAGEMENT_KEY = "Opportunity_Id__c"  # the External ID field the record is upse
 
 
 def engagement_fields(engagement: Engagement) -> dict[str, Any]:
-    """The PS Engagement fields psflow owns, as Salesforce's JSON takes them. Fields people own
-    (Hours Consumed, Actual Start, Completed, the approval and sign-off fields) are never here;
+    """The PS Engagement fields psflow owns, as Salesforce's JSON takes them: the staffing
+    approval (Approved, Approver, Project Owner) as the coordinator recorded it among them. Fields
+    people own (Hours Consumed, Actual Start, Completed, the sign-off fields) are never here;
     neither is a value psflow does not know yet (None), so it never clears what is there."""
     fields = {
         "Name": engagement.name,
@@ -195,6 +209,9 @@ def engagement_fields(engagement: Engagement) -> dict[str, Any]:
         "Scoped_Hours__c": _json_number(engagement.scoped_hours),
         "Expected_Start__c": _iso(engagement.expected_start),
         "Expected_Completion__c": _iso(engagement.expected_completion),
+        "Approved__c": engagement.approved or None,
+        "Approver__c": engagement.approver_id,
+        "Project_Owner__c": engagement.project_owner_id,
     }
     return {name: value for name, value in fields.items() if value is not None}
 

@@ -483,6 +483,7 @@ SOBJECTS: tuple[SObject, ...] = (
             Field("Completed__c", "date", "Completed"),
             Field("Approved__c", "boolean", "Approved", default=False),
             lookup("Approver__c", "User", "Approver"),
+            lookup("Project_Owner__c", "User", "Project Owner"),
             Field("Signed_Acceptance__c", "boolean", "Signed Acceptance", default=False),
             Field(
                 "Passive_Acceptance_Used__c", "boolean", "Passive Acceptance Used", default=False

@@ -29,13 +29,12 @@ from engagement.lifecycle import NotReady
 from engagement.workdays import at_work
 from flows.initiate import initiate
 from flows.pre_initiate import pre_initiate
-from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from tasks.salesforce import InvalidRecord
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
 from tests.e2e.faults import record_approval, run_phase
 from tests.e2e.test_pre_initiate import (
-    COORDINATOR,
+    answer,
     new_opportunity,
     state_of,
     wait_for_state,
@@ -72,11 +71,7 @@ def run_of(
 
 def approve(run: FlowRun) -> None:
     wait_for_state(run, StateType.PAUSED, timeout=90)
-    picks = staffing_form(run.id)["properties"]["pses"]["default"]
-    with get_client(sync_client=True) as client:
-        client.resume_flow_run(
-            run.id, run_input={"approve": True, "pses": picks, "approver": COORDINATOR}
-        )
+    answer(run)
 
 
 def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:

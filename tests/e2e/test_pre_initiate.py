@@ -60,6 +60,28 @@ def the_run(opportunity: str, timeout: float = 120) -> FlowRun:
     return runs[0]
 
 
+def answer(run: FlowRun, **changes: Any) -> dict[str, Any]:
+    """The form filled as the UI submits it: every field as shown (its default), the coordinator
+    as approver, then `changes`; the run resumed with it."""
+    form = staffing_form(run.id)
+    shown = {
+        name: field["default"] for name, field in form["properties"].items() if "default" in field
+    }
+    filled = {**shown, "approver": COORDINATOR, **changes}
+    with get_client(sync_client=True) as client:
+        client.resume_flow_run(run.id, run_input=filled)
+    return filled
+
+
+def pause_key(run: FlowRun) -> str | None:
+    state = state_of(run)
+    return (
+        state.state_details.pause_key
+        if state is not None and state.type == StateType.PAUSED
+        else None
+    )
+
+
 def written(sandbox: SandboxClient, since: int) -> dict[str, int]:
     """The phases' writes per service since a request id (the watcher's polls are reads). A failed
     run's ops alert is not a phase's write: Prefect's automation posts it when it gets to it, in
@@ -92,21 +114,19 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
         {"approve": True, "pses": [], "approver": COORDINATOR},
         {"approve": "maybe", "pses": ["aisha.bello@northwind.example"], "approver": COORDINATOR},
         {"approve": True, "pses": ["grace.kim@northwind.example"], "approver": "not an e-mail"},
+        # only a PS Project Coordinator may approve: an engagement manager may not
+        {
+            "approve": True,
+            "pses": ["grace.kim@northwind.example"],
+            "approver": "marcus.webb@northwind.example",
+        },
     ):
         with pytest.raises(RuntimeError, match="Cannot resume"):
             resume_flow_run(run.id, run_input=bad)
         assert state_of(run).type == StateType.PAUSED
 
     choices = _choices(staffing_form(run.id))  # the form the UI shows
-    resume_flow_run(
-        run.id,
-        run_input={
-            "approve": True,
-            "pses": choices[:1],
-            "approver": COORDINATOR,
-            "comment": "good fit",
-        },
-    )
+    answer(run, pses=choices[:1], comment="good fit", chosen_by="hiro.tanaka@northwind.example")
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
 
@@ -221,29 +241,30 @@ def test_an_opportunity_not_ready_fails_with_every_reason_and_writes_nothing(
     assert written(sandbox, start) == {}
 
 
-def test_a_rejection_is_recorded_and_posted_and_books_nobody(
+def test_a_rejection_is_posted_and_a_new_proposal_without_them_waits_for_the_coordinator(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
     run = the_run(opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=90)
+    first = staffing_form(run.id)["properties"]["pses"]["default"]
     start = sandbox.last_request_id()
-    resume_flow_run(
-        run.id,
-        run_input={
-            "approve": False,
-            "approver": COORDINATOR,
-            "comment": "Bruno knows this customer better",
-        },
-    )
+    answer(run, approve=False, comment="Bruno knows this customer better")
+
+    # the run proposes again without the rejected PSE, and waits for the coordinator again
+    wait_until(lambda: pause_key(run) == "staffing-decision-2", 90, "the second proposal")
+    second = staffing_form(run.id)
+    assert not set(first) & set(_choices(second))
+    assert written(sandbox, start) == {"slack": 2}  # the rejection, the new proposal; no booking
+    kinds = _messages(sandbox, opportunity)
+    assert sorted(kinds) == ["staffing-decision", "staffing-proposal", "staffing-proposal"]
+
+    answer(run)  # the new proposal approved as it stands
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
-    assert done.name == "Rejected"
-    assert "Bruno knows this customer better" in done.message
-    assert written(sandbox, start) == {"slack": 1}  # the rejection, nothing booked
-    assert [k for k in _messages(sandbox, opportunity) if k == "staffing-decision"] == [
-        "staffing-decision"
-    ]
+    assert done.type == StateType.COMPLETED, done.message
+    assert second["properties"]["pses"]["default"][0] in done.message
+    assert first[0] not in done.message
 
 
 def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
@@ -268,14 +289,7 @@ def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
     served.restart_runner()
     assert state_of(run).type == StateType.PAUSED
 
-    resume_flow_run(
-        run.id,
-        run_input={
-            "approve": True,
-            "approver": COORDINATOR,
-            "pses": _choices(staffing_form(run.id))[:1],
-        },
-    )
+    answer(run)
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
     assert sorted(_messages(sandbox, opportunity)) == ["staffing-decision", "staffing-proposal"]
@@ -299,14 +313,7 @@ def test_an_approval_given_after_the_dates_moved_books_the_new_dates_and_says_so
         PS_Expected_Start__c=start.isoformat(),
         PS_Expected_Completion__c=end.isoformat(),
     )
-    resume_flow_run(
-        run.id,
-        run_input={
-            "approve": True,
-            "approver": COORDINATOR,
-            "pses": _choices(staffing_form(run.id))[:1],
-        },
-    )
+    answer(run)  # the form as shown: the window the coordinator saw, as proposed
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
 

@@ -22,6 +22,7 @@ VALUES = {
     "sow_number": "SOW-2026-041",
     "contact_first_name": "Dana",
     "project_owner": "Aisha Bello",
+    "coordinator": "Priya Raman",
     "opportunity": "Acme – CI/CD Modernisation",
 }
 
@@ -43,12 +44,12 @@ def test_new_and_existing_customer_templates_round_trip(outside: SandboxClient) 
     existing = email_from_template(get_template_paragraphs.fn("initiation-email-existing"), VALUES)
 
     assert new.subject == f"Welcome to {seed.COMPANY} Professional Services – SOW-2026-041"
-    assert new.body.startswith(f"Dear Dana,\n\nThank you for choosing {seed.COMPANY}. I am Aisha")
+    assert new.body.startswith(f"Dear Dana,\n\nThank you for choosing {seed.COMPANY}. I am Priya")
     assert existing.subject == f"Your next engagement with {seed.COMPANY} – SOW-2026-041"
     assert existing.body.startswith("Dear Dana,\n\nGreat to be working together again.")
     for email in (new, existing):
         assert "{{" not in email.subject + email.body
-        assert email.body.endswith("Kind regards, Aisha Bello")
+        assert email.body.endswith("Kind regards, Priya Raman")
 
 
 def test_an_edit_in_docs_is_read_without_a_code_change(outside: SandboxClient) -> None:
@@ -64,12 +65,12 @@ def test_an_edit_in_docs_is_read_without_a_code_change(outside: SandboxClient) -
     paragraphs = get_template_paragraphs.fn("initiation-email")
     assert paragraphs[-2:] == [
         "P.S. Your kickoff is on {{kickoff_date}}.",
-        "Kind regards, {{project_owner}}",
+        "Kind regards, {{coordinator}}",
     ]
     with pytest.raises(ValueError, match=r"\{\{kickoff_date\}\}"):
         email_from_template(paragraphs, VALUES)
     email = email_from_template(paragraphs, {**VALUES, "kickoff_date": "2 March"})
-    assert email.body.endswith("P.S. Your kickoff is on 2 March.\n\nKind regards, Aisha Bello")
+    assert email.body.endswith("P.S. Your kickoff is on 2 March.\n\nKind regards, Priya Raman")
 
 
 def test_paragraph_texts_of_a_docs_answer() -> None:

@@ -20,7 +20,7 @@ from tasks.salesforce import (
     ensure_opportunity_fields,
     find_stage_changes,
     get_opportunity,
-    get_time_zones,
+    get_users,
 )
 
 ACME_NEW = seed.OPPORTUNITIES[1]
@@ -134,18 +134,22 @@ def test_an_opportunity_created_in_a_stage_is_a_change_into_it(outside: SandboxC
     assert find_stage_changes.fn(changes[-1].changed_at + timedelta(seconds=1)) == []
 
 
-def test_time_zones_of_users_in_one_query(outside: SandboxClient) -> None:
-    zones = get_time_zones.fn(
-        ["Marcus.Webb@northwind.example", "divya.nair@northwind.example", "nobody@example.com"]
+def test_users_by_email_or_title_in_one_query(outside: SandboxClient) -> None:
+    users = get_users.fn(
+        ["Marcus.Webb@northwind.example", "nobody@example.com"],
+        ["Sr. PS Project Coordinator", "Technical Architect"],
     )
-    assert zones == {
-        "Marcus.Webb@northwind.example": "America/New_York",  # keyed as asked
-        "divya.nair@northwind.example": "Asia/Kolkata",
-    }
+    assert [(u.email, u.title, u.time_zone) for u in users] == [
+        ("hiro.tanaka@northwind.example", "Technical Architect", "Asia/Tokyo"),
+        ("marcus.webb@northwind.example", "Engagement Manager", "America/New_York"),
+        ("priya.raman@northwind.example", "Sr. PS Project Coordinator", "America/Chicago"),
+    ]
+    assert all(u.id.startswith("005") for u in users)
     assert len(outside.requests(system="salesforce")) == 1
     with pytest.raises(ValueError, match="not-an-address"):
-        get_time_zones.fn(["not-an-address"])
-    assert get_time_zones.fn(["o'brien@example.com"]) == {}  # quoted, not injected
+        get_users.fn(["not-an-address"])
+    assert get_users.fn(["o'brien@example.com"], ["PC' OR Title != '"]) == []  # quoted
+    assert get_users.fn() == []
     assert len(outside.requests(system="salesforce")) == 2
 
 

@@ -25,7 +25,6 @@ from engagement.models import (
     Partner,
     Pse,
     SowActivity,
-    StaffingDecision,
     format_skills,
     google_doc_id,
     parse_list,
@@ -549,25 +548,3 @@ def test_engagement_fields_are_validated_by_name() -> None:
     assert loc == ("expected_completion",)
     # a custom object's id: any key prefix, same checksum ("a0PDn": P and D are bits 2 and 3)
     assert Engagement.model_validate(engagement(id="a0PDn0000000001")).id == "a0PDn0000000001MAA"
-
-
-def test_staffing_decision_names_someone() -> None:
-    decision = StaffingDecision(
-        opportunity_id=OPPORTUNITY,
-        pses=("aisha.bello@northwind.example",),
-        approver="priya.raman@northwind.example",
-        comment="Aisha: gitlab-ci 5, kubernetes 4.\nTime zone overlap with Chicago.",
-    )
-    assert decision.pses == ("aisha.bello@northwind.example",)
-    with pytest.raises(ValidationError, match="pses or partner"):
-        StaffingDecision(opportunity_id=OPPORTUNITY, approver="priya.raman@northwind.example")
-    with pytest.raises(ValidationError, match="pses: each PSE may appear once"):
-        StaffingDecision(
-            opportunity_id=OPPORTUNITY,
-            pses=("a@x.example", "a@x.example"),
-            approver="priya.raman@northwind.example",
-        )
-    partner_only = StaffingDecision(
-        opportunity_id=OPPORTUNITY, partner="Contoso Consulting", approver="p@northwind.example"
-    )
-    assert partner_only.partner == "Contoso Consulting"

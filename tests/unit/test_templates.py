@@ -18,6 +18,7 @@ VALUES = {
     "sow_number": "SOW-2026-041",
     "contact_first_name": "Dana",
     "project_owner": "Aisha Bello",
+    "coordinator": "Priya Raman",
     "opportunity": "Acme – CI/CD Modernisation",
 }
 
@@ -67,10 +68,10 @@ def test_new_customer_initiation_email() -> None:
     assert email.subject == "Welcome to Northwind Cloud Professional Services – SOW-2026-041"
     assert email.body == (
         "Dear Dana,\n\n"
-        "Thank you for choosing Northwind Cloud. I am Aisha Bello, your project owner for "
-        "Acme – CI/CD Modernisation. In the coming days we will schedule a kickoff to confirm "
-        "scope, timeline and the team.\n\n"
-        "Kind regards, Aisha Bello"
+        "Thank you for choosing Northwind Cloud. I am Priya Raman, the PS Project Coordinator "
+        "of Acme – CI/CD Modernisation; Aisha Bello will be your project owner. In the coming "
+        "days we will schedule a kickoff to confirm scope, timeline and the team.\n\n"
+        "Kind regards, Priya Raman"
     )
 
 

@@ -39,6 +39,16 @@ class PsflowSettings(Block):
         default=["6-Awaiting Signature", "Closed Won"],
         description="Stages after Negotiating in which Pre-Initiate may still run (a late start).",
     )
+    awaiting_signature_stage: str = Field(
+        default="6-Awaiting Signature",
+        description="Opportunity stage in which the cost estimate must be complete (and the TA "
+        "review approved over $50k): psflow tells the engagement manager what is missing.",
+    )
+    ta_approved_label: str = Field(
+        default="TA::Approved",
+        description="GitLab label the Technical Architect puts on the TA review issue to approve "
+        "the estimate (its own scope: a PS:: label would replace the issue's PS::TA Review).",
+    )
     closed_won_stage: str = Field(
         default="Closed Won", description="Opportunity stage that starts Initiate."
     )

@@ -17,11 +17,15 @@ from prefect.events import DeploymentEventTrigger
 
 from deployments.events import (
     CUSTOMER_LABEL,
+    OPPORTUNITY_AWAITING_SIGNATURE,
+    OPPORTUNITY_CLOSED_LOST,
     OPPORTUNITY_CLOSED_WON,
     OPPORTUNITY_ID_LABEL,
     OPPORTUNITY_NEGOTIATING,
     OPPORTUNITY_RESOURCE_PREFIX,
 )
+from flows.awaiting_signature import awaiting_signature
+from flows.closed_lost import closed_lost
 from flows.initiate import initiate
 from flows.pre_initiate import pre_initiate
 from flows.watch_opportunities import watch_opportunities
@@ -85,6 +89,18 @@ DEPLOYMENTS = (
         flow=pre_initiate,
         description="Cost estimate, staffing proposal and approval, soft booking.",
         triggers=(phase_trigger(OPPORTUNITY_NEGOTIATING),),
+    ),
+    Deployment(
+        name="awaiting-signature",
+        flow=awaiting_signature,
+        description="Before signature: the cost estimate complete, the TA review approved.",
+        triggers=(phase_trigger(OPPORTUNITY_AWAITING_SIGNATURE),),
+    ),
+    Deployment(
+        name="closed-lost",
+        flow=closed_lost,
+        description="On Closed Lost: soft bookings released, project Cancelled, review closed.",
+        triggers=(phase_trigger(OPPORTUNITY_CLOSED_LOST),),
     ),
     Deployment(
         name="initiate",

@@ -15,6 +15,7 @@ from typing import Any
 from engagement.lifecycle import Transition
 
 OPPORTUNITY_NEGOTIATING = "ps.opportunity.negotiating"
+OPPORTUNITY_AWAITING_SIGNATURE = "ps.opportunity.awaiting-signature"
 OPPORTUNITY_CLOSED_WON = "ps.opportunity.closed-won"
 OPPORTUNITY_CLOSED_LOST = "ps.opportunity.closed-lost"
 PHASE_COMPLETED = "ps.phase.completed"
@@ -24,6 +25,7 @@ CHANGE_REQUEST_APPROVED = "ps.change-request.approved"
 # The event each stage transition emits.
 TRANSITION_EVENTS = {
     Transition.NEGOTIATING: OPPORTUNITY_NEGOTIATING,
+    Transition.AWAITING_SIGNATURE: OPPORTUNITY_AWAITING_SIGNATURE,
     Transition.CLOSED_WON: OPPORTUNITY_CLOSED_WON,
     Transition.CLOSED_LOST: OPPORTUNITY_CLOSED_LOST,
 }
@@ -40,6 +42,8 @@ _EVENT_NAMESPACE = uuid.UUID("5b3c0f4e-8a55-4c53-9d7a-2f1a3c7e9b10")
 
 class Phase(StrEnum):
     PRE_INITIATE = "pre-initiate"
+    AWAITING_SIGNATURE = "awaiting-signature"  # the checks before the SOW is signed
+    CLOSED_LOST = "closed-lost"  # the release of what a lost deal held
     INITIATE = "initiate"
     PLAN = "plan"
     EXECUTE = "execute"

@@ -67,6 +67,8 @@ class ArtifactKind(StrEnum):
     STAFFING_PROPOSAL = "staffing-proposal"  # Slack message in #ps_planning
     STAFFING_DECISION = "staffing-decision"  # Slack message in #ps_planning; part for rejections
     STAFFING_BOOKING = "staffing-booking"  # Mavenlink soft allocation; part: the PSE's e-mail
+    SIGNATURE_CHECK = "signature-check"  # Slack message in #ps_planning: missing before signature
+    ENGAGEMENT_RELEASED = "engagement-released"  # Slack message in #ps_planning: Closed Lost
     CLOSEOUT_REPORT = "closeout-report"  # Slack message for PS leadership
     ENGAGEMENT_LINKS = "engagement-links"  # Slack message in the customer channel, pinned
     SOW_FOLDER = "sow-folder"  # Drive folder per SOW

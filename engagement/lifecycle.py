@@ -15,6 +15,7 @@ class Transition(StrEnum):
     """A stage change that starts (or ends) part of the lifecycle."""
 
     NEGOTIATING = "negotiating"
+    AWAITING_SIGNATURE = "awaiting-signature"
     CLOSED_WON = "closed-won"
     CLOSED_LOST = "closed-lost"
 
@@ -34,17 +35,48 @@ class StageChange(BaseModel):
 
 
 def transition(
-    change: StageChange, *, negotiating: str, closed_won: str, closed_lost: str
+    change: StageChange,
+    *,
+    negotiating: str,
+    closed_won: str,
+    closed_lost: str,
+    awaiting_signature: str | None = None,
 ) -> Transition | None:
     """The lifecycle transition a stage change makes, if any (moving into the stage is what counts:
     an opportunity that skips Negotiating gets its missed Pre-Initiate steps at Initiate)."""
     if change.old_stage == change.new_stage:
         return None
-    return {
+    stages = {
         negotiating: Transition.NEGOTIATING,
         closed_won: Transition.CLOSED_WON,
         closed_lost: Transition.CLOSED_LOST,
-    }.get(change.new_stage)
+    }
+    if awaiting_signature:
+        stages[awaiting_signature] = Transition.AWAITING_SIGNATURE
+    return stages.get(change.new_stage)
+
+
+def signature_problems(
+    estimate_gaps: Collection[str],
+    needs_review: bool,
+    review_labels: Collection[str] | None,
+    approved_label: str,
+) -> list[str]:
+    """What must be done before the SOW is signed (the handbook: the cost estimate complete, and
+    over $50k the Technical Architect's review approved); empty when nothing is.
+
+    Example:
+        >>> signature_problems([], True, ["PS::TA Review"], "TA::Approved")
+        ['the Technical Architect has not approved the review (label TA::Approved)']
+    """
+    problems = [f"cost estimate: {gap}" for gap in estimate_gaps]
+    if needs_review and review_labels is None:
+        problems.append("the TA review issue does not exist (Pre-Initiate opens it over $50k)")
+    elif needs_review and approved_label not in (review_labels or ()):
+        problems.append(
+            f"the Technical Architect has not approved the review (label {approved_label})"
+        )
+    return problems
 
 
 def stage_at_creation(stage_now: str, moves: Iterable[StageChange]) -> str:

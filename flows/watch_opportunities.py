@@ -59,6 +59,7 @@ def poll(
             negotiating=settings.negotiating_stage,
             closed_won=settings.closed_won_stage,
             closed_lost=settings.closed_lost_stage,
+            awaiting_signature=settings.awaiting_signature_stage,
         )
         if kind is None:
             continue

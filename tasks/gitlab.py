@@ -284,6 +284,39 @@ def find_issue(
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=False)
 
 
+@read_task("read labels of the {kind}")
+def find_issue_labels(
+    project_path: str, kind: ArtifactKind, opportunity_id: str, part: str | None = None
+) -> tuple[str, ...] | None:
+    """The labels of the issue of (kind, opportunity, part), or None when there is no such issue
+    (e.g. a reviewer's approval label on the TA review). One request."""
+    key = natural_key(kind, opportunity_id, part)
+    with calling(SYSTEM, f"{kind.value} issue {key} in project {project_path}"):
+        issue = _find_issue(project_path, kind, key, opportunity_id)
+    return None if issue is None else tuple(issue.labels)
+
+
+@outside_task("close the {kind}")
+def ensure_issue_closed(
+    project_path: str, kind: ArtifactKind, opportunity_id: str, part: str | None = None
+) -> Artifact | None:
+    """The issue of (kind, opportunity, part) closed, if there is one and it is open.
+
+    Returns:
+        The issue (`created` True when it was closed now), or None when there is none.
+    """
+    key = natural_key(kind, opportunity_id, part)
+    with calling(SYSTEM, f"{kind.value} issue {key} in project {project_path}"):
+        issue = _find_issue(project_path, kind, key, opportunity_id)
+        if issue is None:
+            return None
+        closed_now = issue.state != "closed"
+        if closed_now:
+            issue.state_event = "close"
+            issue.save(**NO_LIBRARY_RETRIES)
+    return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=closed_now)
+
+
 @outside_task("create {kind}: {title}")
 def ensure_issue(
     project_path: str,

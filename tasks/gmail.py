@@ -126,6 +126,13 @@ def _find_sent(marker: str, message_id: str) -> str | None:
     return None
 
 
+def _mailbox_address() -> str:
+    """The address of the mailbox the connection acts as (users.getProfile)."""
+    with calling(SYSTEM, "the PS mailbox's address"):
+        profile = gmail().users().getProfile(userId=USER).execute()
+    return str(profile["emailAddress"])
+
+
 def _message_id(sender: str | None, kind: ArtifactKind, record_id: str, part: str | None) -> str:
     domain = sender.rpartition("@")[2] if sender else FALLBACK_DOMAIN
     return gmail_message_id(kind, record_id, domain, part)
@@ -196,8 +203,11 @@ def ensure_email(
     if found is not None:
         return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=found, created=False)
     text = f"{body.rstrip()}\n\nRef: {marker}\n"
+    # a name shown as the sender needs the mailbox's address beside it: asked of Gmail when the
+    # connection does not name it (an OAuth token), only for an e-mail that is to be sent
+    mailbox = sender or (_mailbox_address() if on_behalf_of else None)
     message = build_message(
-        sender, recipients, copied, subject, text, message_id, answers, on_behalf_of
+        mailbox, recipients, copied, subject, text, message_id, answers, on_behalf_of
     )
     what = f"sending of the {_label(kind)} to {', '.join(recipients)}"
     draft = _draft(natural_key(kind, record_id, part), marker, message, what)

@@ -32,6 +32,7 @@ PER_PAGE = 200  # Kantata's largest page
 # Kantata project status keys (`status_key`) psflow moves a workspace through. Each account can
 # edit its Project Status List: check these against the real account's list before going live.
 PROSPECT = "115"  # Pre-Initiate: the project exists, without dates
+CANCELLED = "501"  # Closed Lost
 IN_SET_UP = "205"  # Initiate
 ACTIVE = "300"  # Plan and Execute
 CLOSED = "600"  # work done, billing pending
@@ -202,6 +203,50 @@ def _workspace_artifact(workspace: dict[str, Any], created: bool) -> Artifact:
     )
 
 
+@read_task("find Mavenlink project of {opportunity_id}")
+def find_workspace(opportunity_id: str) -> Artifact | None:
+    """The engagement's Mavenlink project, or None when Pre-Initiate never made it."""
+    ref = mavenlink_external_reference(ArtifactKind.WORKSPACE, opportunity_id)
+    with calling(SYSTEM, f"project of opportunity {opportunity_id}"):
+        workspace = _find_workspace(ref)
+    return _workspace_artifact(workspace, created=False) if workspace else None
+
+
+@outside_task("release soft bookings on project {workspace_id}")
+def ensure_bookings_released(workspace_id: str, opportunity_id: str) -> list[Artifact]:
+    """Every soft booking psflow made for the opportunity deleted from the project (one listing,
+    a delete each): the people are free again. A hard booking is a person's decision: left.
+
+    Returns:
+        The bookings released now (none on a re-run).
+    """
+    params = {
+        "workspace_ids": workspace_id,
+        "external_reference_service_name": "psflow",
+        "external_reference_service_model": SOFT_BOOKING_KIND.value,
+    }
+    released = []
+    with calling(
+        SYSTEM, f"soft bookings of opportunity {opportunity_id} on project {workspace_id}"
+    ):
+        for row, _ in list(_pages("workspace_allocations.json", "workspace_allocations", params)):
+            if row.get("hard"):
+                continue
+            _call("DELETE", f"workspace_allocations/{row['id']}.json")
+            name = f"{row['start_date']} to {row['end_date']}, {row['minutes']} minutes (soft)"
+            released.append(
+                Artifact(
+                    system=SYSTEM,
+                    kind="released soft booking",
+                    name=name,
+                    url=project_url(workspace_id),
+                    id=row["id"],
+                    created=True,
+                )
+            )
+    return released
+
+
 @outside_task("create Mavenlink project")
 def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifact:
     """The engagement's Mavenlink project, created in `status` (a Kantata status key), without
@@ -238,7 +283,7 @@ def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifa
 
 
 @outside_task("set Mavenlink project status {status}")
-def set_workspace_status(workspace_id: str, status: str) -> bool:
+def ensure_workspace_status(workspace_id: str, status: str) -> bool:
     """Move the project to `status` (a Kantata status key); True when it changed, False when it
     was already there (nothing is written)."""
     with calling(SYSTEM, f"status of project {workspace_id}"):

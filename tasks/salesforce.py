@@ -229,7 +229,8 @@ def _iso(value: date | None) -> str | None:
 def _same(current: Any, wanted: Any) -> bool:
     """Salesforce answers numbers as JSON floats (120.0 for 120) and ids in 18 characters."""
     numbers = (int, float)
-    if isinstance(current, numbers) and isinstance(wanted, numbers):
+    booleans = isinstance(current, bool) or isinstance(wanted, bool)  # bool is an int in Python
+    if isinstance(current, numbers) and isinstance(wanted, numbers) and not booleans:
         return Decimal(str(current)) == Decimal(str(wanted))
     return bool(current == wanted)
 

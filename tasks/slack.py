@@ -308,6 +308,22 @@ def _user_ids(emails: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+@read_task("find Slack user {email}")
+def find_user_id(email: str) -> str | None:
+    """The Slack user id of the address (to mention them: `<@U…>`), or None when no active user
+    has it."""
+    from slack_sdk.errors import SlackApiError  # loaded with the client
+
+    with calling(SYSTEM, f"user {email}"):
+        try:
+            user = slack().users_lookupByEmail(email=addresses("email", [email])[0])["user"]
+        except SlackApiError as error:
+            if error.response.get("error") != "users_not_found":
+                raise
+            return None
+    return None if user.get("deleted") else str(user["id"])
+
+
 @outside_task("invite {emails} to the channel")
 def ensure_members(channel_id: str, emails: list[str]) -> int:
     """Invite the people with these e-mail addresses to the channel, those not in it yet.

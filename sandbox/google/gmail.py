@@ -623,6 +623,19 @@ async def get_thread(sb: SandboxDep, request: Request, user_id: str, thread_id: 
     }
 
 
+@router.get("/gmail/v1/users/{user_id}/profile")
+async def get_profile(sb: SandboxDep, user_id: str) -> Json:
+    """users.getProfile: the mailbox's address and counts."""
+    mailbox = _mailbox(user_id)
+    messages = _messages(sb)
+    return {
+        "emailAddress": mailbox,
+        "messagesTotal": len(messages),
+        "threadsTotal": len({m["threadId"] for m in messages}),
+        "historyId": str(max((int(m["historyId"]) for m in messages), default=1000)),
+    }
+
+
 @router.get("/gmail/v1/users/{user_id}/labels")
 async def list_labels(user_id: str) -> Json:
     _mailbox(user_id)

@@ -34,6 +34,7 @@ from tasks.salesforce import InvalidRecord
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
 from tests.e2e.faults import record_approval, run_phase
 from tests.e2e.test_pre_initiate import (
+    COORDINATOR,
     answer,
     new_opportunity,
     state_of,
@@ -208,6 +209,23 @@ def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
     ]
     assert record["Status__c"] == "Initiation"
     assert record["Collaboration_Project__c"].startswith(sandbox.url)
+    # the staffing approval: approved, by whom, and who owns the project
+    users = {u["Id"]: u["Email"] for u in sandbox.state("salesforce", "User")}
+    assert record["Approved__c"] is True
+    assert users[record["Approver__c"]] == COORDINATOR
+    assert users[record["Project_Owner__c"]].endswith("@northwind.example")
+    # Mavenlink knows the SOW and the Project Definition; the e-mail is the coordinator's
+    fields = {f["id"]: f["name"] for f in sandbox.state("mavenlink", "custom_fields")}
+    values = {
+        fields[v["custom_field_id"]]: v["value"]
+        for v in sandbox.state("mavenlink", "custom_field_values")
+    }
+    assert values["SOW Number"].startswith("SOW-")
+    assert "/google/spreadsheets/d/" in values["Project Definition"]
+    (email,) = sent(sandbox)
+    assert email["Reply-To"] == COORDINATOR
+    assert COORDINATOR in email["Cc"]
+    assert email["From"] == "Priya Raman via PS <ps-team@northwind.example>"
     assert wait_until(lambda: _completions(opportunity), 30, "the phase's completion event")
 
     # in the UI each task run says what it did to which object, and its log says how it went

@@ -131,12 +131,12 @@ def test_a_workspace_left_without_its_reference_is_adopted(outside: SandboxClien
     assert outside.writes(system="mavenlink", since=before) == 0
 
 
-def test_set_workspace_status_writes_only_a_change(outside: SandboxClient) -> None:
+def test_ensure_workspace_status_writes_only_a_change(outside: SandboxClient) -> None:
     workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.PROSPECT)
     assert workspace.id is not None
     before = outside.last_request_id()
-    assert ml.set_workspace_status.fn(workspace.id, ml.IN_SET_UP)
-    assert not ml.set_workspace_status.fn(workspace.id, ml.IN_SET_UP)
+    assert ml.ensure_workspace_status.fn(workspace.id, ml.IN_SET_UP)
+    assert not ml.ensure_workspace_status.fn(workspace.id, ml.IN_SET_UP)
     assert outside.writes(system="mavenlink", since=before) == 1
     (stored,) = workspaces_titled(outside, TITLE)
     assert stored["status"]["message"] == "In Set Up"
@@ -149,7 +149,7 @@ def test_permanent_errors_name_the_system_and_the_object(outside: SandboxClient)
         ml.ensure_workspace.fn(OPPORTUNITY, "999")  # no such status on the account
     assert info.value.status == 422
     with pytest.raises(PermanentError, match="Mavenlink: status of project 999999: HTTP 404"):
-        ml.set_workspace_status.fn("999999", ml.ACTIVE)
+        ml.ensure_workspace_status.fn("999999", ml.ACTIVE)
     with pytest.raises(PermanentError, match=r"Mavenlink: user nobody@northwind\.example"):
         ml.get_hard_bookings.fn(["nobody@northwind.example"], demo.day(0), demo.day(30))
     assert workspaces_titled(outside, TITLE) == []  # the refused create made nothing

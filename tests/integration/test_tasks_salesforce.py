@@ -286,3 +286,23 @@ def test_a_refused_engagement_names_the_field(outside: SandboxClient) -> None:
     with pytest.raises(PermanentError, match=r"HTTP 400.*STRING_TOO_LONG.*PS Engagement Name"):
         ensure_engagement.fn(engagement(name="x" * 81))
     assert records_of(outside, ACME_NEW.id) == []
+
+
+def test_the_staffing_approval_is_recorded_once(outside: SandboxClient) -> None:
+    users = {u["Email"]: u["Id"] for u in outside.state("salesforce", "User")}
+    record = engagement(
+        approved=True,
+        approver="priya.raman@northwind.example",
+        approver_id=users["priya.raman@northwind.example"],
+        project_owner_id=users["divya.nair@northwind.example"],
+    )
+    ensure_engagement.fn(record)
+    (row,) = outside.state("salesforce", "PS_Engagement__c")[-1:]
+    assert (row["Approved__c"], row["Approver__c"], row["Project_Owner__c"]) == (
+        True,
+        users["priya.raman@northwind.example"],
+        users["divya.nair@northwind.example"],
+    )
+    before = outside.last_request_id()
+    ensure_engagement.fn(record)  # a boolean is not a number to compare as one
+    assert outside.writes(system="salesforce", since=before) == 0

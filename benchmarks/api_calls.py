@@ -176,7 +176,11 @@ def run(data: Path, detail: bool) -> int:
                 picks = form["properties"]["pses"]["default"]
                 resume_flow_run(
                     flow_run.id,
-                    run_input={"approve": True, "pses": picks, "approver": "pc@example.com"},
+                    run_input={
+                        "approve": True,
+                        "pses": picks,
+                        "approver": "priya.raman@northwind.example",  # a coordinator
+                    },
                 )
             state = wait_until(lambda: _reached(flow_run, *FINAL), 300, name, logs)
             if state.type != StateType.COMPLETED:

@@ -287,7 +287,7 @@ class StaffingForm(RunInput):
     )
     start: date = Field(description="First day booked")
     end: date = Field(description="Last day booked")
-    hours_per_day: Decimal = Field(gt=0, le=24, description="Hours a day each person is booked")
+    hours_per_day: float = Field(gt=0, le=24, description="Hours a day each person is booked")
     approver: str = Field(description="You, the PS Project Coordinator, recorded as the approver")
     comment: str = Field(default="", description="Your reasoning, or why you reject it")
 
@@ -341,19 +341,29 @@ def _decision_form(
     picks = [pick.pse.email for pick in proposal.picks] or partner or candidates[:1]
     owners = [*candidates, *(pm.email for pm in staff.project_managers)]
     need = proposal.need
+
+    def field(name: str, **kwargs: Any) -> Any:
+        return Field(description=StaffingForm.model_fields[name].description, **kwargs)
+
     form = create_model(
         "StaffingDecision",
         __base__=StaffingForm,
-        pses=(_choices(candidates + partner, list), Field(default=picks, min_length=1)),
+        pses=(_choices(candidates + partner, list), field("pses", default=picks, min_length=1)),
         project_owner=(
             _choices(owners, None),
-            Field(default=picks[0] if picks[0] in candidates else None),
+            field("project_owner", default=picks[0] if picks[0] in candidates else None),
         ),
-        chosen_by=(_choices([a.email for a in staff.architects], None), Field(default=None)),
-        start=(date, Field(default=need.start)),
-        end=(date, Field(default=need.end)),
-        hours_per_day=(Decimal, Field(default=need.hours_per_day, gt=0, le=24)),
-        approver=(_choices([c.email for c in staff.coordinators], str), ...),
+        chosen_by=(
+            _choices([a.email for a in staff.architects], None),
+            field("chosen_by", default=None),
+        ),
+        start=(date, field("start", default=need.start)),
+        end=(date, field("end", default=need.end)),
+        hours_per_day=(
+            float,
+            field("hours_per_day", default=float(need.hours_per_day), gt=0, le=24),
+        ),
+        approver=(_choices([c.email for c in staff.coordinators], str), field("approver")),
     )
     return cast(type[StaffingForm], form)
 

@@ -226,7 +226,8 @@ def decide(run: Any, ui: str, interactive: bool) -> None:
     if interactive:
         say("  ▷ your turn, as the PS Project Coordinator: open the run in the UI,")
         say(f"    {ui}/runs/flow-run/{run.id}")
-        say("    press Resume, pick the PSEs, enter your e-mail as approver and submit.")
+        say("    press Resume, pick the PSEs (and who chose them, the Project Owner, the dates if")
+        say("    they change), choose yourself as the approving coordinator and submit.")
         say("    The demo waits for your decision (Ctrl-C stops it).")
         wait_for("your decision", lambda: _state(run).type != StateType.PAUSED, None)
         say("  ✓ your decision is in")
@@ -235,14 +236,23 @@ def decide(run: Any, ui: str, interactive: bool) -> None:
 
     form = staffing_form(run.id)
     picks = form["properties"]["pses"]["default"]
+    architects = form["properties"]["chosen_by"]["anyOf"][0]  # one choice, or none
     decision = {
         "approve": True,
         "pses": picks,
+        "chosen_by": _enum(form, architects)[0],
         "approver": COORDINATOR,
         "comment": "Approved from the demo on the coordinator's behalf",
     }
     say(f"  ▷ the coordinator approves in the UI's form: {json.dumps(decision)}")
     resume_flow_run(run.id, run_input=decision)
+
+
+def _enum(form: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """The choices of a form field's schema, following a $ref into the form's definitions."""
+    if "$ref" in schema:
+        schema = form["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    return list(schema.get("enum", [schema["const"]] if "const" in schema else []))
 
 
 # --- Initiate ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -185,6 +186,7 @@ def topology(home: Path, servers: int = 2) -> Iterator[Topology]:
             "PREFECT_REDIS_MESSAGING_DB": str(redis_db),
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(home / "results"),  # every worker's
             "PSFLOW_HOME": str(REPOSITORY),
+            **credential(),
         }
         stack = Topology(home, env, [free_port() for _ in range(servers)])
         try:
@@ -204,6 +206,12 @@ def topology(home: Path, servers: int = 2) -> Iterator[Topology]:
             yield stack
         finally:
             stack.stop()
+
+
+def credential() -> dict[str, str]:
+    """This run's API credential, for the servers to check and every client to send."""
+    auth = f"psflow:{secrets.token_urlsafe(24)}"
+    return {"PREFECT_SERVER_API_AUTH_STRING": auth, "PREFECT_API_AUTH_STRING": auth}
 
 
 # The consumer groups the services process creates on Redis when it is listening: the events the

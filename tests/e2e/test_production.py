@@ -17,11 +17,12 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events import emit_event
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 from deployments.automations import LOST_MESSAGE, RESCUE_MESSAGE
 from deployments.definitions import WORK_POOL
 from deployments.events import OPPORTUNITY_CLOSED_WON, OPPORTUNITY_NEGOTIATING, event_kwargs
+from psflow.cli import main
 from psflow.local import events_to
 from psflow.production import Topology, deploy, topology
 from sandbox.client import SandboxClient
@@ -52,7 +53,12 @@ def production(
         server_a, server_b = stack.api_urls
         with (
             events_to(server_a),
-            temporary_settings(updates={PREFECT_API_URL: server_a}),
+            temporary_settings(
+                updates={
+                    PREFECT_API_URL: server_a,
+                    PREFECT_API_AUTH_STRING: stack.env["PREFECT_API_AUTH_STRING"],
+                }
+            ),
             blocks_for(sandbox_server.url),
         ):
             deploy(stack, server_b, WORK_POOL)
@@ -134,6 +140,27 @@ def executed_by(stack: Topology, run: FlowRun) -> list[int]:
         submitted = log.count(f"submitting flow run '{run.id}'")
         started += [n] * (submitted - log.count(f"Aborted submission of flow run '{run.id}'"))
     return started
+
+
+def test_the_api_and_the_ui_refuse_anyone_without_the_credential(
+    production: Topology, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for url in production.api_urls:
+        anonymous = httpx.post(f"{url}/flow_runs/filter", json={}, timeout=10)
+        assert anonymous.status_code == 401
+        user, _, password = production.env["PREFECT_API_AUTH_STRING"].partition(":")
+        wrong = httpx.post(f"{url}/flow_runs/filter", json={}, auth=(user, "guess"), timeout=10)
+        assert wrong.status_code == 401
+        # the credential alone does not change state: a CSRF token is wanted too
+        known = httpx.post(f"{url}/flow_runs/filter", json={}, auth=(user, password), timeout=10)
+        assert known.status_code == 200
+        forged = httpx.post(
+            f"{url}/work_pools/", json={"name": "x"}, auth=(user, password), timeout=10
+        )
+        assert forged.status_code == 403
+    # psflow's own commands, as an operator runs them with the credential in their environment
+    assert main(["status", "006Dn0000000002IAA"]) == 0
+    assert capsys.readouterr().out.startswith("No phase runs for opportunity 006Dn0000000002IAA")
 
 
 def test_events_sent_to_one_server_run_the_chain_through_the_other(

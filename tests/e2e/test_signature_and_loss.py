@@ -102,7 +102,7 @@ def test_closed_lost_releases_the_bookings_project_and_review_once(
         for w in sandbox.state("mavenlink", "workspaces")
         if str(w["id"]) in {str(r["subject_id"]) for r in refs if r["service_model"] == "workspace"}
     ]
-    assert workspace["status_key"] == 501  # Cancelled
+    assert workspace["status"]["message"] == "Cancelled"
     assert _review(sandbox, opportunity)["state"] == "closed"
     assert len(_keyed(sandbox, "engagement-released", opportunity)) == 1
     assert written(sandbox, start) == {"mavenlink": 2, "gitlab": 1, "slack": 1}

@@ -128,7 +128,7 @@ def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(
     )
     done = wait_for(run, *FINAL, log=production.worker.tail)
     assert done.type == StateType.COMPLETED, done.message
-    assert done.message == f"Staffed: {choices[0]}"
+    assert done.message == f"Staffed: {choices[0]}; owner {choices[0]}"
     with get_client(sync_client=True) as client:
         finished = client.read_flow_run(run.id)
     assert finished.work_pool_name == WORK_POOL

@@ -17,7 +17,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, cast
+from enum import Enum
+from typing import Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
@@ -308,7 +309,7 @@ def ask_coordinator(
             timeout=clients.settings().approval_timeout_hours * 3600,
             key=key if again == 0 else f"{key}-again-{again}",
         )
-        fields = answer.model_dump(exclude={"metadata"})
+        fields = answer.model_dump(mode="json", exclude={"metadata"})
         try:
             StaffingNeed.from_opportunity(
                 opportunity,
@@ -345,38 +346,40 @@ def _decision_form(
     def field(name: str, **kwargs: Any) -> Any:
         return Field(description=StaffingForm.model_fields[name].description, **kwargs)
 
+    booked = _choices(candidates + partner)
+    owning = _choices(owners)
+    choosing = _choices([a.email for a in staff.architects])
+    approving = _choices([c.email for c in staff.coordinators])
+    owner = picks[0] if picks[0] in candidates else None
+    many: Any = list.__class_getitem__(booked)
     form = create_model(
         "StaffingDecision",
         __base__=StaffingForm,
-        pses=(_choices(candidates + partner, list), field("pses", default=picks, min_length=1)),
+        pses=(many, field("pses", default=[booked(p) for p in picks], min_length=1)),
         project_owner=(
-            _choices(owners, None),
-            field("project_owner", default=picks[0] if picks[0] in candidates else None),
+            (owning | None) if owning else None,
+            field("project_owner", default=owning(owner) if owner else None),
         ),
-        chosen_by=(
-            _choices([a.email for a in staff.architects], None),
-            field("chosen_by", default=None),
-        ),
+        chosen_by=((choosing | None) if choosing else None, field("chosen_by", default=None)),
         start=(date, field("start", default=need.start)),
         end=(date, field("end", default=need.end)),
         hours_per_day=(
             float,
             field("hours_per_day", default=float(need.hours_per_day), gt=0, le=24),
         ),
-        approver=(_choices([c.email for c in staff.coordinators], str), field("approver")),
+        approver=(approving, field("approver")),
     )
     return cast(type[StaffingForm], form)
 
 
-def _choices(values: list[str], shape: type | None) -> Any:
-    """A field type that takes only these values: a list of them (`list`), one (`str`), or one or
-    none (`None`)."""
-    if not values:
-        return None if shape is None else shape
-    choice: Any = cast(Any, Literal)[tuple(dict.fromkeys(values))]
-    if shape is list:
-        return list.__class_getitem__(choice)
-    return choice if shape is str else choice | None
+def _choices(values: list[str]) -> Any:
+    """The values as a field's choices: an enum, not a Literal (the UI shows a Literal of one value
+    as a constant it cannot fill in, an enum as a choice); None when there are none."""
+    unique = list(dict.fromkeys(values))
+    if not unique:
+        return None
+    members = [(f"choice_{n}", value) for n, value in enumerate(unique)]
+    return Enum("Choice", members, type=str)
 
 
 def recorded_decision(opportunity: Opportunity) -> StaffingDecision | None:

@@ -12,12 +12,19 @@ import httpx
 import pytest
 from prefect.client.schemas.objects import StateType
 
-from psflow.local import launch_prefect, running, wait_prefect
+from psflow.local import launch_prefect, launch_sandbox, running, wait_prefect, wait_sandbox
+from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from tests.e2e.browser import Screen
 from tests.e2e.conftest import PrefectStack
 from tests.e2e.test_initiate import EXPECTED, FINAL, negotiated, objects_of, run_of, staffed
-from tests.e2e.test_pre_initiate import wait_for_state
+from tests.e2e.test_pre_initiate import (
+    COORDINATOR,
+    _choices,
+    new_opportunity,
+    the_run,
+    wait_for_state,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +38,34 @@ def test_the_ui_calls_the_api_of_the_server_that_serves_it(tmp_path: Path) -> No
         settings = httpx.get(f"{ui}/ui-settings", timeout=10).json()
         assert settings["api_url"] == api_url
         assert '<div id="app"' in httpx.get(f"{ui}/", timeout=10).text  # the UI itself
+
+
+def test_the_demos_servers_listen_on_loopback_only(served: PrefectStack, tmp_path: Path) -> None:
+    # the demo has no login: nobody but this machine may reach its UI, API or sandbox; its
+    # Prefect server is launched as the session's is, its sandbox as here
+    child, url = launch_sandbox(tmp_path)
+    with running(child):
+        wait_sandbox(child, url)
+        listening = _listening()
+    for port in (served.port, int(url.rsplit(":", 1)[1])):
+        assert listening.get(port) == {"127.0.0.1"}, (port, listening.get(port))
+
+
+def _listening() -> dict[int, set[str]]:
+    """{port: the addresses a socket listens on there}, from /proc/net/tcp and tcp6."""
+    found: dict[int, set[str]] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state != "0A":  # LISTEN
+                continue
+            address, port = local.split(":")
+            if len(address) == 8:  # IPv4, little-endian bytes
+                shown = ".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0))
+            else:
+                shown = "::1" if address == "0" * 24 + "01000000" else f"ipv6:{address}"
+            found.setdefault(int(port, 16), set()).add(shown)
+    return found
 
 
 def ui_of(served: PrefectStack) -> str:
@@ -126,3 +161,47 @@ def test_a_failed_run_is_retried_from_the_ui_and_completes_with_every_object_onc
     page.get_by_text("Completed", exact=True).first.wait_for()
     screen.shoot("the retried run, completed")
     assert objects_of(sandbox, opportunity) == EXPECTED
+
+
+def test_the_coordinator_approves_in_the_ui_form_choosing_among_the_ranked_pses_only(
+    served: PrefectStack, sandbox: SandboxClient, screen: Screen
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = the_run(opportunity)
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+    ranked = _choices(staffing_form(run.id))
+
+    page = screen.page
+    page.goto(f"{ui_of(served)}/runs/flow-run/{run.id}")
+    page.get_by_role("button", name="Resume").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Staffing proposal:").wait_for()  # the proposal and its reasoning
+    screen.shoot("the staffing form")
+    selects = dialog.locator(".p-select")
+    assert _options(page, selects.first) == ranked  # whom to book: the ranked PSEs, nobody else
+    assert _options(page, selects.last) == [COORDINATOR]  # who approves: the coordinators only
+    selects.last.locator("button").first.focus()
+    page.keyboard.press("ArrowDown")
+    page.get_by_role("option", name=COORDINATOR).click()
+    selects.last.get_by_text(COORDINATOR).wait_for()
+    screen.shoot("the form filled in")
+    dialog.get_by_role("button", name="Submit").click()
+
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    page.reload()
+    page.get_by_text("Completed", exact=True).first.wait_for()
+    screen.shoot("the run, completed")
+    assert done.message.startswith(f"Staffed: {ranked[0]}")
+
+
+def _options(page: Any, select: Any) -> list[str]:
+    """The choices a form's select offers (it opens from the keyboard)."""
+    select.locator("button").first.focus()
+    page.keyboard.press("ArrowDown")
+    page.get_by_role("option").first.wait_for()
+    offered = [option.inner_text() for option in page.get_by_role("option").all()]
+    page.keyboard.press("Escape")
+    page.get_by_role("listbox").wait_for(state="detached")
+    return offered

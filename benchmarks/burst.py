@@ -84,11 +84,11 @@ def production(data: Path, workers: int) -> Iterator[tuple[Any, str, Any, Pids]]
     from blocks import save_sandbox_blocks
     from deployments.definitions import WORK_POOL
     from psflow.local import launch_sandbox, running, wait_sandbox
-    from psflow.production import deploy, topology
+    from psflow.production import as_operator, deploy, topology
     from sandbox.client import SandboxClient
 
     sandbox_child, sandbox_url = launch_sandbox(data / "sandbox")
-    with running(sandbox_child), topology(data / "prefect") as stack:
+    with running(sandbox_child), topology(data / "prefect") as stack, as_operator(stack):
         wait_sandbox(sandbox_child, sandbox_url)
         first, second = stack.api_urls
         with temporary_settings(updates={PREFECT_API_URL: first}):

@@ -139,9 +139,9 @@ def sqlite_server(home: Path) -> Iterator[tuple[str, str]]:
 def production_servers(home: Path) -> Iterator[tuple[str, str]]:
     """psflow/production.py's servers on PostgreSQL and Redis: the benchmark sends its events to
     server A, the executors use server B."""
-    from psflow.production import topology
+    from psflow.production import as_operator, topology
 
-    with topology(home) as stack:
+    with topology(home) as stack, as_operator(stack):
         first, second = stack.api_urls
         yield first, second
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict
 
 
@@ -22,7 +20,7 @@ class Artifact(BaseModel):
     def row(self) -> dict[str, str]:
         """A row of the phase's table artifact. The UI renders each cell as markdown: the name is
         the link a person clicks (the bare URL follows, for whoever reads the data)."""
-        name = markdown_text(self.name)
+        name = link_text(self.name)
         return {
             "system": self.system,
             "object": self.kind,
@@ -32,13 +30,11 @@ class Artifact(BaseModel):
         }
 
 
-_MARKDOWN = re.compile(r"([\\`*_\[\]()<>|#!~])")
+def link_text(text: str) -> str:
+    """`text` as the text of a markdown link: the UI's table shows a backslash escape as it is,
+    so the brackets that would end the link become parentheses, and nothing else changes.
 
-
-def markdown_text(text: str) -> str:
-    r"""`text` shown literally where markdown is rendered: its markup characters escaped.
-
-    >>> markdown_text("Acme *CI/CD* [phase 2]")
-    'Acme \\*CI/CD\\* \\[phase 2\\]'
+    >>> link_text("Acme [phase 2] (SOW-7)")
+    'Acme (phase 2) (SOW-7)'
     """
-    return _MARKDOWN.sub(r"\\\1", text)
+    return text.replace("[", "(").replace("]", ")")

@@ -13,7 +13,6 @@ import contextlib
 import html
 import json
 import os
-import re
 import shutil
 import signal
 import time
@@ -280,7 +279,7 @@ def play_initiate(sandbox_url: str, ui: str, interactive: bool = False) -> list[
     for row in _artifact_rows(f"initiate-{OPPORTUNITY.lower()}"):
         say(
             f"    {row['this run']:<15} {row['system']:<14} {row['object']:<20} "
-            f"{row['link'] or _plain(row['name'])}"
+            f"{row['link'] or row['name']}"
         )
     return [_read(run)]
 
@@ -356,11 +355,6 @@ def _proposal(sandbox: Any) -> str:
         if payload.get("psflow_key", "").startswith(f"staffing-proposal:{OPPORTUNITY}"):
             return str(message["text"])
     return "(not found)"
-
-
-def _plain(markdown: str) -> str:
-    """A table cell's text without its markdown escapes (engagement.artifacts.markdown_text)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def _artifact_rows(key: str) -> list[dict[str, str]]:

@@ -248,18 +248,21 @@ def deploy_all(
     pool: str,
     prefect_file: Path | None = None,
     project: Path = REPOSITORY,
+    env: Mapping[str, str] | None = None,
 ) -> str:
     """README's "Deploying": the process work pool (kept as it is when it exists) and
     `prefect deploy --all` of `prefect_file` (default: the project's prefect.yaml), run from
-    `project` with PSFLOW_HOME pointing at it. Returns deploy's output."""
+    `project` with PSFLOW_HOME pointing at it; `env` adds to each command's environment (the
+    API's credential). Returns deploy's output."""
+    env = {**(env or {}), "PSFLOW_HOME": str(project)}
     try:
-        prefect_command(home, api_url, "work-pool", "inspect", pool)
+        prefect_command(home, api_url, "work-pool", "inspect", pool, env=env)
     except RuntimeError:  # not there yet
-        prefect_command(home, api_url, "work-pool", "create", pool, "--type", "process")
+        prefect_command(home, api_url, "work-pool", "create", pool, "--type", "process", env=env)
     args = ["deploy", "--all"]
     if prefect_file is not None:
         args += ["--prefect-file", str(prefect_file)]
-    return prefect_command(home, api_url, *args, cwd=project, env={"PSFLOW_HOME": str(project)})
+    return prefect_command(home, api_url, *args, cwd=project, env=env)
 
 
 def launch_worker(

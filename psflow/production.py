@@ -214,6 +214,29 @@ def credential() -> dict[str, str]:
     return {"PREFECT_SERVER_API_AUTH_STRING": auth, "PREFECT_API_AUTH_STRING": auth}
 
 
+def credential_of(env: Mapping[str, str]) -> dict[str, str]:
+    return {"PREFECT_API_AUTH_STRING": env["PREFECT_API_AUTH_STRING"]}
+
+
+@contextlib.contextmanager
+def as_operator(stack: Topology) -> Iterator[None]:
+    """This process, and what it starts, with the installation's credential, as an operator's
+    shell has it (production.env); until the block exits."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, temporary_settings
+
+    auth = stack.env["PREFECT_API_AUTH_STRING"]
+    saved = os.environ.get("PREFECT_API_AUTH_STRING")
+    os.environ["PREFECT_API_AUTH_STRING"] = auth
+    try:
+        with temporary_settings(updates={PREFECT_API_AUTH_STRING: auth}):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop("PREFECT_API_AUTH_STRING", None)
+        else:
+            os.environ["PREFECT_API_AUTH_STRING"] = saved
+
+
 # The consumer groups the services process creates on Redis when it is listening: the events the
 # triggers evaluate and the actions they fire. An event sent before them would wait unseen.
 SERVICE_GROUPS = {"events": "reactive-triggers", "actions": "actions"}
@@ -250,7 +273,7 @@ def deploy(stack: Topology, api_url: str, pool: str) -> str:
     (the Blocks must be saved first: the ops alert names the webhook block). The automations are
     declared by a process with production.env's settings: the lost-run window follows its
     heartbeat frequency."""
-    output = deploy_all(stack.home / "deploy", api_url, pool)
+    output = deploy_all(stack.home / "deploy", api_url, pool, env=credential_of(stack.env))
     _run([sys.executable, "-m", "deployments.automations"], stack.process_env("deploy", api_url))
     return output
 
@@ -279,7 +302,7 @@ def up(data: Path) -> None:
     from deployments.definitions import WORK_POOL
 
     sandbox_child, sandbox_url = launch_sandbox(data / "sandbox")
-    with running(sandbox_child), topology(data / "prefect") as stack:
+    with running(sandbox_child), topology(data / "prefect") as stack, as_operator(stack):
         wait_sandbox(sandbox_child, sandbox_url)
         first, second = stack.api_urls
         with temporary_settings(updates={PREFECT_API_URL: first}):

@@ -24,7 +24,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.states import AwaitingRetry
 
-from engagement.artifacts import markdown_text
+from engagement.artifacts import link_text
 from engagement.lifecycle import NotReady
 from engagement.workdays import at_work
 from flows.initiate import initiate
@@ -315,7 +315,7 @@ def test_meetings_are_in_the_working_hours_of_those_invited_whatever_the_custome
         assert at_work(organiser, start, end)
         assert start.astimezone(ZoneInfo(organiser)).date() > friday
         # whoever is outside their hours (no time suits them all) is named in the summary
-        (named,) = [name for name in meetings if markdown_text(event["summary"]) in name]
+        (named,) = [name for name in meetings if link_text(event["summary"]) in name]
         assert all(person in named for person in outside), (named, outside)
         assert ("outside theirs" in named) == bool(outside)
 

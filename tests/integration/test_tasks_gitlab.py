@@ -591,3 +591,25 @@ def test_membership_errors_name_the_project_and_user(outside: SandboxClient) -> 
     with pytest.raises(PermanentError, match=rf"user 999999 in project {PLANNING}: HTTP 404"):
         gl.ensure_project_member.fn(PLANNING, 999_999, MAINTAINER)
     assert memberships(outside, 999_999) == []
+
+
+def test_an_issue_is_closed_once_and_its_labels_read(outside: SandboxClient, project: str) -> None:
+    assert gl.ensure_issue_closed.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID) is None
+    assert gl.find_issue_labels.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID) is None
+    handoff(project)
+    labels = gl.find_issue_labels.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+    assert labels is not None
+    assert "PS::Hand-off" in labels
+    # the close's answer is lost: the retry finds the issue closed and writes nothing
+    outside.add_fault(
+        r"/gitlab/api/v4/projects/[^/]+/issues/\d+", method="PUT", status=500, after_commit=True
+    )
+    with pytest.raises(TransientError):
+        gl.ensure_issue_closed.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+    before = outside.last_request_id()
+    closed = gl.ensure_issue_closed.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+    assert closed is not None
+    assert not closed.created
+    assert outside.writes(system="gitlab", since=before) == 0
+    (issue,) = handoff_issues(outside)
+    assert issue["state"] == "closed"

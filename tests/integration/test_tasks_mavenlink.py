@@ -645,3 +645,35 @@ def test_a_new_lead_replaces_the_old_one(outside: SandboxClient) -> None:
     assert [u for u, p in team.items() if p["is_team_lead"]] == [user_id(outside, bruno)]
     assert old_lead in team  # still on the project
     assert stored(outside, "workspaces", past["id"])["primary_maven_id"] == user_id(outside, bruno)
+
+
+def test_soft_bookings_are_released_once_and_a_hard_one_stays(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.PROSPECT)
+    assert workspace.id is not None
+    assert ml.find_workspace.fn(OPPORTUNITY.id) == workspace.model_copy(update={"created": False})
+    soft = ml.ensure_soft_booking.fn(workspace.id, OPPORTUNITY.id, DIVYA, monday(1), monday(2), 8)
+    grace = ml.ensure_soft_booking.fn(
+        workspace.id, OPPORTUNITY.id, demo.staff("grace_kim").email, monday(1), monday(2), 4
+    )
+    stored = {str(a["id"]): a for a in outside.state("mavenlink", "workspace_allocations")}
+    assert {soft.id, grace.id} <= set(stored)
+    # a delete whose answer is lost: the retry lists what is left, and deletes only that
+    outside.add_fault(
+        r"/mavenlink/api/v1/workspace_allocations/\d+(\.json)?",
+        method="DELETE",
+        status=500,
+        after_commit=True,
+    )
+    with pytest.raises(TransientError):
+        ml.ensure_bookings_released.fn(workspace.id, OPPORTUNITY.id)
+    before = outside.last_request_id()
+    released = ml.ensure_bookings_released.fn(workspace.id, OPPORTUNITY.id)
+    assert len(released) == 1  # the other was released by the attempt that lost its answer
+    assert outside.writes(system="mavenlink", since=before) == 1
+    live = {str(a["id"]) for a in outside.state("mavenlink", "workspace_allocations")}
+    assert not {soft.id, grace.id} & live
+    before = outside.last_request_id()
+    assert ml.ensure_bookings_released.fn(workspace.id, OPPORTUNITY.id) == []
+    assert outside.writes(system="mavenlink", since=before) == 0
+    assert ml.ensure_workspace_status.fn(workspace.id, ml.CANCELLED)
+    assert not ml.ensure_workspace_status.fn(workspace.id, ml.CANCELLED)

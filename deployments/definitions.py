@@ -23,11 +23,12 @@ from deployments.events import (
     OPPORTUNITY_ID_LABEL,
     OPPORTUNITY_NEGOTIATING,
     OPPORTUNITY_RESOURCE_PREFIX,
+    OPPORTUNITY_WITHDRAWN,
 )
 from flows.awaiting_signature import awaiting_signature
-from flows.closed_lost import closed_lost
 from flows.initiate import initiate
 from flows.pre_initiate import pre_initiate
+from flows.release import release
 from flows.watch_opportunities import watch_opportunities
 
 WORK_POOL = "psflow"  # a `process` work pool: the one name production workers poll
@@ -97,10 +98,11 @@ DEPLOYMENTS = (
         triggers=(phase_trigger(OPPORTUNITY_AWAITING_SIGNATURE),),
     ),
     Deployment(
-        name="closed-lost",
-        flow=closed_lost,
-        description="On Closed Lost: soft bookings released, project Cancelled, review closed.",
-        triggers=(phase_trigger(OPPORTUNITY_CLOSED_LOST),),
+        name="release",
+        flow=release,
+        description="Lost or withdrawn: soft bookings released (lost: project Cancelled, "
+        "review closed).",
+        triggers=(phase_trigger(OPPORTUNITY_CLOSED_LOST), phase_trigger(OPPORTUNITY_WITHDRAWN)),
     ),
     Deployment(
         name="initiate",

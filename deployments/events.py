@@ -18,6 +18,7 @@ OPPORTUNITY_NEGOTIATING = "ps.opportunity.negotiating"
 OPPORTUNITY_AWAITING_SIGNATURE = "ps.opportunity.awaiting-signature"
 OPPORTUNITY_CLOSED_WON = "ps.opportunity.closed-won"
 OPPORTUNITY_CLOSED_LOST = "ps.opportunity.closed-lost"
+OPPORTUNITY_WITHDRAWN = "ps.opportunity.withdrawn"
 PHASE_COMPLETED = "ps.phase.completed"
 ACTIVITY_ACCEPTED = "ps.activity.accepted"
 CHANGE_REQUEST_APPROVED = "ps.change-request.approved"
@@ -28,6 +29,7 @@ TRANSITION_EVENTS = {
     Transition.AWAITING_SIGNATURE: OPPORTUNITY_AWAITING_SIGNATURE,
     Transition.CLOSED_WON: OPPORTUNITY_CLOSED_WON,
     Transition.CLOSED_LOST: OPPORTUNITY_CLOSED_LOST,
+    Transition.WITHDRAWN: OPPORTUNITY_WITHDRAWN,
 }
 
 OPPORTUNITY_RESOURCE_PREFIX = "ps.opportunity."
@@ -43,7 +45,7 @@ _EVENT_NAMESPACE = uuid.UUID("5b3c0f4e-8a55-4c53-9d7a-2f1a3c7e9b10")
 class Phase(StrEnum):
     PRE_INITIATE = "pre-initiate"
     AWAITING_SIGNATURE = "awaiting-signature"  # the checks before the SOW is signed
-    CLOSED_LOST = "closed-lost"  # the release of what a lost deal held
+    RELEASE = "release"  # what a lost or withdrawn deal held, released
     INITIATE = "initiate"
     PLAN = "plan"
     EXECUTE = "execute"

@@ -18,6 +18,7 @@ class Transition(StrEnum):
     AWAITING_SIGNATURE = "awaiting-signature"
     CLOSED_WON = "closed-won"
     CLOSED_LOST = "closed-lost"
+    WITHDRAWN = "withdrawn"  # back before Negotiating: what it held is released
 
 
 class StageChange(BaseModel):
@@ -41,9 +42,21 @@ def transition(
     closed_won: str,
     closed_lost: str,
     awaiting_signature: str | None = None,
+    later: Collection[str] = (),
 ) -> Transition | None:
     """The lifecycle transition a stage change makes, if any (moving into the stage is what counts:
-    an opportunity that skips Negotiating gets its missed Pre-Initiate steps at Initiate)."""
+    an opportunity that skips Negotiating gets its missed Pre-Initiate steps at Initiate). Given
+    the stages `later` than Negotiating, a move from one of them (or Negotiating) back to an
+    earlier stage withdraws it.
+
+    Example:
+        >>> move = StageChange(id="0Fh1", opportunity_id="006", opportunity_name="", customer="",
+        ...                    old_stage="5-Negotiating", new_stage="4-Proposal",
+        ...                    changed_at=datetime(2026, 12, 4))
+        >>> transition(move, negotiating="5-Negotiating", closed_won="Closed Won",
+        ...            closed_lost="8-Closed Lost", later=["6-Awaiting Signature", "Closed Won"])
+        <Transition.WITHDRAWN: 'withdrawn'>
+    """
     if change.old_stage == change.new_stage:
         return None
     stages = {
@@ -53,7 +66,12 @@ def transition(
     }
     if awaiting_signature:
         stages[awaiting_signature] = Transition.AWAITING_SIGNATURE
-    return stages.get(change.new_stage)
+    if change.new_stage in stages:
+        return stages[change.new_stage]
+    holding = {negotiating, *later, *filter(None, [awaiting_signature])}
+    if later and change.old_stage in holding and change.new_stage not in holding:
+        return Transition.WITHDRAWN
+    return None
 
 
 def signature_problems(

@@ -60,6 +60,7 @@ def poll(
             closed_won=settings.closed_won_stage,
             closed_lost=settings.closed_lost_stage,
             awaiting_signature=settings.awaiting_signature_stage,
+            later=settings.later_stages,
         )
         if kind is None:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -105,3 +106,44 @@ def test_not_ready_lists_every_problem() -> None:
     assert "006Dn0000000002IAA is not ready for Pre-Initiate" in str(error)
     assert "  - SOW_Number__c is empty" in str(error)
     assert error.problems == ["SOW_Number__c is empty", "x"]
+
+
+def test_the_lifecycle_doctests_run() -> None:
+    import engagement.lifecycle
+
+    result = doctest.testmod(engagement.lifecycle)
+    assert (result.attempted > 0, result.failed) == (True, 0)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("5-Negotiating", "4-Proposal", Transition.WITHDRAWN),
+        ("6-Awaiting Signature", "2-Scoping", Transition.WITHDRAWN),
+        ("5-Negotiating", "6-Awaiting Signature", Transition.AWAITING_SIGNATURE),
+        ("6-Awaiting Signature", "5-Negotiating", Transition.NEGOTIATING),
+        ("6-Awaiting Signature", "8-Closed Lost", Transition.CLOSED_LOST),
+        ("3-Technical Evaluation", "4-Proposal", None),
+        (None, "4-Proposal", None),  # created there
+    ],
+)
+def test_a_deal_moved_back_before_negotiating_is_withdrawn(
+    old: str | None, new: str, expected: Transition | None
+) -> None:
+    move = StageChange(
+        id="0Fh1",
+        opportunity_id="006Dn0000000002IAA",
+        opportunity_name="",
+        customer="",
+        old_stage=old,
+        new_stage=new,
+        changed_at=datetime(2026, 12, 4, tzinfo=UTC),
+    )
+    stages = {
+        "negotiating": "5-Negotiating",
+        "closed_won": "Closed Won",
+        "closed_lost": "8-Closed Lost",
+        "awaiting_signature": "6-Awaiting Signature",
+        "later": ["6-Awaiting Signature", "Closed Won"],
+    }
+    assert transition(move, **stages) == expected

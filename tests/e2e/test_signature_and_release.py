@@ -1,5 +1,5 @@
-"""Between Negotiating and the signature, and when the deal is lost: the checks the handbook wants
-before the SOW is signed, told once; and a lost deal's bookings, project and review released once."""
+"""Between Negotiating and the signature, and when the deal is lost or withdrawn: the checks the
+handbook wants before the SOW is signed, told once; what the deal held released once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import PrefectStack
+from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
 from tests.e2e.test_initiate import FINAL, negotiated, run_of
 from tests.e2e.test_pre_initiate import wait_for_state, written
 
@@ -77,13 +77,13 @@ def test_awaiting_signature_tells_the_engagement_manager_what_is_missing_once(
     assert len(_keyed(sandbox, "signature-check", opportunity)) == 1
 
 
-def test_closed_lost_releases_the_bookings_project_and_review_once(
+def test_a_lost_deal_releases_its_bookings_project_and_review_once(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
     (opportunity,) = negotiated(sandbox, amount=75_000)
     start = sandbox.last_request_id()
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="8-Closed Lost")
-    run = run_of("closed-lost", opportunity)
+    run = run_of("release", opportunity)
     done = wait_for_state(run, *FINAL, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
     assert done.message == "Released: 1 soft bookings; project Cancelled"
@@ -108,7 +108,55 @@ def test_closed_lost_releases_the_bookings_project_and_review_once(
     assert written(sandbox, start) == {"mavenlink": 2, "gitlab": 1, "slack": 1}
 
     before = sandbox.last_request_id()
-    again = run_deployment("closed-lost/closed-lost", parameters={"opportunity_id": opportunity})
+    again = run_deployment("release/release", parameters={"opportunity_id": opportunity})
     assert again.state is not None
     assert again.state.type == StateType.COMPLETED
     assert written(sandbox, before) == {}
+
+
+def test_a_deal_moved_back_before_negotiating_frees_its_pses_until_it_returns(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = negotiated(sandbox)  # approved and softly booked
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="4-Proposal")
+    run = run_of("release", opportunity)
+    done = wait_for_state(run, *FINAL, timeout=90)
+    assert done.type == StateType.COMPLETED, done.message
+    assert done.message == "Released: 1 soft bookings (4-Proposal)"
+    assert _bookings(sandbox, opportunity) == 0
+    (workspace,) = _workspaces(sandbox, opportunity)
+    assert workspace["status"]["message"] == "Prospect"  # the deal is not lost
+    assert len(_keyed(sandbox, "engagement-released", opportunity)) == 1
+
+    # back in Negotiating: the approval stands, and the PSE is booked again
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    (served_run,) = wait_until(
+        lambda: [
+            r
+            for r in flow_runs(opportunity)
+            if r.name.startswith("pre-initiate ·") and r.deployment_id is not None
+        ],
+        90,
+        "Pre-Initiate again",
+    )
+    again = wait_for_state(served_run, *FINAL, timeout=90)
+    assert again.type == StateType.COMPLETED, again.message
+    assert _bookings(sandbox, opportunity) == 1
+
+
+def _refs(sandbox: SandboxClient, opportunity: str, model: str) -> set[str]:
+    return {
+        str(r["subject_id"])
+        for r in sandbox.state("mavenlink", "external_references")
+        if r["service_model"] == model and opportunity in r["service_model_ref"]
+    }
+
+
+def _bookings(sandbox: SandboxClient, opportunity: str) -> int:
+    live = {str(a["id"]) for a in sandbox.state("mavenlink", "workspace_allocations")}
+    return len(_refs(sandbox, opportunity, "staffing-booking") & live)
+
+
+def _workspaces(sandbox: SandboxClient, opportunity: str) -> list[dict[str, Any]]:
+    ids = _refs(sandbox, opportunity, "workspace")
+    return [w for w in sandbox.state("mavenlink", "workspaces") if str(w["id"]) in ids]

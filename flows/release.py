@@ -1,0 +1,104 @@
+"""Release: what a deal held, given back when it is lost or withdrawn.
+
+Started by `ps.opportunity.closed-lost`, and by `ps.opportunity.withdrawn` (the opportunity went back
+from Negotiating or a later stage to an earlier one). It reads the opportunity (Salesforce) and
+finds the engagement's Mavenlink project. Withdrawn: psflow's soft bookings are deleted (the PSEs
+are free again; the coordinator's approval stands, and Pre-Initiate books them anew if the deal comes
+back). Closed Lost: the bookings too, and the Prospect project moves to Cancelled and the Technical
+Architect's review issue is closed (GitLab). Either way #ps_planning is told. Each step finds its
+object first: a re-run or a repeated event writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.states import Completed, State
+
+from deployments.events import Phase
+from engagement.artifacts import Artifact
+from engagement.keys import ArtifactKind
+from engagement.lifecycle import NotReady
+from engagement.models import Opportunity
+from engagement.slugs import slack_text
+from flows.guard import phase_run
+from flows.reporting import publish_summary
+from tasks import clients
+from tasks.gitlab import ensure_issue_closed
+from tasks.mavenlink import (
+    CANCELLED,
+    ensure_bookings_released,
+    ensure_workspace_status,
+    find_workspace,
+)
+from tasks.salesforce import get_opportunity
+from tasks.slack import ensure_message
+
+PHASE = Phase.RELEASE
+
+
+@flow(name="release", flow_run_name="release · {customer} · {opportunity_id}")
+def release(opportunity_id: str, customer: str = "") -> State[Any]:
+    """The release of what a lost or withdrawn opportunity held.
+
+    Args:
+        opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
+        customer: the account's name, for the run's name in the UI only.
+    """
+    with phase_run(PHASE, opportunity_id) as record_id:
+        return run_release(record_id)
+
+
+def run_release(opportunity_id: str) -> State[Any]:
+    settings = clients.settings()
+    opportunity = get_opportunity(opportunity_id)
+    lost = opportunity.stage == settings.closed_lost_stage
+    holding = {
+        settings.negotiating_stage,
+        settings.awaiting_signature_stage,
+        *settings.later_stages,
+    }
+    if not lost and opportunity.stage in holding:
+        raise NotReady(
+            opportunity.id,
+            "a release",
+            [f"StageName is {opportunity.stage!r}: the deal is on, nothing is released"],
+        )
+    made: list[Artifact] = []
+    workspace = find_workspace(opportunity.id)
+    if workspace is not None:
+        made.extend(ensure_bookings_released(workspace.id or "", opportunity.id))
+        if lost:
+            ensure_workspace_status(workspace.id or "", CANCELLED)
+            made.append(workspace)
+    if lost and (
+        review := ensure_issue_closed(
+            settings.planning_project, ArtifactKind.TA_REVIEW_ISSUE, opportunity.id
+        )
+    ):
+        made.append(review)
+    if made:
+        made.append(announce_release(opportunity, made))
+    publish_summary(
+        PHASE,
+        opportunity,
+        made,
+        waiting="nothing: the engagement is over" if lost else "Negotiating again (Pre-Initiate)",
+    )
+    released = sum(a.kind == "released soft booking" for a in made)
+    if lost:
+        return Completed(message=f"Released: {released} soft bookings; project Cancelled")
+    return Completed(message=f"Released: {released} soft bookings ({opportunity.stage})")
+
+
+def announce_release(opportunity: Opportunity, made: list[Artifact]) -> Artifact:
+    listed = "\n".join(f"• {slack_text(a.kind)}: {slack_text(a.name)}" for a in made)
+    return ensure_message(
+        clients.settings().planning_channel,
+        f"*{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) is now "
+        f"{slack_text(opportunity.stage)}. Released:\n{listed}",
+        ArtifactKind.ENGAGEMENT_RELEASED,
+        opportunity.id,
+        part=opportunity.stage,  # a withdrawal, then the loss: each told once
+    )

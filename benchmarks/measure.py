@@ -27,8 +27,8 @@ from prefect.states import Cancelled
 
 from benchmarks.pingpong import PING, PINGPONG, PONG
 from blocks import save_sandbox_blocks
+from core.events import OPPORTUNITY_NEGOTIATING, event_kwargs
 from deployments.definitions import DEPLOYMENTS, WORK_POOL
-from deployments.events import OPPORTUNITY_NEGOTIATING, event_kwargs
 from deployments.prefect_yaml import deployment, prefect_yaml
 from psflow.local import (
     POLL_SECONDS,

@@ -13,8 +13,8 @@ from __future__ import annotations
 from prefect import flow
 from prefect.events import DeploymentEventTrigger, emit_event
 
+from core.events import PHASE_COMPLETED, PHASE_RESOURCE_PREFIX, event_kwargs
 from deployments.definitions import Deployment, phase_trigger
-from deployments.events import PHASE_COMPLETED, PHASE_RESOURCE_PREFIX, event_kwargs
 
 PING = "bench-ping"
 PONG = "bench-pong"

@@ -15,7 +15,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 
-from deployments.events import (
+from core.events import (
     CUSTOMER_LABEL,
     OPPORTUNITY_AWAITING_SIGNATURE,
     OPPORTUNITY_CLOSED_LOST,

@@ -22,7 +22,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
-from deployments.events import Phase
+from core.events import Phase
 from engagement.artifacts import Artifact
 from engagement.cost_estimate import activity_name
 from engagement.keys import ArtifactKind, drive_name, slack_customer_channel

@@ -28,7 +28,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from pydantic import Field, create_model
 
-from deployments.events import Phase
+from core.events import Phase
 from engagement.artifacts import Artifact
 from engagement.cost_estimate import prefill
 from engagement.keys import ArtifactKind, drive_name

@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow
 from prefect.states import Completed, State
 
-from deployments.events import Phase
+from core.events import Phase
 from engagement.artifacts import Artifact
 from engagement.keys import ArtifactKind
 from engagement.lifecycle import NotReady

@@ -7,7 +7,7 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from deployments.events import PHASE_COMPLETED, Phase, event_kwargs
+from core.events import PHASE_COMPLETED, Phase, event_kwargs
 from engagement.artifacts import Artifact
 from engagement.models import Opportunity
 

@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.variables import Variable
 
-from deployments.events import TRANSITION_EVENTS, event_kwargs
+from core.events import TRANSITION_EVENTS, event_kwargs
 from engagement.lifecycle import StageChange, transition
 from tasks import clients
 from tasks.salesforce import find_stage_changes

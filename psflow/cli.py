@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from deployments.events import Phase
+from core.events import Phase
 
 DATA_DIR = Path(".data")
 

@@ -29,7 +29,7 @@ from prefect.settings import PREFECT_API_URL, get_current_settings
 from prefect.states import AwaitingRetry
 from websockets.exceptions import WebSocketException
 
-from deployments.events import (
+from core.events import (
     OPPORTUNITY_RESOURCE_PREFIX,
     TRANSITION_EVENTS,
     Phase,

@@ -15,7 +15,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from deployments.quotas import QUOTAS, SLOTS_PER_REQUEST, Quota, quotas_for
+from core.quotas import QUOTAS, SLOTS_PER_REQUEST, Quota, quotas_for
 
 if TYPE_CHECKING:
     import httpx

@@ -16,7 +16,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events import emit_event
 from prefect.states import AwaitingRetry
 
-from deployments.events import OPPORTUNITY_CLOSED_WON, event_kwargs
+from core.events import OPPORTUNITY_CLOSED_WON, event_kwargs
 from sandbox.client import SandboxClient
 from tasks import clients
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until

@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 
-from deployments.quotas import QUOTAS, quotas_for
+from core.quotas import QUOTAS, quotas_for
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer

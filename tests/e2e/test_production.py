@@ -19,9 +19,9 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events import emit_event
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+from core.events import OPPORTUNITY_CLOSED_WON, OPPORTUNITY_NEGOTIATING, event_kwargs
 from deployments.automations import LOST_MESSAGE, RESCUE_MESSAGE
 from deployments.definitions import WORK_POOL
-from deployments.events import OPPORTUNITY_CLOSED_WON, OPPORTUNITY_NEGOTIATING, event_kwargs
 from psflow.cli import main
 from psflow.local import events_to
 from psflow.production import Topology, deploy, topology

@@ -21,8 +21,8 @@ from prefect.events import emit_event
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from core.events import OPPORTUNITY_NEGOTIATING, event_kwargs
 from deployments.definitions import DEPLOYMENTS, WORK_POOL
-from deployments.events import OPPORTUNITY_NEGOTIATING, event_kwargs
 from psflow.local import (
     Child,
     deploy_all,

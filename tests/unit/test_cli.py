@@ -11,8 +11,8 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import AwaitingRetry, Completed, Crashed, Failed, Scheduled, Suspended
 
+from core.events import CUSTOMER_LABEL, OPPORTUNITY_ID_LABEL, OPPORTUNITY_NEGOTIATING
 from deployments.definitions import phase_trigger
-from deployments.events import CUSTOMER_LABEL, OPPORTUNITY_ID_LABEL, OPPORTUNITY_NEGOTIATING
 from psflow import operate
 from psflow.cli import main, parser
 from psflow.local import free_port

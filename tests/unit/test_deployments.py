@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from core.events import OPPORTUNITY_NEGOTIATING
 from deployments.definitions import DEPLOYMENTS
-from deployments.events import OPPORTUNITY_NEGOTIATING
 from deployments.prefect_yaml import prefect_yaml
 
 PREFECT_YAML = Path(__file__).parents[2] / "prefect.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.quotas import QUOTAS, SLOTS_PER_REQUEST, quotas_for
+from core.quotas import QUOTAS, SLOTS_PER_REQUEST, quotas_for
 from sandbox.app import load_systems
 
 

@@ -169,4 +169,4 @@ def approved(sandbox: Any, count: int, amount: float = 30_000, threads: int = 4)
             list(pool.map(lambda opportunity: context.copy().run(run, opportunity), ids))
         return ids
     finally:
-        clients.configure(())
+        clients.reset()

@@ -24,7 +24,7 @@ def run(data: Path, opportunities: int, changed: int, polls: int) -> int:
     from prefect.variables import Variable
 
     from flows.watch_opportunities import WATERMARK, watch_opportunities
-    from tasks import clients
+    from tasks.clients import systems
     from tasks.salesforce import find_stage_changes
 
     header("watcher cost per poll")
@@ -80,7 +80,7 @@ def run(data: Path, opportunities: int, changed: int, polls: int) -> int:
         # the scan the watcher avoids: every opportunity's stage (2,000 rows per page)
         first = sandbox.last_request_id()
         t0 = time.perf_counter()
-        scanned = clients.salesforce().query_all("SELECT Id, StageName FROM Opportunity")
+        scanned = systems().salesforce().query_all("SELECT Id, StageName FROM Opportunity")
         wall = time.perf_counter() - t0
         log = sandbox.requests(since=first)
         print(

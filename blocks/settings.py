@@ -119,6 +119,12 @@ class PsflowSettings(Block):
     approval_timeout_hours: int = Field(
         default=168, ge=1, description="How long a staffing approval waits before the run fails."
     )
+    clock_url: str = Field(
+        default="",
+        description="Where psflow reads the time when not from this machine: a clock server's "
+        'URL answering {"now": ...} (the sandbox\'s /_sandbox/clock in the demo and tests, '
+        "which they move through weeks in seconds). Empty in production.",
+    )
     pace_requests: bool = Field(
         default=True,
         description="Before each request that counts toward a published API quota, take a slot of "

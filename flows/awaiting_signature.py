@@ -25,7 +25,7 @@ from engagement.models import CostEstimate, Opportunity
 from engagement.slugs import slack_text
 from flows.guard import phase_run
 from flows.reporting import publish_summary
-from tasks import clients
+from tasks.clients import systems
 from tasks.drive import find_keyed_file
 from tasks.gitlab import find_issue_labels
 from tasks.salesforce import get_opportunity
@@ -48,7 +48,7 @@ def awaiting_signature(opportunity_id: str, customer: str = "") -> State[Any]:
 
 
 def run_awaiting_signature(opportunity_id: str) -> State[Any]:
-    settings = clients.settings()
+    settings = systems().settings
     opportunity = get_opportunity(opportunity_id)
     if opportunity.stage != settings.awaiting_signature_stage:
         raise NotReady(
@@ -72,7 +72,7 @@ def run_awaiting_signature(opportunity_id: str) -> State[Any]:
 
 
 def what_is_missing(opportunity: Opportunity) -> list[str]:
-    settings = clients.settings()
+    settings = systems().settings
     sheet = find_keyed_file(ArtifactKind.COST_ESTIMATE, opportunity.id)
     if sheet is None:
         gaps = ["it does not exist (Pre-Initiate makes it at Negotiating)"]
@@ -99,7 +99,7 @@ def tell_the_engagement_manager(opportunity: Opportunity, problems: list[str]) -
     who = f"<@{user}>" if user else slack_text(manager)
     listed = "\n".join(f"• {slack_text(problem)}" for problem in problems)
     return ensure_message(
-        clients.settings().planning_channel,
+        systems().settings.planning_channel,
         f"{who} *{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) is "
         f"awaiting signature, and before the SOW is signed:\n{listed}",
         ArtifactKind.SIGNATURE_CHECK,

@@ -41,8 +41,8 @@ from flows.pre_initiate import (
     recorded_decision,
 )
 from flows.reporting import announce_completed, publish_summary
-from tasks import clients
 from tasks.calendar import ensure_event
+from tasks.clients import systems
 from tasks.docs import get_template_paragraphs
 from tasks.drive import ensure_copy, ensure_shared, find_keyed_file
 from tasks.gitlab import (
@@ -92,7 +92,7 @@ def initiate(opportunity_id: str, customer: str = "") -> State[Any]:
 
 def run_initiate(opportunity_id: str) -> State[Any]:
     """Initiate for one opportunity, inside its run's slot."""
-    settings = clients.settings()
+    settings = systems().settings
     opportunity = get_opportunity(opportunity_id)
     if problems := initiate_problems(opportunity, settings.closed_won_stage):
         raise NotReady(opportunity.id, "Initiate", problems)
@@ -331,7 +331,7 @@ def template_values(
 
     contact = opportunity.primary_contact
     return {
-        "company": clients.settings().company_name,
+        "company": systems().settings.company_name,
         "customer": opportunity.account.name,
         "opportunity": opportunity.name,
         "sow_number": opportunity.sow_number or "",
@@ -374,7 +374,7 @@ def meetings(opportunity: Opportunity, team: Team, people: Mapping[str, User]) -
     zones = {email: user.time_zone for email, user in people.items() if user.time_zone}
     organiser = zones.get(team.engagement_manager, opportunity.account.time_zone)
     after = max(opportunity.close_date, date.today())
-    hour = clients.settings().meeting_hour
+    hour = systems().settings.meeting_hour
     title = f"{opportunity.account.name} – {opportunity.sow_number}"
     return [
         meeting(

@@ -39,7 +39,7 @@ from engagement.slugs import slack_text
 from engagement.staffing import Recommendation, StaffingDecision, StaffingNeed, recommend
 from flows.guard import for_the_account, phase_run
 from flows.reporting import announce_completed, publish_summary
-from tasks import clients
+from tasks.clients import systems
 from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_keyed_file
 from tasks.gitlab import ensure_issue
 from tasks.mavenlink import PROSPECT, ensure_soft_booking, ensure_workspace, get_hard_bookings
@@ -64,7 +64,7 @@ def pre_initiate(opportunity_id: str, customer: str = "") -> State[Any]:
 
 def run_pre_initiate(opportunity_id: str) -> State[Any]:
     """Pre-Initiate for one opportunity, inside its run's slot."""
-    settings = clients.settings()
+    settings = systems().settings
     opportunity = get_opportunity(opportunity_id)
     allowed = (settings.negotiating_stage, *settings.later_stages)
     if problems := pre_initiate_problems(opportunity, allowed):
@@ -104,7 +104,7 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
 
 def engagement_folders(opportunity: Opportunity) -> tuple[Artifact, Artifact]:
     """The customer's folder in the engagements folder, and the SOW's folder in it."""
-    root = find_folder(clients.settings().engagements_folder)
+    root = find_folder(systems().settings.engagements_folder)
     # Two engagements of one customer may run at once, and Drive allows two folders of one name
     with for_the_account(opportunity.account.id):
         customer = ensure_folder(
@@ -125,7 +125,7 @@ def engagement_folders(opportunity: Opportunity) -> tuple[Artifact, Artifact]:
 def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
     """Copy the cost estimate template into the engagement's folder, prefill it, share it with the
     engagement manager and link it on the opportunity; over $50k, open a TA review."""
-    settings = clients.settings()
+    settings = systems().settings
     # found first: a re-run needs the folders only to make a copy that is missing
     sheet = find_keyed_file(ArtifactKind.COST_ESTIMATE, opportunity.id)
     folders = [] if sheet is not None else list(engagement_folders(opportunity))
@@ -194,7 +194,7 @@ def decide_staffing(
 ) -> StaffingDecision:
     """Propose, and ask the coordinator; a rejection is posted and the next proposal leaves the
     rejected people out, until the coordinator approves one (or nobody is left)."""
-    settings = clients.settings()
+    settings = systems().settings
     staff = Staff.of(
         get_users(
             titles=[
@@ -246,7 +246,7 @@ def post_proposal(opportunity: Opportunity, proposal: Recommendation, attempt: i
     )
     need = proposal.need
     return ensure_message(
-        clients.settings().planning_channel,
+        systems().settings.planning_channel,
         proposal.summary(),
         ArtifactKind.STAFFING_PROPOSAL,
         opportunity.id,
@@ -261,7 +261,7 @@ def follow_moved_dates(
     """The decision to book, and the window it was proposed for when the opportunity's dates moved
     since (None when they did not). A window the coordinator left as proposed follows the
     opportunity; one they changed is theirs."""
-    channel = find_channel(clients.settings().planning_channel)
+    channel = find_channel(systems().settings.planning_channel)
     proposed = find_message(channel, ArtifactKind.STAFFING_PROPOSAL, opportunity.id)
     window = proposed.payload.get("window") if proposed is not None else None
     now = f"{need.start} to {need.end}"
@@ -306,7 +306,7 @@ def ask_coordinator(
     for again in itertools.count():
         answer = suspend_flow_run(
             wait_for_input=form.with_initial_data(description=description),
-            timeout=clients.settings().approval_timeout_hours * 3600,
+            timeout=systems().settings.approval_timeout_hours * 3600,
             key=key if again == 0 else f"{key}-again-{again}",
         )
         fields = answer.model_dump(mode="json", exclude={"metadata"})
@@ -385,7 +385,7 @@ def _choices(values: list[str]) -> Any:
 def recorded_decision(opportunity: Opportunity) -> StaffingDecision | None:
     """The coordinator's approval recorded in #ps_planning, or None. Once they decided nothing is
     proposed again (a rejection is recorded per run: the next run proposes anew)."""
-    channel = find_channel(clients.settings().planning_channel)
+    channel = find_channel(systems().settings.planning_channel)
     recorded = find_message(channel, ArtifactKind.STAFFING_DECISION, opportunity.id)
     return StaffingDecision.from_payload(recorded.payload) if recorded is not None else None
 
@@ -432,7 +432,7 @@ def post_decision(
         + (f"\n> {slack_text(decision.comment)}" if decision.comment else "")
     )
     return ensure_message(
-        clients.settings().planning_channel,
+        systems().settings.planning_channel,
         text,
         ArtifactKind.STAFFING_DECISION,
         opportunity.id,
@@ -451,7 +451,7 @@ def post_rejection(
     )
     # one rejection per proposal of a run: a retry of this run does not post it twice
     return ensure_message(
-        clients.settings().planning_channel,
+        systems().settings.planning_channel,
         text,
         ArtifactKind.STAFFING_DECISION,
         opportunity.id,

@@ -24,7 +24,7 @@ from engagement.models import Opportunity
 from engagement.slugs import slack_text
 from flows.guard import phase_run
 from flows.reporting import publish_summary
-from tasks import clients
+from tasks.clients import systems
 from tasks.gitlab import ensure_issue_closed
 from tasks.mavenlink import (
     CANCELLED,
@@ -51,7 +51,7 @@ def release(opportunity_id: str, customer: str = "") -> State[Any]:
 
 
 def run_release(opportunity_id: str) -> State[Any]:
-    settings = clients.settings()
+    settings = systems().settings
     opportunity = get_opportunity(opportunity_id)
     lost = opportunity.stage == settings.closed_lost_stage
     holding = {
@@ -95,7 +95,7 @@ def run_release(opportunity_id: str) -> State[Any]:
 def announce_release(opportunity: Opportunity, made: list[Artifact]) -> Artifact:
     listed = "\n".join(f"• {slack_text(a.kind)}: {slack_text(a.name)}" for a in made)
     return ensure_message(
-        clients.settings().planning_channel,
+        systems().settings.planning_channel,
         f"*{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) is now "
         f"{slack_text(opportunity.stage)}. Released:\n{listed}",
         ArtifactKind.ENGAGEMENT_RELEASED,

@@ -18,7 +18,7 @@ from prefect.variables import Variable
 
 from core.events import TRANSITION_EVENTS, event_kwargs
 from engagement.lifecycle import StageChange, transition
-from tasks import clients
+from tasks.clients import systems
 from tasks.salesforce import find_stage_changes
 
 WATERMARK = "psflow_salesforce_watermark"
@@ -47,7 +47,7 @@ def poll(
     """One poll: the stage changes since the watermark (looked up by `find`), their events out,
     the watermark advanced. Returns (changes, events emitted). Also the body of the fast loop the
     demo serves (deployments/serve.py), which runs it without a flow run each time."""
-    settings = clients.settings()
+    settings = systems().settings
     stored = Variable.get(WATERMARK, default=None)
     watermark = datetime.fromisoformat(stored) if stored else datetime.now(UTC)
     changes = find(watermark - timedelta(seconds=overlap_seconds))

@@ -158,9 +158,9 @@ def stay_open(children: list[Child], sandbox_url: str, api_url: str, ui: str) ->
 
 def tour() -> None:
     """What the sandbox holds, read with the clients the saved Blocks build."""
-    from tasks import clients
+    from tasks.clients import systems
 
-    sf = clients.salesforce()
+    sf = systems().salesforce()
     rows = sf.query_all(
         "SELECT Name, StageName, Amount, CurrencyIsoCode, Account.Name FROM Opportunity "
         "ORDER BY StageName"
@@ -171,11 +171,11 @@ def tour() -> None:
             f"  {row['StageName']:<24} {row['Amount']:>10,.0f} {row['CurrencyIsoCode']}  "
             f"{row['Name']}  ({row['Account']['Name']})"
         )
-    roster = clients.gspread_client().open("PS Skills Matrix").worksheet("PSEs").get_all_records()
+    roster = systems().gspread().open("PS Skills Matrix").worksheet("PSEs").get_all_records()
     say(f"Google Sheets: the PS Skills Matrix lists {len(roster)} PSEs, e.g.")
     for pse in roster[:3]:
         say(f"  {pse['Name']:<16} {pse['Time zone']:<20} {pse['Skills']}")
-    channels = clients.slack().conversations_list()["channels"]
+    channels = systems().slack().conversations_list()["channels"]
     say(f"Slack: {', '.join('#' + c['name'] for c in channels)}")
 
 
@@ -186,7 +186,7 @@ def play_pre_initiate(sandbox_url: str, ui: str, interactive: bool = False) -> l
     from prefect.client.schemas.objects import StateType
 
     from sandbox.client import SandboxClient
-    from tasks import clients
+    from tasks.clients import systems
 
     sandbox = SandboxClient(sandbox_url)
     say("▶ Pre-Initiate")
@@ -207,10 +207,14 @@ def play_pre_initiate(sandbox_url: str, ui: str, interactive: bool = False) -> l
     decide(run, ui, interactive)
     done = wait_for("Pre-Initiate to finish", lambda: _final(run), 120)
     say(f"  ✓ run finished: {done.name} – {done.message}")
-    link = clients.salesforce().query(
-        f"SELECT Cost_Estimate_Link__c, PS_TA_Review_Required__c FROM Opportunity "
-        f"WHERE Id = '{OPPORTUNITY}'"
-    )["records"][0]
+    link = (
+        systems()
+        .salesforce()
+        .query(
+            f"SELECT Cost_Estimate_Link__c, PS_TA_Review_Required__c FROM Opportunity "
+            f"WHERE Id = '{OPPORTUNITY}'"
+        )["records"][0]
+    )
     say(f"  ✓ cost estimate on the opportunity: {link['Cost_Estimate_Link__c']}")
     for row in _artifact_rows(f"pre-initiate-{OPPORTUNITY.lower()}"):
         say(f"    {row['this run']:<15} {row['system']:<12} {row['object']:<18} {row['link']}")

@@ -319,12 +319,12 @@ def read_opportunity(opportunity: str) -> OpportunityLabels:
     Only these three fields: an event is fired by hand precisely when something is off, and the
     phase run itself reports whatever else the opportunity lacks.
     """
-    from tasks import clients
     from tasks.calls import OutsideError, calling
+    from tasks.clients import systems
 
     what = f"opportunity {opportunity}"
     try:
-        sf = clients.salesforce()
+        sf = systems().salesforce()
     except ValueError as err:  # Block.load: no such block document
         raise OperatorError(
             f"cannot load the saved Salesforce Block from {PREFECT_API_URL.value()}: {err} "

@@ -18,7 +18,7 @@ from engagement.artifacts import Artifact
 from engagement.keys import ArtifactKind, calendar_event_id, natural_key
 from engagement.slugs import one_line
 from tasks.calls import PermanentError, calling, outside_task
-from tasks.clients import calendar
+from tasks.clients import systems
 from tasks.gmail import addresses
 
 SYSTEM = "Google Calendar"
@@ -78,7 +78,7 @@ def _get(event_id: str, what: str) -> dict[str, Any] | None:
     try:
         with calling(SYSTEM, f"look-up of {what}"):
             event: dict[str, Any] = (
-                calendar().events().get(calendarId=CALENDAR, eventId=event_id).execute()
+                systems().calendar().events().get(calendarId=CALENDAR, eventId=event_id).execute()
             )
     except PermanentError as error:
         if error.status == 404:
@@ -92,7 +92,8 @@ def _insert(body: dict[str, Any], what: str) -> dict[str, Any] | None:
     try:
         with calling(SYSTEM, f"creation of {what}"):
             event: dict[str, Any] = (
-                calendar()
+                systems()
+                .calendar()
                 .events()
                 .insert(calendarId=CALENDAR, body=body, sendUpdates="all")
                 .execute()
@@ -110,7 +111,8 @@ def _restore(body: dict[str, Any], what: str) -> dict[str, Any]:
     restore = {k: v for k, v in body.items() if k != "id"} | {"status": "confirmed"}
     with calling(SYSTEM, f"restoring of the deleted {what}"):
         event: dict[str, Any] = (
-            calendar()
+            systems()
+            .calendar()
             .events()
             .patch(calendarId=CALENDAR, eventId=body["id"], body=restore, sendUpdates="all")
             .execute()

@@ -1,20 +1,20 @@
-"""The configured clients tasks use, built from the saved Blocks.
+"""The composition root of psflow's outside systems: `systems()` is the one way a task reaches them.
 
-A Block is loaded once per process (a flow run is one process); clients are built once per thread,
-because httplib2 (under googleapiclient) and requests sessions are not safe to share between the
-threads of a concurrent task runner. Each is paced by the quotas its requests count toward
-(tasks/pacing.py).
+A `Systems` turns the saved Blocks (or the ones a test gives) into the clients: built once per
+thread, because httplib2 (under googleapiclient) and requests sessions are not safe to share
+between the threads of a concurrent task runner, and paced by the quotas their requests count
+toward (tasks/pacing.py). It also holds what a run keeps for itself: the Slack channels it listed,
+the rate limits it declared, the clock, the memory of what an outside system cannot look up. A
+flow run gets a Systems of its own, so nothing kept outlives the run.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from prefect.blocks.core import Block
-from prefect.results import ResultStore
 
 from blocks import (
     GitLabConnection,
@@ -25,7 +25,8 @@ from blocks import (
     SlackConnection,
     load,
 )
-from tasks.pacing import paced_httpx, paced_session, paced_slack
+from core.clock import Clock, RemoteClock, SystemClock
+from tasks.pacing import Pacer
 
 if TYPE_CHECKING:  # the libraries themselves load with the first client (see blocks/)
     import gitlab
@@ -34,124 +35,167 @@ if TYPE_CHECKING:  # the libraries themselves load with the first client (see bl
     import simple_salesforce
     import slack_sdk
     from googleapiclient.discovery import Resource
+    from prefect.results import ResultStore
 
 B = TypeVar("B", bound=Block)
 T = TypeVar("T")
 
-_local = threading.local()
-_generation = 0  # bumped by reset(), so every thread rebuilds its clients
 
+class Systems:
+    """The outside systems of one flow run (or one test)."""
 
-_configured: dict[type[Block], Block] = {}
+    def __init__(
+        self,
+        blocks: Iterable[Block] = (),
+        memory: ResultStore | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._blocks: dict[type[Block], Block] = {type(block): block for block in blocks}
+        self._memory = memory
+        self._clock = clock
+        self._local = threading.local()
+        self._pacer: Pacer | None = None
+        # the channels the Slack app sees, by name, listed once per run (conversations.list is
+        # Tier 2: 20 a minute for the whole workspace); None until listed
+        self.channels: dict[str, dict[str, Any]] | None = None
 
+    # --- configuration ---------------------------------------------------------------------
 
-@cache
-def connection(block_type: type[B]) -> B:
-    """The Block of this type: the one `configure` gave, else the saved one."""
-    configured = _configured.get(block_type)
-    return configured if isinstance(configured, block_type) else load(block_type)
+    def connection(self, block_type: type[B]) -> B:
+        """The Block of this type: the one given, else the saved one (loaded once)."""
+        block = self._blocks.get(block_type)
+        if not isinstance(block, block_type):
+            block = load(block_type)
+            self._blocks[block_type] = block
+        return block
 
+    @property
+    def settings(self) -> PsflowSettings:
+        return self.connection(PsflowSettings)
 
-_memory: list[ResultStore] = []  # the configured one, if any
+    def clock(self) -> Clock:
+        """The sandbox's clock where the settings name one (demo, tests), else this machine's."""
+        if self._clock is None:
+            url = self.settings.clock_url
+            self._clock = RemoteClock(url) if url else SystemClock()
+        return self._clock
 
+    def memory(self) -> ResultStore:
+        """Where a task records what an outside system cannot look up consistently (a Gmail
+        draft's id, until Gmail's search shows the e-mail): Prefect's result storage, which
+        every worker of an installation shares (README, "Running in production")."""
+        if self._memory is None:
+            from prefect.results import get_result_store
 
-def configure(blocks: Iterable[Block], memory: ResultStore | None = None) -> None:
-    """Use these Blocks instead of the saved ones, and `memory` instead of Prefect's result store
-    (a composition root: tests point the tasks at a sandbox without a Prefect server)."""
-    reset()
-    _configured.clear()
-    _configured.update({type(block): block for block in blocks})
-    _memory[:] = [memory] if memory is not None else []
+            self._memory = get_result_store()
+        return self._memory
 
+    @property
+    def pacer(self) -> Pacer:
+        if self._pacer is None:
+            self._pacer = Pacer(enabled=self.settings.pace_requests)
+        return self._pacer
 
-def memory() -> ResultStore:
-    """Where a task records what an outside system cannot look up consistently (a Gmail draft's
-    id, until Gmail's search shows the e-mail): Prefect's result storage, which every worker of an
-    installation shares (README, "Running in production")."""
-    if _memory:
-        return _memory[0]
-    from prefect.results import get_result_store
+    # --- the clients, one per thread ----------------------------------------------------------
 
-    return get_result_store()
-
-
-def settings() -> PsflowSettings:
-    return connection(PsflowSettings)
-
-
-def _per_thread(name: str, build: Callable[[], T]) -> T:
-    if getattr(_local, "generation", None) != _generation:
-        _local.generation, _local.clients = _generation, {}
-    clients: dict[str, Any] = _local.clients
-    if name not in clients:
-        clients[name] = build()
-    client: T = clients[name]
-    return client
-
-
-def salesforce() -> simple_salesforce.Salesforce:
-    return _per_thread("salesforce", lambda: connection(SalesforceConnection).get_client())
-
-
-def gitlab_client() -> gitlab.Gitlab:
-    def build() -> gitlab.Gitlab:
-        client = connection(GitLabConnection).get_client()
-        paced_session(client.session, "gitlab")
+    def _per_thread(self, name: str, build: Callable[[], T]) -> T:
+        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
+        if name not in clients:
+            clients[name] = build()
+        client: T = clients[name]
         return client
 
-    return _per_thread("gitlab", build)
+    def salesforce(self) -> simple_salesforce.Salesforce:
+        return self._per_thread(
+            "salesforce", lambda: self.connection(SalesforceConnection).get_client()
+        )
+
+    def gitlab(self) -> gitlab.Gitlab:
+        def build() -> gitlab.Gitlab:
+            client = self.connection(GitLabConnection).get_client()
+            self.pacer.session(client.session, "gitlab")
+            return client
+
+        return self._per_thread("gitlab", build)
+
+    def mavenlink(self) -> httpx.Client:
+        return self._per_thread(
+            "mavenlink",
+            lambda: self.pacer.httpx(
+                self.connection(MavenlinkConnection).get_client(), "mavenlink"
+            ),
+        )
+
+    def slack(self) -> slack_sdk.WebClient:
+        return self._per_thread(
+            "slack", lambda: self.pacer.slack(self.connection(SlackConnection).get_client())
+        )
+
+    @property
+    def google(self) -> GoogleWorkspaceConnection:
+        return self.connection(GoogleWorkspaceConnection)
+
+    def _google(self, name: str, build: Callable[[], Resource]) -> Resource:
+        def paced() -> Resource:
+            service = build()
+            self.pacer.session(service._http.session, "google")  # blocks/google_clients.py's
+            return service
+
+        return self._per_thread(name, paced)
+
+    def drive(self) -> Resource:
+        return self._google("drive", self.google.drive)
+
+    def sheets(self) -> Resource:
+        return self._google("sheets", self.google.sheets)
+
+    def gmail(self) -> Resource:
+        return self._google("gmail", self.google.gmail)
+
+    def calendar(self) -> Resource:
+        return self._google("calendar", self.google.calendar)
+
+    def docs(self) -> Resource:
+        return self._google("docs", self.google.docs)
+
+    def gspread(self) -> gspread.Client:
+        def build() -> gspread.Client:
+            client = self.google.gspread_client()
+            self.pacer.session(client.http_client.session, "google")
+            return client
+
+        return self._per_thread("gspread", build)
 
 
-def mavenlink() -> httpx.Client:
-    return _per_thread(
-        "mavenlink", lambda: paced_httpx(connection(MavenlinkConnection).get_client(), "mavenlink")
-    )
+# What `configure` gave (tests, benchmarks, scripts), else a Systems per flow run: a run's
+# caches die with it, and a process running several runs in turn starts each afresh.
+_configured: list[Systems] = []
+_current: dict[str, Systems] = {}
 
 
-def slack() -> slack_sdk.WebClient:
-    return _per_thread("slack", lambda: paced_slack(connection(SlackConnection).get_client()))
+def systems() -> Systems:
+    """The outside systems of this flow run (or of this test): the one accessor tasks use."""
+    if _configured:
+        return _configured[0]
+    from prefect.runtime import flow_run
+
+    run = str(flow_run.get_id() or "")
+    if run not in _current:
+        _current.clear()  # the previous run's, in a process that runs several in turn
+        _current[run] = Systems()
+    return _current[run]
 
 
-def google() -> GoogleWorkspaceConnection:
-    return connection(GoogleWorkspaceConnection)
-
-
-def _paced_service(service: Resource) -> Resource:
-    paced_session(service._http.session, "google")  # blocks/google_clients.py's requests http
-    return service
-
-
-def drive() -> Resource:
-    return _per_thread("drive", lambda: _paced_service(google().drive()))
-
-
-def sheets() -> Resource:
-    return _per_thread("sheets", lambda: _paced_service(google().sheets()))
-
-
-def gmail() -> Resource:
-    return _per_thread("gmail", lambda: _paced_service(google().gmail()))
-
-
-def calendar() -> Resource:
-    return _per_thread("calendar", lambda: _paced_service(google().calendar()))
-
-
-def docs() -> Resource:
-    return _per_thread("docs", lambda: _paced_service(google().docs()))
-
-
-def gspread_client() -> gspread.Client:
-    def build() -> gspread.Client:
-        client = google().gspread_client()
-        paced_session(client.http_client.session, "google")
-        return client
-
-    return _per_thread("gspread", build)
+def configure(
+    blocks: Iterable[Block], memory: ResultStore | None = None, clock: Clock | None = None
+) -> Systems:
+    """Use these Blocks (and `memory`, `clock`) instead of the saved ones, until `reset()` (a
+    composition root: tests point the tasks at a sandbox without a Prefect server)."""
+    _configured[:] = [Systems(blocks, memory, clock)]
+    return _configured[0]
 
 
 def reset() -> None:
-    """Forget loaded Blocks and built clients (tests that re-save Blocks between runs)."""
-    global _generation
-    connection.cache_clear()
-    _generation += 1
+    """Forget what was configured, loaded and built (tests that re-save Blocks between runs)."""
+    _configured.clear()
+    _current.clear()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tasks.calls import calling, read_task
-from tasks.clients import docs
+from tasks.clients import systems
 from tasks.drive import find_template
 
 SYSTEM = "Google Docs"
@@ -56,5 +56,5 @@ def get_template_paragraphs(template_key: str) -> list[str]:
     """
     document_id = find_template.fn(template_key)
     with calling(SYSTEM, f"template {template_key!r} (document {document_id})"):
-        document = docs().documents().get(documentId=document_id).execute()
+        document = systems().docs().documents().get(documentId=document_id).execute()
     return paragraph_texts(document)

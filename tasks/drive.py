@@ -19,7 +19,7 @@ from engagement.artifacts import Artifact
 from engagement.keys import ArtifactKind, drive_app_properties, drive_key_query
 from engagement.models import email_address
 from tasks.calls import PermanentError, calling, outside_task, read_task
-from tasks.clients import drive, settings
+from tasks.clients import systems
 
 SYSTEM = "Google Drive"
 FOLDER = "application/vnd.google-apps.folder"
@@ -55,7 +55,8 @@ def find_file(query: str, what: str) -> dict[str, Any]:
     """
     with calling(SYSTEM, what):
         answer = (
-            drive()
+            systems()
+            .drive()
             .files()
             .list(q=f"{query} and trashed = false", fields=f"files({FILE_FIELDS})", pageSize=2)
             .execute()
@@ -76,7 +77,8 @@ def find_by_key(
     query = f"{drive_key_query(kind, record_id, part)} and trashed = false"
     with calling(SYSTEM, f"look-up of {what}"):
         answer = (
-            drive()
+            systems()
+            .drive()
             .files()
             .list(q=query, fields=f"files({FILE_FIELDS})", orderBy="createdTime", pageSize=1)
             .execute()
@@ -130,7 +132,7 @@ def template_id(template_key: str) -> str:
         PermanentError: naming the template, its name and folder and the setting to fix, when
             the key is not configured, or no file, or several, answer to it.
     """
-    configured = settings()
+    configured = systems().settings
     setting = f"PsflowSettings.templates[{template_key!r}]"
     entry = configured.templates.get(template_key)
     if entry is None:
@@ -140,7 +142,7 @@ def template_id(template_key: str) -> str:
     if _FILE_ID.fullmatch(entry):
         what = f"template {template_key!r} with file id {entry} (setting {setting})"
         with calling(SYSTEM, what):
-            file = drive().files().get(fileId=entry, fields="id,trashed").execute()
+            file = systems().drive().files().get(fileId=entry, fields="id,trashed").execute()
         if file.get("trashed"):
             raise PermanentError(SYSTEM, what, "in the trash: restore it, or set another file")
         return str(file["id"])
@@ -188,7 +190,7 @@ def ensure_folder(kind: ArtifactKind, record_id: str, name: str, parent_id: str)
         "appProperties": drive_app_properties(kind, record_id),
     }
     with calling(SYSTEM, f"creation of {what}"):
-        folder = drive().files().create(body=body, fields=FILE_FIELDS).execute()
+        folder = systems().drive().files().create(body=body, fields=FILE_FIELDS).execute()
     return _artifact(kind, folder, created=True)
 
 
@@ -220,7 +222,9 @@ def ensure_copy(
         "description": f"Made by psflow from the template {template_key!r}.",
     }
     with calling(SYSTEM, f"copy of template {template_key!r} as {what}"):
-        copy = drive().files().copy(fileId=source, body=body, fields=FILE_FIELDS).execute()
+        copy = (
+            systems().drive().files().copy(fileId=source, body=body, fields=FILE_FIELDS).execute()
+        )
     return _artifact(kind, copy, created=True)
 
 
@@ -238,7 +242,7 @@ def ensure_shared(file_id: str, emails: Sequence[str], role: str = "writer") -> 
     wanted: dict[str, str] = {}  # every address checked before any write; one grant per person
     for email in map(email_address, emails):
         wanted.setdefault(email.casefold(), email)
-    permissions = drive().permissions()
+    permissions = systems().drive().permissions()
     with calling(SYSTEM, f"access to file {file_id}"):
         granted = _permissions(permissions, file_id)
     has = {

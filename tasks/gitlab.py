@@ -33,7 +33,7 @@ from engagement.keys import (
 from engagement.models import Opportunity, email_address
 from engagement.slugs import one_line
 from tasks.calls import PermanentError, calling, outside_task, read_task
-from tasks.clients import gitlab_client, settings
+from tasks.clients import systems
 
 SYSTEM = "GitLab"
 # psflow's retry policy (tasks/calls.py) owns retries: python-gitlab would otherwise wait out a
@@ -95,8 +95,10 @@ def find_user(email: str) -> GitLabUser | None:
     except ValueError as error:
         raise PermanentError(SYSTEM, f"user with e-mail {email!r}", str(error)) from None
     with calling(SYSTEM, f"user with e-mail {address}"):
-        users = gitlab_client().users.list(
-            search=address, per_page=20, get_all=False, **NO_LIBRARY_RETRIES
+        users = (
+            systems()
+            .gitlab()
+            .users.list(search=address, per_page=20, get_all=False, **NO_LIBRARY_RETRIES)
         )
     # e-mail addresses are unique in GitLab: at most one user carries it
     user = next((u for u in users if _shows_address(u.attributes, address)), None)
@@ -116,10 +118,10 @@ def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
     """
     from gitlab.exceptions import GitlabCreateError  # loaded with the client
 
-    parent_path = settings().customers_group
+    parent_path = systems().settings.customers_group
     path = gitlab_group_path(account_id, account_name)
     full_path = f"{parent_path}/{path}"
-    groups = gitlab_client().groups
+    groups = systems().gitlab().groups
     with calling(SYSTEM, f"customer group {full_path}"):
         group = _found(groups, full_path)
         created = group is None
@@ -166,7 +168,7 @@ def ensure_project(group_full_path: str, opportunity: Opportunity) -> Artifact:
     """
     path = gitlab_project_path(opportunity.id, opportunity.name)
     full_path = f"{group_full_path}/{path}"
-    gl = gitlab_client()
+    gl = systems().gitlab()
     with calling(SYSTEM, f"project {full_path}"):
         project = _found(gl.projects, full_path)
         created = project is None
@@ -212,7 +214,7 @@ def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Artifact:
     labels = gitlab_labels(kind, opportunity.id)
     title = gitlab_epic_title(opportunity.sow_number or "", opportunity.account.name)
     # lazy: no request for the group itself; an unknown path fails the list below with a 404
-    group = gitlab_client().groups.get(group_full_path, lazy=True)
+    group = systems().gitlab().groups.get(group_full_path, lazy=True)
     with calling(SYSTEM, f"customer epic {key} in group {group_full_path}"):
         candidates = group.epics.list(
             labels=list(labels), iterator=True, per_page=100, **NO_LIBRARY_RETRIES
@@ -235,14 +237,14 @@ def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Artifact:
 def _epic(group_full_path: str, iid: int) -> Any:
     """The epic (its global id is what an issue is put in it by)."""
     with calling(SYSTEM, f"epic &{iid} of group {group_full_path}"):
-        group = gitlab_client().groups.get(group_full_path, lazy=True)
+        group = systems().gitlab().groups.get(group_full_path, lazy=True)
         return group.epics.get(iid, **NO_LIBRARY_RETRIES)
 
 
 def _find_issue(project_path: str, kind: ArtifactKind, key: str, opportunity_id: str) -> Any:
     """The issue carrying `key`, or None: one page filtered by the key's labels."""
     # lazy: no request for the project itself; an unknown path fails the list below with a 404
-    project = gitlab_client().projects.get(project_path, lazy=True)
+    project = systems().gitlab().projects.get(project_path, lazy=True)
     candidates = project.issues.list(
         labels=list(gitlab_labels(kind, opportunity_id)),
         iterator=True,
@@ -361,7 +363,7 @@ def ensure_issue(
                 data["assignee_ids"] = list(assignee_ids)
             if epic is not None:  # in the same request: no window where it is outside the epic
                 data["epic_id"] = _epic(*epic).id
-            project = gitlab_client().projects.get(project_path, lazy=True)
+            project = systems().gitlab().projects.get(project_path, lazy=True)
             issue = project.issues.create(data, **NO_LIBRARY_RETRIES)
         elif epic is not None and not issue.attributes.get("epic"):
             in_epic = _epic(*epic)
@@ -380,7 +382,7 @@ def ensure_issue_assignees(project_path: str, iid: int, user_ids: Sequence[int])
     """
     what = f"assignees of issue {project_path}#{iid}"
     wanted = set(user_ids)
-    project = gitlab_client().projects.get(project_path, lazy=True)
+    project = systems().gitlab().projects.get(project_path, lazy=True)
     with calling(SYSTEM, what):
         issue = project.issues.get(iid, **NO_LIBRARY_RETRIES)
         if {a["id"] for a in issue.assignees} == wanted:
@@ -403,7 +405,7 @@ def ensure_project_member(project_full_path: str, user_id: int, access_level: in
         PermanentError: when the project or the user does not exist, or the token may not manage
             the project's members.
     """
-    gl = gitlab_client()
+    gl = systems().gitlab()
     with calling(SYSTEM, f"membership of user {user_id} in project {project_full_path}"):
         project = gl.projects.get(project_full_path, lazy=True)  # its path names it: no request
         member = _found(project.members_all, user_id)  # highest level, inherited included

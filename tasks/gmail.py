@@ -32,7 +32,7 @@ from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id, na
 from engagement.models import email_address
 from engagement.slugs import one_line
 from tasks.calls import calling, outside_task, read_task
-from tasks.clients import gmail, google, memory
+from tasks.clients import systems
 
 SYSTEM = "Gmail"
 USER = "me"  # the mailbox the Google connection acts as: the PS team's
@@ -80,7 +80,7 @@ def _subject(subject: str) -> str:
 def _sender() -> str | None:
     """The PS mailbox's address when the Google connection names it (a service account's
     `subject`); else None, and Gmail fills in the mailbox it acts as."""
-    mailbox = google().subject
+    mailbox = systems().google.subject
     return addresses("GoogleWorkspaceConnection.subject", [mailbox])[0] if mailbox else None
 
 
@@ -114,7 +114,7 @@ def build_message(
 def _find_sent(marker: str, message_id: str) -> str | None:
     """The Gmail id of psflow's sent message carrying the key, or None (one or two searches).
     Trash is searched too: a sent e-mail someone deleted was still sent."""
-    messages = gmail().users().messages()
+    messages = systems().gmail().users().messages()
     for query in (f'in:sent "{marker}"', f"rfc822msgid:{message_id}"):
         with calling(SYSTEM, f"search of the sent mail for {query}"):
             answer = messages.list(
@@ -129,7 +129,7 @@ def _find_sent(marker: str, message_id: str) -> str | None:
 def _mailbox_address() -> str:
     """The address of the mailbox the connection acts as (users.getProfile)."""
     with calling(SYSTEM, "the PS mailbox's address"):
-        profile = gmail().users().getProfile(userId=USER).execute()
+        profile = systems().gmail().users().getProfile(userId=USER).execute()
     return str(profile["emailAddress"])
 
 
@@ -218,11 +218,11 @@ def ensure_email(
 def _draft(key: str, marker: str, message: EmailMessage, what: str) -> str:
     """The id of the e-mail's draft: the one recorded under its key, else one found in the
     drafts, else a new one; recorded before it is sent."""
-    store = memory()
+    store = systems().memory()
     record = f"psflow-gmail-draft-{key}"
     if store.exists(record):
         return str(store.read(record).result)
-    drafts = gmail().users().drafts()
+    drafts = systems().gmail().users().drafts()
     with calling(SYSTEM, f"search of the drafts for {marker}"):
         listed = drafts.list(userId=USER, q=f'"{marker}"', maxResults=MAX_MATCHES).execute()
     found = listed.get("drafts") or []
@@ -248,7 +248,14 @@ def _send_draft(draft_id: str, marker: str, message_id: str, what: str) -> tuple
 
     with calling(SYSTEM, what):
         try:
-            sent = gmail().users().drafts().send(userId=USER, body={"id": draft_id}).execute()
+            sent = (
+                systems()
+                .gmail()
+                .users()
+                .drafts()
+                .send(userId=USER, body={"id": draft_id})
+                .execute()
+            )
         except HttpError as error:
             if error.status_code != 404:
                 raise

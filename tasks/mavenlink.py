@@ -24,7 +24,7 @@ from engagement.models import Opportunity
 from engagement.staffing import Allocation
 from engagement.workdays import business_days
 from tasks.calls import PermanentError, calling, outside_task, read_task
-from tasks.clients import connection, mavenlink
+from tasks.clients import systems
 
 SYSTEM = "Mavenlink"
 PER_PAGE = 200  # Kantata's largest page
@@ -44,7 +44,7 @@ SOFT_BOOKING_KIND = ArtifactKind.STAFFING_BOOKING
 
 def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     """One API request; raises httpx.HTTPStatusError (classified by `calling`) on an error."""
-    response = mavenlink().request(method, path, **kwargs)
+    response = systems().mavenlink().request(method, path, **kwargs)
     response.raise_for_status()
     body: dict[str, Any] = response.json() if response.content else {}
     return body
@@ -189,7 +189,9 @@ def _unclaimed_workspace(title: str) -> dict[str, Any] | None:
 
 def project_url(workspace_id: str) -> str:
     """The project in Kantata's web app, where a person opens it (its tasks and bookings too)."""
-    return f"{connection(MavenlinkConnection).web_url.rstrip('/')}/workspaces/{workspace_id}"
+    return (
+        f"{systems().connection(MavenlinkConnection).web_url.rstrip('/')}/workspaces/{workspace_id}"
+    )
 
 
 def _workspace_artifact(workspace: dict[str, Any], created: bool) -> Artifact:

@@ -22,8 +22,8 @@ from engagement.models import (
     salesforce_id,
 )
 from engagement.people import User
-from tasks import clients
 from tasks.calls import PermanentError, calling, outside_task, read_task
+from tasks.clients import systems
 
 SYSTEM = "Salesforce"
 
@@ -60,7 +60,7 @@ def get_opportunity(opportunity: str) -> Opportunity:
         InvalidRecord: a field holds a value psflow cannot use (named, with the value).
     """
     record_id = opportunity_id(opportunity)
-    sf = clients.salesforce()
+    sf = systems().salesforce()
     with calling(SYSTEM, f"opportunity {record_id}"):
         # its contact roles and line items in the same query (parent-to-child subqueries)
         rows = sf.query(
@@ -90,16 +90,24 @@ def find_stage_changes(since: datetime) -> list[StageChange]:
     add-ons straight in Closed Won) writes no history row: it is a change into its first stage."""
     stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with calling(SYSTEM, "opportunity stage history"):
-        moved = clients.salesforce().query_all(
-            "SELECT Id, OpportunityId, OldValue, NewValue, CreatedDate, Opportunity.Name, "
-            "Opportunity.Account.Name FROM OpportunityFieldHistory "
-            f"WHERE Field = 'StageName' AND CreatedDate > {stamp} ORDER BY CreatedDate, Id"
-        )["records"]
+        moved = (
+            systems()
+            .salesforce()
+            .query_all(
+                "SELECT Id, OpportunityId, OldValue, NewValue, CreatedDate, Opportunity.Name, "
+                "Opportunity.Account.Name FROM OpportunityFieldHistory "
+                f"WHERE Field = 'StageName' AND CreatedDate > {stamp} ORDER BY CreatedDate, Id"
+            )["records"]
+        )
     with calling(SYSTEM, "opportunities created since the last poll"):
-        created = clients.salesforce().query_all(
-            "SELECT Id, Name, StageName, CreatedDate, Account.Name FROM Opportunity "
-            f"WHERE CreatedDate > {stamp} ORDER BY CreatedDate, Id"
-        )["records"]
+        created = (
+            systems()
+            .salesforce()
+            .query_all(
+                "SELECT Id, Name, StageName, CreatedDate, Account.Name FROM Opportunity "
+                f"WHERE CreatedDate > {stamp} ORDER BY CreatedDate, Id"
+            )["records"]
+        )
     moves = [
         StageChange(
             id=row["Id"],
@@ -147,10 +155,14 @@ def get_users(emails: Sequence[str] = (), titles: Sequence[str] = ()) -> list[Us
     if not clauses:
         return []
     with calling(SYSTEM, "users " + ", ".join([*addresses, *titles])):
-        rows = clients.salesforce().query_all(
-            "SELECT Id, Name, Email, Title, TimeZoneSidKey FROM User "
-            f"WHERE IsActive = true AND ({' OR '.join(clauses)}) ORDER BY Name"
-        )["records"]
+        rows = (
+            systems()
+            .salesforce()
+            .query_all(
+                "SELECT Id, Name, Email, Title, TimeZoneSidKey FROM User "
+                f"WHERE IsActive = true AND ({' OR '.join(clauses)}) ORDER BY Name"
+            )["records"]
+        )
     return [
         User(
             id=row["Id"],
@@ -176,7 +188,7 @@ def ensure_opportunity_fields(opportunity: str, fields: dict[str, Any]) -> bool:
         True when Salesforce was written.
     """
     record_id = opportunity_id(opportunity)
-    sf = clients.salesforce()
+    sf = systems().salesforce()
     with calling(SYSTEM, f"fields {', '.join(fields)} of opportunity {record_id}"):
         current = sf.query(f"SELECT {', '.join(fields)} FROM Opportunity WHERE Id = '{record_id}'")[
             "records"
@@ -237,7 +249,7 @@ def _same(current: Any, wanted: Any) -> bool:
 
 def _record_url(sf: Any, record_id: str) -> str:
     """The record in Lightning: <instance URL>/lightning/r/<object>/<id>/view."""
-    instance = clients.connection(SalesforceConnection).instance_url.rstrip("/")
+    instance = systems().connection(SalesforceConnection).instance_url.rstrip("/")
     instance = instance or f"https://{sf.sf_instance}"
     return f"{instance}/lightning/r/{ENGAGEMENT}/{record_id}/view"
 
@@ -262,7 +274,7 @@ def ensure_engagement(engagement: Engagement) -> Artifact:
     """
     key = salesforce_engagement_external_id(engagement.opportunity_id)
     wanted = engagement_fields(engagement)
-    sf = clients.salesforce()
+    sf = systems().salesforce()
     with calling(SYSTEM, f"PS engagement of opportunity {key}"):
         rows = sf.query(
             f"SELECT Id, {', '.join(wanted)} FROM {ENGAGEMENT} WHERE {ENGAGEMENT_KEY} = '{key}'"

@@ -16,7 +16,7 @@ from engagement.cost_estimate import ESTIMATE_TAB, cells_to_fill, parse, quote_s
 from engagement.models import CostEstimate, Partner, Pse
 from engagement.staffing import Roster
 from tasks.calls import calling, outside_task, read_task
-from tasks.clients import settings, sheets
+from tasks.clients import systems
 from tasks.drive import SPREADSHEET, find_file, quoted
 
 SYSTEM = "Google Sheets"
@@ -47,13 +47,14 @@ def get_roster() -> Roster:
         ValueError: naming the sheet, tab, row and column of every cell psflow cannot use, e.g.
             "PS Skills Matrix › PSEs row 7 (Time zone): must be an IANA time zone name ...".
     """
-    title = settings().skills_matrix
+    title = systems().settings.skills_matrix
     query = f"name = {quoted(title)} and mimeType = '{SPREADSHEET}'"
     matrix = find_file(query, f"spreadsheet {title!r}")
     tabs = [quote_sheet(PSES_TAB), quote_sheet(PARTNERS_TAB)]
     with calling(SYSTEM, f"tabs {PSES_TAB} and {PARTNERS_TAB} of {title!r}"):
         answer = (
-            sheets()
+            systems()
+            .sheets()
             .spreadsheets()
             .values()
             .batchGet(spreadsheetId=matrix["id"], ranges=tabs, valueRenderOption="FORMATTED_VALUE")
@@ -109,7 +110,7 @@ def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) ->
     if not wanted:
         return 0
     ranges = list(wanted)
-    values = sheets().spreadsheets().values()
+    values = systems().sheets().spreadsheets().values()
     with calling(SYSTEM, f"pre-fill of spreadsheet {spreadsheet_id}"):
         # FORMULA: a formula whose result is blank is still a person's cell
         answer = values.batchGet(
@@ -136,7 +137,8 @@ def get_cost_estimate(spreadsheet_id: str, opportunity_id: str) -> CostEstimate:
     """
     with calling(SYSTEM, f"cost estimate {spreadsheet_id}"):
         answer = (
-            sheets()
+            systems()
+            .sheets()
             .spreadsheets()
             .values()
             .get(

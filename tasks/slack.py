@@ -7,6 +7,7 @@ history, so a retried or re-run phase never posts the same proposal twice.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from engagement.artifacts import Artifact
 from engagement.keys import SLACK_KEY_FIELD, ArtifactKind, natural_key, slack_message_metadata
 from engagement.slugs import one_line
 from tasks.calls import PermanentError, calling, outside_task, read_task
-from tasks.clients import slack
+from tasks.clients import systems
 from tasks.gmail import addresses
 
 SYSTEM = "Slack"
@@ -43,44 +44,31 @@ class SlackMessage(BaseModel):
     permalink: str | None = None
 
 
-# The channels the app sees, by name, per flow run: a run lists them once (conversations.list is
-# Tier 2: 20 a minute for the whole workspace), however many channels its steps look up. A new run
-# lists again; a run that creates a channel adds it.
-_directories: dict[str, dict[str, dict[str, Any]]] = {}
-
-
 def _directory(fresh: bool = False) -> dict[str, dict[str, Any]]:
-    """Every channel the app can see, archived ones included (their names stay taken), by name:
-    this flow run's listing unless `fresh` (outside a run, always fresh)."""
+    """Every channel the app can see, archived ones included (their names stay taken), by name.
+    A flow run lists them once (conversations.list is Tier 2: 20 a minute for the whole
+    workspace), however many channels its steps look up, unless `fresh`; the listing lives in the
+    run's `Systems` and dies with it. Outside a run (a test, a script) it is always fresh."""
     from prefect.runtime import flow_run
 
-    run = flow_run.get_id()
-    if run is not None and not fresh and run in _directories:
-        return _directories[run]
-    channels: dict[str, dict[str, Any]] = {}
-    cursor: str | None = None
+    kept = systems()
+    if kept.channels is not None and not fresh and flow_run.get_id() is not None:
+        return kept.channels
     with calling(SYSTEM, "the list of channels"):
-        while True:
-            page = slack().conversations_list(
-                types="public_channel,private_channel",
-                exclude_archived=False,
-                limit=SCAN_PAGE_SIZE,
-                cursor=cursor,
-            )
-            channels.update((str(c["name"]), dict(c)) for c in page.get("channels") or [])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                break
-    if run is not None:
-        _directories[run] = channels
+        listing = kept.slack().conversations_list(
+            types="public_channel,private_channel", exclude_archived=False, limit=SCAN_PAGE_SIZE
+        )
+        # a slack_sdk answer iterates its pages, following the cursor
+        channels = {str(c["name"]): dict(c) for page in listing for c in page.get("channels") or []}
+    kept.channels = channels
     return channels
 
 
 def _remember(name: str, channel: dict[str, Any]) -> None:
-    from prefect.runtime import flow_run
-
-    if (run := flow_run.get_id()) in _directories:
-        _directories[run][name] = channel
+    """A channel this run made or joined, in its listing (posting in it next needs no look-up)."""
+    kept = systems()
+    if kept.channels is not None:
+        kept.channels[name] = channel
 
 
 @read_task("find channel {name}")
@@ -108,15 +96,15 @@ def find_message(
     """psflow's message carrying the natural key of (kind, record_id, part), newest first, among
     the channel's last `MAX_HISTORY_PAGES` pages of history; None when there is none."""
     key = natural_key(kind, record_id, part)
-    cursor: str | None = None
     with calling(SYSTEM, f"history of channel {channel_id} (looking for {key})"):
-        for _ in range(MAX_HISTORY_PAGES):
-            page = slack().conversations_history(
-                channel=channel_id,
-                include_all_metadata=True,
-                limit=SCAN_PAGE_SIZE,
-                cursor=cursor,
+        history = (
+            systems()
+            .slack()
+            .conversations_history(
+                channel=channel_id, include_all_metadata=True, limit=SCAN_PAGE_SIZE
             )
+        )
+        for page in itertools.islice(history, MAX_HISTORY_PAGES):  # pages, by the cursor
             for message in page.get("messages") or []:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
                 if payload.get(SLACK_KEY_FIELD) == key:
@@ -126,9 +114,6 @@ def find_message(
                         text=message.get("text", ""),
                         payload=payload,
                     )
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                break
     return None
 
 
@@ -161,14 +146,18 @@ def ensure_message(
         metadata = slack_message_metadata(kind, record_id, part)
         metadata["event_payload"] = {**(payload or {}), **metadata["event_payload"]}
         with calling(SYSTEM, f"{kind.value} message in #{channel_name}"):
-            answer = slack().chat_postMessage(
-                channel=channel_id, text=text, blocks=blocks, metadata=dict(metadata)
+            answer = (
+                systems()
+                .slack()
+                .chat_postMessage(
+                    channel=channel_id, text=text, blocks=blocks, metadata=dict(metadata)
+                )
             )
         ts = str(answer["ts"])
     else:
         ts = found.ts
     with calling(SYSTEM, f"link to the {kind.value} message in #{channel_name}"):
-        link = slack().chat_getPermalink(channel=channel_id, message_ts=ts)
+        link = systems().slack().chat_getPermalink(channel=channel_id, message_ts=ts)
     first_line = one_line(text.partition("\n")[0], 80)  # what the summary shows of the message
     return Artifact(
         system=SYSTEM,
@@ -188,7 +177,7 @@ _CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,80}")
 def _channel_url(channel_id: str) -> str:
     """The channel's link, on the workspace's own URL (auth.test)."""
     with calling(SYSTEM, "workspace URL (auth.test)"):
-        workspace = str(slack().auth_test().get("url") or "")
+        workspace = str(systems().slack().auth_test().get("url") or "")
     return f"{workspace.rstrip('/')}/archives/{channel_id}"
 
 
@@ -198,7 +187,7 @@ def _create_channel(name: str, what: str) -> dict[str, Any] | None:
 
     with calling(SYSTEM, f"creation of {what}"):
         try:
-            return dict(slack().conversations_create(name=name)["channel"])
+            return dict(systems().slack().conversations_create(name=name)["channel"])
         except SlackApiError as error:
             if error.response.get("error") != "name_taken":
                 raise
@@ -250,7 +239,7 @@ def ensure_channel(name: str) -> Artifact:
         )
     if not channel.get("is_member"):
         with calling(SYSTEM, f"joining {what}"):
-            slack().conversations_join(channel=channel["id"])
+            systems().slack().conversations_join(channel=channel["id"])
     channel_id = str(channel["id"])
     _remember(name, {**channel, "is_member": True})  # posting in it next needs no look-up
     return Artifact(
@@ -265,15 +254,9 @@ def ensure_channel(name: str) -> Artifact:
 
 def _members(channel_id: str) -> set[str]:
     """The user ids in the channel (one conversations.members call per 200)."""
-    members: set[str] = set()
-    cursor: str | None = None
     with calling(SYSTEM, f"members of channel {channel_id}"):
-        while True:
-            page = slack().conversations_members(channel=channel_id, limit=PAGE_SIZE, cursor=cursor)
-            members.update(page.get("members") or [])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                return members
+        pages = systems().slack().conversations_members(channel=channel_id, limit=PAGE_SIZE)
+        return {member for page in pages for member in page.get("members") or []}
 
 
 def _user_ids(emails: list[str]) -> list[str]:
@@ -289,7 +272,7 @@ def _user_ids(emails: list[str]) -> list[str]:
     for address in emails:
         with calling(SYSTEM, f"user {address}"):
             try:
-                user = slack().users_lookupByEmail(email=address)["user"]
+                user = systems().slack().users_lookupByEmail(email=address)["user"]
             except SlackApiError as error:
                 if error.response.get("error") != "users_not_found":
                     raise
@@ -316,7 +299,9 @@ def find_user_id(email: str) -> str | None:
 
     with calling(SYSTEM, f"user {email}"):
         try:
-            user = slack().users_lookupByEmail(email=addresses("email", [email])[0])["user"]
+            user = (
+                systems().slack().users_lookupByEmail(email=addresses("email", [email])[0])["user"]
+            )
         except SlackApiError as error:
             if error.response.get("error") != "users_not_found":
                 raise
@@ -352,7 +337,9 @@ def ensure_members(channel_id: str, emails: list[str]) -> int:
         try:
             # force: invite the others even if one of them cannot be; Slack then answers with an
             # error and an `errors` entry per user not invited, the others invited all the same
-            slack().conversations_invite(channel=channel_id, users=",".join(missing), force=True)
+            systems().slack().conversations_invite(
+                channel=channel_id, users=",".join(missing), force=True
+            )
         except SlackApiError as error:
             failed = {
                 str(e.get("user")): str(e.get("error")) for e in error.response.get("errors") or []
@@ -379,11 +366,11 @@ def ensure_pinned(channel_id: str, ts: str) -> bool:
 
     what = f"pin of message {ts} in channel {channel_id}"
     with calling(SYSTEM, what):
-        pins = slack().pins_list(channel=channel_id).get("items") or []
+        pins = systems().slack().pins_list(channel=channel_id).get("items") or []
         if any((item.get("message") or {}).get("ts") == ts for item in pins):
             return False
         try:
-            slack().pins_add(channel=channel_id, timestamp=ts)
+            systems().slack().pins_add(channel=channel_id, timestamp=ts)
         except SlackApiError as error:
             if error.response.get("error") != "already_pinned":  # pinned meanwhile
                 raise

@@ -62,4 +62,4 @@ def outside(sandbox: SandboxClient, sandbox_url: str, tmp_path: Path) -> Iterato
     memory = ResultStore(result_storage=LocalFileSystem(basepath=str(tmp_path / "memory")))
     clients.configure(sandbox_blocks(sandbox_url), memory)
     yield sandbox
-    clients.configure(())
+    clients.reset()

@@ -39,6 +39,7 @@ from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.gitlab import api as gitlab_api
 from tasks import clients
+from tasks.clients import systems
 from tasks.salesforce import get_opportunity
 from tasks.slack import ensure_message
 
@@ -202,7 +203,7 @@ def configured(sandbox_url: str, pace: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
-        clients.configure(())
+        clients.reset()
 
 
 def record_approval(opportunity_id: str, comment: str = "") -> None:
@@ -213,7 +214,7 @@ def record_approval(opportunity_id: str, comment: str = "") -> None:
     pick = (proposal.picks or proposal.candidates)[0].pse.email
     # the proposal as the run that asked for the approval posted it (its table artifact aside)
     ensure_message(
-        clients.settings().planning_channel,
+        systems().settings.planning_channel,
         proposal.summary(),
         ArtifactKind.STAFFING_PROPOSAL,
         opportunity.id,

@@ -419,7 +419,7 @@ def test_a_missing_contact_email_names_the_contact(
 def test_an_incomplete_cost_estimate_stops_initiate_naming_the_activity(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    from tasks import clients
+    from tasks.clients import systems
 
     (opportunity,) = negotiated(sandbox)
     (sheet,) = [
@@ -427,7 +427,7 @@ def test_an_incomplete_cost_estimate_stops_initiate_naming_the_activity(
         for f in sandbox.state("google", "file")
         if f["appProperties"].get("psflow_key", "").startswith(f"cost-estimate:{opportunity}")
     ]
-    clients.gspread_client().open_by_key(sheet["id"]).worksheet("Estimate").update(
+    systems().gspread().open_by_key(sheet["id"]).worksheet("Estimate").update(
         [[""]],
         "C12",  # the engagement manager cleared the first activity's effort
     )

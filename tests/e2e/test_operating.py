@@ -18,7 +18,7 @@ from prefect.states import AwaitingRetry
 
 from core.events import OPPORTUNITY_CLOSED_WON, event_kwargs
 from sandbox.client import SandboxClient
-from tasks import clients
+from tasks.clients import systems
 from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
 from tests.e2e.test_initiate import EXPECTED, FINAL, approve, negotiated, objects_of, run_of
 from tests.e2e.test_pre_initiate import state_of, wait_for_state
@@ -120,9 +120,13 @@ def test_two_engagements_of_one_new_customer_at_once_share_its_folder_group_and_
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
     # a customer nobody has worked for: its Drive folder, GitLab group and channel do not exist
-    account = clients.salesforce().Account.create(
-        {"Name": "Initech", "PS_Time_Zone__c": "America/New_York", "BillingCountry": "US"}
-    )["id"]
+    account = (
+        systems()
+        .salesforce()
+        .Account.create(
+            {"Name": "Initech", "PS_Time_Zone__c": "America/New_York", "BillingCountry": "US"}
+        )["id"]
+    )
     created = sandbox.act("salesforce", "/opportunities/bulk", count=2, details=True)["ids"]
     for opportunity in created:
         sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", AccountId=account)

@@ -15,7 +15,7 @@ from core.quotas import QUOTAS, quotas_for
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tasks import clients
+from tasks.clients import systems
 from tasks.pacing import declare
 from tests.e2e.faults import PHASES, configured, prepare, run_phase
 
@@ -39,7 +39,7 @@ def world(prefect_api: str, sandbox_server: SandboxServer) -> Iterator[SandboxCl
 def list_channels(times: int) -> int:
     """`times` conversations.list calls, back to back (each a Tier 2 request)."""
     for _ in range(times):
-        clients.slack().conversations_list(limit=1)
+        systems().slack().conversations_list(limit=1)
     return times
 
 

@@ -13,7 +13,7 @@ from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calendar import ensure_event
 from tasks.calls import TransientError
-from tasks.clients import calendar
+from tasks.clients import systems
 
 OPPORTUNITY = seed.OPPORTUNITIES[1].id
 KIND = ArtifactKind.ALIGNMENT_MEETING
@@ -119,7 +119,7 @@ def test_an_insert_racing_another_run_reads_its_event(outside: SandboxClient) ->
 
 def test_a_deleted_event_is_restored_not_duplicated(outside: SandboxClient) -> None:
     schedule()
-    calendar().events().delete(calendarId="primary", eventId=EVENT_ID).execute()
+    systems().calendar().events().delete(calendarId="primary", eventId=EVENT_ID).execute()
     assert [e["status"] for e in events(outside)] == ["cancelled"]
 
     before = outside.last_request_id()

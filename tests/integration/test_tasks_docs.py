@@ -12,7 +12,7 @@ from engagement.templates import email_from_template
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import PermanentError
-from tasks.clients import docs, drive
+from tasks.clients import systems
 from tasks.docs import get_template_paragraphs, paragraph_texts
 from tasks.drive import find_template
 from tests.integration.test_tasks_drive import use_templates
@@ -60,7 +60,9 @@ def test_an_edit_in_docs_is_read_without_a_code_change(outside: SandboxClient) -
             "replaceText": "P.S. Your kickoff is on {{kickoff_date}}.\nKind regards,",
         }
     }
-    docs().documents().batchUpdate(documentId=document_id, body={"requests": [edit]}).execute()
+    systems().docs().documents().batchUpdate(
+        documentId=document_id, body={"requests": [edit]}
+    ).execute()
 
     paragraphs = get_template_paragraphs.fn("initiation-email")
     assert paragraphs[-2:] == [
@@ -118,7 +120,7 @@ def test_a_template_is_read_by_the_file_id_in_its_setting(
 
 def test_a_template_missing_from_the_folder_names_its_setting(outside: SandboxClient) -> None:
     document_id = find_template.fn("initiation-email")
-    drive().files().update(fileId=document_id, body={"trashed": True}).execute()
+    systems().drive().files().update(fileId=document_id, body={"trashed": True}).execute()
     with pytest.raises(
         PermanentError,
         match=re.escape(

@@ -14,6 +14,7 @@ from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks import clients
 from tasks.calls import PermanentError, TransientError
+from tasks.clients import systems
 from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_template
 
 ACME_NEW = seed.OPPORTUNITIES[1]
@@ -85,7 +86,7 @@ def test_a_template_is_found_by_its_name_in_the_templates_folder(outside: Sandbo
     # A person's copy of the same name elsewhere is not taken for the template.
     sows = find_folder.fn(seed.SOWS_FOLDER)
     body = {"name": expected["name"], "parents": [sows]}
-    clients.drive().files().copy(fileId=expected["id"], body=body).execute()
+    systems().drive().files().copy(fileId=expected["id"], body=body).execute()
     outside.clear_requests()
     assert find_template.fn("cost-estimate") == expected["id"]
     assert len(outside.requests()) == 2  # the folder by name, the template by name in it
@@ -96,7 +97,7 @@ def test_a_template_is_found_by_the_file_id_in_its_setting(
 ) -> None:
     """A person pastes the id from the file's URL: one files.get, wherever the file lies."""
     moved = template(outside, "cost-estimate")
-    clients.drive().files().update(
+    systems().drive().files().update(
         fileId=moved["id"], body={"name": "Estimate (2027)"}, removeParents=moved["parents"][0]
     ).execute()
     use_templates(sandbox_url, **{"cost-estimate": moved["id"]})
@@ -113,7 +114,7 @@ def test_a_template_renamed_in_drive_is_found_once_its_setting_says_the_new_name
     outside: SandboxClient, sandbox_url: str
 ) -> None:
     source = template(outside, "cost-estimate")
-    clients.drive().files().update(fileId=source["id"], body={"name": "Estimate v2"}).execute()
+    systems().drive().files().update(fileId=source["id"], body={"name": "Estimate v2"}).execute()
     with pytest.raises(
         PermanentError,
         match=re.escape(
@@ -131,7 +132,7 @@ def test_two_templates_of_one_name_are_a_permanent_error_naming_the_setting(
 ) -> None:
     source = template(outside, "cost-estimate")
     body = {"name": source["name"]}  # a person's copy, left in the templates folder
-    clients.drive().files().copy(fileId=source["id"], body=body).execute()
+    systems().drive().files().copy(fileId=source["id"], body=body).execute()
     with pytest.raises(PermanentError) as err:
         ensure_copy.fn("cost-estimate", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, "x", "y")
     message = str(err.value)
@@ -163,7 +164,7 @@ def test_a_wrong_or_trashed_template_id_is_a_permanent_error_naming_the_setting(
         find_template.fn("cost-estimate")
 
     source = template(outside, "cost-estimate")
-    clients.drive().files().update(fileId=source["id"], body={"trashed": True}).execute()
+    systems().drive().files().update(fileId=source["id"], body={"trashed": True}).execute()
     use_templates(sandbox_url, **{"cost-estimate": source["id"]})
     with pytest.raises(PermanentError, match=r"PsflowSettings.templates\['cost-estimate'\].*trash"):
         find_template.fn("cost-estimate")
@@ -195,7 +196,7 @@ def test_a_folder_is_created_once_and_found_on_a_second_call(outside: SandboxCli
 def test_an_existing_folder_is_found_by_key_wherever_it_was_moved(outside: SandboxClient) -> None:
     # The seed has Acme's customer folder; a person renamed it: the key still finds it.
     [seeded] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id)
-    clients.drive().files().update(fileId=seeded["id"], body={"name": "ACME (old)"}).execute()
+    systems().drive().files().update(fileId=seeded["id"], body={"name": "ACME (old)"}).execute()
     outside.clear_requests()
     found = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id, "Acme Corporation", "x")
     assert (found.id, found.name, found.created) == (seeded["id"], "ACME (old)", False)
@@ -205,7 +206,7 @@ def test_an_existing_folder_is_found_by_key_wherever_it_was_moved(outside: Sandb
 def test_a_trashed_folder_is_made_again(outside: SandboxClient) -> None:
     engagements = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
     [seeded] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id)
-    clients.drive().files().update(fileId=seeded["id"], body={"trashed": True}).execute()
+    systems().drive().files().update(fileId=seeded["id"], body={"trashed": True}).execute()
     made = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id, "Acme", engagements)
     assert made.created
     assert made.id != seeded["id"]
@@ -242,7 +243,7 @@ def test_the_cost_estimate_is_copied_once(outside: SandboxClient) -> None:
 
 
 def estimate_tab(spreadsheet_id: str) -> list[list[Any]]:
-    values = clients.sheets().spreadsheets().values()
+    values = systems().sheets().spreadsheets().values()
     answer = values.get(spreadsheetId=spreadsheet_id, range="'Estimate'").execute()
     return list(answer.get("values", []))
 

@@ -17,7 +17,7 @@ from engagement.templates import email_from_template
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import TransientError
-from tasks.clients import gmail
+from tasks.clients import systems
 from tasks.docs import get_template_paragraphs
 from tasks.gmail import FALLBACK_DOMAIN, ensure_email, find_email
 
@@ -141,7 +141,7 @@ def test_a_lost_answer_is_not_sent_again_while_the_search_cannot_see_it_yet(
 
 def test_a_sent_email_moved_to_the_trash_is_not_sent_again(outside: SandboxClient) -> None:
     first = send()
-    messages = gmail().users().messages()
+    messages = systems().gmail().users().messages()
     messages.modify(userId="me", id=first.id, body={"addLabelIds": ["TRASH"]}).execute()
 
     again = send()
@@ -160,7 +160,7 @@ def test_a_quoting_reply_from_the_mailbox_does_not_pass_for_the_email(
     reply["Subject"] = "Re: Welcome"
     reply.set_content(quote)
     raw = base64.urlsafe_b64encode(reply.as_bytes()).decode()
-    gmail().users().messages().send(userId="me", body={"raw": raw}).execute()
+    systems().gmail().users().messages().send(userId="me", body={"raw": raw}).execute()
 
     again = send()
     assert again.id == first.id  # the oldest match: psflow's own message, not the reply

@@ -17,7 +17,7 @@ from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from tasks import mavenlink as ml
 from tasks.calls import PermanentError, TransientError
-from tasks.clients import mavenlink
+from tasks.clients import systems
 
 SEEDED = demo.OPPORTUNITIES[1]  # Acme – CI/CD Modernisation, no Mavenlink project yet
 OPPORTUNITY = Opportunity(
@@ -95,25 +95,31 @@ def test_a_create_whose_answer_is_lost_is_found_on_the_retry(
 
 def test_a_workspace_left_without_its_reference_is_adopted(outside: SandboxClient) -> None:
     # what a crash between creating the project and recording its key would leave behind
-    answer = mavenlink().post(
-        "workspaces.json", json={"workspace": {"title": TITLE, "price": "42000"}}
+    answer = (
+        systems()
+        .mavenlink()
+        .post("workspaces.json", json={"workspace": {"title": TITLE, "price": "42000"}})
     )
     answer.raise_for_status()
     (orphan_id,) = answer.json()["workspaces"]
     # a same-titled project of someone else's, already claimed by psflow, is left alone
-    other = mavenlink().post(
-        "workspaces.json",
-        json={
-            "workspace": {
-                "title": TITLE,
-                "price": "1",
-                "external_reference": {
-                    "service_name": "psflow",
-                    "service_model": "workspace",
-                    "service_model_ref": "workspace:someone-else",
-                },
-            }
-        },
+    other = (
+        systems()
+        .mavenlink()
+        .post(
+            "workspaces.json",
+            json={
+                "workspace": {
+                    "title": TITLE,
+                    "price": "1",
+                    "external_reference": {
+                        "service_name": "psflow",
+                        "service_model": "workspace",
+                        "service_model_ref": "workspace:someone-else",
+                    },
+                }
+            },
+        )
     )
     other.raise_for_status()
     before = outside.last_request_id()
@@ -168,18 +174,24 @@ def test_get_hard_bookings_reads_the_seeded_workload(outside: SandboxClient) -> 
     friday = monday(1) + timedelta(days=4)
     hard = {"start_date": friday.isoformat(), "end_date": (friday + timedelta(days=4)).isoformat()}
     kavya = demo.staff("kavya_iyer").email
-    kantata_user = mavenlink().get("users.json", params={"by_email_address": kavya}).json()
-    resource = mavenlink().post(
-        "workspace_resources.json",
-        json={
-            "workspace_resource": {
-                "workspace_id": workspace.id,
-                "user_id": kantata_user["results"][0]["id"],
-            }
-        },
+    kantata_user = (
+        systems().mavenlink().get("users.json", params={"by_email_address": kavya}).json()
+    )
+    resource = (
+        systems()
+        .mavenlink()
+        .post(
+            "workspace_resources.json",
+            json={
+                "workspace_resource": {
+                    "workspace_id": workspace.id,
+                    "user_id": kantata_user["results"][0]["id"],
+                }
+            },
+        )
     )
     (resource_id,) = resource.json()["workspace_resources"]
-    mavenlink().post(
+    systems().mavenlink().post(
         "workspace_allocations.json",
         json={
             "workspace_allocation": {
@@ -239,9 +251,13 @@ def test_a_hard_booking_belongs_to_the_person_of_its_resource(outside: SandboxCl
     }
 
     def resource(**fields: Any) -> str:
-        answer = mavenlink().post(
-            "workspace_resources.json",
-            json={"workspace_resource": {"workspace_id": workspace.id, **fields}},
+        answer = (
+            systems()
+            .mavenlink()
+            .post(
+                "workspace_resources.json",
+                json={"workspace_resource": {"workspace_id": workspace.id, **fields}},
+            )
         )
         answer.raise_for_status()
         (resource_id,) = answer.json()["workspace_resources"]
@@ -249,20 +265,24 @@ def test_a_hard_booking_belongs_to_the_person_of_its_resource(outside: SandboxCl
 
     def allocate(resource_id: str, minutes: int, hard: bool) -> str:
         body = {"resource_id": resource_id, "minutes": minutes, "hard": hard, **window}
-        answer = mavenlink().post("workspace_allocations.json", json={"workspace_allocation": body})
+        answer = (
+            systems()
+            .mavenlink()
+            .post("workspace_allocations.json", json={"workspace_allocation": body})
+        )
         answer.raise_for_status()
         (allocation_id,) = answer.json()["workspace_allocations"]
         return str(allocation_id)
 
     allocate(resource(user_id=people[kavya]), 5 * 480, hard=True)
-    role = mavenlink().get("roles.json").json()["results"][0]["id"]
+    role = systems().mavenlink().get("roles.json").json()["results"][0]["id"]
     unnamed = resource(role_id=role)
     staffed = allocate(unnamed, 5 * 120, hard=False)  # an unnamed resource is booked softly
-    mavenlink().put(  # then named, and the booking made firm
+    systems().mavenlink().put(  # then named, and the booking made firm
         f"workspace_resources/{unnamed}.json",
         json={"workspace_resource": {"user_id": people[DIVYA]}},
     ).raise_for_status()
-    mavenlink().put(
+    systems().mavenlink().put(
         f"workspace_allocations/{staffed}.json", json={"workspace_allocation": {"hard": True}}
     ).raise_for_status()
 
@@ -569,9 +589,13 @@ def test_a_task_whose_answer_is_lost_is_found_on_the_retry(
 def test_a_task_made_by_hand_with_the_same_title_is_adopted(outside: SandboxClient) -> None:
     workspace_id = project(outside)
     code, title, hours = ACTIVITIES[0]
-    by_hand = mavenlink().post(
-        "stories.json",
-        json={"story": {"workspace_id": workspace_id, "title": title, "story_type": "task"}},
+    by_hand = (
+        systems()
+        .mavenlink()
+        .post(
+            "stories.json",
+            json={"story": {"workspace_id": workspace_id, "title": title, "story_type": "task"}},
+        )
     )
     by_hand.raise_for_status()
     (hand_id,) = by_hand.json()["stories"]
@@ -605,7 +629,7 @@ def test_a_participant_on_the_other_team_is_not_moved_and_nobody_joins(
 ) -> None:
     workspace_id = project(outside)
     grace = user_id(outside, GRACE)
-    mavenlink().post(
+    systems().mavenlink().post(
         "participations.json",
         json={"participation": {"workspace_id": workspace_id, "user_id": grace, "role": "buyer"}},
     ).raise_for_status()

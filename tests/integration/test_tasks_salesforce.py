@@ -12,8 +12,8 @@ from engagement.lifecycle import Transition, transition
 from engagement.models import Engagement, EngagementStatus
 from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks import clients
 from tasks.calls import PermanentError, TransientError
+from tasks.clients import systems
 from tasks.salesforce import (
     InvalidRecord,
     ensure_engagement,
@@ -48,14 +48,18 @@ def test_get_opportunity_reads_account_contacts_and_activities(outside: SandboxC
 def test_an_opportunity_without_contacts_or_activities_reads_as_empty(
     outside: SandboxClient,
 ) -> None:
-    created = clients.salesforce().Opportunity.create(
-        {
-            "Name": "Bare",
-            "StageName": "4-Proposal",
-            "CloseDate": "2026-12-31",
-            "Amount": 1000,
-            "AccountId": ACME_NEW.account.id,
-        }
+    created = (
+        systems()
+        .salesforce()
+        .Opportunity.create(
+            {
+                "Name": "Bare",
+                "StageName": "4-Proposal",
+                "CloseDate": "2026-12-31",
+                "Amount": 1000,
+                "AccountId": ACME_NEW.account.id,
+            }
+        )
     )
     opportunity = get_opportunity.fn(created["id"])
     assert (opportunity.contacts, opportunity.line_items) == ((), ())
@@ -113,7 +117,7 @@ def test_stage_changes_since_a_moment_in_two_queries(outside: SandboxClient) -> 
 
 def test_an_opportunity_created_in_a_stage_is_a_change_into_it(outside: SandboxClient) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
-    sf = clients.salesforce()
+    sf = systems().salesforce()
     fields = {"CloseDate": "2026-12-31", "Amount": 1000, "AccountId": ACME_NEW.account.id}
     renewal = sf.Opportunity.create({"Name": "Renewal", "StageName": "Closed Won", **fields})["id"]
     prospect = sf.Opportunity.create({"Name": "Prospect", "StageName": "4-Proposal", **fields})

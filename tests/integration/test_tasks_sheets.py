@@ -13,7 +13,7 @@ from engagement.keys import ArtifactKind, drive_name
 from engagement.models import Account, Opportunity, SowActivity
 from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks import clients
+from tasks.clients import systems
 from tasks.drive import ensure_copy, find_folder
 from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
 
@@ -54,7 +54,7 @@ def opportunity(seeded: seed.Opportunity = ACME_NEW) -> Opportunity:
 
 def sheet(spreadsheet_id: str, tab: str) -> gspread.Worksheet:
     """A tab as a person edits it."""
-    return clients.gspread_client().open_by_key(spreadsheet_id).worksheet(tab)
+    return systems().gspread().open_by_key(spreadsheet_id).worksheet(tab)
 
 
 def skills_matrix(outside: SandboxClient) -> str:

@@ -15,7 +15,7 @@ from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from tasks import calls
 from tasks.calls import PermanentError, TransientError
-from tasks.clients import slack
+from tasks.clients import systems
 from tasks.slack import (
     ensure_channel,
     ensure_members,
@@ -91,7 +91,7 @@ def test_find_message_finds_psflows_message_under_chatter_in_one_request(
     ensure_message.fn("ps_planning", "the old one", KIND, OPPORTUNITY)
     channel = find_channel.fn("ps_planning")
     for n in range(250):  # more than a page of history (200) of people's chatter above it
-        slack().chat_postMessage(channel=channel, text=f"chatter {n}")
+        systems().slack().chat_postMessage(channel=channel, text=f"chatter {n}")
     before = outside.last_request_id()
 
     found = find_message.fn(channel, KIND, OPPORTUNITY)
@@ -250,7 +250,7 @@ def test_someone_joining_between_the_listing_and_the_invite_is_not_an_error(
     with ThreadPoolExecutor(1) as pool:
         inviting = pool.submit(ensure_members.fn, channel.id, TEAM)
         time.sleep(0.3)
-        slack().conversations_invite(channel=channel.id, users=user_id(outside, TEAM[0]))
+        systems().slack().conversations_invite(channel=channel.id, users=user_id(outside, TEAM[0]))
         assert inviting.result() == 2  # the other two; Slack answered the first as an error
     members = member_ids(outside, channel.id)
     assert len(members) == 4  # the app and the three, once each
@@ -302,7 +302,7 @@ def test_ensure_pinned_pins_once(outside: SandboxClient) -> None:
     before = outside.last_request_id()
     assert not ensure_pinned.fn(channel.id, links.id)
     assert outside.writes(system="slack", since=before) == 0
-    [pinned] = slack().pins_list(channel=channel.id)["items"]
+    [pinned] = systems().slack().pins_list(channel=channel.id)["items"]
     assert pinned["message"]["ts"] == links.id
 
 
@@ -317,4 +317,4 @@ def test_a_pin_whose_answer_is_lost_is_not_repeated(outside: SandboxClient) -> N
     with pytest.raises(TransientError, match="Slack: pin of message"):
         ensure_pinned.fn(channel.id, links.id)
     assert not ensure_pinned.fn(channel.id, links.id)
-    assert len(slack().pins_list(channel=channel.id)["items"]) == 1
+    assert len(systems().slack().pins_list(channel=channel.id)["items"]) == 1

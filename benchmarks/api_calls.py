@@ -5,7 +5,7 @@ re-run of each completed phase (target: 0 writes, at most one read per object).
 The floor of a phase's writes is the number of objects it creates or changes (one write each,
 batched where the API batches: a Sheets batchUpdate counts once for the whole sheet), counted from
 the sandbox's own state before and after the run. Runs go through the served deployments
-(`python -m deployments.serve`) on a real Prefect server, the approval through the run's form.
+(`python -m psflow.serve`) on a real Prefect server, the approval through the run's form.
 
     .venv/bin/python -m benchmarks.api_calls [--detail] [--data-dir DIR]
 """

@@ -5,7 +5,7 @@
   (b) phase completed -> next phase Running: the benchmark's ping-pong pair (benchmarks/pingpong.py),
       chained by `ps.phase.completed` exactly as psflow's phases are;
 
-on (1) the demo's configuration (a Prefect server, `python -m deployments.serve` polling every
+on (1) the demo's configuration (a Prefect server, `python -m psflow.serve` polling every
 `psflow.local.POLL_SECONDS`) and (2) production's (`prefect deploy --all`, `prefect worker start`
 of a process pool polling as often), and (3) production's topology (psflow/production.py: two API
 servers on PostgreSQL and Redis, a services process, two workers; the events go to one server, the

@@ -96,11 +96,11 @@ class Figures:
 
 
 def served(home: Path, api_url: str) -> list[Child]:
-    """The demo's: `python -m deployments.serve` polling every POLL_SECONDS (and the benchmark's
+    """The demo's: `python -m psflow.serve` polling every POLL_SECONDS (and the benchmark's
     pair, served the same way beside it)."""
     env = prefect_env(home, api_url)
     return [
-        start("serve", serve_argv("deployments.serve"), home / "serve.log", env),
+        start("serve", serve_argv("psflow.serve"), home / "serve.log", env),
         start("serve pair", serve_argv("benchmarks.serve"), home / "pair.log", env),
     ]
 

@@ -1,4 +1,4 @@
-"""Serve the benchmark's ping-pong pair from this process, as `deployments.serve` serves psflow's
+"""Serve the benchmark's ping-pong pair from this process, as `psflow.serve` serves psflow's
 deployments, warm starts included (the benchmark runs both side by side).
 
     python -m benchmarks.serve [--poll-seconds S]

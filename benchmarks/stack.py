@@ -43,7 +43,7 @@ def stack(
     pace: bool = False,
 ) -> Iterator[Stack]:
     """A sandbox, a Prefect server (SQLite) with the sandbox's Blocks saved, and, with `serve`,
-    `python -m deployments.serve` (runner polling every second) with the watcher paused: the
+    `python -m psflow.serve` (runner polling every second) with the watcher paused: the
     benchmarks start the runs they measure themselves."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -85,7 +85,7 @@ def stack(
                 "PREFECT_RUNNER_POLL_FREQUENCY": "1",
                 **(serve_env or {}),
             }
-            argv = [sys.executable, "-m", "deployments.serve"]
+            argv = [sys.executable, "-m", "psflow.serve"]
             runner = start("serve", argv, home / "serve.log", env)
             stack.enter_context(running(runner))
             children.append(runner)

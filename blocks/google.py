@@ -17,15 +17,6 @@ if TYPE_CHECKING:
     import gspread
     from googleapiclient.discovery import Resource
 
-SCOPES = (
-    "https://www.googleapis.com/auth/drive",
-    "https://www.googleapis.com/auth/spreadsheets",
-    "https://www.googleapis.com/auth/gmail.modify",
-    "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/documents",
-    "https://www.googleapis.com/auth/presentations",
-)
-
 
 class GoogleWorkspaceConnection(Block):
     """Connection to Google Workspace as the PS team's mailbox account.

@@ -17,10 +17,18 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import Resource, build_from_document
 from gspread.http_client import HTTPClient
 
-from blocks.google import SCOPES
-
 if TYPE_CHECKING:
     from blocks.google import GoogleWorkspaceConnection
+
+# What the PS mailbox's service account is delegated.
+SCOPES = (
+    "https://www.googleapis.com/auth/drive",
+    "https://www.googleapis.com/auth/spreadsheets",
+    "https://www.googleapis.com/auth/gmail.modify",
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/documents",
+    "https://www.googleapis.com/auth/presentations",
+)
 
 # The googleapis.com hosts gspread builds its URLs on; `root_url` replaces them.
 _GSPREAD_HOSTS = ("https://sheets.googleapis.com/", "https://www.googleapis.com/")

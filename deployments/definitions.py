@@ -1,6 +1,6 @@
 """Every deployment of psflow: its flow, triggers, schedule, tags and work pool.
 
-The one source both the local serve path (`deployments/serve.py`, used by the demo and the e2e tests)
+The one source both the local serve path (`psflow/serve.py`, used by the demo and the e2e tests)
 and `prefect.yaml` are built from, so the demo and production cannot drift apart.
 """
 

@@ -46,7 +46,7 @@ def poll(
 ) -> tuple[int, int]:
     """One poll: the stage changes since the watermark (looked up by `find`), their events out,
     the watermark advanced. Returns (changes, events emitted). Also the body of the fast loop the
-    demo serves (deployments/serve.py), which runs it without a flow run each time."""
+    demo serves (psflow/serve.py), which runs it without a flow run each time."""
     settings = systems().settings
     stored = Variable.get(WATERMARK, default=None)
     watermark = datetime.fromisoformat(stored) if stored else datetime.now(UTC)

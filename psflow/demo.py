@@ -68,7 +68,7 @@ def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> i
 
             blocks.save_sandbox_blocks(sandbox_url)
             say(f"✓ blocks saved: {', '.join(b.get_block_type_slug() for b in blocks.CONNECTIONS)}")
-            argv = serve_argv("deployments.serve", "--watch-seconds", "2")
+            argv = serve_argv("psflow.serve", "--watch-seconds", "2")
             runner = start("serve", argv, home / "serve.log", prefect_env(home, api_url))
             stack.enter_context(running(runner))
             wait_for("the deployments to be served", _deployments_served, 60)

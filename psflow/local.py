@@ -211,7 +211,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout workers run 
 POLL_SECONDS = 0.5
 
 
-def serve_argv(module: str = "deployments.serve", *args: str) -> list[str]:
+def serve_argv(module: str = "psflow.serve", *args: str) -> list[str]:
     """The command serving a module's deployments, polling every POLL_SECONDS."""
     return [sys.executable, "-m", module, *args, "--poll-seconds", str(POLL_SECONDS)]
 

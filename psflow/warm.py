@@ -13,7 +13,7 @@ worker: its pid is the one the worker watches and signals (signals are passed on
 status is the run's. Without a zygote (a plain `prefect worker start`) the launcher execs `python
 -m prefect.engine`: the same run, started cold.
 
-The served deployments (`python -m deployments.serve`, the demo) start each run as `sys.executable
+The served deployments (`python -m psflow.serve`, the demo) start each run as `sys.executable
 -m prefect.engine` (or, for a flow served from memory, with multiprocessing's spawn: `python -c
 "...spawn_main(...)" --multiprocessing-fork`): `start_runs_warm()` makes a launcher script that
 interpreter, so those runs are forked warm the same way.

@@ -78,7 +78,7 @@ class PrefectStack:
         self.runner: Child | None = None
 
     def serve(self) -> None:
-        argv = serve_argv("deployments.serve", "--watch-seconds", "3")
+        argv = serve_argv("psflow.serve", "--watch-seconds", "3")
         env = prefect_env(self.home, self.api_url)
         self.runner = start("serve", argv, self.home / "serve.log", env)
         wait_until(_deployments_ready, timeout=60, what="served deployments", log=self.runner.tail)
@@ -117,7 +117,7 @@ def prefect_api(prefect_stack: PrefectStack) -> str:
 
 @pytest.fixture(scope="session")
 def served(prefect_stack: PrefectStack, sandbox_server: SandboxServer) -> PrefectStack:
-    """Every deployment served (`python -m deployments.serve`), the watcher polling every 3 s,
+    """Every deployment served (`python -m psflow.serve`), the watcher polling every 3 s,
     with Blocks pointing at the session's sandbox."""
     save_sandbox_blocks(sandbox_server.url)
     if prefect_stack.runner is None:

@@ -1,7 +1,7 @@
 """Serve every deployment from this process (the demo and the e2e tests; production uses
 `prefect deploy --all` and a process worker instead).
 
-    python -m deployments.serve [--watch-seconds N] [--poll-seconds S]
+    python -m psflow.serve [--watch-seconds N] [--poll-seconds S]
 
 Each served run is a process forked from a warm one that imported Prefect and the flows once
 (`psflow.warm.start_runs_warm`), not a new interpreter importing them again (2-3 s of CPU).

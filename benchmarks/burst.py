@@ -114,9 +114,9 @@ Pids = dict[str, list[int]]
 
 @cache
 def _keys() -> re.Pattern[str]:
-    from engagement.keys import ArtifactKind
+    from engagement.keys import Kind
 
-    kinds = "|".join(re.escape(k.value) for k in ArtifactKind)
+    kinds = "|".join(re.escape(k.value) for k in Kind)
     return re.compile(rf"(?<![\w-])(?:{kinds}):[A-Za-z0-9]{{18}}(?::[A-Za-z0-9._~-]+)?")
 
 

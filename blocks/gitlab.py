@@ -38,10 +38,10 @@ class GitLabConnection(Block):
         """The configured client; it does not contact the server until the first call.
 
         `keep_base_url` keeps paging on the configured URL even if the server advertises another
-        external URL. `retry_transient_errors` stays off: psflow's tasks own the retry policy
-        (backoff, jitter, Retry-After) for 5xx and timeouts, and a second layer of retries would
-        multiply the attempts. python-gitlab still waits out a 429 by itself (`obey_rate_limit`,
-        per request), honouring Retry-After.
+        external URL. psflow's tasks own the retry policy (backoff, jitter, Retry-After) for 429s,
+        5xx and timeouts: they turn python-gitlab's own off on every request
+        (`tasks.gitlab.NO_LIBRARY_RETRIES`), as a second layer would multiply the attempts and
+        hide the throttling.
         """
         import gitlab  # loaded with the client, not with the Block
 

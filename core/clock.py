@@ -4,27 +4,31 @@ on "today" take it as an argument; flows ask this clock for it."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import UTC, date, datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
 
 
-class Clock(Protocol):
+class Clock(ABC):
+    @abstractmethod
     def now(self) -> datetime:
         """The current moment, aware (UTC)."""
-        ...
+
+    def today(self, time_zone: str) -> date:
+        """The day it is now in `time_zone` (the customer's: a deadline ends at their midnight)."""
+        return self.now().astimezone(ZoneInfo(time_zone)).date()
 
 
-class SystemClock:
+class SystemClock(Clock):
     """This machine's clock: production's."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-class RemoteClock:
+class RemoteClock(Clock):
     """A clock kept by a server (the sandbox's `GET <url>` answering {"now": ISO 8601}): every
     process of an installation reads the same moment, however the tests move it."""
 
@@ -35,8 +39,3 @@ class RemoteClock:
         answer = httpx.get(self.url, timeout=10)
         answer.raise_for_status()
         return datetime.fromisoformat(answer.json()["now"]).astimezone(UTC)
-
-
-def today(clock: Clock, time_zone: str) -> date:
-    """The day it is now in `time_zone` (the customer's: a deadline ends at their midnight)."""
-    return clock.now().astimezone(ZoneInfo(time_zone)).date()

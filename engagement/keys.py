@@ -1,11 +1,11 @@
 """Natural keys and names for everything psflow creates, one small pure function per system rule.
 
-Every write in psflow is "look the artifact up by its natural key, create it only if absent"
-(DESIGN.md, Idempotency). An artifact's key is derived here from
+Every write in psflow is "look the object up by its natural key, create it only if absent"
+(DESIGN.md, Idempotency). An object's key is derived here from
 
-- its `ArtifactKind` (so two kinds never share a key),
+- its `Kind` (so two kinds never share a key),
 - the 18-character Salesforce id it belongs to: the Opportunity, or the Account for the
-  per-customer artifacts in `CUSTOMER_KINDS`,
+  per-customer objects in `CUSTOMER_KINDS`,
 - and, where one opportunity has several of a kind, a `part` (an activity code, an ISO week...).
 
 `natural_key` gives e.g. "activity-issue:006Dn0000000002IAA:PS-MIG". It contains the id itself, so
@@ -27,7 +27,9 @@ import re
 from enum import StrEnum, unique
 from typing import TypedDict
 
-from engagement.models import ACCOUNT_PREFIX, OPPORTUNITY_PREFIX, salesforce_id
+from pydantic import BaseModel, ConfigDict
+
+from engagement.models import ACCOUNT_PREFIX, OPPORTUNITY_PREFIX, Opportunity, salesforce_id
 from engagement.slugs import gitlab_name_text, one_line, slug
 
 NAME_HASH_LENGTH = 8  # in names people read
@@ -46,9 +48,9 @@ def short_hash(text: str, length: int = NAME_HASH_LENGTH) -> str:
 
 
 @unique
-class ArtifactKind(StrEnum):
+class Kind(StrEnum):
     """Everything psflow creates, by what it is in the handbook. The value is part of every key:
-    never rename one once artifacts exist."""
+    never rename one once objects exist."""
 
     # one per customer, keyed by the Account id
     CUSTOMER_GROUP = "customer-group"  # GitLab subgroup under ps-customers
@@ -88,9 +90,7 @@ class ArtifactKind(StrEnum):
     CLOSURE_MEETING = "closure-meeting"
 
 
-CUSTOMER_KINDS = frozenset(
-    {ArtifactKind.CUSTOMER_GROUP, ArtifactKind.CUSTOMER_CHANNEL, ArtifactKind.CUSTOMER_FOLDER}
-)
+CUSTOMER_KINDS = frozenset({Kind.CUSTOMER_GROUP, Kind.CUSTOMER_CHANNEL, Kind.CUSTOMER_FOLDER})
 
 # --- the key -------------------------------------------------------------------------------------
 
@@ -106,8 +106,8 @@ def key_part(part: str) -> str:
     return "~" + short_hash(part, KEY_HASH_LENGTH)
 
 
-def owner_id(kind: ArtifactKind, record_id: str) -> str:
-    """The 18-character id an artifact of `kind` belongs to: an Account id for the customer
+def owner_id(kind: Kind, record_id: str) -> str:
+    """The 18-character id an object of `kind` belongs to: an Account id for the customer
     kinds, an Opportunity id for the others (15-character ids are accepted and converted).
 
     Raises:
@@ -118,15 +118,15 @@ def owner_id(kind: ArtifactKind, record_id: str) -> str:
     return salesforce_id(record_id, OPPORTUNITY_PREFIX, "Opportunity")
 
 
-def natural_key(kind: ArtifactKind, record_id: str, part: str | None = None) -> str:
-    """The natural key of an artifact: "<kind>:<18-character id>[:<part>]".
+def natural_key(kind: Kind, record_id: str, part: str | None = None) -> str:
+    """The natural key of an object: "<kind>:<18-character id>[:<part>]".
 
     At most 24 + 1 + 18 + 1 + 40 = 84 characters (kind values are kept to 24), in ASCII letters,
     digits and ":._-~" only, so it fits every store below: Drive's 124-byte property, an HTML
     comment, a Drive query in quotes.
 
     Example:
-        >>> natural_key(ArtifactKind.ACTIVITY_ISSUE, "006Dn0000000002", "PS-MIG")
+        >>> natural_key(Kind.ACTIVITY_ISSUE, "006Dn0000000002", "PS-MIG")
         'activity-issue:006Dn0000000002IAA:PS-MIG'
     """
     key = f"{kind.value}:{owner_id(kind, record_id)}"
@@ -141,10 +141,10 @@ _KEY_MARKER = re.compile(r"<!-- psflow:key=([A-Za-z0-9:._~-]+) -->")
 
 # Group labels the seed creates (sandbox/seed.py GROUP_LABELS); psflow files its issues under them.
 GITLAB_KIND_LABELS = {
-    ArtifactKind.HANDOFF_ISSUE: "PS::Hand-off",
-    ArtifactKind.ACTIVITY_ISSUE: "PS::Activity",
-    ArtifactKind.TA_REVIEW_ISSUE: "PS::TA Review",
-    ArtifactKind.CHANGE_REQUEST_ISSUE: "PS::Change Request",
+    Kind.HANDOFF_ISSUE: "PS::Hand-off",
+    Kind.ACTIVITY_ISSUE: "PS::Activity",
+    Kind.TA_REVIEW_ISSUE: "PS::TA Review",
+    Kind.CHANGE_REQUEST_ISSUE: "PS::Change Request",
 }
 
 
@@ -161,26 +161,26 @@ def _name_with_hash(text: str, record_id: str, fallback: str) -> str:
 
 def gitlab_group_path(account_id: str, account_name: str) -> str:
     """The customer's subgroup path under ps-customers, e.g. "acme-corporation-1a2b3c4d"."""
-    account = owner_id(ArtifactKind.CUSTOMER_GROUP, account_id)
+    account = owner_id(Kind.CUSTOMER_GROUP, account_id)
     return _path_with_hash(account_name, account, "customer")
 
 
 def gitlab_group_name(account_id: str, account_name: str) -> str:
     """The customer's subgroup name, e.g. "Acme Corporation - 1a2b3c4d" (GitLab refuses a second
     subgroup of the same name in a parent, and Salesforce account names need not be unique)."""
-    account = owner_id(ArtifactKind.CUSTOMER_GROUP, account_id)
+    account = owner_id(Kind.CUSTOMER_GROUP, account_id)
     return _name_with_hash(account_name, account, "Customer")
 
 
 def gitlab_project_path(opportunity_id: str, opportunity_name: str) -> str:
     """The PS project's path in the customer group, e.g. "acme-ci-cd-modernisation-1a2b3c4d"."""
-    opportunity = owner_id(ArtifactKind.PROJECT, opportunity_id)
+    opportunity = owner_id(Kind.PROJECT, opportunity_id)
     return _path_with_hash(opportunity_name, opportunity, "engagement")
 
 
 def gitlab_project_name(opportunity_id: str, opportunity_name: str) -> str:
     """The PS project's name, e.g. "Acme – CI CD Modernisation - 1a2b3c4d" (unique per group)."""
-    opportunity = owner_id(ArtifactKind.PROJECT, opportunity_id)
+    opportunity = owner_id(Kind.PROJECT, opportunity_id)
     return _name_with_hash(opportunity_name, opportunity, "Engagement")
 
 
@@ -211,10 +211,10 @@ def find_key_marker(description: str | None) -> str | None:
 def gitlab_opportunity_label(opportunity_id: str) -> str:
     """The label on every issue and epic of one opportunity: the cheap server-side filter before
     the key marker is checked."""
-    return f"opportunity::{owner_id(ArtifactKind.PROJECT, opportunity_id)}"
+    return f"opportunity::{owner_id(Kind.PROJECT, opportunity_id)}"
 
 
-def gitlab_labels(kind: ArtifactKind, opportunity_id: str) -> tuple[str, ...]:
+def gitlab_labels(kind: Kind, opportunity_id: str) -> tuple[str, ...]:
     """Labels for an issue or epic of `kind`: the opportunity's label and the handbook's kind label."""
     labels = (gitlab_opportunity_label(opportunity_id),)
     kind_label = GITLAB_KIND_LABELS.get(kind)
@@ -229,7 +229,7 @@ SLACK_MAX_CHANNEL = 80
 def slack_customer_channel(account_id: str, account_name: str) -> str:
     """The customer's internal channel, "a_<customer>_internal", e.g.
     "a_acme-corporation-1a2b3c4d_internal": lowercase letters, digits, '-' and '_', at most 80."""
-    account = owner_id(ArtifactKind.CUSTOMER_CHANNEL, account_id)
+    account = owner_id(Kind.CUSTOMER_CHANNEL, account_id)
     # 2 ("a_") + 60 + 9 ("-" hash) + 9 ("_internal") = 80
     customer = slug(account_name, SLACK_MAX_CHANNEL - 20)
     hashed = short_hash(account)
@@ -244,9 +244,7 @@ class SlackMetadata(TypedDict):
 SLACK_KEY_FIELD = "psflow_key"
 
 
-def slack_message_metadata(
-    kind: ArtifactKind, record_id: str, part: str | None = None
-) -> SlackMetadata:
+def slack_message_metadata(kind: Kind, record_id: str, part: str | None = None) -> SlackMetadata:
     """The `metadata` psflow attaches to a message it posts, found again with
     `conversations.history(include_all_metadata=True)` by `event_payload["psflow_key"]`.
     Slack asks for a readable alphanumeric event type: "psflow_staffing_decision"."""
@@ -263,9 +261,7 @@ DRIVE_PROPERTY_MAX_BYTES = 124  # key + value, UTF-8, per app property
 DRIVE_MAX_NAME = 255  # Drive takes far longer names; longer ones help nobody
 
 
-def drive_app_properties(
-    kind: ArtifactKind, record_id: str, part: str | None = None
-) -> dict[str, str]:
+def drive_app_properties(kind: Kind, record_id: str, part: str | None = None) -> dict[str, str]:
     """The `appProperties` psflow sets on a file or folder it creates: {"psflow_key": key}."""
     key = natural_key(kind, record_id, part)
     size = len(DRIVE_KEY_PROPERTY.encode()) + len(key.encode())
@@ -274,7 +270,7 @@ def drive_app_properties(
     return {DRIVE_KEY_PROPERTY: key}
 
 
-def drive_key_query(kind: ArtifactKind, record_id: str, part: str | None = None) -> str:
+def drive_key_query(kind: Kind, record_id: str, part: str | None = None) -> str:
     """The `files.list(q=...)` clause that finds the file carrying the key (keys need no
     escaping: they have no quotes or backslashes)."""
     key = natural_key(kind, record_id, part)
@@ -289,14 +285,40 @@ def drive_name(*parts: str | None, fallback: str = "Untitled") -> str:
     return one_line(" – ".join(part for part in cleaned if part), DRIVE_MAX_NAME) or fallback
 
 
+class Folder(BaseModel):
+    """A Drive folder psflow makes: found by its natural key wherever a person moved it, made
+    (named `name`) in its parent only when missing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    record_id: str
+    name: str
+
+
+def engagement_folders(opportunity: Opportunity) -> tuple[Folder, Folder]:
+    """Where an engagement's documents go, under the engagements folder: the customer's folder,
+    and the SOW's folder in it."""
+    return (
+        Folder(
+            kind=Kind.CUSTOMER_FOLDER,
+            record_id=opportunity.account.id,
+            name=drive_name(opportunity.account.name),
+        ),
+        Folder(
+            kind=Kind.SOW_FOLDER,
+            record_id=opportunity.id,
+            name=drive_name(opportunity.sow_number, opportunity.name),
+        ),
+    )
+
+
 _DOMAIN = re.compile(
     r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
 )
 
 
-def gmail_message_id(
-    kind: ArtifactKind, record_id: str, domain: str, part: str | None = None
-) -> str:
+def gmail_message_id(kind: Kind, record_id: str, domain: str, part: str | None = None) -> str:
     """The `Message-ID` header of an e-mail psflow sends, searched with `rfc822msgid:` before
     sending: "<psflow.<kind>.<id>.<hash of the key>@<domain>>", an RFC 5322 msg-id.
 
@@ -316,21 +338,21 @@ def gmail_message_id(
 GMAIL_MARKER_PREFIX = "PSF"
 
 
-def gmail_key_marker(kind: ArtifactKind, record_id: str, part: str | None = None) -> str:
+def gmail_key_marker(kind: Kind, record_id: str, part: str | None = None) -> str:
     """The word psflow writes in the last line of an e-mail it sends ("Ref: PSF..."), found again
     with a `in:sent "<marker>"` search before sending. Gmail replaces a client's `Message-ID`, so
     the body is where the key survives: one alphanumeric token (a Gmail search word), "PSF" and
     the key's 80-bit hash in uppercase base32hex, e.g. "PSF0K4Q7...".
 
     Example:
-        >>> len(gmail_key_marker(ArtifactKind.INITIATION_EMAIL, "006Dn0000000002IAA"))
+        >>> len(gmail_key_marker(Kind.INITIATION_EMAIL, "006Dn0000000002IAA"))
         19
     """
     key_hash = short_hash(natural_key(kind, record_id, part), KEY_HASH_LENGTH)
     return GMAIL_MARKER_PREFIX + key_hash.upper()
 
 
-def calendar_event_id(kind: ArtifactKind, record_id: str, part: str | None = None) -> str:
+def calendar_event_id(kind: Kind, record_id: str, part: str | None = None) -> str:
     """The client-supplied id of a Calendar event: the key in lowercase base32hex (a-v, 0-9),
     which is exactly what Calendar allows, and a one-to-one encoding of the key."""
     key = natural_key(kind, record_id, part)
@@ -347,7 +369,7 @@ class MavenlinkExternalReference(TypedDict):
 
 
 def mavenlink_external_reference(
-    kind: ArtifactKind, record_id: str, part: str | None = None
+    kind: Kind, record_id: str, part: str | None = None
 ) -> MavenlinkExternalReference:
     """The external reference psflow attaches to a Mavenlink object (workspace, task) and searches
     before creating one."""
@@ -368,4 +390,4 @@ def mavenlink_workspace_title(opportunity_name: str, sow_number: str | None = No
 def salesforce_engagement_external_id(opportunity_id: str) -> str:
     """The External ID value the PS Engagement record is upserted by: the opportunity's
     18-character id (case-safe, so it stays unique in a case-insensitive External ID field)."""
-    return owner_id(ArtifactKind.ENGAGEMENT_RECORD, opportunity_id)
+    return owner_id(Kind.ENGAGEMENT_RECORD, opportunity_id)

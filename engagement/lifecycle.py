@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from engagement.models import Opportunity
+from engagement.workdays import business_days
 
 
 class Transition(StrEnum):
@@ -178,8 +179,7 @@ def _window_problems(opportunity: Opportunity) -> list[str]:
     start, end = opportunity.expected_start, opportunity.expected_completion
     if start is None or end is None or end < start:  # the model refuses the last case
         return []
-    days = min((end - start).days + 1, 7)
-    if any((start + timedelta(days=n)).weekday() < 5 for n in range(days)):
+    if business_days(start, min(end, start + timedelta(days=6))):
         return []
     return [
         f"PS_Expected_Start__c / PS_Expected_Completion__c: the window {start} to {end} has no "
@@ -193,7 +193,7 @@ class Team(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     engagement_manager: str
-    coordinator: str | None
+    coordinator: str
     pses: tuple[str, ...]
     # The handbook's Project Owner "can be a PM or a PSE": the coordinator names them in the
     # staffing form (the first PSE unless they do).

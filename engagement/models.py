@@ -165,6 +165,23 @@ def email_address(value: str) -> str:
 EmailAddress = Annotated[str, AfterValidator(email_address)]
 
 
+def addresses(field: str, values: Iterable[str]) -> list[str]:
+    """Each address validated (see `email_address`), duplicates dropped.
+
+    Raises:
+        ValueError: naming the field, the position and the address that is not a bare address.
+    """
+    valid: list[str] = []
+    for position, value in enumerate(values):
+        try:
+            address = email_address(value)
+        except ValueError as error:
+            raise ValueError(f"{field}[{position}] {value!r}: {error}") from None
+        if address.casefold() not in {known.casefold() for known in valid}:
+            valid.append(address)
+    return valid
+
+
 @cache
 def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -180,6 +197,20 @@ def _time_zone(value: str) -> str:
 
 
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
+
+
+def _country(value: str) -> str:
+    import holidays  # its list of calendars; loaded only when a country is given
+
+    if value.upper() not in holidays.list_supported_countries():
+        raise ValueError(
+            f"must be an ISO 3166 country code with a public holiday calendar, like 'US' or "
+            f"'DE'; got {value!r}"
+        )
+    return value.upper()
+
+
+CountryCode = Annotated[str, AfterValidator(_country)]
 
 # ISO 4217 active currency codes (funds and precious metals left out: nobody buys services in them).
 _ISO_4217_CODES = """
@@ -359,6 +390,8 @@ class Account(_Model):
     id: AccountId
     name: Text
     time_zone: TimeZone  # Account.PS_Time_Zone__c
+    # Account.BillingCountryCode: whose public holidays are not working days of the engagement
+    country: CountryCode | None = None
     communication_style: Tags = ()  # Account.PS_Communication_Style__c
     # True when the account had an earlier Closed Won PS opportunity; the reader of Salesforce
     # sets it. It picks the initiation e-mail template.

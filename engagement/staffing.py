@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from engagement.models import Opportunity, Partner, Pse, Skills, Tags, Text, TimeZone
 from engagement.slugs import slack_text
 from engagement.workdays import business_days
+from engagement.workdays import working_day as a_working_day
 
 POINTS_STEP = Decimal("0.1")  # every score is shown, and summed, with one decimal place
 
@@ -443,7 +444,7 @@ def _overlap_seconds(
     # `day` are within two calendar days of it; the PSE does not work on their own weekend.
     for offset in range(-2, 3):
         pse_day = day + timedelta(days=offset)
-        if pse_day.weekday() >= 5:
+        if not a_working_day(pse_day):
             continue
         pse_start, pse_end = _working_hours_utc(pse_day, pse, working_day)
         overlap = min(customer_end, pse_end) - max(customer_start, pse_start)
@@ -750,6 +751,15 @@ class StaffingDecision(_Frozen):
     def booked(self) -> tuple[str, ...]:
         """Everyone staffed: the PSEs, and the partner."""
         return (*self.pses, *filter(None, [self.partner]))
+
+    def booking(self, need: StaffingNeed) -> tuple[date, date, Decimal]:
+        """The first and last day booked and the hours a day: as the coordinator set them, else
+        as the opportunity needs them."""
+        return (
+            self.start or need.start,
+            self.end or need.end,
+            self.hours_per_day or need.hours_per_day,
+        )
 
     def payload(self) -> dict[str, str]:
         """The decision as Slack message metadata carries it (text values only)."""

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from engagement.lifecycle import Team
+from engagement.models import Opportunity
 from engagement.slugs import one_line
 
 # A placeholder is a name of letters, digits and "_" between double braces; spaces inside the
@@ -27,6 +29,17 @@ _SUBJECT = re.compile(r"\s*subject\s*:", re.IGNORECASE)
 # runaway value (a 300-character customer name) from making an unreadable header.
 MAX_SUBJECT = 255
 _KEPT_IN_BODY = "\n\t"  # the only control characters a plain-text body keeps
+
+
+class Template(BaseModel):
+    """A template document by its key in `PsflowSettings.templates` (e.g. "initiation-email"), and
+    the values of its placeholders: what a task that writes from a template is given, so it reads
+    the document only when the object it makes is missing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    values: dict[str, str]
 
 
 class Email(BaseModel):
@@ -132,3 +145,35 @@ def email_from_template(paragraphs: Sequence[str], values: Mapping[str, str]) ->
         raise ValueError("e-mail template gives an empty subject")
     body = "\n\n".join(_clean_body(fill(text, values)).strip("\n") for text in texts[1:])
     return Email(subject=subject, body=body)
+
+
+def issue_description(paragraphs: Sequence[str], values: Mapping[str, str]) -> str:
+    """An issue's description from a template document: its paragraphs after the first (the
+    document's heading, for whoever edits it) with `values` filled in, one per line.
+
+    Raises:
+        ValueError: naming every placeholder that has no value, or a malformed one.
+
+    Example:
+        >>> issue_description(["Hand-off", "- [ ] {{customer}} SOW read"], {"customer": "Acme"})
+        '- [ ] Acme SOW read'
+    """
+    return "\n".join(fill(paragraph, values) for paragraph in paragraphs[1:])
+
+
+def engagement_values(
+    opportunity: Opportunity, team: Team, names: Mapping[str, str], company: str
+) -> dict[str, str]:
+    """The value of every placeholder an engagement's templates may use. `names` are people's
+    names by e-mail address; someone without one is named by their address."""
+    contact = opportunity.primary_contact
+    return {
+        "company": company,
+        "customer": opportunity.account.name,
+        "opportunity": opportunity.name,
+        "sow_number": opportunity.sow_number or "",
+        "contact_first_name": contact.first_name if contact else "",
+        "project_owner": names.get(team.project_owner, team.project_owner),
+        "coordinator": names.get(team.coordinator, team.coordinator),
+        "engagement_manager": names.get(team.engagement_manager, team.engagement_manager),
+    }

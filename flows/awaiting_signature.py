@@ -17,11 +17,11 @@ from prefect import flow
 from prefect.states import Completed, State
 
 from core.events import Phase
-from engagement.artifacts import Artifact
 from engagement.cost_estimate import activity_name
-from engagement.keys import ArtifactKind
+from engagement.keys import Kind
 from engagement.lifecycle import NotReady, signature_problems
 from engagement.models import CostEstimate, Opportunity
+from engagement.refs import Ref
 from engagement.slugs import slack_text
 from flows.guard import phase_run
 from flows.reporting import publish_summary
@@ -57,7 +57,7 @@ def run_awaiting_signature(opportunity_id: str) -> State[Any]:
             [f"StageName is {opportunity.stage!r}, not {settings.awaiting_signature_stage!r}"],
         )
     problems = what_is_missing(opportunity)
-    made: list[Artifact] = []
+    made: list[Ref] = []
     if problems:
         made.append(tell_the_engagement_manager(opportunity, problems))
     publish_summary(
@@ -73,11 +73,11 @@ def run_awaiting_signature(opportunity_id: str) -> State[Any]:
 
 def what_is_missing(opportunity: Opportunity) -> list[str]:
     settings = systems().settings
-    sheet = find_keyed_file(ArtifactKind.COST_ESTIMATE, opportunity.id)
+    sheet = find_keyed_file(Kind.COST_ESTIMATE, opportunity.id)
     if sheet is None:
         gaps = ["it does not exist (Pre-Initiate makes it at Negotiating)"]
     else:
-        estimate = get_cost_estimate(sheet.id or "", opportunity.id)
+        estimate = get_cost_estimate(sheet.id, opportunity.id)
         gaps = estimate.missing([activity_name(item) for item in opportunity.line_items])
     rates = {code: Decimal(str(rate)) for code, rate in settings.usd_rates.items()}
     revenue = CostEstimate(
@@ -85,14 +85,14 @@ def what_is_missing(opportunity: Opportunity) -> list[str]:
     )
     needs_review = revenue.needs_ta_review(rates)
     labels = (
-        find_issue_labels(settings.planning_project, ArtifactKind.TA_REVIEW_ISSUE, opportunity.id)
+        find_issue_labels(settings.planning_project, Kind.TA_REVIEW_ISSUE, opportunity.id)
         if needs_review
         else ()
     )
     return signature_problems(gaps, needs_review, labels, settings.ta_approved_label)
 
 
-def tell_the_engagement_manager(opportunity: Opportunity, problems: list[str]) -> Artifact:
+def tell_the_engagement_manager(opportunity: Opportunity, problems: list[str]) -> Ref:
     """One message in #ps_planning mentioning the engagement manager, with what is missing."""
     manager = str(opportunity.engagement_manager_email)
     user = find_user_id(manager)
@@ -102,6 +102,6 @@ def tell_the_engagement_manager(opportunity: Opportunity, problems: list[str]) -
         systems().settings.planning_channel,
         f"{who} *{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) is "
         f"awaiting signature, and before the SOW is signed:\n{listed}",
-        ArtifactKind.SIGNATURE_CHECK,
+        Kind.SIGNATURE_CHECK,
         opportunity.id,
     )

@@ -1,4 +1,5 @@
-"""One run per opportunity and phase at a time, every run tagged with its opportunity.
+"""One run per opportunity and phase at a time, every run tagged with its opportunity; and what
+belongs to the customer rather than one opportunity made by one run at a time.
 
 A duplicate event or an ops retry racing a trigger then waits for the running one to finish, and
 finds everything already done (the tasks look each object up first)."""
@@ -15,6 +16,10 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import flow_run
 
+from engagement.keys import Kind, drive_name, engagement_folders
+from engagement.models import Opportunity
+from engagement.refs import Ref
+from tasks.drive import ensure_copy
 from tasks.salesforce import opportunity_id as valid_opportunity_id
 
 # The slot is a lease the run renews while it runs (every 3/4 of it). A run whose worker vanished
@@ -65,6 +70,20 @@ def for_the_account(account_id: str) -> AbstractContextManager[None]:
     """Hold the account's slot: what belongs to the customer rather than to one opportunity (its
     Drive folder) is looked up and made by one run at a time, whatever the opportunities racing."""
     return one_at_a_time("account", account_id)
+
+
+def engagement_document(template_key: str, kind: Kind, title: str, opportunity: Opportunity) -> Ref:
+    """The opportunity's copy of a template, e.g. "Cost Estimate – Acme – SOW-2026-041", in its
+    SOW folder in the customer's folder, each made if missing. Two engagements of one customer may
+    run at once and Drive allows two folders of one name: the account's slot is held."""
+    with for_the_account(opportunity.account.id):
+        return ensure_copy(
+            template_key,
+            kind,
+            opportunity.id,
+            drive_name(title, opportunity.account.name, opportunity.sow_number),
+            engagement_folders(opportunity),
+        )
 
 
 @contextmanager

@@ -16,45 +16,38 @@ missed, the coordinator's approval included. A re-run writes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
 from core.events import Phase
-from engagement.artifacts import Artifact
 from engagement.cost_estimate import activity_name
-from engagement.keys import ArtifactKind, drive_name, slack_customer_channel
+from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady, Team, initiate_problems
 from engagement.models import CostEstimate, Engagement, EngagementStatus, Opportunity
 from engagement.people import User
 from engagement.project_definition import prefill as project_definition_cells
+from engagement.refs import Ref
 from engagement.slugs import slack_text
-from engagement.templates import email_from_template, fill
+from engagement.templates import Template, engagement_values
 from engagement.workdays import MeetingSlot, meeting_slot
-from flows.guard import phase_run
-from flows.pre_initiate import (
-    StaffingDecision,
-    engagement_folders,
-    pre_initiate_steps,
-    recorded_decision,
-)
+from flows.guard import engagement_document, phase_run
+from flows.pre_initiate import StaffingDecision, pre_initiate_steps, recorded_decision
 from flows.reporting import announce_completed, publish_summary
 from tasks.calendar import ensure_event
 from tasks.clients import systems
-from tasks.docs import get_template_paragraphs
-from tasks.drive import ensure_copy, ensure_shared, find_keyed_file
+from tasks.drive import ensure_shared, find_keyed_file
 from tasks.gitlab import (
     ensure_customer_group,
     ensure_epic,
     ensure_issue,
     ensure_project,
     ensure_project_member,
-    find_issue,
     find_user,
 )
-from tasks.gmail import ensure_email, find_email
+from tasks.gmail import ensure_email
 from tasks.mavenlink import (
     IN_SET_UP,
     PROVIDER_TEAM,
@@ -63,6 +56,7 @@ from tasks.mavenlink import (
     ensure_story,
     ensure_workspace,
     ensure_workspace_details,
+    workspace_fields,
 )
 from tasks.salesforce import ensure_engagement, get_opportunity, get_users
 from tasks.sheets import ensure_prefilled, get_cost_estimate
@@ -75,7 +69,7 @@ from tasks.slack import (
 
 PHASE = Phase.INITIATE
 TARGET_MARGIN_PERCENT = 40  # the handbook's target margin for every engagement
-MAINTAINER = 40  # GitLab's access level for the project owner
+HALF_HOUR, THREE_QUARTERS = timedelta(minutes=30), timedelta(minutes=45)  # alignment, hand-off
 
 
 @flow(name="initiate", flow_run_name="initiate · {customer} · {opportunity_id}")
@@ -97,7 +91,7 @@ def run_initiate(opportunity_id: str) -> State[Any]:
     if problems := initiate_problems(opportunity, settings.closed_won_stage):
         raise NotReady(opportunity.id, "Initiate", problems)
 
-    made: list[Artifact] = []
+    made: list[Ref] = []
     decision = approved_staffing(opportunity)
     if decision is None:
         get_run_logger().warning("Closed Won without Pre-Initiate: running its steps first")
@@ -109,7 +103,8 @@ def run_initiate(opportunity_id: str) -> State[Any]:
     # who they are in Salesforce: names for the e-mail, ids for the record, time zones for meetings
     people = {user.email: user for user in get_users([*team.internal, *team.sales])}
 
-    values = template_values(opportunity, team, people)
+    names = {email: user.name for email, user in people.items()}
+    values = engagement_values(opportunity, team, names, settings.company_name)
     gitlab, project_url = gitlab_project(opportunity, team, values)
     # one write: the record is made once its GitLab link exists, not made and then updated
     record = engagement_record(opportunity, estimate, decision, people, project_url)
@@ -140,8 +135,8 @@ def approved_staffing(opportunity: Opportunity) -> StaffingDecision | None:
 
 def cost_estimate_gate(opportunity: Opportunity) -> CostEstimate:
     """The cost estimate must exist and be complete before anything is provisioned."""
-    sheet = find_keyed_file(ArtifactKind.COST_ESTIMATE, opportunity.id)
-    if sheet is None or sheet.id is None:
+    sheet = find_keyed_file(Kind.COST_ESTIMATE, opportunity.id)
+    if sheet is None:
         raise NotReady(opportunity.id, "Initiate", ["the cost estimate sheet does not exist"])
     estimate = get_cost_estimate(sheet.id, opportunity.id)
     sold = [activity_name(item) for item in opportunity.line_items]
@@ -195,44 +190,40 @@ def engagement_record(
 
 def gitlab_project(
     opportunity: Opportunity, team: Team, values: dict[str, str]
-) -> tuple[list[Artifact], str]:
+) -> tuple[list[Ref], str]:
     """The customer group, the PS project, the customer epic with the hand-off issue and one issue
     per SOW activity in it, and the project owner as maintainer and assignee."""
     group = ensure_customer_group(opportunity.account.id, opportunity.account.name)
-    project = ensure_project(group.id or "", opportunity)
-    epic = ensure_epic(group.id or "", opportunity)
-    in_epic = (group.id or "", int(epic.id or 0))
+    project = ensure_project(group.id, opportunity)
+    epic = ensure_epic(group.id, opportunity)
     owner = find_user(team.project_owner)
     assignees = [owner.id] if owner is not None else []
     if owner is not None:
-        ensure_project_member(project.id or "", owner.id, MAINTAINER)
+        ensure_project_member(project.id, owner.id)
 
-    # found first: its text is a template, read only to make the issue
-    handoff = find_issue(
-        project.id or "", ArtifactKind.HANDOFF_ISSUE, opportunity.id, in_an_epic=True
-    ) or ensure_issue(
-        project.id or "",
-        ArtifactKind.HANDOFF_ISSUE,
+    handoff = ensure_issue(
+        project.id,
+        Kind.HANDOFF_ISSUE,
         opportunity.id,
         f"Sales to PS hand-off: {opportunity.account.name} – {opportunity.sow_number}",
-        "\n".join(fill(p, values) for p in get_template_paragraphs("handoff-issue")[1:]),
-        epic=in_epic,
+        Template(key="handoff-issue", values=values),
+        epic=epic.id,
         assignee_ids=assignees,
     )
     activities = [
         ensure_issue(
-            project.id or "",
-            ArtifactKind.ACTIVITY_ISSUE,
+            project.id,
+            Kind.ACTIVITY_ISSUE,
             opportunity.id,
             activity_name(item),
             f"SOW activity {item.code}: {item.description}\n\nSold: {item.quantity} {item.unit}.",
             part=item.code,
-            epic=in_epic,
+            epic=epic.id,
             assignee_ids=assignees,
         )
         for item in opportunity.line_items
     ]
-    return [group, project, epic, handoff, *activities], project.url or ""
+    return [group, project, epic, handoff, *activities], str(project.url)
 
 
 # --- 3. Mavenlink ---------------------------------------------------------------------------------
@@ -241,33 +232,27 @@ def gitlab_project(
 def mavenlink_project(
     opportunity: Opportunity,
     team: Team,
-    workspace: Artifact,
+    workspace: Ref,
     project_url: str,
     definition_url: str | None,
-) -> list[Artifact]:
+) -> list[Ref]:
     """The project moves to In Set Up with its budget, the 40% target margin, the SOW number and
     the links to the GitLab project and the Project Definition; one task per SOW activity with its
     hours; the team as participants, the owner as lead."""
-    workspace_id = workspace.id or ""
     ensure_workspace_details(
-        workspace_id,
+        workspace.id,
         opportunity.amount,
         opportunity.currency,
         TARGET_MARGIN_PERCENT,
-        {
-            "GitLab Project": project_url,
-            "Salesforce Opportunity": opportunity.id,
-            "SOW Number": opportunity.sow_number or "",
-            "Project Definition": definition_url or "",
-        },
+        workspace_fields(opportunity, project_url, definition_url),
         status=IN_SET_UP,
     )
     tasks = [
-        ensure_story(workspace_id, opportunity.id, item.code, activity_name(item), item.hours)
+        ensure_story(workspace.id, opportunity.id, item.code, activity_name(item), item.hours)
         for item in opportunity.line_items
     ]
-    ensure_participants(workspace_id, list(team.internal), PROVIDER_TEAM)
-    ensure_lead(workspace_id, team.project_owner)
+    ensure_participants(workspace.id, list(team.internal), PROVIDER_TEAM)
+    ensure_lead(workspace.id, team.project_owner)
     return [workspace, *tasks]
 
 
@@ -276,125 +261,94 @@ def mavenlink_project(
 
 def project_definition(
     opportunity: Opportunity, team: Team, project_url: str, mavenlink_url: str | None
-) -> Artifact:
+) -> Ref:
     """The Project Definition, copied from its template into the SOW folder and prefilled with
     the team and the links to the GitLab and Mavenlink projects."""
-    # found first: a re-run needs the folders only to make a copy that is missing
-    sheet = find_keyed_file(ArtifactKind.PROJECT_DEFINITION, opportunity.id) or ensure_copy(
-        "project-definition",
-        ArtifactKind.PROJECT_DEFINITION,
-        opportunity.id,
-        drive_name("Project Definition", opportunity.account.name, opportunity.sow_number),
-        engagement_folders(opportunity)[1].id or "",
+    sheet = engagement_document(
+        "project-definition", Kind.PROJECT_DEFINITION, "Project Definition", opportunity
     )
     ensure_prefilled(
-        sheet.id or "",
+        sheet.id,
         project_definition_cells(
             opportunity, team.project_owner, team.engagement_manager, project_url, mavenlink_url
         ),
     )
-    ensure_shared(sheet.id or "", list(team.internal))
+    ensure_shared(sheet.id, list(team.internal))
     return sheet
 
 
 # --- 5. Slack -------------------------------------------------------------------------------------
 
 
-def customer_channel(opportunity: Opportunity, team: Team, made: list[Artifact]) -> list[Artifact]:
+def customer_channel(opportunity: Opportunity, team: Team, made: list[Ref]) -> list[Ref]:
     """The customer's internal channel with the team in it and the key links pinned."""
     name = slack_customer_channel(opportunity.account.id, opportunity.account.name)
     channel = ensure_channel(name)
-    ensure_members(channel.id or "", list(team.internal))
-    links = "\n".join(
-        f"• {artifact.kind}: {slack_text(artifact.url)}" for artifact in made if artifact.url
-    )
+    ensure_members(channel.id, list(team.internal))
+    links = "\n".join(f"• {ref.kind}: {slack_text(ref.url)}" for ref in made if ref.url)
     title = slack_text(f"{opportunity.name} ({opportunity.sow_number})")
     message = ensure_message(
         name,
         f"*{title}* is initiated.\n{links}",
-        ArtifactKind.ENGAGEMENT_LINKS,
+        Kind.ENGAGEMENT_LINKS,
         opportunity.id,
     )
-    ensure_pinned(channel.id or "", message.id or "")
+    ensure_pinned(channel.id, message.id)
     return [channel, message]
 
 
 # --- 6. Gmail and Calendar -------------------------------------------------------------------------
 
 
-def template_values(
-    opportunity: Opportunity, team: Team, people: Mapping[str, User]
-) -> dict[str, str]:
-    def name(email: str | None) -> str:
-        user = people.get(email or "")
-        return user.name if user else email or ""
-
-    contact = opportunity.primary_contact
-    return {
-        "company": systems().settings.company_name,
-        "customer": opportunity.account.name,
-        "opportunity": opportunity.name,
-        "sow_number": opportunity.sow_number or "",
-        "contact_first_name": contact.first_name if contact else "",
-        "project_owner": name(team.project_owner),
-        "coordinator": name(team.coordinator),
-        "engagement_manager": name(team.engagement_manager),
-    }
-
-
-def initiation_email(opportunity: Opportunity, team: Team, values: dict[str, str]) -> Artifact:
+def initiation_email(opportunity: Opportunity, team: Team, values: dict[str, str]) -> Ref:
     """The initiation e-mail to the primary contact, from the new- or the existing-customer
     template (a Google Doc the PS team edits without a code change), sent from the PS mailbox on
     the PS Project Coordinator's behalf: answers go to them, the engagement manager in copy."""
-    sent = find_email(ArtifactKind.INITIATION_EMAIL, opportunity.id)  # the template read if not
-    if sent is not None:
-        return sent
-    template = (
-        "initiation-email-existing" if opportunity.account.existing_customer else "initiation-email"
-    )
-    email = email_from_template(get_template_paragraphs(template), values)
+    existing = opportunity.account.existing_customer
     contact = opportunity.primary_contact
     return ensure_email(
-        ArtifactKind.INITIATION_EMAIL,
+        Kind.INITIATION_EMAIL,
         opportunity.id,
         [str(contact.email)] if contact else [],
-        [team.engagement_manager, *filter(None, [team.coordinator])],
-        email.subject,
-        email.body,
+        [team.engagement_manager, team.coordinator],
+        Template(
+            key="initiation-email-existing" if existing else "initiation-email", values=values
+        ),
         reply_to=team.coordinator,
         on_behalf_of=values["coordinator"],
     )
 
 
-def meetings(opportunity: Opportunity, team: Team, people: Mapping[str, User]) -> list[Artifact]:
+def meetings(opportunity: Opportunity, team: Team, people: Mapping[str, User]) -> list[Ref]:
     """The internal alignment meeting (EM, PC, PSEs) and the sales-to-PS hand-off meeting (the
     account executive too), each inside the working hours of the people invited, on a working
-    day of each, as the engagement manager's calendar counts the days after the close."""
+    day of each, as the engagement manager's calendar counts the days after the close (the
+    customer's public holidays are not working days)."""
     handoff_people = [*team.internal, *team.sales]
     zones = {email: user.time_zone for email, user in people.items() if user.time_zone}
     organiser = zones.get(team.engagement_manager, opportunity.account.time_zone)
-    after = max(opportunity.close_date, date.today())
-    hour = systems().settings.meeting_hour
+    after = max(opportunity.close_date, systems().clock().today(organiser))
+    hour, country = systems().settings.meeting_hour, opportunity.account.country
     title = f"{opportunity.account.name} – {opportunity.sow_number}"
     return [
         meeting(
-            ArtifactKind.ALIGNMENT_MEETING,
+            Kind.ALIGNMENT_MEETING,
             opportunity,
             f"Internal alignment: {title}",
             f"Internal PS alignment for {opportunity.name}.",
             meeting_slot(
-                after, 1, timedelta(minutes=30), organiser, _known(team.internal, zones), hour
+                after, 1, HALF_HOUR, organiser, _known(team.internal, zones), hour, country
             ),
             list(team.internal),
             organiser,
         ),
         meeting(
-            ArtifactKind.HANDOFF_MEETING,
+            Kind.HANDOFF_MEETING,
             opportunity,
             f"Sales to PS hand-off: {title}",
             f"Hand-off of {opportunity.name}; complete the hand-off issue in the customer epic.",
             meeting_slot(
-                after, 2, timedelta(minutes=45), organiser, _known(handoff_people, zones), hour
+                after, 2, THREE_QUARTERS, organiser, _known(handoff_people, zones), hour, country
             ),
             handoff_people,
             organiser,
@@ -414,14 +368,14 @@ def _known(people: Iterable[str], zones: Mapping[str, str]) -> dict[str, str]:
 
 
 def meeting(
-    kind: ArtifactKind,
+    kind: Kind,
     opportunity: Opportunity,
     summary: str,
     description: str,
     slot: MeetingSlot,
     attendees: list[str],
     time_zone: str,
-) -> Artifact:
+) -> Ref:
     """The meeting at its slot; when no time suited everyone, its summary row and invitation
     say who is outside their working hours."""
     if slot.outside_hours:

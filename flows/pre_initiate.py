@@ -29,21 +29,21 @@ from prefect.states import Completed, State
 from pydantic import Field, create_model
 
 from core.events import Phase
-from engagement.artifacts import Artifact
 from engagement.cost_estimate import prefill
-from engagement.keys import ArtifactKind, drive_name
+from engagement.keys import Kind
 from engagement.lifecycle import NotReady, pre_initiate_problems
 from engagement.models import CostEstimate, Opportunity
 from engagement.people import Staff
+from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import Recommendation, StaffingDecision, StaffingNeed, recommend
-from flows.guard import for_the_account, phase_run
+from flows.guard import engagement_document, phase_run
 from flows.reporting import announce_completed, publish_summary
 from tasks.clients import systems
-from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_keyed_file
+from tasks.drive import ensure_shared
 from tasks.gitlab import ensure_issue
 from tasks.mavenlink import PROSPECT, ensure_soft_booking, ensure_workspace, get_hard_bookings
-from tasks.salesforce import ensure_opportunity_fields, get_opportunity, get_users
+from tasks.salesforce import ensure_cost_estimate_linked, get_opportunity, get_users
 from tasks.sheets import ensure_prefilled, get_roster
 from tasks.slack import ensure_message, find_channel, find_message
 
@@ -79,7 +79,7 @@ def run_pre_initiate(opportunity_id: str) -> State[Any]:
 @dataclass(frozen=True)
 class PreInitiated:
     decision: StaffingDecision
-    made: list[Artifact]
+    made: list[Ref]
 
 
 def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
@@ -102,43 +102,14 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
 # --- 1. the cost estimate --------------------------------------------------------------------------
 
 
-def engagement_folders(opportunity: Opportunity) -> tuple[Artifact, Artifact]:
-    """The customer's folder in the engagements folder, and the SOW's folder in it."""
-    root = find_folder(systems().settings.engagements_folder)
-    # Two engagements of one customer may run at once, and Drive allows two folders of one name
-    with for_the_account(opportunity.account.id):
-        customer = ensure_folder(
-            ArtifactKind.CUSTOMER_FOLDER,
-            opportunity.account.id,
-            drive_name(opportunity.account.name),
-            root,
-        )
-    sow = ensure_folder(
-        ArtifactKind.SOW_FOLDER,
-        opportunity.id,
-        drive_name(opportunity.sow_number, opportunity.name),
-        customer.id or "",
-    )
-    return customer, sow
-
-
-def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
+def cost_estimate(opportunity: Opportunity) -> list[Ref]:
     """Copy the cost estimate template into the engagement's folder, prefill it, share it with the
     engagement manager and link it on the opportunity; over $50k, open a TA review."""
     settings = systems().settings
-    # found first: a re-run needs the folders only to make a copy that is missing
-    sheet = find_keyed_file(ArtifactKind.COST_ESTIMATE, opportunity.id)
-    folders = [] if sheet is not None else list(engagement_folders(opportunity))
-    sheet = sheet or ensure_copy(
-        "cost-estimate",
-        ArtifactKind.COST_ESTIMATE,
-        opportunity.id,
-        drive_name("Cost Estimate", opportunity.account.name, opportunity.sow_number),
-        folders[1].id or "",
-    )
-    ensure_prefilled(sheet.id or "", prefill(opportunity))
-    ensure_shared(sheet.id or "", [str(opportunity.engagement_manager_email)])
-    made = [*folders, sheet]
+    sheet = engagement_document("cost-estimate", Kind.COST_ESTIMATE, "Cost Estimate", opportunity)
+    ensure_prefilled(sheet.id, prefill(opportunity))
+    ensure_shared(sheet.id, [str(opportunity.engagement_manager_email)])
+    made = [sheet]
 
     estimate = CostEstimate(
         opportunity_id=opportunity.id, revenue=opportunity.amount, currency=opportunity.currency
@@ -149,23 +120,17 @@ def cost_estimate(opportunity: Opportunity) -> list[Artifact]:
         made.append(
             ensure_issue(
                 settings.planning_project,
-                ArtifactKind.TA_REVIEW_ISSUE,
+                Kind.TA_REVIEW_ISSUE,
                 opportunity.id,
                 f"TA review: {opportunity.sow_number} {opportunity.account.name}",
                 ta_review_description(opportunity, sheet),
             )
         )
-    ensure_opportunity_fields(
-        opportunity.id,
-        {
-            "Cost_Estimate_Link__c": sheet.url,
-            "PS_TA_Review_Required__c": needs_review,
-        },
-    )
+    ensure_cost_estimate_linked(opportunity.id, sheet, needs_review)
     return made
 
 
-def ta_review_description(opportunity: Opportunity, sheet: Artifact) -> str:
+def ta_review_description(opportunity: Opportunity, sheet: Ref) -> str:
     return (
         f"The estimate for **{opportunity.name}** ({opportunity.account.name}) is "
         f"{opportunity.amount:,.0f} {opportunity.currency}: over the $50k threshold, so a "
@@ -190,7 +155,7 @@ def propose_staffing(opportunity: Opportunity, excluded: Collection[str] = ()) -
 
 
 def decide_staffing(
-    opportunity: Opportunity, need: StaffingNeed, made: list[Artifact]
+    opportunity: Opportunity, need: StaffingNeed, made: list[Ref]
 ) -> StaffingDecision:
     """Propose, and ask the coordinator; a rejection is posted and the next proposal leaves the
     rejected people out, until the coordinator approves one (or nobody is left)."""
@@ -237,7 +202,7 @@ def _attempt_part(attempt: int, prefix: str = "") -> str | None:
     return f"{prefix}{flow_run.get_id()}-{attempt}"
 
 
-def post_proposal(opportunity: Opportunity, proposal: Recommendation, attempt: int = 1) -> Artifact:
+def post_proposal(opportunity: Opportunity, proposal: Recommendation, attempt: int = 1) -> Ref:
     """Post the proposal and its reasoning to #ps_planning, and show it in the UI."""
     create_table_artifact(
         key=f"staffing-{opportunity.id.lower()}",
@@ -248,7 +213,7 @@ def post_proposal(opportunity: Opportunity, proposal: Recommendation, attempt: i
     return ensure_message(
         systems().settings.planning_channel,
         proposal.summary(),
-        ArtifactKind.STAFFING_PROPOSAL,
+        Kind.STAFFING_PROPOSAL,
         opportunity.id,
         part=_attempt_part(attempt),
         payload={"window": f"{need.start} to {need.end}"},
@@ -262,7 +227,7 @@ def follow_moved_dates(
     since (None when they did not). A window the coordinator left as proposed follows the
     opportunity; one they changed is theirs."""
     channel = find_channel(systems().settings.planning_channel)
-    proposed = find_message(channel, ArtifactKind.STAFFING_PROPOSAL, opportunity.id)
+    proposed = find_message(channel, Kind.STAFFING_PROPOSAL, opportunity.id)
     window = proposed.payload.get("window") if proposed is not None else None
     now = f"{need.start} to {need.end}"
     if window is None or window == now:
@@ -386,26 +351,20 @@ def recorded_decision(opportunity: Opportunity) -> StaffingDecision | None:
     """The coordinator's approval recorded in #ps_planning, or None. Once they decided nothing is
     proposed again (a rejection is recorded per run: the next run proposes anew)."""
     channel = find_channel(systems().settings.planning_channel)
-    recorded = find_message(channel, ArtifactKind.STAFFING_DECISION, opportunity.id)
+    recorded = find_message(channel, Kind.STAFFING_DECISION, opportunity.id)
     return StaffingDecision.from_payload(recorded.payload) if recorded is not None else None
 
 
 def book_staffing(
     opportunity: Opportunity, decision: StaffingDecision, need: StaffingNeed
-) -> list[Artifact]:
+) -> list[Ref]:
     """A soft allocation (holds nobody, not in the forecast) of each PSE over the decided window on
     the Mavenlink project in status Prospect, created here without dates if absent. A partner is
     booked through its contract, not in Kantata."""
     workspace = ensure_workspace(opportunity, PROSPECT)
+    start, end, hours = decision.booking(need)
     bookings = [
-        ensure_soft_booking(
-            workspace.id or "",
-            opportunity.id,
-            email,
-            decision.start or need.start,
-            decision.end or need.end,
-            decision.hours_per_day or need.hours_per_day,
-        )
+        ensure_soft_booking(workspace.id, opportunity.id, email, start, end, hours)
         for email in decision.pses
     ]
     return [workspace, *bookings]
@@ -413,7 +372,7 @@ def book_staffing(
 
 def post_decision(
     opportunity: Opportunity, decision: StaffingDecision, moved_from: str | None = None
-) -> Artifact:
+) -> Ref:
     start, end = decision.start, decision.end
     window = f" from {start} to {end}" if start and end else ""
     text = (
@@ -434,15 +393,13 @@ def post_decision(
     return ensure_message(
         systems().settings.planning_channel,
         text,
-        ArtifactKind.STAFFING_DECISION,
+        Kind.STAFFING_DECISION,
         opportunity.id,
         payload=decision.payload(),
     )
 
 
-def post_rejection(
-    opportunity: Opportunity, decision: StaffingDecision, attempt: int = 1
-) -> Artifact:
+def post_rejection(opportunity: Opportunity, decision: StaffingDecision, attempt: int = 1) -> Ref:
     text = (
         f"Staffing proposal for *{slack_text(opportunity.name)}* "
         f"({slack_text(opportunity.account.name)}) rejected by {slack_text(decision.approver)}: "
@@ -453,7 +410,7 @@ def post_rejection(
     return ensure_message(
         systems().settings.planning_channel,
         text,
-        ArtifactKind.STAFFING_DECISION,
+        Kind.STAFFING_DECISION,
         opportunity.id,
         part=_attempt_part(attempt, "rejected-"),
         payload=decision.payload(),

@@ -17,10 +17,10 @@ from prefect import flow
 from prefect.states import Completed, State
 
 from core.events import Phase
-from engagement.artifacts import Artifact
-from engagement.keys import ArtifactKind
+from engagement.keys import Kind
 from engagement.lifecycle import NotReady
 from engagement.models import Opportunity
+from engagement.refs import Ref
 from engagement.slugs import slack_text
 from flows.guard import phase_run
 from flows.reporting import publish_summary
@@ -65,16 +65,16 @@ def run_release(opportunity_id: str) -> State[Any]:
             "a release",
             [f"StageName is {opportunity.stage!r}: the deal is on, nothing is released"],
         )
-    made: list[Artifact] = []
+    made: list[Ref] = []
     workspace = find_workspace(opportunity.id)
     if workspace is not None:
-        made.extend(ensure_bookings_released(workspace.id or "", opportunity.id))
+        made.extend(ensure_bookings_released(workspace.id, opportunity.id))
         if lost:
-            ensure_workspace_status(workspace.id or "", CANCELLED)
+            ensure_workspace_status(workspace.id, CANCELLED)
             made.append(workspace)
     if lost and (
         review := ensure_issue_closed(
-            settings.planning_project, ArtifactKind.TA_REVIEW_ISSUE, opportunity.id
+            settings.planning_project, Kind.TA_REVIEW_ISSUE, opportunity.id
         )
     ):
         made.append(review)
@@ -92,13 +92,13 @@ def run_release(opportunity_id: str) -> State[Any]:
     return Completed(message=f"Released: {released} soft bookings ({opportunity.stage})")
 
 
-def announce_release(opportunity: Opportunity, made: list[Artifact]) -> Artifact:
+def announce_release(opportunity: Opportunity, made: list[Ref]) -> Ref:
     listed = "\n".join(f"• {slack_text(a.kind)}: {slack_text(a.name)}" for a in made)
     return ensure_message(
         systems().settings.planning_channel,
         f"*{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) is now "
         f"{slack_text(opportunity.stage)}. Released:\n{listed}",
-        ArtifactKind.ENGAGEMENT_RELEASED,
+        Kind.ENGAGEMENT_RELEASED,
         opportunity.id,
         part=opportunity.stage,  # a withdrawal, then the loss: each told once
     )

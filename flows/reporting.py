@@ -8,20 +8,18 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from core.events import PHASE_COMPLETED, Phase, event_kwargs
-from engagement.artifacts import Artifact
 from engagement.models import Opportunity
+from engagement.refs import Ref
 
 
-def publish_summary(
-    phase: str, opportunity: Opportunity, made: list[Artifact], waiting: str
-) -> None:
+def publish_summary(phase: str, opportunity: Opportunity, made: list[Ref], waiting: str) -> None:
     """A table of every object with its link, created now or already there, and what comes next."""
     create_table_artifact(
         key=f"{phase}-{opportunity.id.lower()}",
-        table=[artifact.row() for artifact in made],
+        table=[ref.row() for ref in made],
         description=f"{phase} · {opportunity.account.name} · {opportunity.name}",
     )
-    created = sum(artifact.created for artifact in made)
+    created = sum(ref.created for ref in made)
     create_markdown_artifact(
         key=f"{phase}-status-{opportunity.id.lower()}",
         markdown=(

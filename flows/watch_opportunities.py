@@ -10,7 +10,7 @@ seen. The watermark advances only after the events are out, so a crash never los
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
@@ -49,7 +49,7 @@ def poll(
     demo serves (psflow/serve.py), which runs it without a flow run each time."""
     settings = systems().settings
     stored = Variable.get(WATERMARK, default=None)
-    watermark = datetime.fromisoformat(stored) if stored else datetime.now(UTC)
+    watermark = datetime.fromisoformat(stored) if stored else systems().clock().now()
     changes = find(watermark - timedelta(seconds=overlap_seconds))
 
     emitted = 0

@@ -750,10 +750,9 @@ def sow_link(sow_number: str) -> str:
 
 
 def acme_group() -> tuple[str, str]:
-    """Acme's GitLab subgroup (path, name) as psflow named it for the 2025 engagement."""
-    from engagement.keys import gitlab_group_name, gitlab_group_path
-
-    return gitlab_group_path(ACME.id, ACME.name), gitlab_group_name(ACME.id, ACME.name)
+    """Acme's GitLab subgroup (path, name) as psflow named it for the 2025 engagement (written out:
+    the sandbox does not import psflow; a unit test holds it to engagement.keys)."""
+    return "acme-corporation-8sl9u7a1", "Acme Corporation - 8sl9u7a1"
 
 
 def acme_project_path() -> str:

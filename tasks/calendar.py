@@ -14,12 +14,12 @@ import zoneinfo
 from datetime import datetime
 from typing import Any
 
-from engagement.artifacts import Artifact
-from engagement.keys import ArtifactKind, calendar_event_id, natural_key
+from engagement.keys import Kind, calendar_event_id, natural_key
+from engagement.models import addresses
+from engagement.refs import Ref
 from engagement.slugs import one_line
 from tasks.calls import PermanentError, calling, outside_task
 from tasks.clients import systems
-from tasks.gmail import addresses
 
 SYSTEM = "Google Calendar"
 CALENDAR = "primary"  # the calendar of the mailbox the Google connection acts as
@@ -44,7 +44,7 @@ def _when(moment: datetime, zone: zoneinfo.ZoneInfo, time_zone: str) -> dict[str
 
 
 def _event_body(
-    kind: ArtifactKind,
+    kind: Kind,
     record_id: str,
     summary: str,
     description: str,
@@ -122,7 +122,7 @@ def _restore(body: dict[str, Any], what: str) -> dict[str, Any]:
 
 @outside_task("schedule {kind}")
 def ensure_event(
-    kind: ArtifactKind,
+    kind: Kind,
     record_id: str,
     summary: str,
     description: str,
@@ -131,7 +131,7 @@ def ensure_event(
     attendees: list[str],
     time_zone: str,
     part: str | None = None,
-) -> Artifact:
+) -> Ref:
     """The meeting of `kind` for the record on the PS calendar, with invitations sent to the
     attendees; created unless the event with its key exists. An existing event is left as it
     is (people may have moved it); one that was deleted is restored with today's details.
@@ -142,7 +142,7 @@ def ensure_event(
         time_zone: an IANA name, e.g. "America/New_York"; the event is shown in it.
 
     Returns:
-        The event as an Artifact: id its event id, url its htmlLink; created False when it was
+        The event as an Ref: id its event id, url its htmlLink; created False when it was
         already there (a restored event counts as created: the invitations went out again).
 
     Raises:
@@ -150,7 +150,7 @@ def ensure_event(
             after the start, or an attendee that is not a bare address; nothing is written.
 
     Example:
-        >>> ensure_event(ArtifactKind.ALIGNMENT_MEETING, "006Dn0000000002IAA",
+        >>> ensure_event(Kind.ALIGNMENT_MEETING, "006Dn0000000002IAA",
         ...              "Acme – internal alignment", "Agenda: ...", start, end,
         ...              ["marcus.webb@northwind.example"], "America/New_York")  # doctest: +SKIP
     """
@@ -170,7 +170,7 @@ def ensure_event(
     if event.get("status") == CANCELLED:
         event, created = _restore(body, what), True
     local_start = datetime.fromisoformat(body["start"]["dateTime"]).astimezone(_zone(time_zone))
-    return Artifact(
+    return Ref(
         system=SYSTEM,
         kind=kind.value.replace("-", " "),
         name=f"{event.get('summary', body['summary'])} ({local_start:%Y-%m-%d %H:%M} {time_zone})",

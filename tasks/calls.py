@@ -128,7 +128,7 @@ def _run_name(template: str) -> Callable[[], str]:
 
 
 def _words(value: Any) -> str:
-    """A parameter as a run's name shows it: an artifact kind in the handbook's words, a list
+    """A parameter as a run's name shows it: a kind in the handbook's words, a list
     joined, anything long cut short."""
     if isinstance(value, StrEnum):
         text = value.value.replace("-", " ")
@@ -154,9 +154,9 @@ def _told(fn: Callable[P, R]) -> Callable[P, R]:
 
 def outcome(result: Any) -> str | None:
     """One line of what a task's result says it did, or None when it says nothing."""
-    from engagement.artifacts import Artifact
+    from engagement.refs import Ref
 
-    if isinstance(result, Artifact):
+    if isinstance(result, Ref):
         verb = "Created" if result.created else "Found"
         return f"{verb} {result.kind} {result.name!r}: {result.url or 'no link'}"
     if isinstance(result, bool):

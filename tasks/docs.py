@@ -1,8 +1,9 @@
-"""Google Docs tasks: read a template document's text.
+"""Google Docs: a template document's text.
 
-E-mail templates are Google Docs in the templates folder (found by `tasks.drive.find_template`),
-so the PS team edits the wording in Docs and psflow reads it at send time; the text is turned
-into an e-mail by `engagement.templates`.
+E-mail and issue templates are Google Docs (found as `PsflowSettings.templates` names them,
+`tasks.drive.template_id`), so the PS team edits the wording in Docs. The tasks that write from a
+template (`ensure_email`, `ensure_issue`) read it only when what they make is missing; the text is
+filled in by `engagement.templates`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tasks.calls import calling, read_task
+from tasks.calls import calling
 from tasks.clients import systems
-from tasks.drive import find_template
+from tasks.drive import template_id
 
 SYSTEM = "Google Docs"
 # Docs writes a line break typed with Shift+Enter inside a paragraph as a vertical tab.
@@ -42,19 +43,18 @@ def paragraph_texts(document: Mapping[str, Any]) -> list[str]:
     return texts
 
 
-@read_task("read template {template_key}")
-def get_template_paragraphs(template_key: str) -> list[str]:
+def template_paragraphs(template_key: str) -> list[str]:
     """The paragraphs of the template document `template_key` (e.g. "initiation-email"): found
-    as `PsflowSettings.templates` names it (`tasks.drive.find_template`), then read with Docs.
+    as `PsflowSettings.templates` names it (`tasks.drive.template_id`), then read with Docs.
 
     Raises:
         PermanentError: when the template is not found, or is not a Google Doc.
 
     Example:
-        >>> get_template_paragraphs("initiation-email")[0]  # doctest: +SKIP
+        >>> template_paragraphs("initiation-email")[0]  # doctest: +SKIP
         'Subject: Welcome to {{company}} Professional Services – {{sow_number}}'
     """
-    document_id = find_template.fn(template_key)
+    document_id = template_id(template_key)
     with calling(SYSTEM, f"template {template_key!r} (document {document_id})"):
         document = systems().docs().documents().get(documentId=document_id).execute()
     return paragraph_texts(document)

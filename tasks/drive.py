@@ -1,4 +1,4 @@
-"""Google Drive tasks: find folders and templates, and make an engagement's folders and copies once.
+"""Google Drive tasks: find templates, and make an engagement's copies (and their folders) once.
 
 Everything psflow creates in Drive carries its natural key in `appProperties` (`psflow_key`, see
 engagement/keys.py); every create is preceded by ONE `files.list` for that key, so a retried or
@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from engagement.artifacts import Artifact
-from engagement.keys import ArtifactKind, drive_app_properties, drive_key_query
+from engagement.keys import Folder, Kind, drive_app_properties, drive_key_query
 from engagement.models import email_address
+from engagement.refs import Ref
 from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import systems
 
@@ -33,7 +33,7 @@ _FILE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
 ROLES = ("reader", "commenter", "writer", "fileOrganizer", "organizer", "owner")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 SHARED_ROLES = ("reader", "commenter", "writer")  # what psflow grants; never ownership
-_LABELS = {ArtifactKind.SOW_FOLDER: "SOW folder"}
+_LABELS = {Kind.SOW_FOLDER: "SOW folder"}
 
 
 def quoted(text: str) -> str:
@@ -41,8 +41,8 @@ def quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def label(kind: ArtifactKind) -> str:
-    """The handbook's word for an artifact kind: "cost estimate", "SOW folder"."""
+def label(kind: Kind) -> str:
+    """The handbook's word for a kind: "cost estimate", "SOW folder"."""
     return _LABELS.get(kind, kind.value.replace("-", " "))
 
 
@@ -69,9 +69,7 @@ def find_file(query: str, what: str) -> dict[str, Any]:
     return files[0]
 
 
-def find_by_key(
-    kind: ArtifactKind, record_id: str, part: str | None, what: str
-) -> dict[str, Any] | None:
+def find_by_key(kind: Kind, record_id: str, part: str | None, what: str) -> dict[str, Any] | None:
     """The live file carrying the natural key, or None (one files.list request). Should a copy
     made by hand carry the key too, the oldest one, which psflow made, is the engagement's."""
     query = f"{drive_key_query(kind, record_id, part)} and trashed = false"
@@ -87,8 +85,8 @@ def find_by_key(
     return files[0] if files else None
 
 
-def _artifact(kind: ArtifactKind, file: dict[str, Any], created: bool) -> Artifact:
-    return Artifact(
+def _ref(kind: Kind, file: dict[str, Any], created: bool) -> Ref:
+    return Ref(
         system=SYSTEM,
         kind=label(kind),
         name=file["name"],
@@ -99,10 +97,10 @@ def _artifact(kind: ArtifactKind, file: dict[str, Any], created: bool) -> Artifa
 
 
 @read_task("find {kind}")
-def find_keyed_file(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
+def find_keyed_file(kind: Kind, record_id: str, part: str | None = None) -> Ref | None:
     """The file psflow made for this key, or None (one request)."""
     file = find_by_key(kind, record_id, part, f"{label(kind)} of {record_id}")
-    return None if file is None else _artifact(kind, file, created=False)
+    return None if file is None else _ref(kind, file, created=False)
 
 
 def _folder_query(name: str, parent_id: str | None) -> str:
@@ -110,15 +108,11 @@ def _folder_query(name: str, parent_id: str | None) -> str:
     return query if parent_id is None else f"{query} and {quoted(parent_id)} in parents"
 
 
-@read_task("find folder {name}")
 def find_folder(name: str, parent_id: str | None = None) -> str:
     """The id of the folder called exactly `name` (in `parent_id` when given).
 
     Raises:
         PermanentError: naming the folder when there is none, or several, of that name.
-
-    Example:
-        >>> templates_id = find_folder("PS Templates")  # doctest: +SKIP
     """
     where = "" if parent_id is None else f" in folder {parent_id}"
     return str(find_file(_folder_query(name, parent_id), f"folder {name!r}{where}")["id"])
@@ -155,69 +149,66 @@ def template_id(template_key: str) -> str:
     return str(find_file(query, what)["id"])
 
 
-@read_task("find template {template_key}")
-def find_template(template_key: str) -> str:
-    """The file id of a psflow template, e.g. "cost-estimate", as `PsflowSettings.templates`
-    names it: a file name in the templates folder, or a file id.
-
-    Raises:
-        PermanentError: naming the template, where it was looked for and the setting to fix.
-
-    Example:
-        >>> find_template("cost-estimate")  # doctest: +SKIP
-        '1a2b...'
-    """
-    return template_id(template_key)
-
-
-@outside_task("create {kind} {name}")
-def ensure_folder(kind: ArtifactKind, record_id: str, name: str, parent_id: str) -> Artifact:
-    """The folder of `kind` for the record (Account or Opportunity id), created in `parent_id`
-    named `name` unless a folder with its natural key exists (wherever a person moved it).
-
-    Example:
-        >>> ensure_folder(ArtifactKind.SOW_FOLDER, "006Dn0000000002IAA", "SOW-2026-041",
-        ...               customer_folder_id)  # doctest: +SKIP
-    """
-    what = f"{label(kind)} {name!r}"
-    found = find_by_key(kind, record_id, None, what)
+def _ensure_folder(folder: Folder, parent_id: str) -> str:
+    """The folder's id: found by its natural key wherever a person moved it, made in `parent_id`
+    when missing."""
+    what = f"{label(folder.kind)} {folder.name!r}"
+    found = find_by_key(folder.kind, folder.record_id, None, what)
     if found is not None:
-        return _artifact(kind, found, created=False)
+        return str(found["id"])
     body = {
-        "name": name,
+        "name": folder.name,
         "mimeType": FOLDER,
         "parents": [parent_id],
-        "appProperties": drive_app_properties(kind, record_id),
+        "appProperties": drive_app_properties(folder.kind, folder.record_id),
     }
     with calling(SYSTEM, f"creation of {what}"):
-        folder = systems().drive().files().create(body=body, fields=FILE_FIELDS).execute()
-    return _artifact(kind, folder, created=True)
+        return str(systems().drive().files().create(body=body, fields="id").execute()["id"])
+
+
+def _folder_id(folders: Sequence[Folder]) -> str:
+    """The id of the last of `folders`, each made in the one before it when missing, the first
+    in the engagements folder (`PsflowSettings.engagements_folder`)."""
+    root = systems().settings.engagements_folder
+    parent = str(
+        find_file(
+            _folder_query(root, None),
+            f"folder {root!r} (setting PsflowSettings.engagements_folder)",
+        )["id"]
+    )
+    for folder in folders:
+        parent = _ensure_folder(folder, parent)
+    return parent
 
 
 @outside_task("copy {kind}")
 def ensure_copy(
     template_key: str,
-    kind: ArtifactKind,
+    kind: Kind,
     record_id: str,
     name: str,
-    folder_id: str,
+    folders: Sequence[Folder],
     part: str | None = None,
-) -> Artifact:
-    """The record's copy of a template (e.g. its cost estimate), made in `folder_id` named `name`
-    unless a file with its natural key exists. `part` tells apart several copies of one kind
-    (an acceptance request per activity code).
+) -> Ref:
+    """The record's copy of a template (e.g. its cost estimate) named `name`, unless a file with
+    its natural key exists (one request). A missing copy is made in the last of `folders` under
+    the engagements folder, each folder found by its key or made first
+    (`engagement.keys.engagement_folders`). `part` tells apart several copies of one kind (an
+    acceptance request per activity code).
 
     Raises:
-        PermanentError: naming the template and its setting when it is not found.
+        PermanentError: naming the template and its setting when it is not found, or the
+            engagements folder and its setting.
     """
     what = f"{label(kind)} {name!r}"
     found = find_by_key(kind, record_id, part, what)
     if found is not None:
-        return _artifact(kind, found, created=False)
-    source = template_id(template_key)
+        return _ref(kind, found, created=False)
+    source = template_id(template_key)  # first: a template set wrong leaves no folder behind
+    parent = _folder_id(folders)
     body = {
         "name": name,
-        "parents": [folder_id],
+        "parents": [parent],
         "appProperties": drive_app_properties(kind, record_id, part),
         "description": f"Made by psflow from the template {template_key!r}.",
     }
@@ -225,7 +216,7 @@ def ensure_copy(
         copy = (
             systems().drive().files().copy(fileId=source, body=body, fields=FILE_FIELDS).execute()
         )
-    return _artifact(kind, copy, created=True)
+    return _ref(kind, copy, created=True)
 
 
 @outside_task("share with {emails}")

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gitlab.const import AccessLevel
 from pydantic import BaseModel, ConfigDict
 
-from engagement.artifacts import Artifact
 from engagement.keys import (
-    ArtifactKind,
+    Kind,
     find_key_marker,
     gitlab_epic_title,
     gitlab_group_name,
@@ -31,15 +31,17 @@ from engagement.keys import (
     natural_key,
 )
 from engagement.models import Opportunity, email_address
+from engagement.refs import Ref
 from engagement.slugs import one_line
+from engagement.templates import Template, issue_description
 from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import systems
+from tasks.docs import template_paragraphs
 
 SYSTEM = "GitLab"
 # psflow's retry policy (tasks/calls.py) owns retries: python-gitlab would otherwise wait out a
 # 429 by itself up to 10 times per request, holding a worker and hiding the throttling.
 NO_LIBRARY_RETRIES = {"obey_rate_limit": False, "retry_transient_errors": False}
-MAINTAINER = 40  # GitLab's access level for the project owner
 GROUP_DESCRIPTION_MAX = 500  # GitLab refuses longer descriptions of a group,
 PROJECT_DESCRIPTION_MAX = 2000  # and of a project
 
@@ -106,12 +108,12 @@ def find_user(email: str) -> GitLabUser | None:
 
 
 @outside_task("create GitLab group {account_name}")
-def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
+def ensure_customer_group(account_id: str, account_name: str) -> Ref:
     """The customer's subgroup of the customers group (`PsflowSettings.customers_group`), created
     private if missing. Found by its full path, which the account id determines.
 
     Returns:
-        An Artifact whose id is the group's full path, e.g. "ps-customers/acme-corporation-1a2b3c4d".
+        A Ref whose id is the group's full path, e.g. "ps-customers/acme-corporation-1a2b3c4d".
 
     Raises:
         PermanentError: when the customers group does not exist or the token may not add to it.
@@ -145,7 +147,7 @@ def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
                 if group is None:
                     raise
                 created = False
-    return Artifact(
+    return Ref(
         system=SYSTEM,
         kind="customer group",
         name=group.full_name,
@@ -156,12 +158,12 @@ def ensure_customer_group(account_id: str, account_name: str) -> Artifact:
 
 
 @outside_task("create GitLab project")
-def ensure_project(group_full_path: str, opportunity: Opportunity) -> Artifact:
+def ensure_project(group_full_path: str, opportunity: Opportunity) -> Ref:
     """The opportunity's PS project in the customer group, created private if missing. Found by
     its full path, which the opportunity id determines.
 
     Returns:
-        An Artifact whose id is the project's full path.
+        A Ref whose id is the project's full path.
 
     Raises:
         PermanentError: when the group does not exist or the token may not create projects in it.
@@ -187,7 +189,7 @@ def ensure_project(group_full_path: str, opportunity: Opportunity) -> Artifact:
                 ),
             }
             project = gl.projects.create(data, **NO_LIBRARY_RETRIES)
-    return Artifact(
+    return Ref(
         system=SYSTEM,
         kind="project",
         name=project.name_with_namespace,
@@ -198,18 +200,18 @@ def ensure_project(group_full_path: str, opportunity: Opportunity) -> Artifact:
 
 
 @outside_task("create customer epic")
-def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Artifact:
+def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Ref:
     """The customer epic "<SOW#> <Customer>" of the opportunity in the customer group, created
     if missing. Found by the opportunity's label and the key marker in its description.
 
     Returns:
-        An Artifact whose id is the epic's iid, as text.
+        A Ref whose id is the epic's reference, "<group full path>&<iid>".
 
     Raises:
         ValueError: when the opportunity has no SOW number (the epic is named after it).
         PermanentError: when the group does not exist or has no epics (a Premium feature).
     """
-    kind = ArtifactKind.CUSTOMER_EPIC
+    kind = Kind.CUSTOMER_EPIC
     key = natural_key(kind, opportunity.id)
     labels = gitlab_labels(kind, opportunity.id)
     title = gitlab_epic_title(opportunity.sow_number or "", opportunity.account.name)
@@ -234,14 +236,16 @@ def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Artifact:
     return _numbered(kind, f"{group_full_path}&{epic.iid}", epic, created)
 
 
-def _epic(group_full_path: str, iid: int) -> Any:
-    """The epic (its global id is what an issue is put in it by)."""
-    with calling(SYSTEM, f"epic &{iid} of group {group_full_path}"):
+def _epic(reference: str) -> Any:
+    """The epic of a reference "<group full path>&<iid>" (its global id is what an issue is put
+    in it by)."""
+    group_full_path, _, iid = reference.rpartition("&")
+    with calling(SYSTEM, f"epic {reference}"):
         group = systems().gitlab().groups.get(group_full_path, lazy=True)
-        return group.epics.get(iid, **NO_LIBRARY_RETRIES)
+        return group.epics.get(int(iid), **NO_LIBRARY_RETRIES)
 
 
-def _find_issue(project_path: str, kind: ArtifactKind, key: str, opportunity_id: str) -> Any:
+def _find_issue(project_path: str, kind: Kind, key: str, opportunity_id: str) -> Any:
     """The issue carrying `key`, or None: one page filtered by the key's labels."""
     # lazy: no request for the project itself; an unknown path fails the list below with a 404
     project = systems().gitlab().projects.get(project_path, lazy=True)
@@ -254,14 +258,14 @@ def _find_issue(project_path: str, kind: ArtifactKind, key: str, opportunity_id:
     return next((i for i in candidates if find_key_marker(i.description) == key), None)
 
 
-def _numbered(kind: ArtifactKind, reference: str, item: Any, created: bool) -> Artifact:
-    """An epic or issue as an Artifact, named by its reference ("group&iid", "project#iid")."""
-    return Artifact(
+def _numbered(kind: Kind, reference: str, item: Any, created: bool) -> Ref:
+    """An epic or issue as a Ref: its id is GitLab's reference to it ("group&iid", "project#iid")."""
+    return Ref(
         system=SYSTEM,
         kind=kind.value.replace("-", " "),
         name=f"{reference} {item.title}",
         url=item.web_url,
-        id=str(item.iid),
+        id=reference,
         created=created,
     )
 
@@ -269,11 +273,11 @@ def _numbered(kind: ArtifactKind, reference: str, item: Any, created: bool) -> A
 @read_task("find {kind}")
 def find_issue(
     project_path: str,
-    kind: ArtifactKind,
+    kind: Kind,
     opportunity_id: str,
     part: str | None = None,
     in_an_epic: bool = False,
-) -> Artifact | None:
+) -> Ref | None:
     """The issue of (kind, opportunity, part) in the project, or None: when it is missing, or
     (`in_an_epic`) in no epic, which `ensure_issue` then makes or repairs. One request.
 
@@ -288,7 +292,7 @@ def find_issue(
 
 @read_task("read labels of the {kind}")
 def find_issue_labels(
-    project_path: str, kind: ArtifactKind, opportunity_id: str, part: str | None = None
+    project_path: str, kind: Kind, opportunity_id: str, part: str | None = None
 ) -> tuple[str, ...] | None:
     """The labels of the issue of (kind, opportunity, part), or None when there is no such issue
     (e.g. a reviewer's approval label on the TA review). One request."""
@@ -300,8 +304,8 @@ def find_issue_labels(
 
 @outside_task("close the {kind}")
 def ensure_issue_closed(
-    project_path: str, kind: ArtifactKind, opportunity_id: str, part: str | None = None
-) -> Artifact | None:
+    project_path: str, kind: Kind, opportunity_id: str, part: str | None = None
+) -> Ref | None:
     """The issue of (kind, opportunity, part) closed, if there is one and it is open.
 
     Returns:
@@ -322,26 +326,28 @@ def ensure_issue_closed(
 @outside_task("create {kind}: {title}")
 def ensure_issue(
     project_path: str,
-    kind: ArtifactKind,
+    kind: Kind,
     opportunity_id: str,
     title: str,
-    description: str,
+    description: str | Template,
     labels: Sequence[str] = (),
     part: str | None = None,
-    epic: tuple[str, int] | None = None,
+    epic: str | None = None,
     assignee_ids: Sequence[int] = (),
-) -> Artifact:
+) -> Ref:
     """The issue of (kind, opportunity, part) in the project `project_path`, created if missing.
 
     Args:
         project_path: the project's full path, e.g. "ps-customers/ps-planning".
+        description: the text, or a template document read only when the issue is missing
+            (`engagement.templates.issue_description`).
         labels: more labels besides the opportunity's and the kind's (which win a shared scope).
         part: tells apart several issues of one kind and opportunity (an activity code...).
-        epic: (group full path, epic iid): the issue is created in that epic; an issue found in
-            no epic is added to it (once: a re-run sees it there). An issue someone moved to
-            another epic stays where they put it.
-        assignee_ids: who a NEW issue is assigned to; a found issue keeps its assignees (see
-            `ensure_issue_assignees`).
+        epic: the epic's reference, "<group full path>&<iid>" (`ensure_epic`'s id): the issue is
+            created in that epic; an issue found in no epic is added to it (once: a re-run sees
+            it there). An issue someone moved to another epic stays where they put it.
+        assignee_ids: who a NEW issue is assigned to; a found issue keeps its assignees (people
+            may have handed it on).
 
     Raises:
         PermanentError: when the project or the epic does not exist, or the token may not file
@@ -353,6 +359,9 @@ def ensure_issue(
         issue = _find_issue(project_path, kind, key, opportunity_id)
         created = issue is None
         if issue is None:
+            if isinstance(description, Template):
+                paragraphs = template_paragraphs(description.key)
+                description = issue_description(paragraphs, description.values)
             data: dict[str, Any] = {
                 "title": title,
                 "description": f"{description}\n\n{gitlab_key_marker(key)}",
@@ -362,44 +371,22 @@ def ensure_issue(
             if assignee_ids:
                 data["assignee_ids"] = list(assignee_ids)
             if epic is not None:  # in the same request: no window where it is outside the epic
-                data["epic_id"] = _epic(*epic).id
+                data["epic_id"] = _epic(epic).id
             project = systems().gitlab().projects.get(project_path, lazy=True)
             issue = project.issues.create(data, **NO_LIBRARY_RETRIES)
         elif epic is not None and not issue.attributes.get("epic"):
-            in_epic = _epic(*epic)
-            with calling(SYSTEM, f"adding issue {project_path}#{issue.iid} to epic &{epic[1]}"):
+            in_epic = _epic(epic)
+            with calling(SYSTEM, f"adding issue {project_path}#{issue.iid} to epic {epic}"):
                 in_epic.issues.create({"issue_id": issue.id}, **NO_LIBRARY_RETRIES)
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created)
 
 
-@outside_task("assign issue #{iid}")
-def ensure_issue_assignees(project_path: str, iid: int, user_ids: Sequence[int]) -> bool:
-    """Make exactly `user_ids` the assignees of issue `iid`; True when that took a write.
-
-    Raises:
-        PermanentError: when the issue does not exist, or GitLab kept fewer assignees than asked
-            (an unknown user id, or a Free plan, which allows one assignee per issue).
-    """
-    what = f"assignees of issue {project_path}#{iid}"
-    wanted = set(user_ids)
-    project = systems().gitlab().projects.get(project_path, lazy=True)
-    with calling(SYSTEM, what):
-        issue = project.issues.get(iid, **NO_LIBRARY_RETRIES)
-        if {a["id"] for a in issue.assignees} == wanted:
-            return False
-        issue.assignee_ids = sorted(wanted)
-        issue.save(**NO_LIBRARY_RETRIES)  # the object takes the server's answer
-    kept = {a["id"] for a in issue.assignees}
-    if kept != wanted:
-        detail = f"asked for users {sorted(wanted)}, GitLab kept {sorted(kept)}"
-        raise PermanentError(SYSTEM, what, f"{detail}: unknown users, or one assignee on Free")
-    return True
-
-
 @outside_task("add GitLab project member {user_id}")
-def ensure_project_member(project_full_path: str, user_id: int, access_level: int) -> bool:
-    """Give the user at least `access_level` (e.g. MAINTAINER) on the project; True when that
-    took a write. A membership inherited from a group at that level or above is enough.
+def ensure_project_member(
+    project_full_path: str, user_id: int, access_level: AccessLevel = AccessLevel.MAINTAINER
+) -> bool:
+    """Give the user at least `access_level` on the project (a maintainer unless told); True when
+    that took a write. A membership inherited from a group at that level or above is enough.
 
     Raises:
         PermanentError: when the project or the user does not exist, or the token may not manage
@@ -413,9 +400,9 @@ def ensure_project_member(project_full_path: str, user_id: int, access_level: in
             return False
         direct = _found(project.members, user_id) if member is not None else None
         if direct is None:  # a project membership may rise above an inherited one
-            data = {"user_id": user_id, "access_level": access_level}
+            data = {"user_id": user_id, "access_level": int(access_level)}
             project.members.create(data, **NO_LIBRARY_RETRIES)
         else:
-            direct.access_level = access_level
+            direct.access_level = int(access_level)
             direct.save(**NO_LIBRARY_RETRIES)
     return True

@@ -21,18 +21,19 @@ from __future__ import annotations
 import base64
 import email.policy
 import unicodedata
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
-from engagement.artifacts import Artifact
-from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id, natural_key
-from engagement.models import email_address
+from engagement.keys import Kind, gmail_key_marker, gmail_message_id, natural_key
+from engagement.models import addresses
+from engagement.refs import Ref
 from engagement.slugs import one_line
+from engagement.templates import Email, Template, email_from_template
 from tasks.calls import calling, outside_task, read_task
 from tasks.clients import systems
+from tasks.docs import template_paragraphs
 
 SYSTEM = "Gmail"
 USER = "me"  # the mailbox the Google connection acts as: the PS team's
@@ -46,23 +47,6 @@ DRAFT_MEMORY = timedelta(hours=1)
 # Sent mail matching the key is read at most this far; the oldest is psflow's own message (a
 # later match is a reply or forward from the mailbox that quotes it).
 MAX_MATCHES = 50
-
-
-def addresses(field: str, values: Iterable[str]) -> list[str]:
-    """Each address validated (see `engagement.models.email_address`), duplicates dropped.
-
-    Raises:
-        ValueError: naming the field, the position and the address that is not a bare address.
-    """
-    valid: list[str] = []
-    for position, value in enumerate(values):
-        try:
-            address = email_address(value)
-        except ValueError as error:
-            raise ValueError(f"{field}[{position}] {value!r}: {error}") from None
-        if address.casefold() not in {known.casefold() for known in valid}:
-            valid.append(address)
-    return valid
 
 
 def _subject(subject: str) -> str:
@@ -133,13 +117,13 @@ def _mailbox_address() -> str:
     return str(profile["emailAddress"])
 
 
-def _message_id(sender: str | None, kind: ArtifactKind, record_id: str, part: str | None) -> str:
+def _message_id(sender: str | None, kind: Kind, record_id: str, part: str | None) -> str:
     domain = sender.rpartition("@")[2] if sender else FALLBACK_DOMAIN
     return gmail_message_id(kind, record_id, domain, part)
 
 
 @read_task("find {kind}")
-def find_email(kind: ArtifactKind, record_id: str, part: str | None = None) -> Artifact | None:
+def find_email(kind: Kind, record_id: str, part: str | None = None) -> Ref | None:
     """psflow's sent e-mail of (kind, record_id, part), or None (one search when it was sent).
 
     For an e-mail whose text costs reads to make (a template): found first, it is not needed."""
@@ -147,21 +131,20 @@ def find_email(kind: ArtifactKind, record_id: str, part: str | None = None) -> A
     found = _find_sent(marker, _message_id(_sender(), kind, record_id, part))
     if found is None:
         return None
-    return Artifact(system=SYSTEM, kind=_label(kind), name=_label(kind), id=found, created=False)
+    return Ref(system=SYSTEM, kind=_label(kind), name=_label(kind), id=found, created=False)
 
 
 @outside_task("send {kind}")
 def ensure_email(
-    kind: ArtifactKind,
+    kind: Kind,
     record_id: str,
     to: list[str],
     cc: list[str],
-    subject: str,
-    body: str,
+    email: Email | Template,
     part: str | None = None,
     reply_to: str | None = None,
     on_behalf_of: str | None = None,
-) -> Artifact:
+) -> Ref:
     """Send an e-mail from the PS mailbox once per natural key (kind, record_id, part): when the
     sent mail already holds it, nothing is sent (whatever the subject or body say now).
 
@@ -173,19 +156,20 @@ def ensure_email(
         cc: copied addresses, e.g. the PS Ops Manager on the sign-off.
         reply_to: where answers go, when not the PS mailbox (the person it is sent for).
         on_behalf_of: the name shown as the sender: "<name> via <mailbox>" (a person's name).
-        subject: one line of text (see `engagement.templates.email_from_template`).
-        body: plain text.
+        email: the subject (one line) and plain-text body, or a template document read only
+            when the e-mail was not sent yet (`engagement.templates.email_from_template`).
 
     Returns:
-        The e-mail as an Artifact: id its Gmail message id, no url (the Gmail API gives none).
+        The e-mail as a Ref: id its Gmail message id (its draft's, in the moment after sending
+        while Gmail's search does not show it yet), no url (the Gmail API gives none).
 
     Raises:
         ValueError: naming the field, when an address is not a bare address or the subject is
             not one line; nothing is sent.
 
     Example:
-        >>> ensure_email(ArtifactKind.INITIATION_EMAIL, "006Dn0000000002IAA",
-        ...              ["dana@acme.example"], [], "Welcome", "Dear Dana, ...")  # doctest: +SKIP
+        >>> ensure_email(Kind.INITIATION_EMAIL, "006Dn0000000002IAA", ["dana@acme.example"], [],
+        ...              Email(subject="Welcome", body="Dear Dana, ..."))  # doctest: +SKIP
     """
     recipients = addresses("to", to)
     if not recipients:
@@ -193,16 +177,21 @@ def ensure_email(
     to_keys = {address.casefold() for address in recipients}
     copied = [address for address in addresses("cc", cc) if address.casefold() not in to_keys]
     answers = addresses("reply_to", [reply_to])[0] if reply_to else None
-    subject = _subject(subject)
+    given = email if isinstance(email, Email) else None
+    subject = _subject(given.subject) if given else _label(kind)
     sender = _sender()
     marker = gmail_key_marker(kind, record_id, part)
     message_id = _message_id(sender, kind, record_id, part)
-    name = f"{subject} (to {', '.join(recipients)})"
 
     found = _find_sent(marker, message_id)
     if found is not None:
-        return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=found, created=False)
-    text = f"{body.rstrip()}\n\nRef: {marker}\n"
+        name = f"{subject} (to {', '.join(recipients)})"
+        return Ref(system=SYSTEM, kind=_label(kind), name=name, id=found, created=False)
+    if not isinstance(email, Email):
+        email = email_from_template(template_paragraphs(email.key), email.values)
+    subject = _subject(email.subject)
+    name = f"{subject} (to {', '.join(recipients)})"
+    text = f"{email.body.rstrip()}\n\nRef: {marker}\n"
     # a name shown as the sender needs the mailbox's address beside it: asked of Gmail when the
     # connection does not name it (an OAuth token), only for an e-mail that is to be sent
     mailbox = sender or (_mailbox_address() if on_behalf_of else None)
@@ -212,7 +201,7 @@ def ensure_email(
     what = f"sending of the {_label(kind)} to {', '.join(recipients)}"
     draft = _draft(natural_key(kind, record_id, part), marker, message, what)
     sent, now = _send_draft(draft, marker, message_id, what)
-    return Artifact(system=SYSTEM, kind=_label(kind), name=name, id=sent, created=now)
+    return Ref(system=SYSTEM, kind=_label(kind), name=name, id=sent or draft, created=now)
 
 
 def _draft(key: str, marker: str, message: EmailMessage, what: str) -> str:
@@ -263,5 +252,5 @@ def _send_draft(draft_id: str, marker: str, message_id: str, what: str) -> tuple
     return str(sent["id"]), True
 
 
-def _label(kind: ArtifactKind) -> str:
+def _label(kind: Kind) -> str:
     return kind.value.replace("-", " ")

@@ -13,14 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from blocks import MavenlinkConnection
-from engagement.artifacts import Artifact
 from engagement.keys import (
-    ArtifactKind,
+    Kind,
     MavenlinkExternalReference,
     mavenlink_external_reference,
     mavenlink_workspace_title,
 )
 from engagement.models import Opportunity
+from engagement.refs import Ref
 from engagement.staffing import Allocation
 from engagement.workdays import business_days
 from tasks.calls import PermanentError, calling, outside_task, read_task
@@ -39,7 +39,7 @@ CLOSED = "600"  # work done, billing pending
 COMPLETED = "605"  # billing done
 
 # One soft booking per PSE and opportunity (part: the PSE's e-mail).
-SOFT_BOOKING_KIND = ArtifactKind.STAFFING_BOOKING
+SOFT_BOOKING_KIND = Kind.STAFFING_BOOKING
 
 
 def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -194,8 +194,8 @@ def project_url(workspace_id: str) -> str:
     )
 
 
-def _workspace_artifact(workspace: dict[str, Any], created: bool) -> Artifact:
-    return Artifact(
+def _workspace_ref(workspace: dict[str, Any], created: bool) -> Ref:
+    return Ref(
         system=SYSTEM,
         kind="project",
         name=workspace["title"],
@@ -206,16 +206,16 @@ def _workspace_artifact(workspace: dict[str, Any], created: bool) -> Artifact:
 
 
 @read_task("find Mavenlink project of {opportunity_id}")
-def find_workspace(opportunity_id: str) -> Artifact | None:
+def find_workspace(opportunity_id: str) -> Ref | None:
     """The engagement's Mavenlink project, or None when Pre-Initiate never made it."""
-    ref = mavenlink_external_reference(ArtifactKind.WORKSPACE, opportunity_id)
+    ref = mavenlink_external_reference(Kind.WORKSPACE, opportunity_id)
     with calling(SYSTEM, f"project of opportunity {opportunity_id}"):
         workspace = _find_workspace(ref)
-    return _workspace_artifact(workspace, created=False) if workspace else None
+    return _workspace_ref(workspace, created=False) if workspace else None
 
 
 @outside_task("release soft bookings on project {workspace_id}")
-def ensure_bookings_released(workspace_id: str, opportunity_id: str) -> list[Artifact]:
+def ensure_bookings_released(workspace_id: str, opportunity_id: str) -> list[Ref]:
     """Every soft booking psflow made for the opportunity deleted from the project (one listing,
     a delete each): the people are free again. A hard booking is a person's decision: left.
 
@@ -237,7 +237,7 @@ def ensure_bookings_released(workspace_id: str, opportunity_id: str) -> list[Art
             _call("DELETE", f"workspace_allocations/{row['id']}.json")
             name = f"{row['start_date']} to {row['end_date']}, {row['minutes']} minutes (soft)"
             released.append(
-                Artifact(
+                Ref(
                     system=SYSTEM,
                     kind="released soft booking",
                     name=name,
@@ -250,18 +250,18 @@ def ensure_bookings_released(workspace_id: str, opportunity_id: str) -> list[Art
 
 
 @outside_task("create Mavenlink project")
-def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifact:
+def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Ref:
     """The engagement's Mavenlink project, created in `status` (a Kantata status key), without
     dates, if no project carries the opportunity's reference yet.
 
     A project with psflow's exact title and no psflow reference is adopted (the reference is
     attached) rather than duplicated: that is psflow's own create whose answer was lost.
     """
-    ref = mavenlink_external_reference(ArtifactKind.WORKSPACE, opportunity.id)
+    ref = mavenlink_external_reference(Kind.WORKSPACE, opportunity.id)
     title = mavenlink_workspace_title(opportunity.name, opportunity.sow_number)
     with calling(SYSTEM, f"project {title!r} of opportunity {opportunity.id}"):
         if workspace := _find_workspace(ref):
-            return _workspace_artifact(workspace, created=False)
+            return _workspace_ref(workspace, created=False)
         if workspace := _unclaimed_workspace(title):
             reference = {"subject_type": "Workspace", "subject_id": workspace["id"], **ref}
             _call(
@@ -269,7 +269,7 @@ def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifa
                 "external_references/create_or_update.json",
                 json={"external_reference": reference},
             )
-            return _workspace_artifact(workspace, created=False)
+            return _workspace_ref(workspace, created=False)
         fields = {
             "title": title,
             "description": f"{opportunity.name} (Salesforce opportunity {opportunity.id})",
@@ -281,7 +281,7 @@ def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Artifa
             "external_reference": dict(ref),
         }
         body = _call("POST", "workspaces.json", json={"workspace": fields})
-    return _workspace_artifact(_rows(body, "workspaces")[0], created=True)
+    return _workspace_ref(_rows(body, "workspaces")[0], created=True)
 
 
 @outside_task("set Mavenlink project status {status}")
@@ -322,7 +322,7 @@ def ensure_soft_booking(
     start: date,
     end: date,
     hours_per_day: Decimal | float,
-) -> Artifact:
+) -> Ref:
     """A soft allocation of the PSE on the project over `start`..`end`: the proposal the PS
     Project Coordinator approves. Soft, so it holds nobody until then (PROCESS.md, Pre-Initiate).
 
@@ -349,7 +349,7 @@ def ensure_soft_booking(
                     f"workspace_allocations/{found['id']}.json",
                     json={"workspace_allocation": window},
                 )
-            return Artifact(
+            return Ref(
                 system=SYSTEM,
                 kind="soft booking",
                 name=name,
@@ -367,7 +367,7 @@ def ensure_soft_booking(
             "POST", "workspace_allocations.json", json={"workspace_allocation": allocation}
         )
     row = _rows(body, "workspace_allocations")[0]
-    return Artifact(
+    return Ref(
         system=SYSTEM,
         kind="soft booking",
         name=name,
@@ -375,20 +375,6 @@ def ensure_soft_booking(
         id=row["id"],
         created=True,
     )
-
-
-@read_task("read people booked")
-def get_booked_people(workspace_id: str) -> list[str]:
-    """E-mails of the people booked on the project: every named resource's user (allocations
-    always hang off a resource). Initiate reads the approved staffing from here."""
-    params = {"workspace_id": workspace_id, "include": "user"}
-    emails: set[str] = set()
-    with calling(SYSTEM, f"people booked on project {workspace_id}"):
-        for row, body in _pages("workspace_resources.json", "workspace_resources", params):
-            user = body.get("users", {}).get(str(row.get("user_id")))
-            if user:
-                emails.add(user["email_address"].lower())
-    return sorted(emails)
 
 
 # --- Initiate: the project's budget, custom fields, tasks and team ---------------------------------
@@ -451,6 +437,20 @@ def _custom_field_values(
     return values, ids
 
 
+def workspace_fields(
+    opportunity: Opportunity, project_url: str, definition_url: str | None
+) -> dict[str, str]:
+    """The project's custom fields psflow fills, by their names in Kantata (an account
+    administrator creates them): the links to the GitLab project, the opportunity and the Project
+    Definition, and the SOW number. An empty one is left as it is."""
+    return {
+        "GitLab Project": project_url,
+        "Salesforce Opportunity": opportunity.id,
+        "SOW Number": opportunity.sow_number or "",
+        "Project Definition": definition_url or "",
+    }
+
+
 @outside_task("set Mavenlink project budget, margin and fields")
 def ensure_workspace_details(
     workspace_id: str,
@@ -505,8 +505,8 @@ def ensure_workspace_details(
     return bool(changes)
 
 
-def _story_artifact(story: dict[str, Any], workspace_id: str, created: bool) -> Artifact:
-    return Artifact(
+def _story_ref(story: dict[str, Any], workspace_id: str, created: bool) -> Ref:
+    return Ref(
         system=SYSTEM,
         kind="task",
         name=story["title"],
@@ -535,7 +535,7 @@ def ensure_story(
     title: str,
     hours: Decimal,
     story_type: str = "task",
-) -> Artifact:
+) -> Ref:
     """The project's task (or milestone, deliverable) for one SOW activity, estimated at `hours`.
 
     Found by its external reference (part: the activity `code`); else a task titled exactly
@@ -546,9 +546,9 @@ def ensure_story(
     Example:
         >>> ensure_story.fn("100001", "006Dn0000000002IAA", "PS-MIG", "PS-MIG – Migration",
         ...                 Decimal(80))  # doctest: +SKIP
-        Artifact(system='Mavenlink', kind='task', ...)
+        Ref(system='Mavenlink', kind='task', ...)
     """
-    ref = mavenlink_external_reference(ArtifactKind.WORKSPACE_TASK, opportunity_id, code)
+    ref = mavenlink_external_reference(Kind.WORKSPACE_TASK, opportunity_id, code)
     minutes = round(hours * 60)
     with calling(SYSTEM, f"task {title!r} on project {workspace_id}"):
         params = {"workspace_id": workspace_id, **_by_reference(ref)}
@@ -569,11 +569,11 @@ def ensure_story(
                 "external_reference": dict(ref),
             }
             body = _call("POST", "stories.json", json={"story": fields})
-            return _story_artifact(_rows(body, "stories")[0], workspace_id, created=True)
+            return _story_ref(_rows(body, "stories")[0], workspace_id, created=True)
         if story.get("time_estimate_in_minutes") != minutes:
             estimate = {"time_estimate_in_minutes": minutes}
             _call("PUT", f"stories/{story['id']}.json", json={"story": estimate})
-    return _story_artifact(story, workspace_id, created=False)
+    return _story_ref(story, workspace_id, created=False)
 
 
 def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:

@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from blocks import SalesforceConnection
-from engagement.artifacts import Artifact
 from engagement.keys import salesforce_engagement_external_id
 from engagement.lifecycle import StageChange, stage_at_creation
 from engagement.models import (
@@ -22,6 +21,7 @@ from engagement.models import (
     salesforce_id,
 )
 from engagement.people import User
+from engagement.refs import Ref
 from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import systems
 
@@ -180,13 +180,16 @@ def _soql_text(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-@outside_task("update opportunity {opportunity}")
-def ensure_opportunity_fields(opportunity: str, fields: dict[str, Any]) -> bool:
-    """Set fields on the opportunity, writing only when one differs (a re-run writes nothing).
+@outside_task("link the cost estimate on opportunity {opportunity}")
+def ensure_cost_estimate_linked(opportunity: str, sheet: Ref, ta_review_required: bool) -> bool:
+    """The cost estimate sheet's link on the opportunity (Cost_Estimate_Link__c), and whether it
+    needs a Technical Architect's review (PS_TA_Review_Required__c), written only when one
+    differs (a re-run writes nothing).
 
     Returns:
         True when Salesforce was written.
     """
+    fields = {"Cost_Estimate_Link__c": sheet.url, "PS_TA_Review_Required__c": ta_review_required}
     record_id = opportunity_id(opportunity)
     sf = systems().salesforce()
     with calling(SYSTEM, f"fields {', '.join(fields)} of opportunity {record_id}"):
@@ -255,7 +258,7 @@ def _record_url(sf: Any, record_id: str) -> str:
 
 
 @outside_task("upsert PS engagement")
-def ensure_engagement(engagement: Engagement) -> Artifact:
+def ensure_engagement(engagement: Engagement) -> Ref:
     """The opportunity's PS Engagement record with psflow's fields as given (exactly one per
     opportunity, keyed by `Opportunity_Id__c`): one query, then an upsert by that External ID
     only when the record is missing or one of psflow's fields differs. Upsert is Salesforce's
@@ -270,7 +273,7 @@ def ensure_engagement(engagement: Engagement) -> Artifact:
     Example:
         >>> ensure_engagement.fn(Engagement(name="SOW-2026-041 Acme Corporation",
         ...     opportunity_id="006Dn0000000002IAA"))  # doctest: +SKIP
-        Artifact(system='Salesforce', kind='PS engagement', ...)
+        Ref(system='Salesforce', kind='PS engagement', ...)
     """
     key = salesforce_engagement_external_id(engagement.opportunity_id)
     wanted = engagement_fields(engagement)
@@ -288,7 +291,7 @@ def ensure_engagement(engagement: Engagement) -> Artifact:
             )
             if answer.content:  # 201 created, or 200 updated (API 46.0 on); 204 before that
                 record_id = answer.json()["id"]
-    return Artifact(
+    return Ref(
         system=SYSTEM,
         kind="PS engagement",
         name=engagement.name,

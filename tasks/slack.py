@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from engagement.artifacts import Artifact
-from engagement.keys import SLACK_KEY_FIELD, ArtifactKind, natural_key, slack_message_metadata
+from engagement.keys import SLACK_KEY_FIELD, Kind, natural_key, slack_message_metadata
+from engagement.models import addresses
+from engagement.refs import Ref
 from engagement.slugs import one_line
 from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import systems
-from tasks.gmail import addresses
 
 SYSTEM = "Slack"
 PAGE_SIZE = 200  # Slack recommends no more than 200 items per page
@@ -91,7 +91,7 @@ def find_channel(name: str) -> str:
 
 @read_task("find {kind} message")
 def find_message(
-    channel_id: str, kind: ArtifactKind, record_id: str, part: str | None = None
+    channel_id: str, kind: Kind, record_id: str, part: str | None = None
 ) -> SlackMessage | None:
     """psflow's message carrying the natural key of (kind, record_id, part), newest first, among
     the channel's last `MAX_HISTORY_PAGES` pages of history; None when there is none."""
@@ -121,12 +121,12 @@ def find_message(
 def ensure_message(
     channel_name: str,
     text: str,
-    kind: ArtifactKind,
+    kind: Kind,
     record_id: str,
     part: str | None = None,
     payload: dict[str, str] | None = None,
     blocks: Sequence[dict[str, Any]] | None = None,
-) -> Artifact:
+) -> Ref:
     """Post `text` (and `blocks`) to #channel_name once: found again by its key on a re-run.
 
     `text` is always sent: it is the notification and the fallback where blocks do not show.
@@ -134,7 +134,7 @@ def ensure_message(
     `find_message`; the key field itself cannot be overridden.
 
     Returns:
-        The message as an Artifact: id its `ts`, url its permalink, created False when it was
+        The message as an Ref: id its `ts`, url its permalink, created False when it was
         already there.
 
     Raises:
@@ -159,7 +159,7 @@ def ensure_message(
     with calling(SYSTEM, f"link to the {kind.value} message in #{channel_name}"):
         link = systems().slack().chat_getPermalink(channel=channel_id, message_ts=ts)
     first_line = one_line(text.partition("\n")[0], 80)  # what the summary shows of the message
-    return Artifact(
+    return Ref(
         system=SYSTEM,
         kind=kind.value.replace("-", " "),
         name=f"#{channel_name.removeprefix('#')}: {first_line}",
@@ -195,13 +195,13 @@ def _create_channel(name: str, what: str) -> dict[str, Any] | None:
 
 
 @outside_task("create channel {name}")
-def ensure_channel(name: str) -> Artifact:
+def ensure_channel(name: str) -> Ref:
     """The public channel #name (e.g. the customer's `a_<customer>_internal`, see
     `engagement.keys.slack_customer_channel`), created unless a channel of that name exists; the
     psflow app joins an existing public channel it is not in yet.
 
     Returns:
-        The channel as an Artifact: id its channel id, url its link.
+        The channel as an Ref: id its channel id, url its link.
 
     Raises:
         ValueError: when `name` is not a valid Slack channel name.
@@ -242,7 +242,7 @@ def ensure_channel(name: str) -> Artifact:
             systems().slack().conversations_join(channel=channel["id"])
     channel_id = str(channel["id"])
     _remember(name, {**channel, "is_member": True})  # posting in it next needs no look-up
-    return Artifact(
+    return Ref(
         system=SYSTEM,
         kind="channel",
         name=f"#{name}",

@@ -19,7 +19,8 @@ from sandbox.core import ApiError, Quota, System
 
 # Importing the handler modules registers their routes.
 from sandbox.gitlab import issues, namespaces  # noqa: F401
-from sandbox.gitlab.api import GitLabError, router
+from sandbox.gitlab.api import GitLabError
+from sandbox.gitlab.endpoint import router
 from sandbox.gitlab.pages import pages
 from sandbox.gitlab.seed import seed
 

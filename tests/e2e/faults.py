@@ -27,7 +27,7 @@ from prefect.states import AwaitingRetry, State
 from starlette.routing import Match, Route
 
 from blocks import sandbox_blocks
-from engagement.keys import ArtifactKind
+from engagement.keys import Kind
 from flows.initiate import initiate
 from flows.pre_initiate import (
     StaffingDecision,
@@ -216,7 +216,7 @@ def record_approval(opportunity_id: str, comment: str = "") -> None:
     ensure_message(
         systems().settings.planning_channel,
         proposal.summary(),
-        ArtifactKind.STAFFING_PROPOSAL,
+        Kind.STAFFING_PROPOSAL,
         opportunity.id,
     )
     decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR, comment=comment)

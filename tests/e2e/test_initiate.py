@@ -24,8 +24,8 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.states import AwaitingRetry
 
-from engagement.artifacts import link_text
 from engagement.lifecycle import NotReady
+from engagement.refs import link_text
 from engagement.workdays import at_work
 from flows.initiate import initiate
 from flows.pre_initiate import pre_initiate

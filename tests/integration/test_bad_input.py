@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from engagement.cost_estimate import activity_name, prefill
 from engagement.keys import (
-    ArtifactKind,
+    Kind,
     drive_name,
     gitlab_group_path,
     gitlab_project_path,
@@ -31,9 +31,8 @@ from engagement.keys import (
 from engagement.lifecycle import NotReady, initiate_problems, pre_initiate_problems
 from engagement.models import Opportunity
 from engagement.staffing import StaffingNeed
-from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks.drive import ensure_copy, find_folder
+from tasks.drive import ensure_copy
 from tasks.salesforce import InvalidRecord, get_opportunity
 from tasks.sheets import ensure_prefilled, get_cost_estimate
 
@@ -266,20 +265,17 @@ def test_a_hostile_cost_estimate_is_refused_naming_the_cell_or_read_complete(
     outside.reset()
     ids = fresh_opportunity(outside, CLOSED_WON)
     opportunity = get_opportunity.fn(ids["Opportunity"])
-    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
-    sheet = ensure_copy.fn(
-        "cost-estimate", ArtifactKind.COST_ESTIMATE, opportunity.id, "Cost Estimate", folder
-    )
-    ensure_prefilled.fn(sheet.id or "", prefill(opportunity))
+    sheet = ensure_copy.fn("cost-estimate", Kind.COST_ESTIMATE, opportunity.id, "Cost Estimate", ())
+    ensure_prefilled.fn(sheet.id, prefill(opportunity))
     from tests.integration.test_tasks_sheets import sheet as tab
 
-    estimate_tab = tab(sheet.id or "", "Estimate")
+    estimate_tab = tab(sheet.id, "Estimate")
     for cell, value in cells.items():
         estimate_tab.update([[value]], cell)
     start = outside.last_request_id()
     refused = None
     try:
-        estimate = get_cost_estimate.fn(sheet.id or "", opportunity.id)
+        estimate = get_cost_estimate.fn(sheet.id, opportunity.id)
     except ValueError as err:  # the gate's clean error: it names a cell a person typed into
         refused = str(err)
     if refused is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engagement.keys import ArtifactKind, calendar_event_id, natural_key
+from engagement.keys import Kind, calendar_event_id, natural_key
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calendar import ensure_event
@@ -16,7 +16,7 @@ from tasks.calls import TransientError
 from tasks.clients import systems
 
 OPPORTUNITY = seed.OPPORTUNITIES[1].id
-KIND = ArtifactKind.ALIGNMENT_MEETING
+KIND = Kind.ALIGNMENT_MEETING
 EVENT_ID = calendar_event_id(KIND, OPPORTUNITY)
 EVENTS = r"/google/calendar/v3/calendars/primary/events"
 TEAM = ["marcus.webb@northwind.example", "priya.raman@northwind.example"]
@@ -83,8 +83,8 @@ def test_an_aware_start_keeps_its_instant(outside: SandboxClient) -> None:
 
 
 def test_parts_and_kinds_are_different_events(outside: SandboxClient) -> None:
-    kickoff = ArtifactKind.KICKOFF_MEETING
-    assert schedule(kind=ArtifactKind.HANDOFF_MEETING).created
+    kickoff = Kind.KICKOFF_MEETING
+    assert schedule(kind=Kind.HANDOFF_MEETING).created
     assert schedule(kind=kickoff, part="1").created
     assert schedule(kind=kickoff, part="2").created
     assert len({e["id"] for e in events(outside)}) == 3

@@ -13,8 +13,8 @@ from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import PermanentError
 from tasks.clients import systems
-from tasks.docs import get_template_paragraphs, paragraph_texts
-from tasks.drive import find_template
+from tasks.docs import paragraph_texts, template_paragraphs
+from tasks.drive import template_id
 from tests.integration.test_tasks_drive import use_templates
 
 VALUES = {
@@ -34,14 +34,14 @@ def seeded(key: str) -> list[str]:
 
 @pytest.mark.parametrize("key", ["initiation-email", "initiation-email-existing", "sign-off-email"])
 def test_reads_the_template_paragraphs(outside: SandboxClient, key: str) -> None:
-    assert get_template_paragraphs.fn(key) == seeded(key)
+    assert template_paragraphs(key) == seeded(key)
     assert outside.writes() == 0
     assert len(outside.requests(service="docs")) == 1
 
 
 def test_new_and_existing_customer_templates_round_trip(outside: SandboxClient) -> None:
-    new = email_from_template(get_template_paragraphs.fn("initiation-email"), VALUES)
-    existing = email_from_template(get_template_paragraphs.fn("initiation-email-existing"), VALUES)
+    new = email_from_template(template_paragraphs("initiation-email"), VALUES)
+    existing = email_from_template(template_paragraphs("initiation-email-existing"), VALUES)
 
     assert new.subject == f"Welcome to {seed.COMPANY} Professional Services – SOW-2026-041"
     assert new.body.startswith(f"Dear Dana,\n\nThank you for choosing {seed.COMPANY}. I am Priya")
@@ -53,7 +53,7 @@ def test_new_and_existing_customer_templates_round_trip(outside: SandboxClient) 
 
 
 def test_an_edit_in_docs_is_read_without_a_code_change(outside: SandboxClient) -> None:
-    document_id = find_template.fn("initiation-email")
+    document_id = template_id("initiation-email")
     edit = {
         "replaceAllText": {
             "containsText": {"text": "Kind regards,", "matchCase": True},
@@ -64,7 +64,7 @@ def test_an_edit_in_docs_is_read_without_a_code_change(outside: SandboxClient) -
         documentId=document_id, body={"requests": [edit]}
     ).execute()
 
-    paragraphs = get_template_paragraphs.fn("initiation-email")
+    paragraphs = template_paragraphs("initiation-email")
     assert paragraphs[-2:] == [
         "P.S. Your kickoff is on {{kickoff_date}}.",
         "Kind regards, {{coordinator}}",
@@ -105,21 +105,21 @@ def test_a_template_not_in_the_settings_is_a_permanent_error(outside: SandboxCli
     with pytest.raises(
         PermanentError, match=re.escape("template 'no-such-email': not in PsflowSettings.templates")
     ):
-        get_template_paragraphs.fn("no-such-email")
+        template_paragraphs("no-such-email")
 
 
 def test_a_template_is_read_by_the_file_id_in_its_setting(
     outside: SandboxClient, sandbox_url: str
 ) -> None:
-    document_id = find_template.fn("sign-off-email")
+    document_id = template_id("sign-off-email")
     use_templates(sandbox_url, **{"initiation-email": document_id})
     outside.clear_requests()
-    assert get_template_paragraphs.fn("initiation-email") == seeded("sign-off-email")
+    assert template_paragraphs("initiation-email") == seeded("sign-off-email")
     assert [r["service"] for r in outside.requests()] == ["drive", "docs"]  # no folder look-up
 
 
 def test_a_template_missing_from_the_folder_names_its_setting(outside: SandboxClient) -> None:
-    document_id = find_template.fn("initiation-email")
+    document_id = template_id("initiation-email")
     systems().drive().files().update(fileId=document_id, body={"trashed": True}).execute()
     with pytest.raises(
         PermanentError,
@@ -128,9 +128,9 @@ def test_a_template_missing_from_the_folder_names_its_setting(outside: SandboxCl
             "'PS Templates' (setting PsflowSettings.templates['initiation-email']): not found"
         ),
     ):
-        get_template_paragraphs.fn("initiation-email")
+        template_paragraphs("initiation-email")
 
 
 def test_a_template_that_is_not_a_document_is_a_permanent_error(outside: SandboxClient) -> None:
     with pytest.raises(PermanentError, match=r"Google Docs: template 'cost-estimate' .*HTTP 4"):
-        get_template_paragraphs.fn("cost-estimate")  # a Google Sheet
+        template_paragraphs("cost-estimate")  # a Google Sheet

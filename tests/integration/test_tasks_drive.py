@@ -4,29 +4,31 @@ happen once however often (and however badly) they are retried."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from blocks import PsflowSettings, sandbox_blocks
-from engagement.keys import ArtifactKind, drive_name, natural_key
+from engagement.keys import Folder, Kind, drive_name, natural_key
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks import clients
 from tasks.calls import PermanentError, TransientError
 from tasks.clients import systems
-from tasks.drive import ensure_copy, ensure_folder, ensure_shared, find_folder, find_template
+from tasks.drive import ensure_copy, ensure_shared, find_folder, template_id
 
 ACME_NEW = seed.OPPORTUNITIES[1]
 COPY_PATH = r"/google/drive/v3/files/[^/]+/copy"
 EM = "marcus.webb@northwind.example"
+FOLDER_TYPE = "application/vnd.google-apps.folder"
 
 
 def files(outside: SandboxClient) -> list[dict[str, Any]]:
     return list(outside.state("google", "file"))
 
 
-def with_key(outside: SandboxClient, kind: ArtifactKind, record_id: str) -> list[dict[str, Any]]:
+def with_key(outside: SandboxClient, kind: Kind, record_id: str) -> list[dict[str, Any]]:
     key = natural_key(kind, record_id)
     return [f for f in files(outside) if f["appProperties"].get("psflow_key") == key]
 
@@ -48,17 +50,18 @@ def use_templates(sandbox_url: str, **entries: str) -> None:
     clients.configure(blocks)
 
 
-def copy_estimate(folder_id: str) -> Any:
+def copy_estimate(folders: Sequence[Folder] = ()) -> Any:
+    """Acme's new cost estimate, made in the last of `folders` under the engagements folder."""
     name = drive_name("Cost Estimate", ACME_NEW.account.name, ACME_NEW.sow_number)
-    return ensure_copy.fn("cost-estimate", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, name, folder_id)
+    return ensure_copy.fn("cost-estimate", Kind.COST_ESTIMATE, ACME_NEW.id, name, folders)
 
 
 # --- look-ups ------------------------------------------------------------------------------------
 
 
 def test_find_folder_by_exact_name_and_parent(outside: SandboxClient) -> None:
-    engagements = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
-    acme = find_folder.fn(seed.ACME.name, engagements)
+    engagements = find_folder(seed.ENGAGEMENTS_FOLDER)
+    acme = find_folder(seed.ACME.name, engagements)
     [folder] = [f for f in files(outside) if f["id"] == acme]
     assert folder["parents"] == [engagements]
     assert outside.writes() == 0
@@ -70,13 +73,13 @@ def test_a_missing_folder_is_a_permanent_error_naming_it(outside: SandboxClient,
     with pytest.raises(
         PermanentError, match=re.escape(f"Google Drive: folder {name!r}: not found")
     ):
-        find_folder.fn(name)
+        find_folder(name)
 
 
 def test_a_folder_is_looked_for_only_in_its_parent(outside: SandboxClient) -> None:
-    templates = find_folder.fn(seed.TEMPLATES_FOLDER)
+    templates = find_folder(seed.TEMPLATES_FOLDER)
     with pytest.raises(PermanentError, match=f"folder 'Acme Corporation' in folder {templates}"):
-        find_folder.fn(seed.ACME.name, templates)
+        find_folder(seed.ACME.name, templates)
 
 
 def test_a_template_is_found_by_its_name_in_the_templates_folder(outside: SandboxClient) -> None:
@@ -84,11 +87,11 @@ def test_a_template_is_found_by_its_name_in_the_templates_folder(outside: Sandbo
     expected = template(outside, "cost-estimate")
     assert expected["appProperties"] == {}
     # A person's copy of the same name elsewhere is not taken for the template.
-    sows = find_folder.fn(seed.SOWS_FOLDER)
+    sows = find_folder(seed.SOWS_FOLDER)
     body = {"name": expected["name"], "parents": [sows]}
     systems().drive().files().copy(fileId=expected["id"], body=body).execute()
     outside.clear_requests()
-    assert find_template.fn("cost-estimate") == expected["id"]
+    assert template_id("cost-estimate") == expected["id"]
     assert len(outside.requests()) == 2  # the folder by name, the template by name in it
 
 
@@ -102,11 +105,11 @@ def test_a_template_is_found_by_the_file_id_in_its_setting(
     ).execute()
     use_templates(sandbox_url, **{"cost-estimate": moved["id"]})
     outside.clear_requests()
-    assert find_template.fn("cost-estimate") == moved["id"]
+    assert template_id("cost-estimate") == moved["id"]
     [got] = outside.requests()
     assert (got["method"], got["path"]) == ("GET", f"/google/drive/v3/files/{moved['id']}")
 
-    made = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    made = copy_estimate()
     assert estimate_tab(made.id) == estimate_tab(moved["id"])
 
 
@@ -122,9 +125,9 @@ def test_a_template_renamed_in_drive_is_found_once_its_setting_says_the_new_name
             "'PS Templates' (setting PsflowSettings.templates['cost-estimate']): not found"
         ),
     ):
-        find_template.fn("cost-estimate")
+        template_id("cost-estimate")
     use_templates(sandbox_url, **{"cost-estimate": "Estimate v2"})
-    assert find_template.fn("cost-estimate") == source["id"]
+    assert template_id("cost-estimate") == source["id"]
 
 
 def test_two_templates_of_one_name_are_a_permanent_error_naming_the_setting(
@@ -134,7 +137,7 @@ def test_two_templates_of_one_name_are_a_permanent_error_naming_the_setting(
     body = {"name": source["name"]}  # a person's copy, left in the templates folder
     systems().drive().files().copy(fileId=source["id"], body=body).execute()
     with pytest.raises(PermanentError) as err:
-        ensure_copy.fn("cost-estimate", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, "x", "y")
+        ensure_copy.fn("cost-estimate", Kind.COST_ESTIMATE, ACME_NEW.id, "x", [SOW_FOLDER])
     message = str(err.value)
     assert "template 'cost-estimate' named 'Cost Estimate Template'" in message
     assert "in folder 'PS Templates'" in message
@@ -150,7 +153,7 @@ def test_a_template_not_in_the_settings_is_a_permanent_error_naming_the_setting(
         PermanentError,
         match=re.escape("template 'budget-sheet': not in PsflowSettings.templates"),
     ):
-        find_template.fn("budget-sheet")
+        template_id("budget-sheet")
     assert outside.requests() == []
 
 
@@ -161,74 +164,91 @@ def test_a_wrong_or_trashed_template_id_is_a_permanent_error_naming_the_setting(
     with pytest.raises(
         PermanentError, match=r"PsflowSettings.templates\['cost-estimate'\].*HTTP 404"
     ):
-        find_template.fn("cost-estimate")
+        template_id("cost-estimate")
 
     source = template(outside, "cost-estimate")
     systems().drive().files().update(fileId=source["id"], body={"trashed": True}).execute()
     use_templates(sandbox_url, **{"cost-estimate": source["id"]})
     with pytest.raises(PermanentError, match=r"PsflowSettings.templates\['cost-estimate'\].*trash"):
-        find_template.fn("cost-estimate")
+        template_id("cost-estimate")
 
 
 def test_the_default_template_names_are_the_seeded_files() -> None:
     assert PsflowSettings().templates == {t.key: t.name for t in seed.TEMPLATES}
 
 
-# --- ensure_folder -------------------------------------------------------------------------------
+# --- the folders a copy is made in --------------------------------------------------------------
+
+GLOBEX_FOLDER = Folder(kind=Kind.CUSTOMER_FOLDER, record_id=seed.GLOBEX.id, name="Globex")
+SOW_FOLDER = Folder(kind=Kind.SOW_FOLDER, record_id=ACME_NEW.id, name="SOW-2026-041")
 
 
-def test_a_folder_is_created_once_and_found_on_a_second_call(outside: SandboxClient) -> None:
-    engagements = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
-    first = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.GLOBEX.id, "Globex", engagements)
-    assert first.created
-    assert outside.writes(service="drive") == 1
-    again = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.GLOBEX.id, "Globex", engagements)
-    assert not again.created
-    assert again.id == first.id
-    assert outside.writes(service="drive") == 1
-    [folder] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.GLOBEX.id)
-    assert (folder["name"], folder["mimeType"]) == ("Globex", "application/vnd.google-apps.folder")
-    assert folder["parents"] == [engagements]
-    assert first.url == f"{outside.url}/google/drive/folders/{first.id}"  # its webViewLink
-    assert first.kind == "customer folder"
+def parent_of(outside: SandboxClient, file_id: str) -> str:
+    [file] = [f for f in files(outside) if f["id"] == file_id]
+    return str(file["parents"][0])
+
+
+def test_the_folders_of_a_copy_are_made_once_each_in_the_one_before(
+    outside: SandboxClient,
+) -> None:
+    engagements = find_folder(seed.ENGAGEMENTS_FOLDER)
+    outside.clear_requests()
+    made = copy_estimate([GLOBEX_FOLDER, SOW_FOLDER])
+    assert made.created
+    assert outside.writes(service="drive") == 3  # two folders, the copy
+    [customer] = with_key(outside, Kind.CUSTOMER_FOLDER, seed.GLOBEX.id)
+    [sow] = with_key(outside, Kind.SOW_FOLDER, ACME_NEW.id)
+    assert (customer["name"], customer["mimeType"]) == ("Globex", FOLDER_TYPE)
+    assert customer["parents"] == [engagements]
+    assert (sow["name"], sow["parents"]) == ("SOW-2026-041", [customer["id"]])
+    assert parent_of(outside, made.id) == sow["id"]
+
+    mark = outside.last_request_id()
+    again = copy_estimate([GLOBEX_FOLDER, SOW_FOLDER])
+    assert (again.id, again.created) == (made.id, False)
+    assert outside.writes(since=mark) == 0
+    assert len(outside.requests(since=mark)) == 1  # the copy's key look-up: no folder is asked
 
 
 def test_an_existing_folder_is_found_by_key_wherever_it_was_moved(outside: SandboxClient) -> None:
     # The seed has Acme's customer folder; a person renamed it: the key still finds it.
-    [seeded] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id)
+    [seeded] = with_key(outside, Kind.CUSTOMER_FOLDER, seed.ACME.id)
     systems().drive().files().update(fileId=seeded["id"], body={"name": "ACME (old)"}).execute()
     outside.clear_requests()
-    found = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id, "Acme Corporation", "x")
-    assert (found.id, found.name, found.created) == (seeded["id"], "ACME (old)", False)
-    assert outside.writes() == 0
+    acme = Folder(kind=Kind.CUSTOMER_FOLDER, record_id=seed.ACME.id, name="Acme Corporation")
+    made = copy_estimate([acme])
+    assert parent_of(outside, made.id) == seeded["id"]
+    assert outside.writes() == 1  # the copy
+    assert len(with_key(outside, Kind.CUSTOMER_FOLDER, seed.ACME.id)) == 1
 
 
 def test_a_trashed_folder_is_made_again(outside: SandboxClient) -> None:
-    engagements = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
-    [seeded] = with_key(outside, ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id)
+    [seeded] = with_key(outside, Kind.CUSTOMER_FOLDER, seed.ACME.id)
     systems().drive().files().update(fileId=seeded["id"], body={"trashed": True}).execute()
-    made = ensure_folder.fn(ArtifactKind.CUSTOMER_FOLDER, seed.ACME.id, "Acme", engagements)
-    assert made.created
-    assert made.id != seeded["id"]
+    made = copy_estimate([Folder(kind=Kind.CUSTOMER_FOLDER, record_id=seed.ACME.id, name="Acme")])
+    parent = parent_of(outside, made.id)
+    assert parent != seeded["id"]
+    assert [f["id"] for f in with_key(outside, Kind.CUSTOMER_FOLDER, seed.ACME.id)] == [
+        seeded["id"],
+        parent,
+    ]
 
 
 # --- ensure_copy ---------------------------------------------------------------------------------
 
 
 def test_the_cost_estimate_is_copied_once(outside: SandboxClient) -> None:
-    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
+    folder = find_folder(seed.ENGAGEMENTS_FOLDER)
     source = template(outside, "cost-estimate")
     outside.clear_requests()
-    made = copy_estimate(folder)
+    made = copy_estimate()
     assert made.created
     assert outside.writes(service="drive") == 1
-    [copy] = with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id)
+    [copy] = with_key(outside, Kind.COST_ESTIMATE, ACME_NEW.id)
     assert copy["id"] == made.id
     assert copy["parents"] == [folder]
     assert copy["name"] == "Cost Estimate – Acme Corporation – SOW-2026-041"
-    assert copy["appProperties"] == {
-        "psflow_key": natural_key(ArtifactKind.COST_ESTIMATE, ACME_NEW.id)
-    }
+    assert copy["appProperties"] == {"psflow_key": natural_key(Kind.COST_ESTIMATE, ACME_NEW.id)}
     assert copy["mimeType"] == source["mimeType"]
     assert made.url == f"{outside.url}/google/spreadsheets/d/{made.id}/edit"  # its webViewLink
     # the copy's content is the template's
@@ -236,7 +256,7 @@ def test_the_cost_estimate_is_copied_once(outside: SandboxClient) -> None:
     assert estimate_tab(made.id)[10] == ["Activity", "Unit", "Effort", "Hours", "Notes"]
 
     mark = outside.last_request_id()
-    again = copy_estimate(folder)
+    again = copy_estimate()
     assert (again.id, again.created) == (made.id, False)
     assert outside.writes(since=mark) == 0
     assert len(outside.requests(since=mark)) == 1  # the key look-up, nothing else
@@ -252,39 +272,36 @@ def estimate_tab(spreadsheet_id: str) -> list[list[Any]]:
 def test_a_copy_whose_answer_is_lost_is_found_on_the_retry(
     outside: SandboxClient, kind: str
 ) -> None:
-    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
     outside.add_fault(COPY_PATH, kind=kind, status=500, after_commit=True)
     with pytest.raises(TransientError, match="Google Drive: copy of template 'cost-estimate'"):
-        copy_estimate(folder)
-    assert len(with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id)) == 1  # it was made
+        copy_estimate()
+    assert len(with_key(outside, Kind.COST_ESTIMATE, ACME_NEW.id)) == 1  # it was made
 
-    retried = copy_estimate(folder)
+    retried = copy_estimate()
     assert not retried.created
-    [copy] = with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id)
+    [copy] = with_key(outside, Kind.COST_ESTIMATE, ACME_NEW.id)
     assert copy["id"] == retried.id
     assert outside.writes(service="drive") == 1
 
 
 def test_a_copy_refused_for_a_missing_template_is_permanent(outside: SandboxClient) -> None:
-    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
     outside.add_fault(COPY_PATH, status=404)  # deleted between the look-up and the copy
     with pytest.raises(PermanentError, match=r"template 'cost-estimate'.*HTTP 404") as err:
-        copy_estimate(folder)
+        copy_estimate()
     assert err.value.status == 404
-    assert with_key(outside, ArtifactKind.COST_ESTIMATE, ACME_NEW.id) == []
+    assert with_key(outside, Kind.COST_ESTIMATE, ACME_NEW.id) == []
 
 
 def test_copying_an_unknown_template_writes_nothing(outside: SandboxClient) -> None:
     with pytest.raises(PermanentError, match="template 'no-such-template': not in PsflowSettings"):
-        ensure_copy.fn("no-such-template", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, "x", "y")
+        ensure_copy.fn("no-such-template", Kind.COST_ESTIMATE, ACME_NEW.id, "x", [SOW_FOLDER])
     assert outside.writes() == 0
 
 
 def test_copies_of_one_kind_are_told_apart_by_part(outside: SandboxClient) -> None:
-    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
-    kind = ArtifactKind.ACCEPTANCE_REQUEST
+    kind = Kind.ACCEPTANCE_REQUEST
     made = [
-        ensure_copy.fn("acceptance-request", kind, ACME_NEW.id, code, folder, part=code)
+        ensure_copy.fn("acceptance-request", kind, ACME_NEW.id, code, [SOW_FOLDER], part=code)
         for code in ("PS-CICD", "PS-K8S", "PS-CICD")
     ]
     assert [m.created for m in made] == [True, True, False]
@@ -300,7 +317,7 @@ def _grants(outside: SandboxClient, file_id: str) -> dict[str, str]:
 
 
 def test_sharing_is_idempotent(outside: SandboxClient) -> None:
-    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    copy = copy_estimate()
     outside.clear_requests()
     assert ensure_shared.fn(copy.id, [EM]) == 1
     assert _grants(outside, copy.id)[EM] == "writer"
@@ -313,7 +330,7 @@ def test_sharing_is_idempotent(outside: SandboxClient) -> None:
 
 
 def test_several_people_are_shared_with_after_one_listing(outside: SandboxClient) -> None:
-    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    copy = copy_estimate()
     assert ensure_shared.fn(copy.id, [EM]) == 1
     people = [EM, "ana.pse@example.com", "bo.pse@example.com", "Ana.PSE@example.com"]
     mark = outside.last_request_id()
@@ -327,7 +344,7 @@ def test_several_people_are_shared_with_after_one_listing(outside: SandboxClient
 
 
 def test_a_second_share_makes_no_write(outside: SandboxClient) -> None:
-    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    copy = copy_estimate()
     assert ensure_shared.fn(copy.id, [EM])
     mark = outside.last_request_id()
     assert ensure_shared.fn(copy.id, ["Marcus.Webb@Northwind.example"]) == 0
@@ -337,7 +354,7 @@ def test_a_second_share_makes_no_write(outside: SandboxClient) -> None:
 
 
 def test_a_lower_grant_is_raised(outside: SandboxClient) -> None:
-    copy = copy_estimate(find_folder.fn(seed.ENGAGEMENTS_FOLDER))
+    copy = copy_estimate()
     assert ensure_shared.fn(copy.id, [EM], role="reader")
     assert ensure_shared.fn(copy.id, [EM], role="writer")
     assert _grants(outside, copy.id)[EM] == "writer"

@@ -10,10 +10,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from gitlab.const import AccessLevel
 
 from blocks import PsflowSettings, sandbox_blocks
 from engagement.keys import (
-    ArtifactKind,
+    Kind,
     find_key_marker,
     gitlab_epic_title,
     gitlab_group_path,
@@ -27,7 +28,7 @@ from sandbox.client import SandboxClient
 from tasks import calls, clients
 from tasks import gitlab as gl
 from tasks.calls import PermanentError, TransientError
-from tasks.gitlab import MAINTAINER, ensure_issue
+from tasks.gitlab import ensure_issue
 
 PLANNING = PsflowSettings().planning_project  # ps-customers/ps-planning, seeded
 CUSTOMERS = PsflowSettings().customers_group  # ps-customers, seeded
@@ -44,7 +45,7 @@ OPPORTUNITY = Opportunity(
     sow_number=SEEDED.sow_number,
 )
 GROUP = f"{CUSTOMERS}/{gitlab_group_path(demo.GLOBEX.id, demo.GLOBEX.name)}"
-KIND = ArtifactKind.TA_REVIEW_ISSUE
+KIND = Kind.TA_REVIEW_ISSUE
 API = "/gitlab/api/v4"
 ISSUES = rf"{API}/projects/[^/]+/issues"
 EPIC_LINKS = rf"{API}/groups/[^/]+/epics/\d+/issues/\d+"
@@ -106,12 +107,11 @@ def group(outside: SandboxClient) -> str:
 
 
 @pytest.fixture
-def epic(outside: SandboxClient, group: str) -> tuple[str, int]:
-    """The customer epic of the opportunity, as ensure_issue takes it."""
+def epic(outside: SandboxClient, group: str) -> str:
+    """The customer epic's reference ("<group>&<iid>"), as ensure_issue takes it."""
     made = gl.ensure_epic.fn(group, OPPORTUNITY)
-    assert made.id is not None
     outside.clear_requests()
-    return group, int(made.id)
+    return str(made.id)
 
 
 # --- issues (the TA review in the planning project) ----------------------------------------------
@@ -126,7 +126,8 @@ def test_ensure_issue_creates_once(outside: SandboxClient) -> None:
     first = ta_review(labels=["needs-estimate"])
     assert first.created
     assert first.url is not None
-    assert first.url.endswith(f"/{PLANNING}/-/issues/{first.id}")
+    assert first.id == f"{PLANNING}#1"
+    assert first.url.endswith(f"/{PLANNING}/-/issues/1")
     assert outside.writes(system="gitlab") == 1
     key = natural_key(KIND, OPPORTUNITY_ID)
     (issue,) = issues_keyed(outside, key)
@@ -144,7 +145,7 @@ def test_ensure_issue_creates_once(outside: SandboxClient) -> None:
 
 
 def test_issues_of_other_parts_and_closed_issues(outside: SandboxClient) -> None:
-    activity = ArtifactKind.ACTIVITY_ISSUE
+    activity = Kind.ACTIVITY_ISSUE
     first = ta_review(kind=activity, part="PS-K8S", title="PS-K8S")
     second = ta_review(kind=activity, part="PS-SEC", title="PS-SEC")
     assert first.created
@@ -164,9 +165,9 @@ def test_a_create_whose_answer_is_lost_is_found_on_the_retry(
 
     retried = ta_review()
     assert not retried.created
-    assert [str(i["iid"]) for i in issues_keyed(outside, natural_key(KIND, OPPORTUNITY_ID))] == [
-        retried.id
-    ]
+    assert [
+        f"{PLANNING}#{i['iid']}" for i in issues_keyed(outside, natural_key(KIND, OPPORTUNITY_ID))
+    ] == [retried.id]
     assert outside.writes(system="gitlab") == 1
 
 
@@ -329,13 +330,12 @@ def test_hostile_names_give_valid_projects_and_epics(outside: SandboxClient, n: 
     account = Account(id=demo.sfid("001", 900 + n), name=name, time_zone="UTC")
     hostile = opportunity(id=demo.sfid("006", 900 + n), name=name, account=account)
     group = gl.ensure_customer_group.fn(account.id, name)
-    assert group.id is not None
     project = gl.ensure_project.fn(group.id, hostile)
     epic = gl.ensure_epic.fn(group.id, hostile)
     assert project.created
     assert project.id == f"{group.id}/{gitlab_project_path(hostile.id, name)}"
     assert epic.created
-    (made,) = keyed(outside, "epic", natural_key(ArtifactKind.CUSTOMER_EPIC, hostile.id))
+    (made,) = keyed(outside, "epic", natural_key(Kind.CUSTOMER_EPIC, hostile.id))
     assert made["title"] == gitlab_epic_title(SEEDED.sow_number, name)
     assert "\n" not in made["title"]
     assert outside.writes(system="gitlab") == 3
@@ -356,13 +356,14 @@ def test_ensure_epic_creates_once(outside: SandboxClient, group: str) -> None:
     first = gl.ensure_epic.fn(group, OPPORTUNITY)
     assert first.created
     assert first.url is not None
-    assert first.url.endswith(f"/groups/{group}/-/epics/{first.id}")
+    assert first.id == f"{group}&1"
+    assert first.url.endswith(f"/groups/{group}/-/epics/1")
     assert outside.writes(system="gitlab") == 1
-    key = natural_key(ArtifactKind.CUSTOMER_EPIC, OPPORTUNITY_ID)
+    key = natural_key(Kind.CUSTOMER_EPIC, OPPORTUNITY_ID)
     (made,) = keyed(outside, "epic", key)
     assert made["title"] == "SOW-2026-042 Globex Industries"
-    assert made["labels"] == list(gitlab_labels(ArtifactKind.CUSTOMER_EPIC, OPPORTUNITY_ID))
-    assert str(made["iid"]) == first.id
+    assert made["labels"] == list(gitlab_labels(Kind.CUSTOMER_EPIC, OPPORTUNITY_ID))
+    assert f"{group}&{made['iid']}" == first.id
 
     before = outside.last_request_id()
     again = gl.ensure_epic.fn(group, OPPORTUNITY)
@@ -385,7 +386,7 @@ def test_a_lost_epic_create_is_found_on_the_retry(
         gl.ensure_epic.fn(group, OPPORTUNITY)
 
     assert not gl.ensure_epic.fn(group, OPPORTUNITY).created
-    assert len(keyed(outside, "epic", natural_key(ArtifactKind.CUSTOMER_EPIC, OPPORTUNITY_ID))) == 1
+    assert len(keyed(outside, "epic", natural_key(Kind.CUSTOMER_EPIC, OPPORTUNITY_ID))) == 1
     assert outside.writes(system="gitlab") == 1
 
 
@@ -401,7 +402,7 @@ def test_an_epic_needs_a_sow_number(outside: SandboxClient, group: str) -> None:
 def handoff(project: str, **overrides: Any) -> Any:
     arguments: dict[str, Any] = {
         "project_path": project,
-        "kind": ArtifactKind.HANDOFF_ISSUE,
+        "kind": Kind.HANDOFF_ISSUE,
         "opportunity_id": OPPORTUNITY_ID,
         "title": "Sales to PS hand-off: Globex Industries – SOW-2026-042",
         "description": "Hand-off from sales to PS.",
@@ -410,29 +411,29 @@ def handoff(project: str, **overrides: Any) -> Any:
 
 
 @pytest.fixture
-def project(outside: SandboxClient, epic: tuple[str, int]) -> str:
-    made = gl.ensure_project.fn(epic[0], OPPORTUNITY)
-    assert made.id is not None
+def project(outside: SandboxClient, epic: str) -> str:
+    made = gl.ensure_project.fn(GROUP, OPPORTUNITY)
     outside.clear_requests()
     return made.id
 
 
-def epic_state(outside: SandboxClient, epic: tuple[str, int]) -> dict[str, Any]:
-    (group,) = groups_at(outside, epic[0])
+def epic_state(outside: SandboxClient, epic: str) -> dict[str, Any]:
+    group_path, _, iid = epic.rpartition("&")
+    (group,) = groups_at(outside, group_path)
     (found,) = [
         e
         for e in outside.state("gitlab", "epic")
-        if (e["group_id"], e["iid"]) == (group["id"], epic[1])
+        if (e["group_id"], e["iid"]) == (group["id"], int(iid))
     ]
     return found
 
 
 def handoff_issues(outside: SandboxClient) -> list[dict[str, Any]]:
-    return issues_keyed(outside, natural_key(ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID))
+    return issues_keyed(outside, natural_key(Kind.HANDOFF_ISSUE, OPPORTUNITY_ID))
 
 
 def test_an_issue_is_created_in_the_epic_with_its_assignees(
-    outside: SandboxClient, epic: tuple[str, int], project: str
+    outside: SandboxClient, epic: str, project: str
 ) -> None:
     grace = user_id(outside, "grace_kim")
     first = handoff(project, epic=epic, assignee_ids=[grace])
@@ -451,11 +452,13 @@ def test_an_issue_is_created_in_the_epic_with_its_assignees(
 
 
 def test_an_issue_found_outside_the_epic_is_linked_once(
-    outside: SandboxClient, epic: tuple[str, int], project: str
+    outside: SandboxClient, epic: str, project: str
 ) -> None:
     handoff(project)  # filed before the epic was known
     outside.add_fault(EPIC_LINKS, method="POST", status=500, after_commit=True)
-    with pytest.raises(TransientError, match=r"adding issue .*#1 to epic &1: HTTP 500"):
+    with pytest.raises(
+        TransientError, match=r"adding issue .*#1 to epic ps-customers/.*&1: HTTP 500"
+    ):
         handoff(project, epic=epic)
 
     before = outside.last_request_id()
@@ -470,9 +473,9 @@ def test_an_issue_found_outside_the_epic_is_linked_once(
 
 
 def test_an_issue_is_found_in_an_epic_or_not_at_all(
-    outside: SandboxClient, epic: tuple[str, int], project: str
+    outside: SandboxClient, epic: str, project: str
 ) -> None:
-    key = (project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+    key = (project, Kind.HANDOFF_ISSUE, OPPORTUNITY_ID)
     assert gl.find_issue.fn(*key) is None
     made = handoff(project)  # in no epic yet
     found = gl.find_issue.fn(*key)
@@ -489,21 +492,20 @@ def test_an_issue_is_found_in_an_epic_or_not_at_all(
 
 
 def test_an_issue_someone_moved_to_another_epic_stays_there(
-    outside: SandboxClient, epic: tuple[str, int], project: str
+    outside: SandboxClient, epic: str, project: str
 ) -> None:
-    elsewhere = gl.ensure_epic.fn(epic[0], opportunity(id=demo.sfid("006", 99), sow_number="S-9"))
-    assert elsewhere.id is not None
-    handoff(project, epic=(epic[0], int(elsewhere.id)))
+    elsewhere = gl.ensure_epic.fn(GROUP, opportunity(id=demo.sfid("006", 99), sow_number="S-9"))
+    handoff(project, epic=elsewhere.id)
     before = outside.last_request_id()
     assert not handoff(project, epic=epic).created
     assert outside.writes(system="gitlab", since=before) == 0
     (issue,) = handoff_issues(outside)
-    assert issue["epic_id"] == epic_state(outside, (epic[0], int(elsewhere.id)))["id"]
+    assert issue["epic_id"] == epic_state(outside, elsewhere.id)["id"]
 
 
 @pytest.mark.parametrize("kind", ["status", "drop"])
 def test_a_lost_create_in_the_epic_is_found_on_the_retry(
-    outside: SandboxClient, epic: tuple[str, int], project: str, kind: str
+    outside: SandboxClient, epic: str, project: str, kind: str
 ) -> None:
     outside.add_fault(ISSUES, method="POST", kind=kind, status=500, after_commit=True)
     with pytest.raises(TransientError):
@@ -515,32 +517,9 @@ def test_a_lost_create_in_the_epic_is_found_on_the_retry(
 
 
 def test_an_unknown_epic_is_a_permanent_error(outside: SandboxClient, project: str) -> None:
-    with pytest.raises(PermanentError, match=f"GitLab: epic &99 of group {GROUP}: HTTP 404"):
-        handoff(project, epic=(GROUP, 99))
+    with pytest.raises(PermanentError, match=f"GitLab: epic {GROUP}&99: HTTP 404"):
+        handoff(project, epic=f"{GROUP}&99")
     assert outside.writes(system="gitlab") == 0
-
-
-def test_ensure_issue_assignees_writes_only_a_change(outside: SandboxClient) -> None:
-    issue = ta_review()
-    assert issue.id is not None
-    iid = int(issue.id)
-    grace, aisha = user_id(outside, "grace_kim"), user_id(outside, "aisha_bello")
-    before = outside.last_request_id()
-    assert gl.ensure_issue_assignees.fn(PLANNING, iid, [grace, aisha])
-    assert not gl.ensure_issue_assignees.fn(PLANNING, iid, [aisha, grace])
-    assert outside.writes(system="gitlab", since=before) == 1
-    assert gl.ensure_issue_assignees.fn(PLANNING, iid, [])
-    (state,) = issues_keyed(outside, natural_key(KIND, OPPORTUNITY_ID))
-    assert state["assignee_ids"] == []
-
-
-def test_an_assignee_gitlab_drops_is_a_permanent_error(outside: SandboxClient) -> None:
-    issue = ta_review()
-    assert issue.id is not None
-    with pytest.raises(PermanentError, match=r"asked for users \[999999\], GitLab kept \[\]"):
-        gl.ensure_issue_assignees.fn(PLANNING, int(issue.id), [999_999])
-    with pytest.raises(PermanentError, match=rf"issue {PLANNING}#404: HTTP 404"):
-        gl.ensure_issue_assignees.fn(PLANNING, 404, [])
 
 
 # --- project members -----------------------------------------------------------------------------
@@ -557,17 +536,17 @@ def memberships(outside: SandboxClient, user: int) -> list[dict[str, Any]]:
 def test_the_project_owner_becomes_maintainer_once(outside: SandboxClient, project: str) -> None:
     # everyone inherits Developer from the customers group: Developer is already there...
     grace = user_id(outside, "grace_kim")
-    assert not gl.ensure_project_member.fn(project, grace, 30)
+    assert not gl.ensure_project_member.fn(project, grace, AccessLevel.DEVELOPER)
     assert outside.writes(system="gitlab") == 0
     # ...Maintainer is a project membership above it, made once
-    assert gl.ensure_project_member.fn(project, grace, MAINTAINER)
-    assert not gl.ensure_project_member.fn(project, grace, MAINTAINER)
-    assert not gl.ensure_project_member.fn(project, grace, 30)
-    assert [m["access_level"] for m in memberships(outside, grace)] == [MAINTAINER]
+    assert gl.ensure_project_member.fn(project, grace, AccessLevel.MAINTAINER)
+    assert not gl.ensure_project_member.fn(project, grace, AccessLevel.MAINTAINER)
+    assert not gl.ensure_project_member.fn(project, grace, AccessLevel.DEVELOPER)
+    assert [m["access_level"] for m in memberships(outside, grace)] == [AccessLevel.MAINTAINER]
     assert outside.writes(system="gitlab") == 1
     # a higher level changes the membership psflow made, rather than adding one
-    assert gl.ensure_project_member.fn(project, grace, 50)
-    assert [m["access_level"] for m in memberships(outside, grace)] == [50]
+    assert gl.ensure_project_member.fn(project, grace, AccessLevel.OWNER)
+    assert [m["access_level"] for m in memberships(outside, grace)] == [AccessLevel.OWNER]
     assert outside.writes(system="gitlab", method="PUT") == 1
 
 
@@ -579,25 +558,25 @@ def test_a_lost_membership_is_found_on_the_retry(
     outside.add_fault(members, method="POST", kind=kind, status=500, after_commit=True)
     aisha = user_id(outside, "aisha_bello")
     with pytest.raises(TransientError, match=f"membership of user {aisha} in project {project}"):
-        gl.ensure_project_member.fn(project, aisha, MAINTAINER)
-    assert not gl.ensure_project_member.fn(project, aisha, MAINTAINER)
+        gl.ensure_project_member.fn(project, aisha, AccessLevel.MAINTAINER)
+    assert not gl.ensure_project_member.fn(project, aisha, AccessLevel.MAINTAINER)
     assert len(memberships(outside, aisha)) == 1
     assert outside.writes(system="gitlab") == 1
 
 
 def test_membership_errors_name_the_project_and_user(outside: SandboxClient) -> None:
     with pytest.raises(PermanentError, match=r"in project ps-customers/nowhere: HTTP 404"):
-        gl.ensure_project_member.fn("ps-customers/nowhere", 1, MAINTAINER)
+        gl.ensure_project_member.fn("ps-customers/nowhere", 1, AccessLevel.MAINTAINER)
     with pytest.raises(PermanentError, match=rf"user 999999 in project {PLANNING}: HTTP 404"):
-        gl.ensure_project_member.fn(PLANNING, 999_999, MAINTAINER)
+        gl.ensure_project_member.fn(PLANNING, 999_999, AccessLevel.MAINTAINER)
     assert memberships(outside, 999_999) == []
 
 
 def test_an_issue_is_closed_once_and_its_labels_read(outside: SandboxClient, project: str) -> None:
-    assert gl.ensure_issue_closed.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID) is None
-    assert gl.find_issue_labels.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID) is None
+    assert gl.ensure_issue_closed.fn(project, Kind.HANDOFF_ISSUE, OPPORTUNITY_ID) is None
+    assert gl.find_issue_labels.fn(project, Kind.HANDOFF_ISSUE, OPPORTUNITY_ID) is None
     handoff(project)
-    labels = gl.find_issue_labels.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+    labels = gl.find_issue_labels.fn(project, Kind.HANDOFF_ISSUE, OPPORTUNITY_ID)
     assert labels is not None
     assert "PS::Hand-off" in labels
     # the close's answer is lost: the retry finds the issue closed and writes nothing
@@ -605,9 +584,9 @@ def test_an_issue_is_closed_once_and_its_labels_read(outside: SandboxClient, pro
         r"/gitlab/api/v4/projects/[^/]+/issues/\d+", method="PUT", status=500, after_commit=True
     )
     with pytest.raises(TransientError):
-        gl.ensure_issue_closed.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+        gl.ensure_issue_closed.fn(project, Kind.HANDOFF_ISSUE, OPPORTUNITY_ID)
     before = outside.last_request_id()
-    closed = gl.ensure_issue_closed.fn(project, ArtifactKind.HANDOFF_ISSUE, OPPORTUNITY_ID)
+    closed = gl.ensure_issue_closed.fn(project, Kind.HANDOFF_ISSUE, OPPORTUNITY_ID)
     assert closed is not None
     assert not closed.created
     assert outside.writes(system="gitlab", since=before) == 0

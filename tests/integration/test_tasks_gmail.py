@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from engagement.keys import ArtifactKind, gmail_key_marker, gmail_message_id
-from engagement.templates import email_from_template
+from engagement.keys import Kind, gmail_key_marker, gmail_message_id
+from engagement.templates import Email, Template, email_from_template
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import TransientError
 from tasks.clients import systems
-from tasks.docs import get_template_paragraphs
+from tasks.docs import template_paragraphs
 from tasks.gmail import FALLBACK_DOMAIN, ensure_email, find_email
 
 OPPORTUNITY = seed.OPPORTUNITIES[1].id
-KIND = ArtifactKind.INITIATION_EMAIL
+KIND = Kind.INITIATION_EMAIL
 SEND = r"/google/gmail/v1/users/me/drafts/send"
 SEARCHES = r"/google/gmail/v1/users/me/(messages|drafts)"
 CUSTOMER = "dana.whitfield@acme.example"
@@ -47,14 +47,17 @@ def body_of(message: EmailMessage) -> str:
     return str(part.get_content()).replace("\r\n", "\n")  # sent with SMTP's CRLF
 
 
-def send(**overrides: Any) -> Any:
+def send(
+    subject: str = "Welcome to Northwind Cloud – SOW-2026-041",
+    body: str = "Dear Dana,\n\nWelcome.",
+    **overrides: Any,
+) -> Any:
     arguments: dict[str, Any] = {
         "kind": KIND,
         "record_id": OPPORTUNITY,
         "to": [CUSTOMER],
         "cc": [OPS],
-        "subject": "Welcome to Northwind Cloud – SOW-2026-041",
-        "body": "Dear Dana,\n\nWelcome.",
+        "email": Email(subject=subject, body=body),
     }
     return ensure_email.fn(**{**arguments, **overrides})
 
@@ -101,7 +104,7 @@ def test_the_message_as_sent(outside: SandboxClient) -> None:
 
 
 def test_parts_are_different_emails(outside: SandboxClient) -> None:
-    kind = ArtifactKind.ACCEPTANCE_EMAIL
+    kind = Kind.ACCEPTANCE_EMAIL
     first = send(kind=kind, part="PS-MIG")
     second = send(kind=kind, part="PS-TRAIN")
     assert first.created
@@ -202,8 +205,7 @@ def test_a_hostile_customer_name_from_a_template_gives_a_safe_subject(
         "sow_number": "SOW-2026-041",
         "project_owner": "Aisha Bello",
     }
-    text = email_from_template(get_template_paragraphs.fn("sign-off-email"), values)
-    send(kind=ArtifactKind.SIGN_OFF_EMAIL, subject=text.subject, body=text.body)
+    send(kind=Kind.SIGN_OFF_EMAIL, email=Template(key="sign-off-email", values=values))
     [message] = sent(outside)
     assert message["Subject"] == 'Acme Bcc: evil@x.example "quoted"- project sign off'
     assert message["Bcc"] is None
@@ -219,3 +221,32 @@ def test_a_hostile_customer_name_from_a_template_gives_a_safe_subject(
         "Content-Transfer-Encoding",
     }
     assert body_of(message).startswith("Dear Dana,\n\nAll activities of SOW-2026-041 are")
+
+
+def test_an_email_from_a_template_reads_it_only_to_send(outside: SandboxClient) -> None:
+    values = {
+        "company": "Northwind Cloud",
+        "customer": "Acme Corporation",
+        "opportunity": "CI/CD Modernisation",
+        "sow_number": "SOW-2026-041",
+        "contact_first_name": "Dana",
+        "project_owner": "Aisha Bello",
+        "coordinator": "Priya Raman",
+        "engagement_manager": "Marcus Webb",
+    }
+    expected = email_from_template(template_paragraphs("initiation-email"), values)
+    outside.clear_requests()
+    made = send(email=Template(key="initiation-email", values=values))
+    assert made.created
+    assert made.name == f"{expected.subject} (to {CUSTOMER})"
+    [message] = sent(outside)
+    assert message["Subject"] == expected.subject
+    assert body_of(message).startswith(expected.body)
+    assert outside.requests(system="google", service="docs") != []  # the template, read
+
+    before = outside.last_request_id()
+    again = send(email=Template(key="initiation-email", values=values))
+    assert (again.created, again.id) == (False, made.id)
+    # found by its key: neither Drive nor Docs is asked for the template
+    assert {r["service"] for r in outside.requests(since=before)} == {"gmail"}
+    assert outside.writes(since=before) == 0

@@ -10,14 +10,15 @@ import pytest
 
 from engagement.lifecycle import Transition, transition
 from engagement.models import Engagement, EngagementStatus
+from engagement.refs import Ref
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import PermanentError, TransientError
 from tasks.clients import systems
 from tasks.salesforce import (
     InvalidRecord,
+    ensure_cost_estimate_linked,
     ensure_engagement,
-    ensure_opportunity_fields,
     find_stage_changes,
     get_opportunity,
     get_users,
@@ -159,12 +160,15 @@ def test_users_by_email_or_title_in_one_query(outside: SandboxClient) -> None:
 
 def test_opportunity_fields_are_written_once(outside: SandboxClient) -> None:
     link = "https://docs.google.com/spreadsheets/d/abc/edit"
-    fields = {"Cost_Estimate_Link__c": link, "PS_TA_Review_Required__c": True}
-    assert ensure_opportunity_fields.fn(ACME_NEW.id, fields) is True
-    assert ensure_opportunity_fields.fn(ACME_NEW.id, fields) is False
+    sheet = Ref(
+        system="Google Drive", kind="cost estimate", name="x", id="abc", url=link, created=True
+    )
+    assert ensure_cost_estimate_linked.fn(ACME_NEW.id, sheet, True) is True
+    assert ensure_cost_estimate_linked.fn(ACME_NEW.id, sheet, True) is False
     assert outside.writes(system="salesforce") == 1
     (row,) = [o for o in outside.state("salesforce", "Opportunity") if o["Id"] == ACME_NEW.id]
     assert row["Cost_Estimate_Link__c"] == link
+    assert row["PS_TA_Review_Required__c"] is True
 
 
 # --- the PS Engagement record --------------------------------------------------------------------

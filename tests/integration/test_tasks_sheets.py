@@ -9,12 +9,12 @@ import gspread
 import pytest
 
 from engagement.cost_estimate import activity_name, prefill
-from engagement.keys import ArtifactKind, drive_name
+from engagement.keys import Kind, drive_name
 from engagement.models import Account, Opportunity, SowActivity
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.clients import systems
-from tasks.drive import ensure_copy, find_folder
+from tasks.drive import ensure_copy
 from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
 
 ACME_NEW = seed.OPPORTUNITIES[1]
@@ -66,8 +66,7 @@ def skills_matrix(outside: SandboxClient) -> str:
 def estimate(outside: SandboxClient) -> str:
     """The id of a fresh copy of the cost estimate template for Acme's new opportunity."""
     name = drive_name("Cost Estimate", ACME_NEW.account.name, ACME_NEW.sow_number)
-    folder = find_folder.fn(seed.ENGAGEMENTS_FOLDER)
-    made = ensure_copy.fn("cost-estimate", ArtifactKind.COST_ESTIMATE, ACME_NEW.id, name, folder)
+    made = ensure_copy.fn("cost-estimate", Kind.COST_ESTIMATE, ACME_NEW.id, name, ())
     outside.clear_requests()
     return str(made.id)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engagement.keys import SLACK_KEY_FIELD, ArtifactKind, natural_key, slack_customer_channel
+from engagement.keys import SLACK_KEY_FIELD, Kind, natural_key, slack_customer_channel
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from tasks import calls
@@ -26,7 +26,7 @@ from tasks.slack import (
 )
 
 OPPORTUNITY = demo.OPPORTUNITIES[1].id  # Acme – CI/CD Modernisation
-KIND = ArtifactKind.STAFFING_DECISION
+KIND = Kind.STAFFING_DECISION
 POST = r"/slack/api/chat\.postMessage"
 
 
@@ -82,7 +82,7 @@ def test_metadata_round_trip(outside: SandboxClient) -> None:
         SLACK_KEY_FIELD: natural_key(KIND, OPPORTUNITY, "second"),
     }
     assert find_message.fn(channel, KIND, OPPORTUNITY) is None  # another part, another key
-    assert find_message.fn(channel, ArtifactKind.CLOSEOUT_REPORT, OPPORTUNITY, "second") is None
+    assert find_message.fn(channel, Kind.CLOSEOUT_REPORT, OPPORTUNITY, "second") is None
 
 
 def test_find_message_finds_psflows_message_under_chatter_in_one_request(
@@ -216,7 +216,6 @@ def user_id(outside: SandboxClient, email: str) -> str:
 
 def test_ensure_members_invites_each_person_once(outside: SandboxClient) -> None:
     channel = ensure_channel.fn(CUSTOMER_CHANNEL)
-    assert channel.id is not None
     before = outside.last_request_id()
     assert ensure_members.fn(channel.id, [*TEAM, TEAM[0].upper()]) == 3
     assert outside.writes(system="slack", since=before) == 1  # one invite for everyone
@@ -244,7 +243,6 @@ def test_someone_joining_between_the_listing_and_the_invite_is_not_an_error(
     outside: SandboxClient,
 ) -> None:
     channel = ensure_channel.fn(CUSTOMER_CHANNEL)
-    assert channel.id is not None
     # the invite waits a second at the server; meanwhile a person adds the first of the team
     outside.add_fault(r"/slack/api/conversations\.invite", method="POST", kind="delay", delay=1)
     with ThreadPoolExecutor(1) as pool:
@@ -259,7 +257,6 @@ def test_someone_joining_between_the_listing_and_the_invite_is_not_an_error(
 
 def test_an_invite_whose_answer_is_lost_is_not_repeated(outside: SandboxClient) -> None:
     channel = ensure_channel.fn(CUSTOMER_CHANNEL)
-    assert channel.id is not None
     invite = r"/slack/api/conversations\.invite"
     outside.add_fault(invite, method="POST", status=500, after_commit=True)
     with pytest.raises(TransientError, match="Slack: invitation of 3 people"):
@@ -270,7 +267,6 @@ def test_an_invite_whose_answer_is_lost_is_not_repeated(outside: SandboxClient) 
 
 def test_an_unknown_email_is_a_permanent_error_naming_it(outside: SandboxClient) -> None:
     channel = ensure_channel.fn(CUSTOMER_CHANNEL)
-    assert channel.id is not None
     before = outside.last_request_id()
     unknown = ["nobody@northwind.example", "ghost@acme.example"]
     expected = f"Slack: users {', '.join(unknown)}: no active Slack user"
@@ -291,10 +287,8 @@ def test_a_hostile_email_is_refused_before_any_call(outside: SandboxClient, emai
 def test_ensure_pinned_pins_once(outside: SandboxClient) -> None:
     channel = ensure_channel.fn(CUSTOMER_CHANNEL)
     links = ensure_message.fn(
-        CUSTOMER_CHANNEL, "Key links: ...", ArtifactKind.CUSTOMER_CHANNEL, demo.ACME.id
+        CUSTOMER_CHANNEL, "Key links: ...", Kind.CUSTOMER_CHANNEL, demo.ACME.id
     )
-    assert channel.id is not None
-    assert links.id is not None
     before = outside.last_request_id()
     assert ensure_pinned.fn(channel.id, links.id)
     assert outside.writes(system="slack", since=before) == 1
@@ -309,10 +303,8 @@ def test_ensure_pinned_pins_once(outside: SandboxClient) -> None:
 def test_a_pin_whose_answer_is_lost_is_not_repeated(outside: SandboxClient) -> None:
     channel = ensure_channel.fn(CUSTOMER_CHANNEL)
     links = ensure_message.fn(
-        CUSTOMER_CHANNEL, "Key links: ...", ArtifactKind.CUSTOMER_CHANNEL, demo.ACME.id
+        CUSTOMER_CHANNEL, "Key links: ...", Kind.CUSTOMER_CHANNEL, demo.ACME.id
     )
-    assert channel.id is not None
-    assert links.id is not None
     outside.add_fault(r"/slack/api/pins\.add", method="POST", status=500, after_commit=True)
     with pytest.raises(TransientError, match="Slack: pin of message"):
         ensure_pinned.fn(channel.id, links.id)

@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engagement.artifacts
 import engagement.keys
 import engagement.models
+import engagement.refs
 import engagement.slugs
 from engagement.keys import (
     CUSTOMER_KINDS,
     DRIVE_KEY_PROPERTY,
-    ArtifactKind,
+    Kind,
     calendar_event_id,
     drive_app_properties,
     drive_key_query,
@@ -133,11 +133,11 @@ def _case_twin(id18: str, data: st.DataObject) -> str:
 
 
 opportunity_ids, account_ids = ids("006"), ids("001")
-kinds = st.sampled_from(list(ArtifactKind))
-opportunity_kinds = st.sampled_from([k for k in ArtifactKind if k not in CUSTOMER_KINDS])
+kinds = st.sampled_from(list(Kind))
+opportunity_kinds = st.sampled_from([k for k in Kind if k not in CUSTOMER_KINDS])
 
 
-def owner_ids(kind: ArtifactKind) -> st.SearchStrategy[str]:
+def owner_ids(kind: Kind) -> st.SearchStrategy[str]:
     return account_ids if kind in CUSTOMER_KINDS else opportunity_ids
 
 
@@ -172,36 +172,34 @@ def test_one_line_and_gitlab_name_text_examples() -> None:
 
 
 def test_natural_key_examples() -> None:
-    assert natural_key(ArtifactKind.COST_ESTIMATE, "006Dn0000000002") == (
+    assert natural_key(Kind.COST_ESTIMATE, "006Dn0000000002") == (
         "cost-estimate:006Dn0000000002IAA"
     )
-    assert natural_key(ArtifactKind.ACTIVITY_ISSUE, OPPORTUNITY, "PS-MIG") == (
+    assert natural_key(Kind.ACTIVITY_ISSUE, OPPORTUNITY, "PS-MIG") == (
         "activity-issue:006Dn0000000002IAA:PS-MIG"
     )
-    assert natural_key(ArtifactKind.CUSTOMER_FOLDER, ACCOUNT) == "customer-folder:" + ACCOUNT
-    hashed = natural_key(ArtifactKind.ACTIVITY_ISSUE, OPPORTUNITY, "Kubernetes & runners")
+    assert natural_key(Kind.CUSTOMER_FOLDER, ACCOUNT) == "customer-folder:" + ACCOUNT
+    hashed = natural_key(Kind.ACTIVITY_ISSUE, OPPORTUNITY, "Kubernetes & runners")
     assert re.fullmatch(r"activity-issue:006Dn0000000002IAA:~[a-v0-9]{16}", hashed)
 
 
 def test_kinds_are_short_enough_for_every_store() -> None:
-    assert max(len(kind.value) for kind in ArtifactKind) <= 24
-    assert all(re.fullmatch(r"[a-z]+(?:-[a-z]+)*", kind.value) for kind in ArtifactKind)
+    assert max(len(kind.value) for kind in Kind) <= 24
+    assert all(re.fullmatch(r"[a-z]+(?:-[a-z]+)*", kind.value) for kind in Kind)
 
 
 def test_a_kind_only_takes_the_id_of_its_owner() -> None:
     with pytest.raises(ValueError, match="Account id"):
-        natural_key(ArtifactKind.CUSTOMER_CHANNEL, OPPORTUNITY)
+        natural_key(Kind.CUSTOMER_CHANNEL, OPPORTUNITY)
     with pytest.raises(ValueError, match="Opportunity id"):
         gitlab_project_path(ACCOUNT, "Acme")
     with pytest.raises(ValueError, match="checksum"):
-        calendar_event_id(ArtifactKind.KICKOFF_MEETING, "006Dn0000000002IAB")
+        calendar_event_id(Kind.KICKOFF_MEETING, "006Dn0000000002IAB")
 
 
 @PROPERTY
 @given(owned_kinds, parts)
-def test_keys_are_plain_ascii_and_deterministic(
-    owned: tuple[ArtifactKind, str], part: str | None
-) -> None:
+def test_keys_are_plain_ascii_and_deterministic(owned: tuple[Kind, str], part: str | None) -> None:
     kind, record = owned
     key = natural_key(kind, record, part)
     assert re.fullmatch(r"[A-Za-z0-9:._~-]+", key), key
@@ -215,7 +213,7 @@ def test_keys_are_plain_ascii_and_deterministic(
 @given(opportunity_ids, parts, parts)
 def test_different_parts_give_different_keys(record: str, a: str | None, b: str | None) -> None:
     if a != b:
-        kind = ArtifactKind.ACCEPTANCE_EMAIL
+        kind = Kind.ACCEPTANCE_EMAIL
         assert natural_key(kind, record, a) != natural_key(kind, record, b)
 
 
@@ -233,12 +231,20 @@ def test_gitlab_examples() -> None:
     )
     assert gitlab_epic_title("SOW-2026-041", "Acme Corporation") == "SOW-2026-041 Acme Corporation"
     assert gitlab_group_path(ACCOUNT, "🦄").startswith("customer-")
-    assert gitlab_labels(ArtifactKind.ACTIVITY_ISSUE, OPPORTUNITY) == (
+    assert gitlab_labels(Kind.ACTIVITY_ISSUE, OPPORTUNITY) == (
         "opportunity::" + OPPORTUNITY,
         "PS::Activity",
     )
-    assert gitlab_labels(ArtifactKind.CUSTOMER_EPIC, OPPORTUNITY) == (
-        "opportunity::" + OPPORTUNITY,
+    assert gitlab_labels(Kind.CUSTOMER_EPIC, OPPORTUNITY) == ("opportunity::" + OPPORTUNITY,)
+
+
+def test_the_sandbox_seeds_acmes_group_as_psflow_names_it() -> None:
+    """The sandbox writes Acme's 2025 group out (it does not import psflow); this holds it to the keys."""
+    from sandbox.seed import ACME, acme_group
+
+    assert acme_group() == (
+        gitlab_group_path(ACME.id, ACME.name),
+        gitlab_group_name(ACME.id, ACME.name),
     )
 
 
@@ -266,7 +272,7 @@ def test_epic_title_is_one_line_for_any_text(sow: str, customer: str) -> None:
 @PROPERTY
 @given(owned_kinds, parts, names)
 def test_key_marker_round_trips_through_a_description(
-    owned: tuple[ArtifactKind, str], part: str | None, text: str
+    owned: tuple[Kind, str], part: str | None, text: str
 ) -> None:
     kind, owner = owned
     key = natural_key(kind, owner, part)
@@ -299,7 +305,7 @@ def test_slack_examples() -> None:
         slack_customer_channel(ACCOUNT, "Acme Corporation!"),
     )
     assert re.fullmatch(r"a_[a-v0-9]{8}_internal", slack_customer_channel(ACCOUNT, "東京"))
-    assert slack_message_metadata(ArtifactKind.STAFFING_DECISION, OPPORTUNITY) == {
+    assert slack_message_metadata(Kind.STAFFING_DECISION, OPPORTUNITY) == {
         "event_type": "psflow_staffing_decision",
         "event_payload": {"psflow_key": "staffing-decision:" + OPPORTUNITY},
     }
@@ -307,7 +313,7 @@ def test_slack_examples() -> None:
 
 @PROPERTY
 @given(owned_kinds, parts)
-def test_slack_metadata_carries_the_key(owned: tuple[ArtifactKind, str], part: str | None) -> None:
+def test_slack_metadata_carries_the_key(owned: tuple[Kind, str], part: str | None) -> None:
     kind, record = owned
     metadata = slack_message_metadata(kind, record, part)
     assert re.fullmatch(r"[a-z0-9_]+", metadata["event_type"])
@@ -319,9 +325,7 @@ def test_slack_metadata_carries_the_key(owned: tuple[ArtifactKind, str], part: s
 
 @PROPERTY
 @given(owned_kinds, parts)
-def test_drive_app_property_fits_124_bytes(
-    owned: tuple[ArtifactKind, str], part: str | None
-) -> None:
+def test_drive_app_property_fits_124_bytes(owned: tuple[Kind, str], part: str | None) -> None:
     kind, record = owned
     properties = drive_app_properties(kind, record, part)
     [(key, value)] = properties.items()
@@ -347,7 +351,7 @@ def test_drive_name_example() -> None:
 
 @PROPERTY
 @given(opportunity_kinds, opportunity_ids, parts)
-def test_message_id_is_rfc5322(kind: ArtifactKind, record: str, part: str | None) -> None:
+def test_message_id_is_rfc5322(kind: Kind, record: str, part: str | None) -> None:
     message_id = gmail_message_id(kind, record, DOMAIN, part)
     assert RFC5322_MSG_ID.fullmatch(message_id), message_id
     assert message_id.startswith(f"<psflow.{kind.value}.{record}.")
@@ -357,16 +361,14 @@ def test_message_id_is_rfc5322(kind: ArtifactKind, record: str, part: str | None
 def test_message_id_refuses_a_bad_domain() -> None:
     for domain in ("", "north wind.example", "x@y.example", "-bad.example", "a..b"):
         with pytest.raises(ValueError, match="domain"):
-            gmail_message_id(ArtifactKind.SIGN_OFF_EMAIL, OPPORTUNITY, domain)
-    assert gmail_message_id(ArtifactKind.SIGN_OFF_EMAIL, OPPORTUNITY, "PS.Example").endswith(
-        "@ps.example>"
-    )
+            gmail_message_id(Kind.SIGN_OFF_EMAIL, OPPORTUNITY, domain)
+    assert gmail_message_id(Kind.SIGN_OFF_EMAIL, OPPORTUNITY, "PS.Example").endswith("@ps.example>")
 
 
 @PROPERTY
 @given(owned_kinds, parts)
 def test_calendar_event_id_is_base32hex_and_encodes_the_key(
-    owned: tuple[ArtifactKind, str], part: str | None
+    owned: tuple[Kind, str], part: str | None
 ) -> None:
     kind, record = owned
     event_id = calendar_event_id(kind, record, part)
@@ -379,7 +381,7 @@ def test_calendar_event_id_is_base32hex_and_encodes_the_key(
 
 
 def test_mavenlink_and_salesforce_examples() -> None:
-    assert mavenlink_external_reference(ArtifactKind.WORKSPACE, OPPORTUNITY) == {
+    assert mavenlink_external_reference(Kind.WORKSPACE, OPPORTUNITY) == {
         "service_name": "psflow",
         "service_model": "workspace",
         "service_model_ref": "workspace:" + OPPORTUNITY,
@@ -401,22 +403,22 @@ def test_workspace_title_is_one_line_for_any_text(name: str, sow: str | None) ->
 
 # every per-opportunity key or name, as a function of (opportunity id, name, part)
 BY_OPPORTUNITY: dict[str, Callable[[str, str, str | None], object]] = {
-    "natural key": lambda o, n, p: natural_key(ArtifactKind.ACTIVITY_ISSUE, o, p),
+    "natural key": lambda o, n, p: natural_key(Kind.ACTIVITY_ISSUE, o, p),
     "project path": lambda o, n, p: gitlab_project_path(o, n),
     "project name": lambda o, n, p: gitlab_project_name(o, n),
-    "label": lambda o, n, p: gitlab_labels(ArtifactKind.HANDOFF_ISSUE, o),
-    "slack metadata": lambda o, n, p: slack_message_metadata(ArtifactKind.CLOSEOUT_REPORT, o, p),
-    "drive property": lambda o, n, p: drive_app_properties(ArtifactKind.COST_ESTIMATE, o, p),
-    "message id": lambda o, n, p: gmail_message_id(ArtifactKind.ACCEPTANCE_EMAIL, o, DOMAIN, p),
-    "calendar id": lambda o, n, p: calendar_event_id(ArtifactKind.KICKOFF_MEETING, o, p),
-    "mavenlink": lambda o, n, p: mavenlink_external_reference(ArtifactKind.WORKSPACE_TASK, o, p),
+    "label": lambda o, n, p: gitlab_labels(Kind.HANDOFF_ISSUE, o),
+    "slack metadata": lambda o, n, p: slack_message_metadata(Kind.CLOSEOUT_REPORT, o, p),
+    "drive property": lambda o, n, p: drive_app_properties(Kind.COST_ESTIMATE, o, p),
+    "message id": lambda o, n, p: gmail_message_id(Kind.ACCEPTANCE_EMAIL, o, DOMAIN, p),
+    "calendar id": lambda o, n, p: calendar_event_id(Kind.KICKOFF_MEETING, o, p),
+    "mavenlink": lambda o, n, p: mavenlink_external_reference(Kind.WORKSPACE_TASK, o, p),
     "salesforce": lambda o, n, p: salesforce_engagement_external_id(o),
 }
 BY_ACCOUNT: dict[str, Callable[[str, str], object]] = {
     "group path": gitlab_group_path,
     "group name": gitlab_group_name,
     "slack channel": slack_customer_channel,
-    "folder key": lambda a, n: drive_app_properties(ArtifactKind.CUSTOMER_FOLDER, a),
+    "folder key": lambda a, n: drive_app_properties(Kind.CUSTOMER_FOLDER, a),
 }
 
 
@@ -452,19 +454,19 @@ def test_distinct_accounts_never_share_a_key_or_name(
 @PROPERTY
 @given(opportunity_ids, parts)
 def test_kinds_never_share_a_key(record: str, part: str | None) -> None:
-    per_kind: list[Callable[[ArtifactKind], str]] = [
+    per_kind: list[Callable[[Kind], str]] = [
         lambda k: natural_key(k, record, part),
         lambda k: calendar_event_id(k, record, part),
         lambda k: gmail_message_id(k, record, DOMAIN, part),
         lambda k: slack_message_metadata(k, record, part)["event_type"],
     ]
     for make in per_kind:
-        values = [make(kind) for kind in ArtifactKind if kind not in CUSTOMER_KINDS]
+        values = [make(kind) for kind in Kind if kind not in CUSTOMER_KINDS]
         assert len(set(values)) == len(values)
 
 
 @pytest.mark.parametrize(
-    "module", [engagement.keys, engagement.models, engagement.slugs, engagement.artifacts]
+    "module", [engagement.keys, engagement.models, engagement.slugs, engagement.refs]
 )
 def test_docstring_examples_run(module: ModuleType) -> None:
     result = doctest.testmod(module)

@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engagement.workdays
-from engagement.workdays import at_work, meeting_slot
+from engagement.workdays import (
+    at_work,
+    business_day_after,
+    business_days,
+    meeting_slot,
+    working_day,
+)
 
 HALF_HOUR = timedelta(minutes=30)
 US_TEAM = {
@@ -122,3 +128,18 @@ def test_a_slot_is_on_the_organisers_working_day_and_names_exactly_who_is_outsid
     assert set(slot.outside_hours) == {
         name for name, zone in team.items() if not at_work(zone, slot.start, slot.end)
     }
+
+
+def test_the_customers_public_holidays_are_not_working_days() -> None:
+    wednesday = date(2026, 11, 25)  # the day before Thanksgiving (US), a working day in Germany
+    assert business_day_after(wednesday, 1) == date(2026, 11, 26)
+    assert business_day_after(wednesday, 1, "US") == date(2026, 11, 27)
+    christmas = business_days(date(2026, 12, 24), date(2026, 12, 28), "DE")  # Thursday to Monday
+    assert christmas == (date(2026, 12, 24), date(2026, 12, 28))  # 25th and 26th are holidays
+    slot = meeting_slot(wednesday, 1, HALF_HOUR, "America/New_York", US_TEAM, country="US")
+    assert slot.start.date() == date(2026, 11, 27)
+
+
+def test_a_country_without_a_calendar_is_refused_by_name() -> None:
+    with pytest.raises(NotImplementedError, match="ZZ"):
+        working_day(date(2026, 1, 5), "ZZ")

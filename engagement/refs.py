@@ -1,20 +1,21 @@
-"""What a phase made or found in the outside systems: the rows of its summary in the Prefect UI."""
+"""References to what a phase made or found in the outside systems; their list is the phase's
+summary in the Prefect UI (a Prefect table artifact, one row per reference)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
 
-class Artifact(BaseModel):
-    """One object in an outside system, as a task found or created it."""
+class Ref(BaseModel):
+    """One object in an outside system, as a task found or created it: it always has an id."""
 
     model_config = ConfigDict(frozen=True)
 
     system: str  # "Google Drive", "Slack", ...
     kind: str  # the handbook's word: "cost estimate", "staffing proposal", ...
     name: str
+    id: str  # what the system's API names it by: a file id, a project path, a message ts, ...
     url: str | None = None
-    id: str | None = None
     created: bool  # False when it already existed (a re-run, a retry)
 
     def row(self) -> dict[str, str]:

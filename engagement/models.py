@@ -338,6 +338,8 @@ def format_skills(skills: Mapping[str, int]) -> str:
 
 
 def _skills_input(value: object) -> object:
+    if value is None:  # an empty cell or field
+        return {}
     return parse_skills(value) if isinstance(value, str) else value
 
 
@@ -356,6 +358,8 @@ def _check_skills(skills: dict[str, int]) -> dict[str, int]:
 
 
 def _list_input(value: object) -> object:
+    if value is None:  # an empty cell or field
+        return ()
     return parse_list(value) if isinstance(value, str) else value
 
 
@@ -363,9 +367,9 @@ def _check_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tag(item) for item in tags))  # normalised, duplicates dropped
 
 
-# {skill: level 1..5}; also accepts the sheet's "gitlab-ci:5; kubernetes:4" cell
+# {skill: level 1..5}; also accepts the sheet's "gitlab-ci:5; kubernetes:4" cell, or none
 Skills = Annotated[dict[str, int], BeforeValidator(_skills_input), AfterValidator(_check_skills)]
-# lowercase tags; also accepts a "calm; structured" cell
+# lowercase tags; also accepts a "calm; structured" cell, or none
 Tags = Annotated[tuple[str, ...], BeforeValidator(_list_input), AfterValidator(_check_tags)]
 
 

@@ -27,16 +27,46 @@ from tasks.clients import systems
 
 SYSTEM = "Salesforce"
 
-_OPPORTUNITY = (
-    "Id, Name, StageName, Amount, CurrencyIsoCode, CloseDate, SOW_Number__c, SOW_Link__c, "
-    "PS_Skills_Required__c, PS_Expected_Start__c, PS_Expected_Completion__c, AccountId, "
-    "Account.Name, Account.PS_Time_Zone__c, Account.PS_Communication_Style__c, "
-    "PS_Engagement_Manager__r.Email, Owner.Email"
-)
-_CONTACTS = (
-    "ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, Contact.Title"
-)
-_LINE_ITEMS = "Product2.ProductCode, Product2.Name, Description, Quantity, UnitPrice"
+# Where each field of the domain's Opportunity comes from in Salesforce, written once: the query
+# selects these, the reading follows them, and an error names the Salesforce field of a bad value.
+_OPPORTUNITY = {
+    "id": "Id",
+    "name": "Name",
+    "stage": "StageName",
+    "amount": "Amount",
+    "currency": "CurrencyIsoCode",
+    "close_date": "CloseDate",
+    "sow_number": "SOW_Number__c",
+    "sow_link": "SOW_Link__c",
+    "engagement_manager_email": "PS_Engagement_Manager__r.Email",
+    "account_executive_email": "Owner.Email",
+    "required_skills": "PS_Skills_Required__c",
+    "expected_start": "PS_Expected_Start__c",
+    "expected_completion": "PS_Expected_Completion__c",
+}
+_ACCOUNT = {
+    "id": "AccountId",
+    "name": "Account.Name",
+    "time_zone": "Account.PS_Time_Zone__c",
+    "country": "Account.BillingCountryCode",
+    "communication_style": "Account.PS_Communication_Style__c",
+}
+_CONTACT = {  # of an OpportunityContactRole
+    "id": "ContactId",
+    "first_name": "Contact.FirstName",
+    "last_name": "Contact.LastName",
+    "email": "Contact.Email",
+    "title": "Contact.Title",
+    "role": "Role",
+    "primary": "IsPrimary",
+}
+_LINE_ITEM = {
+    "code": "Product2.ProductCode",
+    "description": "Description",
+    "quantity": "Quantity",
+    "unit_price": "UnitPrice",
+}
+_ROWS = {"contacts": ("Contact", _CONTACT), "line_items": ("OpportunityLineItem", _LINE_ITEM)}
 
 
 class InvalidRecord(ValueError):
@@ -64,22 +94,20 @@ def get_opportunity(opportunity: str) -> Opportunity:
     with calling(SYSTEM, f"opportunity {record_id}"):
         # its contact roles and line items in the same query (parent-to-child subqueries)
         rows = sf.query(
-            f"SELECT {_OPPORTUNITY}, (SELECT {_CONTACTS} FROM OpportunityContactRoles), "
-            f"(SELECT {_LINE_ITEMS} FROM OpportunityLineItems) "
+            f"SELECT {_select(_OPPORTUNITY, _ACCOUNT)}, "
+            f"(SELECT {_select(_CONTACT)} FROM OpportunityContactRoles), "
+            f"(SELECT {_select(_LINE_ITEM)}, Product2.Name FROM OpportunityLineItems) "
             f"FROM Opportunity WHERE Id = '{record_id}'"
         )
         if not rows["records"]:
             raise PermanentError(SYSTEM, f"opportunity {record_id}", "not found")
         record = rows["records"][0]
-        # a relationship without children is null
-        roles = (record.get("OpportunityContactRoles") or {}).get("records", [])
-        items = (record.get("OpportunityLineItems") or {}).get("records", [])
         # An existing customer is an account with an earlier PS engagement.
         earlier = sf.query(
             "SELECT COUNT() FROM PS_Engagement__c WHERE Opportunity__r.AccountId = "
             f"'{record['AccountId']}' AND Opportunity_Id__c != '{record_id}'"
         )["totalSize"]
-    return _opportunity(record, roles, items, existing_customer=earlier > 0)
+    return _opportunity(record, existing_customer=earlier > 0)
 
 
 @read_task("find stage changes")
@@ -303,92 +331,39 @@ def ensure_engagement(engagement: Engagement) -> Ref:
 
 # --- from Salesforce records to the domain ---------------------------------------------------------
 
-# Where each field of the domain model comes from, to name it in an error.
-_SOURCES = {
-    "id": "Id",
-    "name": "Name",
-    "stage": "StageName",
-    "amount": "Amount",
-    "currency": "CurrencyIsoCode",
-    "close_date": "CloseDate",
-    "sow_number": "SOW_Number__c",
-    "sow_link": "SOW_Link__c",
-    "engagement_manager_email": "PS_Engagement_Manager__r.Email",
-    "account_executive_email": "Owner.Email",
-    "required_skills": "PS_Skills_Required__c",
-    "expected_start": "PS_Expected_Start__c",
-    "expected_completion": "PS_Expected_Completion__c",
-    "account": "Account",
-    "contacts": "Contact",
-    "line_items": "OpportunityLineItem",
-}
-_NESTED = {
-    "time_zone": "PS_Time_Zone__c",
-    "communication_style": "PS_Communication_Style__c",
-    "name": "Name",
-    "email": "Email",
-    "first_name": "FirstName",
-    "last_name": "LastName",
-    "title": "Title",
-    "quantity": "Quantity",
-    "code": "Product2.ProductCode",
-    "description": "Description",
-    "unit_price": "UnitPrice",
-}
+
+def _select(*tables: dict[str, str]) -> str:
+    return ", ".join(field for table in tables for field in table.values())
 
 
-def _opportunity(
-    record: dict[str, Any],
-    roles: list[dict[str, Any]],
-    items: list[dict[str, Any]],
-    existing_customer: bool,
-) -> Opportunity:
-    account = record.get("Account") or {}
-    manager = record.get("PS_Engagement_Manager__r") or {}
-    data = {
-        "id": record["Id"],
-        "name": record["Name"],
-        "stage": record["StageName"],
-        "amount": _decimal(record["Amount"]),
-        "currency": record["CurrencyIsoCode"],
-        "close_date": record["CloseDate"],
-        "sow_number": record["SOW_Number__c"],
-        "sow_link": record["SOW_Link__c"],
-        "engagement_manager_email": manager.get("Email"),
-        "account_executive_email": (record.get("Owner") or {}).get("Email"),
-        # the cells as typed: the model parses them, so a bad one is named like any field
-        "required_skills": record["PS_Skills_Required__c"] or "",
-        "expected_start": record["PS_Expected_Start__c"],
-        "expected_completion": record["PS_Expected_Completion__c"],
-        "account": {
-            "id": record["AccountId"],
-            "name": account.get("Name"),
-            "time_zone": account.get("PS_Time_Zone__c"),
-            "communication_style": account.get("PS_Communication_Style__c") or "",
-            "existing_customer": existing_customer,
-        },
-        "contacts": [
-            {
-                "id": role["ContactId"],
-                "first_name": (role.get("Contact") or {}).get("FirstName"),
-                "last_name": (role.get("Contact") or {}).get("LastName"),
-                "email": (role.get("Contact") or {}).get("Email"),
-                "title": (role.get("Contact") or {}).get("Title"),
-                "role": role.get("Role"),
-                "primary": bool(role.get("IsPrimary")),
-            }
-            for role in roles
-        ],
-        "line_items": [
-            {
-                "code": (item.get("Product2") or {}).get("ProductCode"),
-                "description": item.get("Description") or (item.get("Product2") or {}).get("Name"),
-                "quantity": _decimal(item.get("Quantity")),
-                "unit_price": _decimal(item.get("UnitPrice")),
-            }
-            for item in items
-        ],
-    }
+def _field(record: dict[str, Any] | None, path: str) -> Any:
+    """`Contact.Email` of a record: a relationship without a record is null."""
+    for name in path.split("."):
+        record = (record or {}).get(name)
+    return record
+
+
+def _read(record: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    return {name: _field(record, path) for name, path in fields.items()}
+
+
+def _children(record: dict[str, Any], relationship: str) -> list[dict[str, Any]]:
+    return (record.get(relationship) or {}).get("records", [])  # no children: null
+
+
+def _opportunity(record: dict[str, Any], existing_customer: bool) -> Opportunity:
+    # the values as typed: the model parses them, so a bad one is named like any field
+    data = _read(record, _OPPORTUNITY)
+    data["account"] = _read(record, _ACCOUNT) | {"existing_customer": existing_customer}
+    data["contacts"] = [
+        _read(role, _CONTACT) | {"primary": bool(role.get("IsPrimary"))}
+        for role in _children(record, "OpportunityContactRoles")
+    ]
+    data["line_items"] = [
+        _read(item, _LINE_ITEM)
+        | {"description": item.get("Description") or _field(item, "Product2.Name")}
+        for item in _children(record, "OpportunityLineItems")
+    ]
     try:
         return Opportunity.model_validate(data)
     except ValidationError as err:
@@ -400,19 +375,19 @@ def _opportunity(
 
 
 def _where(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
-    """`('contacts', 0, 'email')` -> `Contact 003… (Wile Coyote).Email`."""
-    head = _SOURCES.get(str(loc[0]), str(loc[0]))
-    if len(loc) >= 3 and isinstance(loc[1], int) and loc[0] in ("contacts", "line_items"):
-        row = data[str(loc[0])][loc[1]]
+    """`('contacts', 0, 'email')` -> `Contact 003….Email`; `('account', 'time_zone')` ->
+    `Account.PS_Time_Zone__c`."""
+    field = str(loc[0])
+    if field == "account":
+        return _ACCOUNT.get(str(loc[1]), "Account") if len(loc) >= 2 else "Account"
+    if field in _ROWS:
+        label, fields = _ROWS[field]
+        if len(loc) < 3 or not isinstance(loc[1], int):
+            return label
+        row = data[field][loc[1]]
         who = row.get("id") or row.get("code") or f"#{loc[1] + 1}"
-        return f"{head} {who}.{_NESTED.get(str(loc[2]), str(loc[2]))}"
-    if len(loc) >= 2 and loc[0] == "account":
-        return f"Account.{_NESTED.get(str(loc[1]), str(loc[1]))}"
-    return head
-
-
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+        return f"{label} {who}.{fields.get(str(loc[2]), str(loc[2])).removeprefix(label + '.')}"
+    return _OPPORTUNITY.get(field, field)
 
 
 def _datetime(value: str) -> datetime:

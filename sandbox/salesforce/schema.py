@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any
 
 from sandbox import seed
@@ -184,6 +185,17 @@ class ChildRelationship:
     field: Field
 
 
+def _countries() -> dict[str, str]:
+    """{name: ISO 3166 code}, the countries of Salesforce's State and Country picklists (tzdata's
+    iso3166.tab, which ships with the time zones)."""
+    table = files("tzdata.zoneinfo").joinpath("iso3166.tab").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in table.splitlines() if line and not line.startswith("#"))
+    return {name: code for code, name in rows}
+
+
+COUNTRY_CODES = _countries()
+
+
 def _system_fields(owner: bool = True) -> tuple[Field, ...]:
     """The fields every object has; Salesforce maintains them, nobody writes them."""
     ro: dict[str, Any] = {"createable": False, "updateable": False}
@@ -288,6 +300,12 @@ SOBJECTS: tuple[SObject, ...] = (
             picklist("Type", "Account Type", ("Prospect", "Customer", "Partner", "Other")),
             text("Industry", "Industry", 40),
             text("BillingCountry", "Billing Country", 80),
+            picklist(
+                "BillingCountryCode",
+                "Billing Country Code",
+                sorted(COUNTRY_CODES.values()),
+                restricted=True,
+            ),
             text("PS_Time_Zone__c", "PS Time Zone", 40),
             Field(
                 "PS_Communication_Style__c",

@@ -10,7 +10,7 @@ from sandbox import seed
 from sandbox.core import Sandbox
 from sandbox.salesforce import records
 from sandbox.salesforce.common import API_USER, API_USER_ID, SYSTEM
-from sandbox.salesforce.schema import sobject
+from sandbox.salesforce.schema import COUNTRY_CODES, sobject
 
 PRODUCTS = {
     "PS-MIG": ("Migration Services", "Professional Services"),
@@ -83,6 +83,7 @@ def seed_org(sb: Sandbox) -> None:
             Type="Customer" if account is seed.ACME else "Prospect",
             Industry=account.industry,
             BillingCountry=account.country,
+            BillingCountryCode=COUNTRY_CODES[account.country],
             PS_Time_Zone__c=account.time_zone,
             PS_Communication_Style__c=";".join(account.communication),
         )

@@ -32,6 +32,7 @@ def test_get_opportunity_reads_account_contacts_and_activities(outside: SandboxC
     assert opportunity.id == ACME_NEW.id
     assert opportunity.account.name == "Acme Corporation"
     assert opportunity.account.time_zone == "America/Chicago"
+    assert opportunity.account.country == "US"  # BillingCountryCode: whose holidays count
     assert opportunity.account.existing_customer  # Acme had the 2025 migration
     assert opportunity.engagement_manager_email == "marcus.webb@northwind.example"
     assert opportunity.required_skills == {"gitlab-ci": 4, "kubernetes": 3}
@@ -68,6 +69,13 @@ def test_an_opportunity_without_contacts_or_activities_reads_as_empty(
 
 def test_a_new_customer_is_not_existing(outside: SandboxClient) -> None:
     assert not get_opportunity.fn(seed.OPPORTUNITIES[2].id).account.existing_customer
+
+
+def test_an_account_without_a_billing_country_has_no_public_holidays(
+    outside: SandboxClient,
+) -> None:
+    outside.edit("salesforce", f"/sobjects/Account/{seed.ACME.id}", BillingCountryCode=None)
+    assert get_opportunity.fn(ACME_NEW.id).account.country is None
 
 
 @pytest.mark.parametrize("bad", ["", "006", "001Dn0000000001IAA", "006Dn0000000002XXX", "'; --"])

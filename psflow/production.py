@@ -1,4 +1,4 @@
-"""Production's topology on loopback: Prefect on PostgreSQL and Redis (deploy/production.env), two API
+"""Production's topology on loopback: Prefect on PostgreSQL and Redis (ops/production.env), two API
 servers without services, one services process, psflow deployed with `prefect deploy --all` and two
 process workers on the `psflow` pool, Blocks pointing at a sandbox.
 
@@ -45,7 +45,7 @@ from psflow.local import (
     wait_sandbox,
 )
 
-ENV_FILE = REPOSITORY / "deploy" / "production.env"
+ENV_FILE = REPOSITORY / "ops" / "production.env"
 POSTGRES = "postgres@127.0.0.1:5432"  # loopback: trust auth
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 _CLAIM = "psflow:claimed-by"  # the key that marks a Redis database as this run's

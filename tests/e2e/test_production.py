@@ -1,4 +1,4 @@
-"""Production's topology (psflow/production.py, deploy/production.env): Prefect on PostgreSQL and
+"""Production's topology (psflow/production.py, ops/production.env): Prefect on PostgreSQL and
 Redis, two API servers without services and one services process, psflow deployed with `prefect
 deploy --all` and two process workers. The test process talks to server A (its events, the
 approvals); the deployments, the automations and both workers go through server B.

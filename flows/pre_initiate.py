@@ -316,11 +316,13 @@ def _decision_form(
     choosing = _choices([a.email for a in staff.architects])
     approving = _choices([c.email for c in staff.coordinators])
     owner = picks[0] if picks[0] in candidates else None
-    many: Any = list.__class_getitem__(booked)
     form = create_model(
-        "StaffingDecision",
+        StaffingForm.__name__,  # the choices narrowed to this proposal's people
         __base__=StaffingForm,
-        pses=(many, field("pses", default=[booked(p) for p in picks], min_length=1)),
+        pses=(
+            list[booked],  # type: ignore[valid-type]  # an Enum made at run time
+            field("pses", default=[booked(p) for p in picks], min_length=1),
+        ),
         project_owner=(
             (owning | None) if owning else None,
             field("project_owner", default=owning(owner) if owner else None),

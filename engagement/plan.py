@@ -1,0 +1,111 @@
+"""The Plan phase's rules, pure: the project plan (one milestone per SOW activity, spread over the
+engagement's working days by the activity's hours) and which part of a booking is hard.
+
+The handbook: "Hard allocations two months ahead; no soft allocations left in the current month
+after kickoff." Execute applies the same split every week with a later `today`, which rolls the
+hard part forward.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from engagement.workdays import business_days
+
+HARD_MONTHS = 2
+
+
+class Milestone(BaseModel):
+    """One SOW activity in the project plan: its working days from `start` to `due`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str  # the activity's product code, e.g. "PS-MIG": its natural key in the plan
+    title: str
+    hours: Decimal
+    start: date
+    due: date
+
+
+def milestones(
+    activities: Sequence[tuple[str, str, Decimal]],
+    start: date,
+    end: date,
+    country: str | None = None,
+) -> tuple[Milestone, ...]:
+    """The activities `(code, title, hours)` as milestones in SOW order, each given a share of the
+    working days from `start` to `end` weighted by its hours (equal shares when no activity has
+    hours), every one at least a day: the first starts on the first working day, the last is due
+    on the last, and each starts where the one before ended or the day after.
+
+    Raises:
+        ValueError: `end` before `start`, or no working day between them.
+
+    Example:
+        >>> plan = milestones([("A", "Assess", Decimal(8)), ("B", "Build", Decimal(24))],
+        ...                   date(2027, 1, 4), date(2027, 1, 15))  # two weeks, Monday to Friday
+        >>> [(m.code, m.start.isoformat(), m.due.isoformat()) for m in plan]
+        [('A', '2027-01-04', '2027-01-06'), ('B', '2027-01-07', '2027-01-15')]
+    """
+    if end < start:
+        raise ValueError(f"the end {end} is before the start {start}")
+    days = business_days(start, end, country)
+    if not days:
+        raise ValueError(f"no working day from {start} to {end}")
+    weights = [max(hours, Decimal(0)) for _, _, hours in activities]
+    total = sum(weights, Decimal(0))
+    if total == 0:
+        weights, total = [Decimal(1)] * len(activities), Decimal(len(activities))
+    plan, done, first = [], Decimal(0), 0
+    for (code, title, hours), weight in zip(activities, weights, strict=True):
+        done += weight
+        # the day this activity's share of the hours ends on; at least its first day
+        share = (done / total * len(days)).to_integral_value(ROUND_HALF_UP)
+        last = max(first, int(share) - 1)
+        last = min(last, len(days) - 1)
+        plan.append(
+            Milestone(code=code, title=title, hours=hours, start=days[first], due=days[last])
+        )
+        first = min(last + 1, len(days) - 1)
+    return tuple(plan)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day where it has fewer days.
+
+    Example:
+        >>> add_months(date(2027, 1, 31), 1)
+        datetime.date(2027, 2, 28)
+    """
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def hard_until(start: date, today: date) -> date:
+    """The last day booked hard: two months ahead of the later of the start and today (which
+    covers the rest of the current month, so no soft allocation is left in it)."""
+    return add_months(max(start, today), HARD_MONTHS) - timedelta(days=1)
+
+
+def split_booking(
+    start: date, end: date, today: date
+) -> tuple[tuple[date, date] | None, tuple[date, date] | None]:
+    """A booking from `start` to `end` as (its hard part, its soft part), either None when empty.
+
+    Example:
+        >>> hard, soft = split_booking(date(2027, 1, 4), date(2027, 6, 30), today=date(2026, 12, 20))
+        >>> hard, soft[0]
+        ((datetime.date(2027, 1, 4), datetime.date(2027, 3, 3)), datetime.date(2027, 3, 4))
+    """
+    if end < start:
+        raise ValueError(f"the end {end} is before the start {start}")
+    until = hard_until(start, today)
+    hard = (start, min(end, until)) if start <= until else None
+    soft = (max(start, until + timedelta(days=1)), end) if end > until else None
+    return hard, soft

@@ -31,6 +31,9 @@ class Milestone(BaseModel):
     start: date
     due: date
 
+    def __str__(self) -> str:  # as a task run's name shows it
+        return f"{self.code} {self.title}"
+
 
 def milestones(
     activities: Sequence[tuple[str, str, Decimal]],

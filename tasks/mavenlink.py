@@ -20,6 +20,7 @@ from engagement.keys import (
     mavenlink_workspace_title,
 )
 from engagement.models import Opportunity
+from engagement.plan import Milestone
 from engagement.refs import Ref
 from engagement.staffing import Allocation
 from engagement.workdays import business_days
@@ -325,24 +326,62 @@ def ensure_soft_booking(
 ) -> Ref:
     """A soft allocation of the PSE on the project over `start`..`end`: the proposal the PS
     Project Coordinator approves. Soft, so it holds nobody until then (PROCESS.md, Pre-Initiate).
+    Found by its reference; its dates follow the opportunity's when they move.
 
     Raises:
         PermanentError: when the PSE has no Kantata user, or the project does not exist.
         ValueError: when the window has no business day.
     """
-    days = len(business_days(start, end))
+    return _ensure_allocation(
+        Kind.STAFFING_BOOKING, workspace_id, opportunity_id, pse_email, start, end, hours_per_day
+    )
+
+
+@outside_task("book {pse_email} hard from {start} to {end}")
+def ensure_hard_booking(
+    workspace_id: str,
+    opportunity_id: str,
+    pse_email: str,
+    start: date,
+    end: date,
+    hours_per_day: Decimal | float,
+) -> Ref:
+    """The hard allocation of the PSE on the project (one per person and opportunity, found by its
+    reference): Plan books `start`..`end` two months ahead, and Execute moves its end forward.
+
+    Raises:
+        PermanentError: when the PSE has no Kantata user, or the project does not exist.
+        ValueError: when the window has no business day.
+    """
+    return _ensure_allocation(
+        Kind.HARD_BOOKING, workspace_id, opportunity_id, pse_email, start, end, hours_per_day
+    )
+
+
+def _ensure_allocation(
+    kind: Kind,
+    workspace_id: str,
+    opportunity_id: str,
+    pse_email: str,
+    start: date,
+    end: date,
+    hours_per_day: Decimal | float,
+) -> Ref:
+    hard = kind is Kind.HARD_BOOKING
+    label = "hard booking" if hard else "soft booking"
+    days = len(business_days(start, end))  # Kantata counts its own calendar: weekdays
     if not days:
         raise ValueError(f"the window {start} to {end} has no business day to book")
     # Kantata wants the total over the range, not minutes per day
     minutes = round(Decimal(str(hours_per_day)) * 60 * days)
-    ref = mavenlink_external_reference(SOFT_BOOKING_KIND, opportunity_id, pse_email)
-    name = f"{pse_email}: {hours_per_day} h/day from {start} to {end} (soft)"
+    ref = mavenlink_external_reference(kind, opportunity_id, pse_email)
+    name = f"{pse_email}: {hours_per_day} h/day from {start} to {end} ({label.split()[0]})"
     user_id = _user_ids([pse_email])[pse_email]
     window = {"start_date": start.isoformat(), "end_date": end.isoformat(), "minutes": minutes}
-    with calling(SYSTEM, f"soft booking of {pse_email} on project {workspace_id}"):
+    with calling(SYSTEM, f"{label} of {pse_email} on project {workspace_id}"):
         params = {"workspace_ids": workspace_id, **_by_reference(ref)}
         if found := _first("workspace_allocations.json", "workspace_allocations", params):
-            # the opportunity's dates moved since it was booked: the booking follows them
+            # the dates moved since it was booked: the booking follows them
             if any(str(found.get(field)) != str(value) for field, value in window.items()):
                 _call(
                     "PUT",
@@ -351,7 +390,7 @@ def ensure_soft_booking(
                 )
             return Ref(
                 system=SYSTEM,
-                kind="soft booking",
+                kind=label,
                 name=name,
                 url=project_url(workspace_id),
                 id=found["id"],
@@ -360,7 +399,7 @@ def ensure_soft_booking(
         allocation = {
             "resource_id": _resource_id(workspace_id, user_id),
             **window,
-            "hard": False,
+            "hard": hard,
             "external_reference": dict(ref),
         }
         body = _call(
@@ -369,7 +408,7 @@ def ensure_soft_booking(
     row = _rows(body, "workspace_allocations")[0]
     return Ref(
         system=SYSTEM,
-        kind="soft booking",
+        kind=label,
         name=name,
         url=project_url(workspace_id),
         id=row["id"],
@@ -505,10 +544,10 @@ def ensure_workspace_details(
     return bool(changes)
 
 
-def _story_ref(story: dict[str, Any], workspace_id: str, created: bool) -> Ref:
+def _story_ref(story: dict[str, Any], workspace_id: str, created: bool, kind: str = "task") -> Ref:
     return Ref(
         system=SYSTEM,
-        kind="task",
+        kind=kind,
         name=story["title"],
         url=f"{project_url(workspace_id)}#tracker/{story['id']}",
         id=story["id"],
@@ -574,6 +613,54 @@ def ensure_story(
             estimate = {"time_estimate_in_minutes": minutes}
             _call("PUT", f"stories/{story['id']}.json", json={"story": estimate})
     return _story_ref(story, workspace_id, created=False)
+
+
+@outside_task("plan Mavenlink milestone {milestone}")
+def ensure_milestone(workspace_id: str, opportunity_id: str, milestone: Milestone) -> Ref:
+    """The project's milestone for one SOW activity (found by its reference, part: the activity
+    code), created with the plan's start and due dates. Dates a person already set on it are never
+    overwritten: only a missing one is filled in.
+
+    Example:
+        >>> ensure_milestone.fn("100001", "006Dn0000000002IAA", Milestone(code="PS-MIG",
+        ...     title="Migration", hours=Decimal(80), start=date(2027, 1, 4),
+        ...     due=date(2027, 1, 29)))  # doctest: +SKIP
+        Ref(system='Mavenlink', kind='milestone', ...)
+    """
+    ref = mavenlink_external_reference(Kind.MILESTONE, opportunity_id, milestone.code)
+    dates = {"start_date": milestone.start.isoformat(), "due_date": milestone.due.isoformat()}
+    with calling(SYSTEM, f"milestone {milestone.title!r} on project {workspace_id}"):
+        params = {"workspace_id": workspace_id, "story_type": "milestone", **_by_reference(ref)}
+        story = _first("stories.json", "stories", params)
+        if story is None:
+            fields = {
+                "workspace_id": workspace_id,
+                "title": milestone.title,
+                "story_type": "milestone",
+                **dates,
+                "external_reference": dict(ref),
+            }
+            body = _call("POST", "stories.json", json={"story": fields})
+            story, created = _rows(body, "stories")[0], True
+        else:
+            missing = {field: day for field, day in dates.items() if not story.get(field)}
+            if missing:
+                _call("PUT", f"stories/{story['id']}.json", json={"story": missing})
+            created = False
+    return _story_ref(story, workspace_id, created, kind="milestone")
+
+
+@outside_task("set Mavenlink project dates")
+def ensure_workspace_dates(workspace_id: str, start: date, due: date) -> bool:
+    """The project's start and due dates, each only where it has none (a date a person set is
+    theirs). True when Kantata was written."""
+    dates = {"start_date": start.isoformat(), "due_date": due.isoformat()}
+    with calling(SYSTEM, f"dates of project {workspace_id}"):
+        workspace = _rows(_call("GET", f"workspaces/{workspace_id}.json"), "workspaces")[0]
+        missing = {field: day for field, day in dates.items() if not workspace.get(field)}
+        if missing:
+            _call("PUT", f"workspaces/{workspace_id}.json", json={"workspace": missing})
+    return bool(missing)
 
 
 def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:

@@ -1,0 +1,153 @@
+"""Plan's Mavenlink tasks against the sandbox: hard bookings beside the soft one, milestones with the
+plan's dates (a person's dates kept), the project's dates; each once per natural key."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from engagement.keys import Kind, natural_key
+from engagement.models import Account, Opportunity
+from engagement.plan import Milestone
+from sandbox import seed as demo
+from sandbox.client import SandboxClient
+from tasks import mavenlink as ml
+from tasks.calls import TransientError
+from tasks.clients import systems
+
+SEEDED = demo.OPPORTUNITIES[1]
+OPPORTUNITY = Opportunity(
+    id=SEEDED.id,
+    name=SEEDED.name,
+    account=Account(id=demo.ACME.id, name=demo.ACME.name, time_zone=demo.ACME.time_zone),
+    stage="Closed Won",
+    amount=Decimal(SEEDED.amount),
+    currency=SEEDED.currency,
+    close_date=demo.day(20),
+    sow_number=SEEDED.sow_number,
+)
+DIVYA = demo.staff("divya_nair").email
+START = date(2027, 1, 4)  # a Monday
+MIGRATION = Milestone(
+    code="PS-MIG", title="Migration", hours=Decimal(80), start=START, due=date(2027, 1, 29)
+)
+STORIES = r"/mavenlink/api/v1/stories\.json"
+
+
+def allocations(outside: SandboxClient, workspace_id: str) -> dict[str, dict[str, Any]]:
+    rows = outside.state("mavenlink", "workspace_allocations")
+    return {a["id"]: a for a in rows if a["workspace_id"] == workspace_id}
+
+
+def edit_in_kantata(path: str, kind: str, **fields: Any) -> None:
+    """A person's change in Kantata: the same API, another hand."""
+    systems().mavenlink().put(path, json={kind: fields}).raise_for_status()
+
+
+def story(outside: SandboxClient, story_id: str) -> dict[str, Any]:
+    (row,) = [s for s in outside.state("mavenlink", "stories") if s["id"] == story_id]
+    return row
+
+
+def test_a_hard_booking_stands_beside_the_soft_one_and_is_made_once(
+    outside: SandboxClient,
+) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    soft = ml.ensure_soft_booking.fn(
+        workspace.id, OPPORTUNITY.id, DIVYA, START, date(2027, 6, 30), 6
+    )
+    before = outside.last_request_id()
+
+    hard = ml.ensure_hard_booking.fn(
+        workspace.id, OPPORTUNITY.id, DIVYA, START, date(2027, 1, 15), 6
+    )
+    assert hard.created
+    assert hard.id != soft.id
+    assert outside.writes(system="mavenlink", since=before) == 1  # the resource exists already
+    booked = allocations(outside, workspace.id)
+    assert booked[hard.id]["hard"] is True
+    assert booked[soft.id]["hard"] is False
+    assert booked[hard.id]["minutes"] == 6 * 60 * 10  # two working weeks
+
+    before = outside.last_request_id()
+    again = ml.ensure_hard_booking.fn(
+        workspace.id, OPPORTUNITY.id, DIVYA, START, date(2027, 1, 15), 6
+    )
+    assert (again.id, again.created) == (hard.id, False)
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+    # Execute rolls it forward: the same allocation, a later end
+    before = outside.last_request_id()
+    later = ml.ensure_hard_booking.fn(
+        workspace.id, OPPORTUNITY.id, DIVYA, START, date(2027, 1, 29), 6
+    )
+    assert later.id == hard.id
+    assert outside.writes(system="mavenlink", since=before) == 1
+    assert allocations(outside, workspace.id)[hard.id]["end_date"] == "2027-01-29"
+    key = natural_key(Kind.HARD_BOOKING, OPPORTUNITY.id, DIVYA)
+    refs = [
+        r
+        for r in outside.state("mavenlink", "external_references")
+        if r["service_model_ref"] == key
+    ]
+    assert [str(r["subject_id"]) for r in refs] == [hard.id]
+
+
+def test_a_milestone_is_made_once_with_the_plans_dates(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    before = outside.last_request_id()
+    made = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    assert made.created
+    assert outside.writes(system="mavenlink", since=before) == 1
+    row = story(outside, made.id)
+    assert (row["story_type"], row["title"], row["start_date"], row["due_date"]) == (
+        "milestone",
+        "Migration",
+        "2027-01-04",
+        "2027-01-29",
+    )
+    before = outside.last_request_id()
+    again = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    assert (again.id, again.created) == (made.id, False)
+    assert outside.writes(system="mavenlink", since=before) == 0
+
+
+def test_a_date_a_person_set_on_a_milestone_is_kept(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    made = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    edit_in_kantata(f"stories/{made.id}.json", "story", due_date="2027-02-12", start_date=None)
+
+    ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    row = story(outside, made.id)
+    assert (row["start_date"], row["due_date"]) == ("2027-01-04", "2027-02-12")
+
+
+def test_a_milestone_whose_answer_is_lost_is_found_on_the_retry(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    outside.add_fault(STORIES, method="POST", kind="status", status=500, after_commit=True)
+    with pytest.raises(TransientError, match="Mavenlink: milestone 'Migration'"):
+        ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    retried = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    assert not retried.created
+    milestones = [
+        s
+        for s in outside.state("mavenlink", "stories")
+        if s["workspace_id"] == workspace.id and s["story_type"] == "milestone"
+    ]
+    assert [s["id"] for s in milestones] == [retried.id]
+
+
+def test_the_projects_dates_are_set_where_it_has_none(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    end = START + timedelta(days=88)
+    assert ml.ensure_workspace_dates.fn(workspace.id, START, end)
+    (row,) = [w for w in outside.state("mavenlink", "workspaces") if w["id"] == workspace.id]
+    assert (row["start_date"], row["due_date"]) == (START.isoformat(), end.isoformat())
+
+    edit_in_kantata(f"workspaces/{workspace.id}.json", "workspace", due_date="2027-05-28")
+    before = outside.last_request_id()
+    assert not ml.ensure_workspace_dates.fn(workspace.id, START, end)  # the person's due date kept
+    assert outside.writes(system="mavenlink", since=before) == 0

@@ -13,6 +13,7 @@ its answer. Errors come out of `calling` as TransientError (retried) or Permanen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from gitlab.const import AccessLevel
@@ -321,6 +322,28 @@ def ensure_issue_closed(
             issue.state_event = "close"
             issue.save(**NO_LIBRARY_RETRIES)
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=closed_now)
+
+
+@outside_task("set the due date of the {kind} {part}")
+def ensure_issue_due_date(
+    project_path: str, kind: Kind, opportunity_id: str, due: date, part: str | None = None
+) -> Ref | None:
+    """The plan's due date on the issue of (kind, opportunity, part), where it has none: a date a
+    person set is theirs.
+
+    Returns:
+        The issue (`created` True when its due date was written now), or None when there is none.
+    """
+    key = natural_key(kind, opportunity_id, part)
+    with calling(SYSTEM, f"{kind.value} issue {key} in project {project_path}"):
+        issue = _find_issue(project_path, kind, key, opportunity_id)
+        if issue is None:
+            return None
+        written = not issue.attributes.get("due_date")
+        if written:
+            issue.due_date = due.isoformat()
+            issue.save(**NO_LIBRARY_RETRIES)
+    return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=written)
 
 
 @outside_task("create {kind}: {title}")

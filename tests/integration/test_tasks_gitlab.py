@@ -592,3 +592,36 @@ def test_an_issue_is_closed_once_and_its_labels_read(outside: SandboxClient, pro
     assert outside.writes(system="gitlab", since=before) == 0
     (issue,) = handoff_issues(outside)
     assert issue["state"] == "closed"
+
+
+def test_an_activity_issue_gets_the_plans_due_date_unless_a_person_set_one(
+    outside: SandboxClient, project: str
+) -> None:
+    due = date(2027, 1, 29)
+    assert (
+        gl.ensure_issue_due_date.fn(project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due, "PS-K8S")
+        is None
+    )
+    handoff(project, kind=Kind.ACTIVITY_ISSUE, part="PS-K8S", title="PS-K8S – Kubernetes")
+    before = outside.last_request_id()
+    set_now = gl.ensure_issue_due_date.fn(
+        project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due, "PS-K8S"
+    )
+    assert set_now is not None
+    assert set_now.created
+    assert outside.writes(system="gitlab", since=before) == 1
+    (issue,) = issues_keyed(outside, natural_key(Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, "PS-K8S"))
+    assert issue["due_date"] == "2027-01-29"
+
+    # a person moves it; the plan's date does not come back
+    project_of = clients.systems().gitlab().projects.get(project, lazy=True)
+    edited = project_of.issues.get(set_now.id.rpartition("#")[2])
+    edited.due_date = "2027-02-12"
+    edited.save()
+    before = outside.last_request_id()
+    again = gl.ensure_issue_due_date.fn(project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due, "PS-K8S")
+    assert again is not None
+    assert not again.created
+    assert outside.writes(system="gitlab", since=before) == 0
+    (issue,) = issues_keyed(outside, natural_key(Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, "PS-K8S"))
+    assert issue["due_date"] == "2027-02-12"

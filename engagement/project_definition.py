@@ -14,18 +14,23 @@ Each engagement's Project Definition is a Drive copy of the "Project Definition 
     A9  Expected start       B9   ISO dates, which Sheets reads as dates
     A10 Expected completion  B10
 
-The other tabs (Actions, Meeting Notes, Status Report) belong to the team. `prefill` gives the
-values in the form `tasks.sheets.ensure_prefilled` takes; that task writes only the cells that are
-still empty, so a re-run keeps whatever a person typed. Pure: no I/O.
+The other tabs are tables with a header row: Plan (psflow's milestones, one row per SOW activity),
+Actions, Meeting Notes and Status Report, which the team writes in too. psflow finds its rows in
+them by a key column (`Table`) and fills only empty cells or appends, so a re-run keeps whatever a
+person typed. `prefill` gives the Overview's values in the form `tasks.sheets.ensure_prefilled`
+takes. Pure: no I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from engagement.cost_estimate import as_text, quote_sheet
+from engagement.cost_estimate import Grid, as_text, cells_to_fill, column_letters, quote_sheet
 from engagement.models import Opportunity
+from engagement.plan import Milestone
 
 OVERVIEW_TAB = "Overview"
 LABEL_COLUMN = "A"
@@ -98,3 +103,67 @@ def prefill(
     first, last = CUSTOMER_ROW, EXPECTED_COMPLETION_ROW
     cells = f"{quote_sheet(OVERVIEW_TAB)}!{VALUE_COLUMN}{first}:{VALUE_COLUMN}{last}"
     return {cells: [[value] for value in values]}
+
+
+# --- the tables ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """A tab that is a table: its header (row 1) and the columns that tell its rows apart."""
+
+    tab: str
+    header: tuple[str, ...]
+    keys: tuple[int, ...] = (0,)
+
+    @property
+    def columns(self) -> str:
+        """The whole table in A1 notation, e.g. 'Plan'!A:E."""
+        return f"{quote_sheet(self.tab)}!A:{column_letters(len(self.header) - 1)}"
+
+    def key(self, row: Sequence[Any]) -> tuple[str, ...]:
+        return tuple(str(row[k]).strip().lstrip("'") if k < len(row) else "" for k in self.keys)
+
+
+PLAN = Table("Plan", ("Activity", "Milestone", "Hours", "Start", "Due"))
+ACTIONS = Table("Actions", ("Date", "Action", "Owner", "Due", "Status"), keys=(1,))
+MEETING_NOTES = Table("Meeting Notes", ("Date", "Meeting", "Attendees", "Notes"), keys=(1,))
+
+
+def plan_rows(milestones: Sequence[Milestone]) -> list[list[Any]]:
+    """The Plan tab's rows: one per milestone, keyed by the activity's code."""
+    return [
+        [
+            as_text(m.code),
+            as_text(m.title),
+            int(m.hours) if m.hours == int(m.hours) else float(m.hours),
+            m.start.isoformat(),
+            m.due.isoformat(),
+        ]
+        for m in milestones
+    ]
+
+
+def rows_to_write(
+    table: Table, current: Grid, wanted: Sequence[Sequence[Any]]
+) -> tuple[dict[str, list[list[Any]]], list[list[Any]]]:
+    """What makes `current` (the table as read, its header first) hold `wanted`: the empty cells
+    of rows found by their key, filled ({A1 cell: [[value]]}), and the rows not there, to append.
+    Cells a person filled are never in it; a table that holds every row already gives nothing.
+
+    Example:
+        >>> current = [["Activity", "Milestone"], ["PS-A", "Assess"], ["PS-B"]]
+        >>> rows_to_write(PLAN, current, [["PS-B", "Build"], ["PS-C", "Cut"]])
+        ({"'Plan'!B3": [['Build']]}, [['PS-C', 'Cut']])
+    """
+    where = {table.key(row): number for number, row in enumerate(current[1:], start=2)}
+    fill: dict[str, list[list[Any]]] = {}
+    append = []
+    for row in wanted:
+        number = where.get(table.key(row))
+        if number is None:
+            append.append(list(row))
+            continue
+        found = f"{quote_sheet(table.tab)}!A{number}"
+        fill |= cells_to_fill({found: [current[number - 1]]}, {found: [list(row)]})
+    return fill, append

@@ -591,6 +591,7 @@ TEMPLATES = (
                 ("Expected start", ""),
                 ("Expected completion", ""),
             ),
+            "Plan": (("Activity", "Milestone", "Hours", "Start", "Due"),),
             "Actions": (("Date", "Action", "Owner", "Due", "Status"),),
             "Meeting Notes": (("Date", "Meeting", "Attendees", "Notes"),),
             "Status Report": (

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from engagement.cost_estimate import ESTIMATE_TAB, cells_to_fill, parse, quote_sheet
 from engagement.models import CostEstimate, Partner, Pse
+from engagement.project_definition import Table, rows_to_write
 from engagement.staffing import Roster
 from tasks.calls import calling, outside_task, read_task
 from tasks.clients import systems
@@ -126,6 +127,51 @@ def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) ->
             body = {"valueInputOption": "USER_ENTERED", "data": data}
             values.batchUpdate(spreadsheetId=spreadsheet_id, body=body).execute()
     return len(fill)
+
+
+@outside_task("write {table} rows")
+def ensure_rows(spreadsheet_id: str, table: Table, rows: Sequence[Sequence[Any]]) -> int:
+    """`rows` in the tab `table` (a table with a header row): a row found by its key has only its
+    empty cells filled; a row not there is appended. One read; at most a fill and an append (and
+    the tab itself, when the spreadsheet was copied before the template had it).
+
+    Returns:
+        How many cells and rows were written: 0 on a re-run, whatever people typed since.
+    """
+    from googleapiclient.errors import HttpError  # loaded with the client
+
+    sheets = systems().sheets().spreadsheets()
+    with calling(SYSTEM, f"tab {table.tab!r} of spreadsheet {spreadsheet_id}"):
+        try:
+            current = (
+                sheets.values()
+                .get(spreadsheetId=spreadsheet_id, range=table.columns, valueRenderOption="FORMULA")
+                .execute()
+                .get("values", [])
+            )
+        except HttpError as error:
+            if error.status_code != 400 or "Unable to parse range" not in str(error):
+                raise
+            # a spreadsheet copied before the tab was in the template: the tab, its header first
+            add = {"requests": [{"addSheet": {"properties": {"title": table.tab}}}]}
+            sheets.batchUpdate(spreadsheetId=spreadsheet_id, body=add).execute()
+            current = []
+        fill, append = rows_to_write(table, current or [list(table.header)], rows)
+        if not current:
+            append.insert(0, list(table.header))
+        if fill:
+            data = [{"range": cell, "values": value} for cell, value in fill.items()]
+            body = {"valueInputOption": "USER_ENTERED", "data": data}
+            sheets.values().batchUpdate(spreadsheetId=spreadsheet_id, body=body).execute()
+        if append:
+            sheets.values().append(
+                spreadsheetId=spreadsheet_id,
+                range=table.columns,
+                valueInputOption="USER_ENTERED",
+                insertDataOption="INSERT_ROWS",
+                body={"values": append},
+            ).execute()
+    return len(fill) + len(append)
 
 
 @read_task("read cost estimate")

@@ -3,6 +3,7 @@ once and read back. People's edits are made as people make them, through the She
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import gspread
@@ -11,11 +12,14 @@ import pytest
 from engagement.cost_estimate import activity_name, prefill
 from engagement.keys import Kind, drive_name
 from engagement.models import Account, Opportunity, SowActivity
+from engagement.plan import milestones
+from engagement.project_definition import PLAN, plan_rows
 from sandbox import seed
 from sandbox.client import SandboxClient
+from tasks.calls import TransientError
 from tasks.clients import systems
 from tasks.drive import ensure_copy
-from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
+from tasks.sheets import ensure_prefilled, ensure_rows, get_cost_estimate, get_roster
 
 ACME_NEW = seed.OPPORTUNITIES[1]
 
@@ -195,3 +199,65 @@ def test_efforts_typed_in_days_and_with_separators(outside: SandboxClient, estim
     tab.update([["1,200.5"]], "C13")  # RAW: stays text, as a pasted value may
     cost = get_cost_estimate.fn(estimate, ACME_NEW.id)
     assert [a.hours for a in cost.activities] == [Decimal(100), Decimal("1200.5")]
+
+
+# --- the Project Definition's tables -------------------------------------------------------------
+
+PLAN_ROWS = plan_rows(
+    milestones(
+        [("PS-CICD", "CI/CD pipelines", Decimal(80)), ("PS-K8S", "Kubernetes", Decimal(100))],
+        date(2027, 1, 4),
+        date(2027, 2, 26),
+    )
+)
+
+
+@pytest.fixture
+def definition(outside: SandboxClient) -> str:
+    """The id of a fresh Project Definition for Acme's new opportunity."""
+    name = drive_name("Project Definition", ACME_NEW.account.name, ACME_NEW.sow_number)
+    made = ensure_copy.fn("project-definition", Kind.PROJECT_DEFINITION, ACME_NEW.id, name, ())
+    outside.clear_requests()
+    return str(made.id)
+
+
+def test_plan_rows_are_appended_once(outside: SandboxClient, definition: str) -> None:
+    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 2
+    assert outside.writes(system="google") == 1  # one append
+    assert sheet(definition, "Plan").get_all_values() == [
+        ["Activity", "Milestone", "Hours", "Start", "Due"],
+        ["PS-CICD", "CI/CD pipelines", "80", "2027-01-04", "2027-01-27"],
+        ["PS-K8S", "Kubernetes", "100", "2027-01-28", "2027-02-26"],
+    ]
+    before = outside.last_request_id()
+    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 0
+    assert outside.writes(system="google", since=before) == 0
+
+
+def test_a_row_a_person_changed_keeps_their_cells(outside: SandboxClient, definition: str) -> None:
+    ensure_rows.fn(definition, PLAN, PLAN_ROWS[:1])
+    plan = sheet(definition, "Plan")
+    plan.update_acell("E2", "2027-02-05")  # the Project Owner moved the due date
+    plan.update_acell("C2", "")  # and cleared the hours
+    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 2  # C2 filled again, PS-K8S appended
+    rows = plan.get_all_values()
+    assert rows[1] == ["PS-CICD", "CI/CD pipelines", "80", "2027-01-04", "2027-02-05"]
+    assert [row[0] for row in rows] == ["Activity", "PS-CICD", "PS-K8S"]
+
+
+def test_a_lost_append_is_not_repeated(outside: SandboxClient, definition: str) -> None:
+    outside.add_fault(r".*/values/.*:append", method="POST", status=500, after_commit=True)
+    with pytest.raises(TransientError):
+        ensure_rows.fn(definition, PLAN, PLAN_ROWS)
+    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 0
+    assert len(sheet(definition, "Plan").get_all_values()) == 3
+
+
+def test_a_definition_copied_before_the_plan_tab_gets_it(
+    outside: SandboxClient, definition: str
+) -> None:
+    book = sheet(definition, "Plan").spreadsheet
+    book.del_worksheet(book.worksheet("Plan"))
+    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 3  # the header and two rows
+    assert sheet(definition, "Plan").get_all_values()[0] == list(PLAN.header)
+    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 0

@@ -12,6 +12,7 @@ import pytest
 from engagement import project_definition as pd
 from engagement.cost_estimate import cells_to_fill
 from engagement.models import Account, Opportunity
+from engagement.project_definition import MEETING_NOTES, PLAN, rows_to_write
 from sandbox import seed
 
 RANGE = "'Overview'!B2:B10"
@@ -112,3 +113,33 @@ def test_only_empty_cells_are_filled_so_a_rerun_writes_nothing() -> None:
     # a later run that knows the Mavenlink link fills that cell alone
     later = pd.prefill(opportunity(), OWNER, MANAGER, GITLAB, MAVENLINK)
     assert cells_to_fill({RANGE: grid}, later) == {"'Overview'!B8": [[MAVENLINK]]}
+
+
+def test_rows_are_found_by_their_key_and_only_empty_cells_filled() -> None:
+    current = [
+        ["Date", "Meeting", "Attendees", "Notes"],
+        ["2027-01-05", "'Kickoff", "", "typed by a person"],
+    ]
+    wanted = [
+        ["2027-01-05", "Kickoff", "Wile Coyote, Divya Nair", "psflow's notes"],
+        ["2027-01-12", "Weekly project meeting 2027-W02", "", ""],
+    ]
+    fill, append = rows_to_write(MEETING_NOTES, current, wanted)
+    assert fill == {"'Meeting Notes'!C2": [["Wile Coyote, Divya Nair"]]}
+    assert append == [wanted[1]]
+    assert rows_to_write(MEETING_NOTES, [*current[:1], wanted[0], wanted[1]], wanted) == ({}, [])
+
+
+def test_an_empty_table_appends_every_row() -> None:
+    assert rows_to_write(PLAN, [list(PLAN.header)], [["PS-A", "Assess"]]) == (
+        {},
+        [["PS-A", "Assess"]],
+    )
+    assert PLAN.columns == "'Plan'!A:E"
+
+
+def test_the_docstring_examples_run() -> None:
+    import doctest
+
+    result = doctest.testmod(pd, extraglobs={"acme": opportunity()})
+    assert (result.attempted > 0, result.failed) == (True, 0)

@@ -66,13 +66,18 @@ def skills_matrix(outside: SandboxClient) -> str:
     return str(found["id"])
 
 
-@pytest.fixture
-def estimate(outside: SandboxClient) -> str:
-    """The id of a fresh copy of the cost estimate template for Acme's new opportunity."""
-    name = drive_name("Cost Estimate", ACME_NEW.account.name, ACME_NEW.sow_number)
-    made = ensure_copy.fn("cost-estimate", Kind.COST_ESTIMATE, ACME_NEW.id, name, ())
+def fresh_copy(outside: SandboxClient, kind: Kind, label: str) -> str:
+    """The id of a fresh copy of the template of `kind` for Acme's new opportunity; the request
+    log starts after it."""
+    name = drive_name(label, ACME_NEW.account.name, ACME_NEW.sow_number)
+    made = ensure_copy.fn(kind.value, kind, ACME_NEW.id, name, ())
     outside.clear_requests()
     return str(made.id)
+
+
+@pytest.fixture
+def estimate(outside: SandboxClient) -> str:
+    return fresh_copy(outside, Kind.COST_ESTIMATE, "Cost Estimate")
 
 
 # --- the skills matrix ---------------------------------------------------------------------------
@@ -214,11 +219,7 @@ PLAN_ROWS = plan_rows(
 
 @pytest.fixture
 def definition(outside: SandboxClient) -> str:
-    """The id of a fresh Project Definition for Acme's new opportunity."""
-    name = drive_name("Project Definition", ACME_NEW.account.name, ACME_NEW.sow_number)
-    made = ensure_copy.fn("project-definition", Kind.PROJECT_DEFINITION, ACME_NEW.id, name, ())
-    outside.clear_requests()
-    return str(made.id)
+    return fresh_copy(outside, Kind.PROJECT_DEFINITION, "Project Definition")
 
 
 def test_plan_rows_are_appended_once(outside: SandboxClient, definition: str) -> None:

@@ -16,6 +16,7 @@ from engagement.lifecycle import StageChange, stage_at_creation
 from engagement.models import (
     OPPORTUNITY_PREFIX,
     Engagement,
+    EngagementStatus,
     Opportunity,
     email_address,
     salesforce_id,
@@ -327,6 +328,59 @@ def ensure_engagement(engagement: Engagement) -> Ref:
         id=record_id,
         created=current is None,
     )
+
+
+@read_task("read PS engagement of {opportunity}")
+def find_engagement(opportunity: str) -> Engagement | None:
+    """The opportunity's PS Engagement record as psflow reads it back (its id, name, status and
+    actual start), or None when Initiate has not made it. One query."""
+    key = salesforce_engagement_external_id(opportunity_id(opportunity))
+    with calling(SYSTEM, f"PS engagement of opportunity {key}"):
+        rows = (
+            systems()
+            .salesforce()
+            .query(
+                f"SELECT Id, Name, Status__c, Actual_Start__c FROM {ENGAGEMENT} "
+                f"WHERE {ENGAGEMENT_KEY} = '{key}'"
+            )["records"]
+        )
+    if not rows:
+        return None
+    row = rows[0]
+    return Engagement(
+        id=row["Id"],
+        name=row["Name"],
+        opportunity_id=key,
+        status=row["Status__c"],
+        actual_start=row["Actual_Start__c"],
+    )
+
+
+@outside_task("set PS engagement {status}")
+def ensure_engagement_status(
+    opportunity: str, status: EngagementStatus, actual_start: date | None = None
+) -> bool:
+    """The PS Engagement's status (and, when given, its Actual Start), written only where they
+    differ: True when Salesforce was written.
+
+    Raises:
+        PermanentError: the opportunity has no PS Engagement (Initiate has not made it).
+    """
+    key = salesforce_engagement_external_id(opportunity_id(opportunity))
+    wanted: dict[str, Any] = {"Status__c": status.value}
+    if actual_start is not None:
+        wanted["Actual_Start__c"] = actual_start.isoformat()
+    sf = systems().salesforce()
+    with calling(SYSTEM, f"PS engagement of opportunity {key}"):
+        rows = sf.query(
+            f"SELECT Id, {', '.join(wanted)} FROM {ENGAGEMENT} WHERE {ENGAGEMENT_KEY} = '{key}'"
+        )["records"]
+        if not rows:
+            raise PermanentError(SYSTEM, f"PS engagement of opportunity {key}", "not found")
+        changed = {name: value for name, value in wanted.items() if rows[0].get(name) != value}
+        if changed:
+            sf.restful(f"sobjects/{ENGAGEMENT}/{rows[0]['Id']}", method="PATCH", json=changed)
+    return bool(changed)
 
 
 # --- from Salesforce records to the domain ---------------------------------------------------------

@@ -19,6 +19,8 @@ from tasks.salesforce import (
     InvalidRecord,
     ensure_cost_estimate_linked,
     ensure_engagement,
+    ensure_engagement_status,
+    find_engagement,
     find_stage_changes,
     get_opportunity,
     get_users,
@@ -321,4 +323,26 @@ def test_the_staffing_approval_is_recorded_once(outside: SandboxClient) -> None:
     )
     before = outside.last_request_id()
     ensure_engagement.fn(record)  # a boolean is not a number to compare as one
+    assert outside.writes(system="salesforce", since=before) == 0
+
+
+def test_an_engagement_starts_once_and_reads_back(outside: SandboxClient) -> None:
+    assert find_engagement.fn(ACME_NEW.id) is None
+    with pytest.raises(PermanentError, match=f"PS engagement of opportunity {ACME_NEW.id}: not found"):
+        ensure_engagement_status.fn(ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
+    made = ensure_engagement.fn(engagement())
+    before = outside.last_request_id()
+    assert ensure_engagement_status.fn(ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
+    assert outside.writes(system="salesforce", since=before) == 1
+    found = find_engagement.fn(ACME_NEW.id)
+    assert found is not None
+    assert (found.id, found.status, found.actual_start) == (
+        made.id,
+        EngagementStatus.IN_PROGRESS,
+        date(2027, 1, 5),
+    )
+    before = outside.last_request_id()
+    assert not ensure_engagement_status.fn(
+        ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5)
+    )
     assert outside.writes(system="salesforce", since=before) == 0

@@ -358,6 +358,17 @@ def ensure_hard_booking(
     )
 
 
+@read_task("find hard booking of {pse_email}")
+def find_hard_booking(workspace_id: str, opportunity_id: str, pse_email: str) -> Allocation | None:
+    """The PSE's hard allocation on the project that Plan made (by its reference), as minutes per
+    working day; None when Plan has not booked them. One request."""
+    ref = mavenlink_external_reference(Kind.HARD_BOOKING, opportunity_id, pse_email)
+    params = {"workspace_ids": workspace_id, **_by_reference(ref)}
+    with calling(SYSTEM, f"hard booking of {pse_email} on project {workspace_id}"):
+        found = _first("workspace_allocations.json", "workspace_allocations", params)
+    return _per_day(found) if found else None
+
+
 def _ensure_allocation(
     kind: Kind,
     workspace_id: str,

@@ -12,6 +12,7 @@ import pytest
 from engagement.keys import Kind, natural_key
 from engagement.models import Account, Opportunity
 from engagement.plan import Milestone
+from engagement.staffing import Allocation
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from tasks import mavenlink as ml
@@ -30,6 +31,7 @@ OPPORTUNITY = Opportunity(
     sow_number=SEEDED.sow_number,
 )
 DIVYA = demo.staff("divya_nair").email
+GRACE = demo.staff("grace_kim").email
 START = date(2027, 1, 4)  # a Monday
 MIGRATION = Milestone(
     code="PS-MIG", title="Migration", hours=Decimal(80), start=START, due=date(2027, 1, 29)
@@ -71,6 +73,10 @@ def test_a_hard_booking_stands_beside_the_soft_one_and_is_made_once(
     assert booked[hard.id]["hard"] is True
     assert booked[soft.id]["hard"] is False
     assert booked[hard.id]["minutes"] == 6 * 60 * 10  # two working weeks
+    assert ml.find_hard_booking.fn(workspace.id, OPPORTUNITY.id, DIVYA) == Allocation(
+        start=START, end=date(2027, 1, 15), minutes_per_day=360
+    )
+    assert ml.find_hard_booking.fn(workspace.id, OPPORTUNITY.id, GRACE) is None
 
     before = outside.last_request_id()
     again = ml.ensure_hard_booking.fn(

@@ -328,7 +328,9 @@ def test_the_staffing_approval_is_recorded_once(outside: SandboxClient) -> None:
 
 def test_an_engagement_starts_once_and_reads_back(outside: SandboxClient) -> None:
     assert find_engagement.fn(ACME_NEW.id) is None
-    with pytest.raises(PermanentError, match=f"PS engagement of opportunity {ACME_NEW.id}: not found"):
+    with pytest.raises(
+        PermanentError, match=f"PS engagement of opportunity {ACME_NEW.id}: not found"
+    ):
         ensure_engagement_status.fn(ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
     made = ensure_engagement.fn(engagement())
     before = outside.last_request_id()

@@ -608,6 +608,7 @@ TEMPLATES = (
             "{{sow_number}} · {{opportunity}}",
             "Team: {{team}}",
             "Timeline: {{start}} – {{end}}",
+            "Milestones: {{milestones}}",
         ),
     ),
     Template(

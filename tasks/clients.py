@@ -158,6 +158,9 @@ class Systems:
     def docs(self) -> Resource:
         return self._google("docs", self.google.docs)
 
+    def slides(self) -> Resource:
+        return self._google("slides", self.google.slides)
+
     def gspread(self) -> gspread.Client:
         def build() -> gspread.Client:
             client = self.google.gspread_client()

@@ -202,7 +202,7 @@ def test_a_presentation_reads_as_slides_json(google: GoogleWorkspaceConnection) 
     deck = google.slides().presentations().get(presentationId=deck_id).execute()
     assert deck["presentationId"] == deck_id
     assert deck["title"] == "Customer Project Kickoff"
-    assert [s["objectId"] for s in deck["slides"]] == ["slide_0", "slide_1", "slide_2"]
+    assert [s["objectId"] for s in deck["slides"]] == ["slide_0", "slide_1", "slide_2", "slide_3"]
     title = deck["slides"][0]["pageElements"][0]["shape"]["text"]["textElements"]
     assert title == [
         {"endIndex": 31, "paragraphMarker": {"style": {}}},
@@ -250,6 +250,7 @@ def test_slides_replace_all_text_everywhere_or_on_chosen_pages(
         ["Acme Corporation – Project Kickoff\n", "{{sow_number}} · {{opportunity}}\n"],
         ["Team: {{team}}\n"],
         ["Timeline: {{start}} – 2026-06-26\n"],
+        ["Milestones: {{milestones}}\n"],
     ]
     assert "writeControl" in reply
     assert sandbox.writes(service="slides") == 1

@@ -3,6 +3,11 @@
 psflow makes meetings idempotent with client-supplied event ids, so those are checked as Google
 checks them: base32hex characters (a-v, 0-9), 5 to 1024 long, unique in the calendar for good. A
 deleted event stays behind with status "cancelled", and its id can never be inserted again (409).
+
+A recurring event keeps its `recurrence` (RFC 5545 RRULE lines) and, as Google requires, a time
+zone for its start and end; `events.list` with `singleEvents=true` expands it into its instances
+(ids `<eventId>_<UTC start, 20270104T150000Z>`, `recurringEventId`, `originalStartTime`), which
+needs a `timeMax` or an end to the rule (COUNT or UNTIL).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import date, datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dateutil.rrule import rrulestr
 from fastapi import APIRouter, Body, Request
 
 from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep, base_url
@@ -133,7 +139,68 @@ def _validate_times(event: Json) -> None:
         raise ApiError(400, "Missing end time.", "required")
     if _instant(end, "end") < _instant(start, "start"):
         raise ApiError(400, "The specified time range is empty.", "timeRangeEmpty")
+    if event.get("recurrence"):
+        _validate_recurrence(event)
     event["start"], event["end"] = _normal_time(start, "start"), _normal_time(end, "end")
+
+
+def _validate_recurrence(event: Json) -> None:
+    """Google refuses a recurring event without a time zone for its start and end (the rule
+    repeats the local time), and a rule it cannot parse."""
+    for field in ("start", "end"):
+        if event[field].get("dateTime") and not event[field].get("timeZone"):
+            raise ApiError(400, f"Missing time zone definition for {field} time.", "required")
+    rules = event["recurrence"]
+    if not isinstance(rules, list) or not all(isinstance(rule, str) for rule in rules):
+        raise ApiError(400, "Invalid recurrence rule.", "invalid")
+    for rule in rules:
+        name, _, value = rule.partition(":")
+        if name not in ("RRULE", "EXRULE", "RDATE", "EXDATE") or not value:
+            raise ApiError(400, "Invalid recurrence rule.", "invalid")
+    try:
+        _occurrences(event, None)
+    except ValueError:
+        raise ApiError(400, "Invalid recurrence rule.", "invalid") from None
+
+
+def _occurrences(event: Json, until: datetime | None) -> list[datetime]:
+    """The starts of a recurring event (in its time zone), up to `until` when the rule is
+    endless; at most 730 of them, as Google's expansion caps an endless series."""
+    zone = _zone(str(event["start"].get("timeZone") or CALENDAR_TIME_ZONE))
+    first = _instant(event["start"], "start").astimezone(zone)
+    # the rule repeats the local time (RFC 5545: an UNTIL is then in UTC)
+    rule = rrulestr("\n".join(event["recurrence"]), dtstart=first, forceset=True)
+    starts: list[datetime] = []
+    for start in rule:
+        if (until is not None and start >= until) or len(starts) >= 730:
+            break
+        starts.append(start)
+    return starts
+
+
+def _instances(event: Json, time_min: datetime | None, time_max: datetime | None) -> list[Json]:
+    """A recurring event's instances overlapping [time_min, time_max), as Google lists them."""
+    length = _instant(event["end"], "end") - _instant(event["start"], "start")
+    zone = str(event["start"].get("timeZone"))
+    out = []
+    for start in _occurrences(event, time_max):
+        if time_min is not None and start + length <= time_min:
+            continue
+        stamp = start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
+        when = {"dateTime": start.isoformat(timespec="seconds"), "timeZone": zone}
+        instance = {k: v for k, v in event.items() if k != "recurrence"}
+        end = (start + length).isoformat(timespec="seconds")
+        instance.update(
+            {
+                "id": f"{event['id']}_{stamp}",
+                "recurringEventId": event["id"],
+                "originalStartTime": when,
+                "start": when,
+                "end": {"dateTime": end, "timeZone": zone},
+            }
+        )
+        out.append(instance)
+    return out
 
 
 def _stamp(sb: Sandbox) -> str:
@@ -341,11 +408,14 @@ async def list_events(sb: SandboxDep, request: Request, calendar_id: str) -> Jso
             continue
         if ical_uid and event["iCalUID"] != ical_uid:
             continue
+        if query and not _matches_text(event, query):
+            continue
+        if single and event.get("recurrence"):
+            events.extend(_instances(event, time_min, time_max))
+            continue
         if time_min and _instant(event["end"], "end") <= time_min:
             continue
         if time_max and _instant(event["start"], "start") >= time_max:
-            continue
-        if query and not _matches_text(event, query):
             continue
         events.append(event)
     if order == "startTime":

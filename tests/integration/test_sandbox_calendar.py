@@ -219,3 +219,72 @@ def test_per_user_quota(sandbox: SandboxClient, events: Any) -> None:
     assert [r["quota"] for r in sandbox.requests(service="calendar") if r["quota"]] == [
         "google.calendar-per-user"
     ]
+
+
+# --- recurring events ----------------------------------------------------------------------------
+
+WEEKLY_ID = "standup006dn0000000002aaa"  # base32hex
+
+
+def test_a_weekly_meeting_is_one_event_listed_as_its_instances(events: Any) -> None:
+    # Monday 2 March 2026, 10:00 in Chicago, weekly four times: across the start of US summer time
+    made = insert(events, meeting(WEEKLY_ID, recurrence=["RRULE:FREQ=WEEKLY;COUNT=4"]))
+    assert made["recurrence"] == ["RRULE:FREQ=WEEKLY;COUNT=4"]
+    listed = events.list(calendarId="primary").execute()["items"]
+    assert [e["id"] for e in listed] == [WEEKLY_ID]
+
+    instances = events.list(
+        calendarId="primary",
+        singleEvents=True,
+        orderBy="startTime",
+        timeMin="2026-03-05T00:00:00Z",
+        timeMax="2026-04-30T00:00:00Z",
+    ).execute()["items"]
+    assert [(e["id"], e["start"]["dateTime"]) for e in instances] == [
+        (f"{WEEKLY_ID}_20260309T150000Z", "2026-03-09T10:00:00-05:00"),  # summer time: UTC-5
+        (f"{WEEKLY_ID}_20260316T150000Z", "2026-03-16T10:00:00-05:00"),
+        (f"{WEEKLY_ID}_20260323T150000Z", "2026-03-23T10:00:00-05:00"),
+    ]
+    first = instances[0]
+    assert first["recurringEventId"] == WEEKLY_ID
+    assert first["originalStartTime"] == first["start"]
+    assert first["end"]["dateTime"] == "2026-03-09T11:00:00-05:00"
+    assert "recurrence" not in first
+    assert first["summary"] == made["summary"]
+
+
+def test_an_endless_rule_is_expanded_up_to_time_max(events: Any) -> None:
+    insert(events, meeting(WEEKLY_ID, recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO,TH"]))
+    instances = events.list(
+        calendarId="primary", singleEvents=True, timeMax="2026-03-13T00:00:00Z"
+    ).execute()["items"]
+    assert [e["start"]["dateTime"][:10] for e in instances] == [
+        "2026-03-02",
+        "2026-03-05",
+        "2026-03-09",
+        "2026-03-12",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"recurrence": ["RRULE:FREQ=SOMETIMES"]}, "Invalid recurrence rule"),
+        ({"recurrence": ["WEEKLY"]}, "Invalid recurrence rule"),
+        (
+            {
+                "start": {"dateTime": "2026-03-02T16:00:00Z"},
+                "end": {"dateTime": "2026-03-02T17:00:00Z"},
+                "recurrence": ["RRULE:FREQ=WEEKLY"],
+            },
+            "Missing time zone definition for start time",
+        ),
+    ],
+)
+def test_a_bad_recurring_event_is_refused(
+    events: Any, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(HttpError) as err:
+        insert(events, meeting(WEEKLY_ID, **change))
+    assert err.value.status_code == 400
+    assert message in str(err.value)

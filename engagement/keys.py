@@ -89,6 +89,7 @@ class Kind(StrEnum):
     ALIGNMENT_MEETING = "alignment-meeting"  # Calendar: EM, PC, PSE
     HANDOFF_MEETING = "handoff-meeting"
     KICKOFF_MEETING = "kickoff-meeting"
+    WEEKLY_MEETING = "weekly-meeting"  # Calendar: the weekly project meeting, one recurring event
     CLOSURE_MEETING = "closure-meeting"
 
 

@@ -11,6 +11,7 @@ restored with a patch instead: there is only ever one event per key.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,7 @@ def _event_body(
     attendees: list[str],
     time_zone: str,
     part: str | None,
+    recurrence: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The event resource, every input validated first (ValueError naming the field)."""
     title = one_line(summary, MAX_SUMMARY)
@@ -62,7 +64,7 @@ def _event_body(
     begins, ends = _when(start, zone, time_zone), _when(end, zone, time_zone)
     if datetime.fromisoformat(ends["dateTime"]) <= datetime.fromisoformat(begins["dateTime"]):
         raise ValueError(f"end must be after start; got {start} to {end}")
-    return {
+    body: dict[str, Any] = {
         "id": calendar_event_id(kind, record_id, part),
         "summary": title,
         "description": description,
@@ -71,6 +73,9 @@ def _event_body(
         "attendees": [{"email": address} for address in addresses("attendees", attendees)],
         "extendedProperties": {"private": {KEY_PROPERTY: natural_key(kind, record_id, part)}},
     }
+    if recurrence:
+        body["recurrence"] = list(recurrence)
+    return body
 
 
 def _get(event_id: str, what: str) -> dict[str, Any] | None:
@@ -131,6 +136,7 @@ def ensure_event(
     attendees: list[str],
     time_zone: str,
     part: str | None = None,
+    recurrence: Sequence[str] = (),
 ) -> Ref:
     """The meeting of `kind` for the record on the PS calendar, with invitations sent to the
     attendees; created unless the event with its key exists. An existing event is left as it
@@ -139,7 +145,10 @@ def ensure_event(
     Args:
         start, end: aware datetimes, or naive ones read as wall time in `time_zone`.
         attendees: bare e-mail addresses.
-        time_zone: an IANA name, e.g. "America/New_York"; the event is shown in it.
+        time_zone: an IANA name, e.g. "America/New_York"; the event is shown in it (and a
+            recurring one repeats its local time there).
+        recurrence: RFC 5545 lines, e.g. ["RRULE:FREQ=WEEKLY;UNTIL=20270326T235959Z"]: a
+            series, one event.
 
     Returns:
         The event as an Ref: id its event id, url its htmlLink; created False when it was
@@ -155,7 +164,7 @@ def ensure_event(
         ...              ["marcus.webb@northwind.example"], "America/New_York")  # doctest: +SKIP
     """
     body = _event_body(
-        kind, record_id, summary, description, start, end, attendees, time_zone, part
+        kind, record_id, summary, description, start, end, attendees, time_zone, part, recurrence
     )
     what = f"{kind.value.replace('-', ' ')} {body['summary']!r}"
     event = _get(body["id"], what)

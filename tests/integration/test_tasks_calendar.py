@@ -161,3 +161,28 @@ def test_a_summary_is_kept_to_one_line(outside: SandboxClient) -> None:
     schedule(summary="Acme\r\nalignment\u202e")
     [event] = events(outside)
     assert event["summary"] == "Acme alignment"
+
+
+def test_a_weekly_meeting_is_one_recurring_event(outside: SandboxClient) -> None:
+    weekly = ["RRULE:FREQ=WEEKLY;UNTIL=20260330T235959Z"]
+    first = schedule(kind=Kind.WEEKLY_MEETING, recurrence=weekly)
+    assert first.created
+    again = schedule(kind=Kind.WEEKLY_MEETING, recurrence=weekly)
+    assert not again.created
+    assert outside.writes(service="calendar") == 1
+    (event,) = [e for e in events(outside) if e["id"] == first.id]
+    assert event["recurrence"] == weekly
+    instances = (
+        systems()
+        .calendar()
+        .events()
+        .list(calendarId="primary", singleEvents=True, timeMax="2026-04-30T00:00:00Z")
+        .execute()["items"]
+    )
+    assert [i["start"]["dateTime"] for i in instances] == [
+        "2026-03-02T10:00:00-05:00",
+        "2026-03-09T10:00:00-04:00",  # New York's summer time: still 10:00 there
+        "2026-03-16T10:00:00-04:00",
+        "2026-03-23T10:00:00-04:00",
+        "2026-03-30T10:00:00-04:00",
+    ]

@@ -15,6 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from engagement.cost_estimate import activity_name
+from engagement.models import CostEstimate, Opportunity, SowActivity
 from engagement.workdays import business_days
 
 HARD_MONTHS = 2
@@ -33,6 +35,16 @@ class Milestone(BaseModel):
 
     def __str__(self) -> str:  # as a task run's name shows it
         return f"{self.code} {self.title}"
+
+
+class TeamAllocation(BaseModel):
+    """The team as Plan books it hard: from `start` to `end`, each PSE's hours a day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    end: date
+    hours_per_day: dict[str, Decimal]  # by the PSE's e-mail
 
 
 def milestones(
@@ -112,3 +124,51 @@ def split_booking(
     hard = (start, min(end, until)) if start <= until else None
     soft = (max(start, until + timedelta(days=1)), end) if end > until else None
     return hard, soft
+
+
+def plan_activities(
+    items: Sequence[SowActivity], estimate: CostEstimate
+) -> list[tuple[str, str, Decimal]]:
+    """Each SOW activity as (code, name, hours) in SOW order: the hours the cost estimate gives
+    it, or what the SOW sold where the estimate has no row for it."""
+    estimated = {row.activity.casefold(): row.hours for row in estimate.activities}
+    plan = []
+    for item in items:
+        name = activity_name(item)
+        hours = estimated.get(name.casefold()) or estimated.get(item.code.casefold())
+        plan.append((item.code, name, hours if hours is not None else item.hours))
+    return plan
+
+
+def weekly_rule(until: date) -> str:
+    """The RFC 5545 rule of a weekly meeting held until `until` (its last day, included).
+
+    Example:
+        >>> weekly_rule(date(2027, 3, 26))
+        'RRULE:FREQ=WEEKLY;UNTIL=20270326T235959Z'
+    """
+    return f"RRULE:FREQ=WEEKLY;UNTIL={until:%Y%m%d}T235959Z"
+
+
+def plan_problems(opportunity: Opportunity, closed_won: str) -> list[str]:
+    """What keeps an opportunity from Plan, in Salesforce's field names; empty when ready."""
+    problems = []
+    if opportunity.stage != closed_won:
+        problems.append(f"StageName is {opportunity.stage!r}; Plan runs after {closed_won!r}")
+    start, end = opportunity.expected_start, opportunity.expected_completion
+    if start is None or end is None:
+        problems.append("PS_Expected_Start__c / PS_Expected_Completion__c: the window is not set")
+    elif not business_days(start, end, opportunity.account.country):
+        problems.append(
+            f"PS_Expected_Start__c / PS_Expected_Completion__c: no working day from {start} to "
+            f"{end}"
+        )
+    if not opportunity.line_items:
+        problems.append("Opportunity Products: no SOW activity to plan (no line items)")
+    return problems
+
+
+def milestone_lines(plan: Sequence[Milestone]) -> str:
+    """The plan as the kickoff deck shows it: a line per milestone, e.g.
+    "PS-MIG – Migration: 2027-01-04 to 2027-01-29 (80 h)"."""
+    return "\n".join(f"{m.title}: {m.start} to {m.due} ({m.hours:g} h)" for m in plan)

@@ -1,0 +1,428 @@
+"""Plan: from an initiated engagement to a kicked-off, hard-staffed, scheduled one.
+
+Started by Initiate's `ps.phase.completed` for the opportunity. It reads the opportunity
+(Salesforce), what Initiate made (the PS Engagement record, the Mavenlink project, the Project
+Definition), the approved staffing (#ps_planning) and the cost estimate (Sheets), and stops before
+any write when Initiate has not completed, saying what is missing. Then, as the handbook's Plan:
+
+1. the PS Project Coordinator confirms the team in the UI's form (each PSE's hours a day, the start);
+   the soft booking becomes hard two months ahead, the rest stays soft (Mavenlink);
+2. the project plan: the project's dates, one milestone per SOW activity spread by its estimated
+   hours (Mavenlink), the same dates on the activity issues (GitLab) and the Plan tab (Drive);
+3. the kickoff deck, copied from its template, filled and shared (Drive, Slides);
+4. the kickoff meeting with the customer's contacts and the team (Calendar);
+5. the Project Owner confirms in the UI's form that the kickoff was held: the minutes and actions go
+   into the Project Definition, a weekly project meeting when there is one (Calendar), the PS
+   Engagement goes In Progress with its Actual Start (Salesforce), the project Active (Mavenlink),
+   the hand-off issue closed when complete (GitLab);
+6. `ps.phase.completed`.
+
+Every object is found by its natural key first, and what a person answered is read back from what
+it made (the hard bookings, the Actual Start), so a re-run asks nobody again and writes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from prefect import flow
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput
+from prefect.states import Completed, State
+from pydantic import Field, create_model
+
+from core.events import Phase
+from engagement.keys import Kind
+from engagement.lifecycle import NotReady, Team
+from engagement.models import EngagementStatus, Opportunity
+from engagement.people import User
+from engagement.plan import (
+    Milestone,
+    TeamAllocation,
+    milestone_lines,
+    milestones,
+    plan_activities,
+    plan_problems,
+    split_booking,
+    weekly_rule,
+)
+from engagement.project_definition import ACTIONS, MEETING_NOTES, PLAN, plan_rows
+from engagement.refs import Ref
+from engagement.staffing import StaffingDecision
+from engagement.workdays import business_days, meeting_slot
+from flows.guard import engagement_document, phase_run
+from flows.initiate import approved_staffing, cost_estimate_gate, meeting, team_of
+from flows.reporting import announce_completed, publish_summary
+from tasks.calendar import ensure_event
+from tasks.clients import systems
+from tasks.drive import ensure_shared, find_keyed_file
+from tasks.gitlab import (
+    ensure_customer_group,
+    ensure_issue_closed,
+    ensure_issue_due_date,
+    ensure_project,
+)
+from tasks.mavenlink import (
+    ACTIVE,
+    ensure_bookings_released,
+    ensure_hard_booking,
+    ensure_milestone,
+    ensure_soft_booking,
+    ensure_workspace_dates,
+    ensure_workspace_status,
+    find_hard_booking,
+    find_workspace,
+)
+from tasks.salesforce import (
+    ensure_engagement_status,
+    find_engagement,
+    get_opportunity,
+    get_users,
+)
+from tasks.sheets import ensure_rows
+from tasks.slides import ensure_deck_filled
+
+PHASE = Phase.PLAN
+KICKOFF_LENGTH = timedelta(hours=1)
+WEEKLY_LENGTH = timedelta(minutes=30)
+
+
+@flow(name="plan", flow_run_name="plan · {customer} · {opportunity_id}")
+def plan(opportunity_id: str, customer: str = "") -> State[Any]:
+    """The handbook's Plan steps for one opportunity.
+
+    Args:
+        opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
+        customer: the account's name, for the run's name in the UI only.
+    """
+    with phase_run(PHASE, opportunity_id) as record_id:
+        return run_plan(record_id)
+
+
+def run_plan(opportunity_id: str) -> State[Any]:
+    """Plan for one opportunity, inside its run's slot."""
+    settings = systems().settings
+    opportunity = get_opportunity(opportunity_id)
+    if problems := plan_problems(opportunity, settings.closed_won_stage):
+        raise NotReady(opportunity.id, "Plan", problems)
+    initiated = initiated_objects(opportunity)
+    workspace, definition = initiated["workspace"], initiated["definition"]
+    decision = approved_staffing(opportunity)
+    if decision is None:
+        raise NotReady(opportunity.id, "Plan", ["#ps_planning holds no approved staffing"])
+    estimate = cost_estimate_gate(opportunity)
+    team = team_of(opportunity, decision)
+    people = {user.email: user for user in get_users([*team.internal])}
+
+    allocation = confirmed_allocation(opportunity, workspace, decision)
+    made: list[Ref] = [workspace, definition]
+    made.extend(bookings(opportunity, workspace, allocation))
+    schedule = milestones(
+        plan_activities(opportunity.line_items, estimate),
+        allocation.start,
+        allocation.end,
+        opportunity.account.country,
+    )
+    project = gitlab_project(opportunity)
+    made.extend(project_plan(opportunity, workspace, project, definition, schedule, allocation))
+    deck = kickoff_deck(opportunity, team, people, allocation, schedule)
+    made.append(deck)
+    made.append(kickoff_meeting(opportunity, team, people, deck, allocation.start))
+
+    held_on, waiting = initiated["engagement"].actual_start, "the weekly status report (Execute)"
+    if held_on is None:  # the kickoff is not recorded yet: its owner says when it was held
+        held = ask_project_owner(opportunity, team)
+        made.extend(kickoff_held(opportunity, team, people, definition, project, held, allocation))
+        held_on = held.held_on
+        if not held.handoff_complete:
+            waiting = f"the hand-off issue ({team.project_owner}) and {waiting}"
+    # the engagement has started: In Progress since the kickoff, the project Active
+    ensure_engagement_status(opportunity.id, EngagementStatus.IN_PROGRESS, held_on)
+    ensure_workspace_status(workspace.id, ACTIVE)
+
+    publish_summary(PHASE, opportunity, made, waiting=waiting)
+    announce_completed(PHASE, opportunity)
+    created = sum(a.created for a in made)
+    return Completed(message=f"{created} created, {len(made) - created} already existed")
+
+
+# --- what Plan needs first -------------------------------------------------------------------------
+
+
+def initiated_objects(opportunity: Opportunity) -> dict[str, Any]:
+    """What Initiate made and Plan builds on; NotReady naming each missing one (nothing is
+    written: a Plan started before Initiate completed waits for it)."""
+    found = {
+        "engagement": find_engagement(opportunity.id),
+        "workspace": find_workspace(opportunity.id),
+        "definition": find_keyed_file(Kind.PROJECT_DEFINITION, opportunity.id),
+    }
+    names = {
+        "engagement": "the PS Engagement record (Salesforce)",
+        "workspace": "the Mavenlink project",
+        "definition": "the Project Definition (Drive)",
+    }
+    if missing := [names[key] for key, value in found.items() if value is None]:
+        raise NotReady(
+            opportunity.id, "Plan", [f"Initiate has not completed: no {name}" for name in missing]
+        )
+    return found
+
+
+def gitlab_project(opportunity: Opportunity) -> str:
+    """The PS project's full path (Initiate made it; found, not made again)."""
+    group = ensure_customer_group(opportunity.account.id, opportunity.account.name)
+    return ensure_project(group.id, opportunity).id
+
+
+# --- 1. hard allocation ----------------------------------------------------------------------------
+
+
+class AllocationForm(RunInput):
+    """What the PS Project Coordinator confirms in the Prefect UI before the team is booked hard."""
+
+    start: date = Field(description="The engagement's first day")
+    hours_per_day: dict[str, float] = Field(description="Hours a day each PSE works on it")
+
+
+def confirmed_allocation(
+    opportunity: Opportunity, workspace: Ref, decision: StaffingDecision
+) -> TeamAllocation:
+    """The team's hard allocation: as Plan booked it (a re-run), or as the coordinator confirms it
+    in the UI's form (the approved staffing's hours, the SOW's start, by default). The end is the
+    SOW's completion: moving it is a change request."""
+    end = opportunity.expected_completion
+    assert end is not None  # plan_problems
+    pses = decision.pses
+    booked = {email: find_hard_booking(workspace.id, opportunity.id, email) for email in pses}
+    if all(booked.values()):
+        return TeamAllocation(
+            start=min(a.start for a in booked.values() if a),
+            end=end,
+            hours_per_day={e: Decimal(a.minutes_per_day) / 60 for e, a in booked.items() if a},
+        )
+    hours = decision.hours_per_day or Decimal(8)
+    start = decision.start or opportunity.expected_start or end
+    people = enum.Enum("Pse", {email: email for email in pses}, type=str)  # type: ignore[misc]
+    form = create_model(
+        AllocationForm.__name__,
+        __base__=AllocationForm,
+        start=(date, Field(default=start, description="The engagement's first day")),
+        hours_per_day=(
+            dict[people, Annotated[float, Field(gt=0, le=24)]],
+            Field(
+                default={email: float(hours) for email in pses},
+                description="Hours a day each PSE works on it (the approved staffing's, first)",
+            ),
+        ),
+    )
+    answer = suspend_flow_run(
+        wait_for_input=form.with_initial_data(
+            description=(
+                f"Confirm the team of {opportunity.name} ({opportunity.account.name}) before it "
+                f"is booked hard until two months ahead; the engagement ends {end}."
+            )
+        ),
+        timeout=systems().settings.approval_timeout_hours * 3600,
+        key="plan-allocation",
+    )
+    fields = answer.model_dump(mode="json", exclude={"metadata"})
+    return TeamAllocation(
+        start=fields["start"],
+        end=max(end, fields["start"]),
+        hours_per_day={email: Decimal(str(h)) for email, h in fields["hours_per_day"].items()},
+    )
+
+
+def bookings(opportunity: Opportunity, workspace: Ref, allocation: TeamAllocation) -> list[Ref]:
+    """Each PSE booked hard from the start to two months ahead; what lies beyond stays soft (the
+    same soft booking, moved), or is released when nothing does."""
+    today = systems().clock().today(opportunity.account.time_zone)
+    hard, soft = split_booking(allocation.start, allocation.end, today)
+    hard = hard if hard and business_days(*hard) else None
+    soft = soft if soft and business_days(*soft) else None
+    made = []
+    for email, hours in allocation.hours_per_day.items():
+        if hard:
+            made.append(ensure_hard_booking(workspace.id, opportunity.id, email, *hard, hours))
+        if soft:
+            made.append(ensure_soft_booking(workspace.id, opportunity.id, email, *soft, hours))
+    if soft is None:
+        made.extend(ensure_bookings_released(workspace.id, opportunity.id))
+    return made
+
+
+# --- 2. the project plan ---------------------------------------------------------------------------
+
+
+def project_plan(
+    opportunity: Opportunity,
+    workspace: Ref,
+    project: str,
+    definition: Ref,
+    schedule: tuple[Milestone, ...],
+    allocation: TeamAllocation,
+) -> list[Ref]:
+    """The project's dates and one milestone per SOW activity (Mavenlink), the same due dates on
+    the activity issues (GitLab) and the plan in the Project Definition's Plan tab."""
+    ensure_workspace_dates(workspace.id, allocation.start, allocation.end)
+    made = [ensure_milestone(workspace.id, opportunity.id, m) for m in schedule]
+    for m in schedule:
+        issue = ensure_issue_due_date(project, Kind.ACTIVITY_ISSUE, opportunity.id, m.due, m.code)
+        made.extend([issue] if issue else [])
+    ensure_rows(definition.id, PLAN, plan_rows(schedule))
+    return made
+
+
+# --- 3. and 4. the kickoff -------------------------------------------------------------------------
+
+
+def _roles(team: Team, people: Mapping[str, User]) -> str:
+    """The team as the deck shows it: "Divya Nair (Project Owner), Marcus Webb (...)"."""
+    roles = {team.project_owner: "Project Owner", team.engagement_manager: "Engagement Manager"}
+    roles |= {email: "PSE" for email in team.pses if email not in roles}
+    return ", ".join(
+        f"{people[email].name if email in people else email} ({role})"
+        for email, role in roles.items()
+    )
+
+
+def kickoff_deck(
+    opportunity: Opportunity,
+    team: Team,
+    people: Mapping[str, User],
+    allocation: TeamAllocation,
+    schedule: tuple[Milestone, ...],
+) -> Ref:
+    """The kickoff deck from its Slides template in the SOW folder, filled in, shared."""
+    deck = engagement_document("kickoff-deck", Kind.KICKOFF_DECK, "Kickoff", opportunity)
+    values = {
+        "customer": opportunity.account.name,
+        "sow_number": opportunity.sow_number or "",
+        "opportunity": opportunity.name,
+        "team": _roles(team, people),
+        "start": allocation.start.isoformat(),
+        "end": allocation.end.isoformat(),
+        "milestones": "\n" + milestone_lines(schedule),
+    }
+    ensure_deck_filled(deck.id, Kind.KICKOFF_DECK, values)
+    ensure_shared(deck.id, list(team.internal))
+    return deck
+
+
+def kickoff_meeting(
+    opportunity: Opportunity, team: Team, people: Mapping[str, User], deck: Ref, start: date
+) -> Ref:
+    """The external kickoff on the engagement's first working day or soon after, inside the
+    working hours of the customer's contacts (the account's time zone) and the team's."""
+    customer = {str(c.email): opportunity.account.time_zone for c in opportunity.contacts}
+    zones = {e: u.time_zone for e, u in people.items() if u.time_zone} | customer
+    organiser = zones.get(team.project_owner, opportunity.account.time_zone)
+    today = systems().clock().today(organiser)
+    after = max(start - timedelta(days=1), today)
+    slot = meeting_slot(
+        after,
+        1,
+        KICKOFF_LENGTH,
+        organiser,
+        zones,
+        systems().settings.meeting_hour,
+        opportunity.account.country,
+    )
+    return meeting(
+        Kind.KICKOFF_MEETING,
+        opportunity,
+        f"Project kickoff: {opportunity.account.name} – {opportunity.sow_number}",
+        f"Kickoff of {opportunity.name}. The deck: {deck.url}",
+        slot,
+        [*customer, *team.internal],
+        organiser,
+    )
+
+
+# --- 5. the kickoff held ---------------------------------------------------------------------------
+
+
+class KickoffForm(RunInput):
+    """What the Project Owner confirms in the Prefect UI once the kickoff was held."""
+
+    held_on: date = Field(description="The day the kickoff was held")
+    minutes: str = Field(default="", description="The minutes, or a link to them")
+    actions: list[str] = Field(default_factory=list, description="Action items, one each")
+    handoff_complete: bool = Field(
+        default=True, description="The sales-to-PS hand-off issue is complete (it is closed)"
+    )
+    weekly_meeting: datetime | None = Field(
+        default=None,
+        description="The first weekly project meeting, in your time zone; empty when none",
+    )
+
+
+def ask_project_owner(opportunity: Opportunity, team: Team) -> KickoffForm:
+    """The Project Owner's confirmation that the kickoff was held, waited for in the UI."""
+    answer = suspend_flow_run(
+        wait_for_input=KickoffForm.with_initial_data(
+            description=(
+                f"{team.project_owner}: once the kickoff of {opportunity.name} "
+                f"({opportunity.account.name}) is held, say so here."
+            ),
+            held_on=systems().clock().today(opportunity.account.time_zone),
+        ),
+        timeout=systems().settings.approval_timeout_hours * 3600,
+        key="kickoff-held",
+    )
+    return KickoffForm.model_validate(answer.model_dump(exclude={"metadata"}))
+
+
+def kickoff_held(
+    opportunity: Opportunity,
+    team: Team,
+    people: Mapping[str, User],
+    definition: Ref,
+    project: str,
+    held: KickoffForm,
+    allocation: TeamAllocation,
+) -> list[Ref]:
+    """The minutes and actions in the Project Definition, the weekly meeting when there is one,
+    the hand-off issue closed when complete."""
+    attendees = ", ".join(
+        [
+            *(c.name for c in opportunity.contacts),
+            *(people[e].name for e in team.internal if e in people),
+        ]
+    )
+    day = held.held_on.isoformat()
+    ensure_rows(definition.id, MEETING_NOTES, [[day, "Kickoff", attendees, held.minutes]])
+    if held.actions:
+        ensure_rows(definition.id, ACTIONS, [[day, a, "", "", "Open"] for a in held.actions])
+    made = []
+    if held.weekly_meeting is not None:
+        owner = people.get(team.project_owner)
+        zone = (owner.time_zone if owner else None) or opportunity.account.time_zone
+        made.append(meeting_series(opportunity, team, held.weekly_meeting, zone, allocation.end))
+    if held.handoff_complete:
+        closed = ensure_issue_closed(project, Kind.HANDOFF_ISSUE, opportunity.id)
+        made.extend([closed] if closed else [])
+    return made
+
+
+def meeting_series(
+    opportunity: Opportunity, team: Team, first: datetime, time_zone: str, until: date
+) -> Ref:
+    """The weekly project meeting: one recurring event until the engagement's end."""
+    customer = [str(c.email) for c in opportunity.contacts]
+    return ensure_event(
+        Kind.WEEKLY_MEETING,
+        opportunity.id,
+        f"Weekly project meeting: {opportunity.account.name} – {opportunity.sow_number}",
+        f"The weekly project meeting of {opportunity.name}; notes in the Project Definition.",
+        first,
+        first + WEEKLY_LENGTH,
+        [*customer, *team.internal],
+        time_zone,
+        recurrence=[weekly_rule(until)],
+    )

@@ -1,8 +1,9 @@
 """Routing, parameters, errors and paging of the GitLab REST v4 stand-in.
 
-One FastAPI route (endpoint.py) takes every `/gitlab/api/v4/...` request and dispatches on the RAW path: GitLab
-ids may be url-encoded full paths (`ps-customers%2Facme-corporation`) and Starlette decodes `%2F`
-before routing, so FastAPI's own matching cannot tell `a%2Fb` (one id) from `a/b` (two segments).
+One FastAPI route (endpoint.py) takes every `/gitlab/api/v4/...` request and dispatches on the RAW
+path: GitLab ids may be url-encoded full paths (`ps-customers%2Facme-corporation`) and Starlette
+decodes `%2F` before routing, so FastAPI's own matching cannot tell `a%2Fb` (one id) from `a/b`
+(two segments).
 
 Handlers are plain (not async) functions called from the one async endpoint after the body has
 been read: they cannot await, so each runs atomically on the event loop, as the core requires.

@@ -81,7 +81,7 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox", pace: bool = False
     ]
 
 
-# The sandbox's Slack incoming webhook into #ps_ops_alerts (sandbox/slack.py OPS_WEBHOOK_PATH).
+# The sandbox's Slack incoming webhook into #ps_ops_alerts (sandbox/slack/api.py OPS_WEBHOOK_PATH).
 SANDBOX_OPS_WEBHOOK = "/slack/services/T0NWCLD001/B0OPSHOOK1/sandboxOpsAlertsWebhook01"
 
 

@@ -73,30 +73,37 @@ class Quota:
 GET = frozenset({"GET"})
 
 
+# Slack's Web API tiers (docs.slack.dev/apis/web-api/rate-limits): requests a minute, per method per
+# workspace per app; the sandbox enforces the same tiers (tests/unit/test_quotas.py checks it).
+SLACK_TIER_PER_MINUTE = {2: 20, 3: 50, 4: 100}
+# The Web API methods psflow calls, by the tier each one's reference page gives. auth.test,
+# chat.getPermalink and chat.postMessage have "Special" limits: not paced (see the docstring).
+SLACK_TIERS = {
+    "conversations.create": 2,
+    "conversations.list": 2,
+    "pins.add": 2,
+    "pins.list": 2,
+    "chat.update": 3,
+    "conversations.history": 3,
+    "conversations.info": 3,
+    "conversations.invite": 3,
+    "conversations.join": 3,
+    "conversations.replies": 3,
+    "users.lookupByEmail": 3,
+    "conversations.members": 4,
+}
+SLACK_SPECIAL = frozenset({"auth.test", "chat.getPermalink", "chat.postMessage"})
+
+
 def _slack(method: str, tier: int) -> Quota:
-    """A Slack Web API method's tier (api.slack.com/apis/rate-limits): per method per workspace."""
-    return Quota(f"slack.{method}", {2: 20, 3: 50, 4: 100}[tier], 60, rf"/api/{re.escape(method)}$")
+    """A Slack Web API method's tier: per method per workspace."""
+    limit = SLACK_TIER_PER_MINUTE[tier]
+    return Quota(f"slack.{method}", limit, 60, rf"/api/{re.escape(method)}$")
 
 
 QUOTAS: tuple[Quota, ...] = (
     # Slack: the Web API methods psflow calls, by their tier
-    *(
-        _slack(method, tier)
-        for method, tier in {
-            "conversations.create": 2,
-            "conversations.list": 2,
-            "pins.add": 2,
-            "pins.list": 2,
-            "chat.update": 3,
-            "conversations.history": 3,
-            "conversations.info": 3,
-            "conversations.invite": 3,
-            "conversations.join": 3,
-            "conversations.replies": 3,
-            "users.lookupByEmail": 3,
-            "conversations.members": 4,
-        }.items()
-    ),
+    *(_slack(method, tier) for method, tier in SLACK_TIERS.items()),
     # Google Sheets (developers.google.com/sheets/api/limits): 60 per minute per user, each way
     Quota("google.sheets-read-per-user", 60, 60, r"/v4/spreadsheets(/|$)", methods=GET),
     Quota("google.sheets-write-per-user", 60, 60, r"/v4/spreadsheets(/|$)", except_methods=GET),
@@ -112,7 +119,7 @@ QUOTAS: tuple[Quota, ...] = (
     Quota("gitlab.get-group", 400, 60, r"/api/v4/groups/[^/]+$", methods=GET),
     Quota("gitlab.list-groups", 200, 60, r"/api/v4/groups$", methods=GET),
     Quota("gitlab.group-projects", 600, 60, r"/api/v4/groups/[^/]+/projects$", methods=GET),
-    # Kantata OX: requests per minute per token (see sandbox/mavenlink.py on this figure)
+    # Kantata OX: requests per minute per token (see sandbox/mavenlink/__init__.py on this figure)
     Quota("mavenlink.requests-per-token", 600, 60, r"/api/v1/"),
 )
 

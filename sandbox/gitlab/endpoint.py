@@ -3,7 +3,6 @@ as psflow's bot, its parameters merged, dispatched to the handler `api.route` re
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from sandbox.core import Json, Sandbox, SandboxDep
 from sandbox.gitlab.api import API_PREFIX, ROUTES, Ctx, GitLabError, Reply, bad_param
 from sandbox.gitlab.seed import ensure_bot
+from sandbox.kit import bearer_token, parse_json
 
 router = APIRouter()
 
@@ -44,10 +44,7 @@ async def dispatch(request: Request, sb: SandboxDep) -> Response:
 def _authenticate(sb: Sandbox, request: Request) -> Json:
     """Any non-empty token is accepted and acts as the bot user psflow's token belongs to."""
     token = request.headers.get("private-token") or request.query_params.get("private_token")
-    bearer = request.headers.get("authorization", "")
-    if not token and bearer.lower().startswith("bearer "):
-        token = bearer[7:].strip()
-    if not token:
+    if not (token or bearer_token(request)):
         raise GitLabError(401, {"message": "401 Unauthorized"})
     return ensure_bot(sb)  # the bot exists even in an unseeded sandbox
 
@@ -65,12 +62,9 @@ def _params(request: Request, body: bytes) -> dict[str, Any]:
         return params
     content_type = request.headers.get("content-type", "")
     if "json" in content_type:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise bad_param(
-                "The provided content-type 'application/json' is not supported."
-            ) from None
+        data = parse_json(
+            body, bad_param("The provided content-type 'application/json' is not supported.")
+        )
         if isinstance(data, dict):
             params.update(data)
     elif "form" in content_type:

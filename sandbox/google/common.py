@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.core import ApiError, Json, Quota, Sandbox, base_url
+from sandbox.kit import bearer_token
 
 SYSTEM = "google"
 
@@ -94,8 +95,7 @@ def app_of(request: Request) -> str:
     many tokens to one client; the sandbox, with no token endpoint to ask, reads the client from
     the bearer token: its text before the first "." (`psflow.<anything>` is psflow's client,
     whatever secret follows), or the whole token when it has no ".". No token: the app ""."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip().split(".", 1)[0] if scheme.lower() == "bearer" else ""
+    return bearer_token(request).split(".", 1)[0]
 
 
 def new_file(

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep
 from sandbox.google import drive
 from sandbox.google.common import SYSTEM
+from sandbox.kit import parse_json
 
 router = APIRouter()
 control: APIRouter | None = None
@@ -47,10 +48,8 @@ def _revision_id(file_id: str, content: Json) -> str:
 
 
 async def _requests(request: Request) -> list[Json]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise ApiError(400, "Invalid JSON payload received.", "parseError") from None
+    error = ApiError(400, "Invalid JSON payload received.", "parseError")
+    body = parse_json(await request.body() or b"{}", error)
     requests = body.get("requests") if isinstance(body, dict) else None
     if not isinstance(requests, list) or not all(isinstance(r, dict) for r in requests):
         raise ApiError(400, "Invalid JSON payload received. 'requests' must be a list.", "invalid")

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep
 from sandbox.google import common
 from sandbox.google.common import DOCUMENT, FOLDER, PRESENTATION, SPREADSHEET, SYSTEM
+from sandbox.kit import json_object
 
 # My Drive's root folder. Files stored with no parents live there; responses name it like Drive does.
 ROOT_ID = "0AHpsflowSandboxRootUk9PVA"
@@ -678,16 +679,9 @@ def delete_file(sb: Sandbox, file_id: str) -> None:
 
 
 async def _json_body(request: Request) -> Json:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise DriveError(400, "Invalid JSON payload received.", "parseError") from None
-    if not isinstance(body, dict):
-        raise DriveError(400, "Invalid JSON payload received.", "parseError")
-    return body
+    return json_object(
+        await request.body(), DriveError(400, "Invalid JSON payload received.", "parseError")
+    )
 
 
 async def _upload(request: Request, upload_type: str | None) -> tuple[Json, tuple[str, bytes]]:
@@ -707,10 +701,11 @@ async def _upload(request: Request, upload_type: str | None) -> tuple[Json, tupl
     if len(parts) != 2:
         raise DriveError(400, "Malformed multipart body.", "badContent")
     head = parts[0].get_payload(decode=True)
-    metadata = json.loads(head) if isinstance(head, bytes) and head.strip() else {}
+    malformed = DriveError(400, "Malformed multipart body.", "badContent")
+    metadata = json_object(head, malformed) if isinstance(head, bytes) else {}
     data = parts[1].get_payload(decode=True)
-    if not isinstance(metadata, dict) or not isinstance(data, bytes):
-        raise DriveError(400, "Malformed multipart body.", "badContent")
+    if not isinstance(data, bytes):
+        raise malformed
     return metadata, (parts[1].get_content_type(), data)
 
 

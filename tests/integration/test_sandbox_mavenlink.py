@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from blocks.mavenlink import MavenlinkConnection
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
-from sandbox.mavenlink import business_days
+from sandbox.mavenlink.staffing import business_days
 
 OPPORTUNITY = demo.OPPORTUNITIES[2]  # Globex, not yet in Mavenlink
 

@@ -24,9 +24,13 @@ from core.events import (
     OPPORTUNITY_NEGOTIATING,
     OPPORTUNITY_RESOURCE_PREFIX,
     OPPORTUNITY_WITHDRAWN,
+    PHASE_COMPLETED,
+    PHASE_RESOURCE_PREFIX,
+    Phase,
 )
 from flows.awaiting_signature import awaiting_signature
 from flows.initiate import initiate
+from flows.plan import plan
 from flows.pre_initiate import pre_initiate
 from flows.release import release
 from flows.watch_opportunities import watch_opportunities
@@ -46,6 +50,21 @@ def phase_trigger(event: str) -> DeploymentEventTrigger:
             "opportunity_id": f"{{{{ event.resource['{OPPORTUNITY_ID_LABEL}'] }}}}",
             "customer": f"{{{{ event.resource['{CUSTOMER_LABEL}'] }}}}",
         },
+    )
+
+
+def after_phase(phase: Phase) -> DeploymentEventTrigger:
+    """Run the next phase once per opportunity when `phase` completes for it (the completion
+    names the phase as a related resource; another phase's completion does not match)."""
+    trigger = phase_trigger(PHASE_COMPLETED)
+    return trigger.model_copy(
+        update={
+            "name": f"after {phase}",
+            "match_related": {
+                "prefect.resource.id": f"{PHASE_RESOURCE_PREFIX}{phase}",
+                "prefect.resource.role": "phase",
+            },
+        }
     )
 
 
@@ -109,5 +128,12 @@ DEPLOYMENTS = (
         flow=initiate,
         description="On Closed Won: Salesforce, GitLab, Mavenlink, Drive, Slack, Gmail, Calendar.",
         triggers=(phase_trigger(OPPORTUNITY_CLOSED_WON),),
+    ),
+    Deployment(
+        name="plan",
+        flow=plan,
+        description="After Initiate: hard allocation, project plan, kickoff deck and meeting, "
+        "In Progress.",
+        triggers=(after_phase(Phase.INITIATE),),
     ),
 )

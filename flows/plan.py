@@ -231,9 +231,10 @@ def confirmed_allocation(
         key="plan-allocation",
     )
     fields = answer.model_dump(mode="json", exclude={"metadata"})
+    start = date.fromisoformat(fields["start"])
     return TeamAllocation(
-        start=fields["start"],
-        end=max(end, fields["start"]),
+        start=start,
+        end=max(end, start),
         hours_per_day={email: Decimal(str(h)) for email, h in fields["hours_per_day"].items()},
     )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from core.events import OPPORTUNITY_NEGOTIATING
+from core.events import OPPORTUNITY_NEGOTIATING, PHASE_COMPLETED
 from deployments.definitions import DEPLOYMENTS
 from deployments.prefect_yaml import prefect_yaml
 
@@ -41,6 +41,20 @@ def test_pre_initiate_runs_once_per_negotiating_opportunity() -> None:
     (trigger,) = next(d for d in DEPLOYMENTS if d.name == "pre-initiate").triggers
     assert trigger.expect == {OPPORTUNITY_NEGOTIATING}
     assert trigger.for_each == {"prefect.resource.id"}
+    assert trigger.parameters == {
+        "opportunity_id": "{{ event.resource['ps.opportunity_id'] }}",
+        "customer": "{{ event.resource['ps.customer'] }}",
+    }
+
+
+def test_plan_runs_after_initiate_completes_not_after_another_phase() -> None:
+    (trigger,) = next(d for d in DEPLOYMENTS if d.name == "plan").triggers
+    assert trigger.expect == {PHASE_COMPLETED}
+    assert trigger.for_each == {"prefect.resource.id"}
+    assert trigger.match_related == {
+        "prefect.resource.id": "ps.phase.initiate",
+        "prefect.resource.role": "phase",
+    }
     assert trigger.parameters == {
         "opportunity_id": "{{ event.resource['ps.opportunity_id'] }}",
         "customer": "{{ event.resource['ps.customer'] }}",

@@ -1,0 +1,146 @@
+"""Plan on a real Prefect server: Initiate's completion starts it; the coordinator's and the Project
+Owner's forms answered as the UI does; the engagement ends In Progress and Active, hard-staffed
+and scheduled, each object once; a re-run asks nobody and writes nothing."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+
+from psflow.operate import staffing_form
+from sandbox.client import SandboxClient
+from tests.e2e.conftest import PrefectStack, wait_until
+from tests.e2e.test_initiate import FINAL, negotiated, run_of
+from tests.e2e.test_pre_initiate import state_of, wait_for_state, written
+
+pytestmark = pytest.mark.e2e
+
+
+def paused_at(run: FlowRun, key: str, timeout: float = 120) -> dict[str, Any]:
+    """The form of the run once it waits at the pause `key`."""
+
+    def waiting() -> Any:
+        state = state_of(run)
+        at_key = state.type == StateType.PAUSED and state.state_details.pause_key == key
+        return state if state.is_final() or at_key else None
+
+    state = wait_until(
+        waiting, timeout, f"run {run.name} to wait at {key}", lambda: repr(state_of(run))
+    )
+    assert state.type == StateType.PAUSED, state.message
+    return staffing_form(run.id)
+
+
+def resume(run: FlowRun, form: dict[str, Any], **answers: Any) -> None:
+    shown = {k: f["default"] for k, f in form["properties"].items() if "default" in f}
+    with get_client(sync_client=True) as client:
+        result = client.resume_flow_run(run.id, run_input={**shown, **answers})
+    assert result.status.value == "ACCEPT", result.details
+
+
+def mine(rows: list[dict[str, Any]], opportunity: str, *fields: str) -> list[dict[str, Any]]:
+    return [r for r in rows if any(opportunity in str(r.get(f) or "") for f in fields)]
+
+
+def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object_once(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = negotiated(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    initiated = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
+    assert initiated.type == StateType.COMPLETED, initiated.message
+
+    run = run_of("plan", opportunity)
+    assert run.parameters == {"opportunity_id": opportunity, "customer": "Acme Corporation"}
+    allocation = paused_at(run, "plan-allocation")
+    hours = allocation["properties"]["hours_per_day"]["default"]
+    assert list(hours.values()) == [8.0]  # the approved staffing's
+    start = sandbox.last_request_id()
+    resume(run, allocation, hours_per_day=dict.fromkeys(hours, 6.0))
+
+    kickoff_form = paused_at(run, "kickoff-held")
+    (kickoff,) = [e for e in sandbox.state("google", "event") if "Project kickoff" in e["summary"]]
+    held_on = kickoff["start"]["dateTime"][:10]
+    first_weekly = date.fromisoformat(held_on) + timedelta(days=7)
+    resume(
+        run,
+        kickoff_form,
+        held_on=held_on,
+        minutes="Scope and timeline confirmed.",
+        actions=["Share the repository inventory", "Provision the runners"],
+        handoff_complete=True,
+        weekly_meeting=f"{first_weekly}T10:00:00",
+    )
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+
+    # Salesforce and Mavenlink: started
+    (record,) = mine(
+        sandbox.state("salesforce", "PS_Engagement__c"), opportunity, "Opportunity_Id__c"
+    )
+    assert (record["Status__c"], record["Actual_Start__c"]) == ("In Progress", held_on)
+    (workspace,) = [
+        w
+        for w in sandbox.state("mavenlink", "workspaces")
+        if w["id"]
+        in {
+            str(r["subject_id"])
+            for r in mine(
+                sandbox.state("mavenlink", "external_references"), opportunity, "service_model_ref"
+            )
+            if r["subject_type"] == "Workspace"
+        }
+    ]
+    assert str(workspace["status"]["key"]) == "300"  # Active
+    assert workspace["start_date"]
+    assert workspace["due_date"]
+
+    # the bookings: hard two months ahead at 6 h a day, the soft rest (or nothing) after it
+    refs = mine(sandbox.state("mavenlink", "external_references"), opportunity, "service_model_ref")
+    kinds = [r["service_model"] for r in refs]
+    assert kinds.count("hard-booking") == len(hours)
+    assert kinds.count("milestone") == 2
+    hard = [
+        a
+        for a in sandbox.state("mavenlink", "workspace_allocations")
+        if a["workspace_id"] == workspace["id"] and a["hard"]
+    ]
+    assert len(hard) == len(hours)
+
+    # GitLab: activity issues due, the hand-off closed
+    issues = mine(sandbox.state("gitlab", "issue"), opportunity, "description")
+    activity = [i for i in issues if "PS::Activity" in i["labels"]]
+    assert len(activity) == 2
+    assert all(i["due_date"] for i in activity)
+    (handoff,) = [i for i in issues if "PS::Hand-off" in i["labels"]]
+    assert handoff["state"] == "closed"
+
+    # Calendar: the kickoff with the customer, the weekly series
+    weekly = [e for e in sandbox.state("google", "event") if e.get("recurrence")]
+    assert len(weekly) == 1
+    assert any(a["email"].endswith("@acme.example") for a in kickoff["attendees"])
+
+    # each object written once (the kickoff meeting was made before the Project Owner's answer)
+    writes = written(sandbox, start)
+    assert writes == {
+        # the hard booking; the soft one released (the engagement ends within two months); the
+        # project's dates; two milestones; Active
+        "mavenlink": 6,
+        "gitlab": 3,  # two activity issues' due dates, the hand-off closed
+        "drive": 4,  # the deck's copy, shared with the engagement manager, coordinator and PSE
+        "sheets": 3,  # the Plan rows, the kickoff's notes, its actions: an append each
+        "slides": 1,  # the deck filled, one batchUpdate
+        "calendar": 2,  # the kickoff, the weekly series
+        "salesforce": 1,  # In Progress with its Actual Start
+    }
+
+    before = sandbox.last_request_id()
+    again = run_deployment("plan/plan", parameters={"opportunity_id": opportunity}, timeout=120)
+    assert again.state is not None
+    assert again.state.type == StateType.COMPLETED, again.state.message  # nobody asked again
+    assert written(sandbox, before) == {}

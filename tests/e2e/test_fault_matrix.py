@@ -18,8 +18,8 @@ import pytest
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.e2e.discovery import conformance_problems, method_of
-from tests.e2e.faults import (
+from testkit.discovery import conformance_problems, method_of
+from testkit.faults import (
     BATCHED_KINDS,
     PHASES,
     Reference,

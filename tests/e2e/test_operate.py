@@ -19,9 +19,10 @@ from prefect.states import Cancelled
 from psflow.cli import main
 from psflow.operate import APPROVAL
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import PrefectStack
-from tests.e2e.test_initiate import FINAL, approve
-from tests.e2e.test_pre_initiate import new_opportunity, the_run, wait_for_state
+from testkit.factories import new_opportunity
+from testkit.phases import approve
+from testkit.runs import FINAL, run_of, wait_for_state
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +42,7 @@ def test_status_shows_a_suspended_pre_initiate_run_waiting_for_the_approval(
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=45)
 
     assert main(["status", opportunity[:15]]) == 0  # the 15-character id finds it too
@@ -78,7 +79,9 @@ def test_emit_negotiating_by_hand_starts_pre_initiate_named_with_its_customer(
     assert "customer: Acme Corporation" in out
     assert "starts:   pre-initiate" in out
 
-    run = the_run(opportunity, timeout=30)  # one run, though the watcher keeps polling
+    run = run_of(
+        "pre-initiate", opportunity, timeout=30
+    )  # one run, though the watcher keeps polling
     try:
         assert run.name == f"pre-initiate · Acme Corporation · {opportunity}"
         assert run.parameters == {"opportunity_id": opportunity, "customer": "Acme Corporation"}
@@ -95,7 +98,7 @@ def test_retry_puts_a_failed_run_back_and_it_completes_once_the_fault_is_gone(
     # GitLab refuses the issue once (a permanent error: Prefect does not retry it by itself)
     sandbox.add_fault(r"/gitlab/api/v4/projects/[^/]+/issues", method="POST", status=403)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     failed = wait_for_state(run, *FINAL, timeout=45)
     assert failed.type == StateType.FAILED, failed.message
 
@@ -133,7 +136,7 @@ def test_a_retry_after_the_field_is_fixed_reads_the_fixed_record(
     (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
     sandbox.edit("salesforce", record, PS_Expected_Start__c=None)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     failed = wait_for_state(run, *FINAL, timeout=45)
     assert failed.type == StateType.FAILED
     assert "PS_Expected_Start__c is empty" in failed.message

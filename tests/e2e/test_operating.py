@@ -19,9 +19,10 @@ from prefect.states import AwaitingRetry
 from core.events import OPPORTUNITY_CLOSED_WON, event_kwargs
 from sandbox.client import SandboxClient
 from tasks.clients import systems
-from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
-from tests.e2e.test_initiate import EXPECTED, FINAL, approve, negotiated, objects_of, run_of
-from tests.e2e.test_pre_initiate import state_of, wait_for_state
+from testkit.expect import EXPECTED, objects_of
+from testkit.phases import approve, negotiated
+from testkit.runs import FINAL, flow_runs, run_of, state_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import gspread
 import pytest
 
 from engagement.cost_estimate import activity_name, prefill
@@ -13,9 +12,9 @@ from engagement.keys import Kind, drive_name
 from engagement.models import Account, Opportunity, SowActivity
 from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks.clients import systems
 from tasks.drive import ensure_copy
 from tasks.sheets import ensure_prefilled, get_cost_estimate, get_roster
+from testkit.outside import sheet
 
 ACME_NEW = seed.OPPORTUNITIES[1]
 
@@ -50,11 +49,6 @@ def opportunity(seeded: seed.Opportunity = ACME_NEW) -> Opportunity:
             for item in seeded.line_items
         ),
     )
-
-
-def sheet(spreadsheet_id: str, tab: str) -> gspread.Worksheet:
-    """A tab as a person edits it."""
-    return systems().gspread().open_by_key(spreadsheet_id).worksheet(tab)
 
 
 def skills_matrix(outside: SandboxClient) -> str:

@@ -1,4 +1,4 @@
-"""The Prefect UI as the team's console, in a real browser (tests/e2e/browser.py): finding a phase's
+"""The Prefect UI as the team's console, in a real browser (testkit/browser.py): finding a phase's
 run, reading its artifact and opening every link in it, answering the staffing form, pressing
 Retry. Each step is kept as a screenshot under .data/screenshots/<test>/."""
 

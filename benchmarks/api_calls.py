@@ -25,7 +25,7 @@ from benchmarks.stack import Stack, header, load, prefect_home, stack
 
 SYSTEMS = ("salesforce", "gitlab", "google", "mavenlink", "slack")
 INTERNAL = {"meta"}  # the sandbox's own bookkeeping (e.g. Slack's clock), not API objects
-AMOUNT = 30_000  # under $50k: no TA review issue (as tests/e2e/test_initiate.py's `staffed`)
+AMOUNT = 30_000  # under $50k: no TA review issue (as testkit/phases.py's `staffed`)
 
 
 def snapshot(sandbox: Any) -> dict[tuple[str, str, str], str]:
@@ -156,14 +156,12 @@ def run(data: Path, detail: bool) -> int:
 
     from benchmarks.measure import FINAL, _reached, wait_until
     from psflow.operate import staffing_form
+    from testkit.factories import new_opportunity
 
     header("api calls per engagement")
     with stack(data) as st:
         sandbox, logs = st.sandbox, st.logs
-        (opportunity,) = sandbox.act("salesforce", "/opportunities/bulk", count=1, details=True)[
-            "ids"
-        ]
-        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=AMOUNT)
+        opportunity = new_opportunity(sandbox, amount=AMOUNT)
 
         def deployment(name: str, approve: bool = False) -> None:
             params = {"opportunity_id": opportunity, "customer": "Benchmark"}

@@ -47,6 +47,7 @@ from psflow.local import (
 )
 from sandbox.client import SandboxClient
 from tasks.salesforce import find_stage_changes
+from testkit.factories import opportunities
 
 TARGET_P50 = 2.0  # seconds, issue 5
 TARGET_P95 = 5.0
@@ -219,9 +220,8 @@ def event_to_running(
     """One fresh opportunity at a time: moved to 5-Negotiating, its event emitted as the watcher
     emits it; the seconds from the event to its pre-initiate run Running. Each run is cancelled
     once it waits for the staffing approval, so the next event finds a quiet machine."""
-    created = sandbox.act("salesforce", "/opportunities/bulk", count=events, details=True)
     samples, starts = [], []
-    for opportunity in created["ids"]:
+    for opportunity in opportunities(sandbox, count=events, amount=None):
         since = datetime.now(UTC) - timedelta(minutes=1)
         sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
         (change,) = [c for c in find_stage_changes.fn(since) if c.opportunity_id == opportunity]

@@ -2,7 +2,7 @@
 case each, on a real Prefect server; prints cases tried, faults injected, duplicates found, objects
 lost and the failed cases.
 
-The write routes come from a clean reference run of each phase (tests/e2e/faults.py). A case
+The write routes come from a clean reference run of each phase (testkit/faults.py). A case
 injects one fault on one route, runs the phase in this process, lets the tasks' retries (transient
 kinds) or ops retries (permanent kinds) finish it, and compares every object in the sandbox with
 the reference run's. By default each route gets one variant of each kind (500, 503 and 429 with
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from psflow.local import prefect_env
 
 if TYPE_CHECKING:
-    from tests.e2e.faults import Case
+    from testkit.faults import Case
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +50,7 @@ def run(data: Path, phases: list[str] | None, kinds: list[str] | None, every: bo
 
     from psflow.local import launch_prefect, launch_sandbox, running, wait_prefect, wait_sandbox
     from sandbox.client import SandboxClient
-    from tests.e2e.faults import KINDS, PHASES, configured, reference_run, run_case, variants
+    from testkit.faults import KINDS, PHASES, configured, reference_run, run_case, variants
 
     started = time.monotonic()
     sandbox_child, sandbox_url = launch_sandbox(data / "sandbox")

@@ -137,21 +137,14 @@ def approved(sandbox: Any, count: int, amount: float = 30_000, threads: int = 4)
     from tasks import clients
     from tasks.salesforce import get_opportunity
     from tasks.sheets import get_roster
+    from testkit.factories import opportunities
 
     clients.configure(sandbox_blocks(sandbox.url, pace=False))
     try:
-        created = sandbox.act(  # imported: the watcher starts nothing for them
-            "salesforce",
-            "/opportunities/bulk",
-            count=count,
-            stage="5-Negotiating",
-            details=True,
-            created_days_ago=7,
-        )
-        ids = [str(i) for i in created["ids"]]
+        # imported: the watcher starts nothing for them
+        ids = opportunities(sandbox, count, amount=amount, stage="5-Negotiating", imported=True)
         pses = [pse.email for pse in get_roster.fn().pses]
         for n, opportunity in enumerate(ids):
-            sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
             decision = StaffingDecision(
                 approve=True, pses=[pses[n % len(pses)]], approver="pc@example.com"
             )

@@ -26,15 +26,16 @@ def run(data: Path, opportunities: int, changed: int, polls: int) -> int:
     from flows.watch_opportunities import WATERMARK, watch_opportunities
     from tasks.clients import systems
     from tasks.salesforce import find_stage_changes
+    from testkit import factories
 
     header("watcher cost per poll")
     with stack(data, serve=False) as st:
         sandbox = st.sandbox
         started = time.perf_counter()
         # the pipeline as it stands: created before the watcher's window
-        ids = sandbox.act(
-            "salesforce", "/opportunities/bulk", count=opportunities, created_days_ago=7
-        )["ids"]
+        ids = factories.opportunities(
+            sandbox, count=opportunities, amount=None, imported=True, details=False
+        )
         print(f"setup: {len(ids)} opportunities in {time.perf_counter() - started:.1f} s")
         since = datetime.now(UTC) - timedelta(seconds=1)
         Variable.set(WATERMARK, since.isoformat(), overwrite=True)

@@ -1,33 +1,19 @@
 """A real Prefect server for the whole session (it takes ~15 s to start) and psflow's deployments
-served against it and the session's sandbox, as the demo runs them."""
+served against it and the session's sandbox, as the demo runs them (testkit/stack.py); a browser."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import save_sandbox_blocks
-from deployments.definitions import DEPLOYMENTS
-from psflow.local import (
-    Child,
-    free_port,
-    launch_prefect,
-    prefect_env,
-    serve_argv,
-    start,
-    wait_prefect,
-)
 from sandbox.server import SandboxServer
-from tests.e2e.browser import WAIT_MS, Screen, chromium
+from testkit.browser import WAIT_MS, Screen, chromium
+from testkit.stack import PrefectStack
 
 
 @pytest.fixture(scope="session")
@@ -36,20 +22,6 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     show up in the request logs the integration tests count."""
     with SandboxServer(tmp_path_factory.mktemp("e2e-sandbox")) as server:
         yield server
-
-
-@contextmanager
-def blocks_for(sandbox_url: str) -> Iterator[None]:
-    """The sandbox's Blocks saved on the current server, and this process's clients built from
-    them until the block exits (a process loads each Block once and keeps it)."""
-    from tasks import clients
-
-    save_sandbox_blocks(sandbox_url)
-    clients.reset()
-    try:
-        yield
-    finally:
-        clients.reset()
 
 
 @pytest.fixture(scope="module")
@@ -64,39 +36,6 @@ def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxSer
 @pytest.fixture(scope="session")
 def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("prefect")
-
-
-class PrefectStack:
-    """A Prefect server on SQLite and psflow's deployments served against it, each restartable
-    (the approval wait must survive both)."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.port = free_port()
-        self.server, self.api_url = launch_prefect(home, port=self.port)  # the UI: browser tests
-        wait_prefect(self.server, self.api_url)
-        self.runner: Child | None = None
-
-    def serve(self) -> None:
-        argv = serve_argv("psflow.serve", "--watch-seconds", "3")
-        env = prefect_env(self.home, self.api_url)
-        self.runner = start("serve", argv, self.home / "serve.log", env)
-        wait_until(_deployments_ready, timeout=60, what="served deployments", log=self.runner.tail)
-
-    def restart_runner(self) -> None:
-        if self.runner is not None:
-            self.runner.stop()
-        self.serve()
-
-    def restart_server(self) -> None:
-        self.server.stop()
-        self.server, _ = launch_prefect(self.home, port=self.port)
-        wait_prefect(self.server, self.api_url)
-
-    def stop(self) -> None:
-        for child in (self.runner, self.server):
-            if child is not None:
-                child.stop()
 
 
 @pytest.fixture(scope="session")
@@ -123,33 +62,6 @@ def served(prefect_stack: PrefectStack, sandbox_server: SandboxServer) -> Prefec
     if prefect_stack.runner is None:
         prefect_stack.serve()
     return prefect_stack
-
-
-def _deployments_ready() -> bool:
-    with get_client(sync_client=True) as client:
-        return len(client.read_deployments()) >= len(DEPLOYMENTS)
-
-
-def wait_until(
-    check: Callable[[], Any], timeout: float, what: str, log: Callable[[], str] | None = None
-) -> Any:
-    """Poll `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.25)
-    raise AssertionError(
-        f"timed out after {timeout:.0f} s waiting for {what}\n{log() if log else ''}"
-    )
-
-
-def flow_runs(name_part: str) -> list[FlowRun]:
-    """Flow runs whose name contains `name_part` (runs are named after their opportunity)."""
-    with get_client(sync_client=True) as client:
-        return client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_part))
-        )
 
 
 @pytest.fixture(scope="session")

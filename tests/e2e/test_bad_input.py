@@ -11,9 +11,11 @@ import pytest
 from prefect.client.schemas.objects import StateType
 
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import PrefectStack
-from tests.e2e.test_initiate import EXPECTED, FINAL, approve, objects_of, run_of, sent
-from tests.e2e.test_pre_initiate import new_opportunity, wait_for_state
+from testkit.expect import EXPECTED, objects_of, sent
+from testkit.factories import new_opportunity
+from testkit.phases import approve
+from testkit.runs import FINAL, run_of, wait_for_state
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 

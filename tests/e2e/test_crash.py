@@ -29,9 +29,9 @@ from psflow.local import descendants, events_to
 from psflow.operate import retry
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.e2e.conftest import PrefectStack, blocks_for, wait_until
-from tests.e2e.faults import Reference, census, configured, prepare, reference_run
-from tests.e2e.test_pre_initiate import state_of, wait_for_state
+from testkit.faults import Reference, census, configured, prepare, reference_run
+from testkit.runs import state_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack, blocks_for
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,7 @@
 """The fault matrix on a real Prefect server: every outside write of Pre-Initiate and Initiate, under
 every kind of fault, ends with every object exactly once.
 
-The write routes are discovered from a clean reference run of each phase (tests/e2e/faults.py), so a
+The write routes are discovered from a clean reference run of each phase (testkit/faults.py), so a
 write added tomorrow is faulted without anyone listing it. Here a kind of fault is injected on all of
 a phase's write routes at once (once each: the run meets them one after the other); 500, 503, 429
 with Retry-After, a dropped connection and a timeout share one batch, each route getting one of them
@@ -18,8 +18,8 @@ import pytest
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.e2e.discovery import conformance_problems, method_of
-from tests.e2e.faults import (
+from testkit.discovery import conformance_problems, method_of
+from testkit.faults import (
     BATCHED_KINDS,
     PHASES,
     Reference,

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from collections.abc import Callable
 from datetime import date, datetime
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,113 +24,16 @@ from engagement.lifecycle import NotReady
 from engagement.refs import link_text
 from engagement.workdays import at_work
 from flows.initiate import initiate
-from flows.pre_initiate import pre_initiate
 from sandbox.client import SandboxClient
 from tasks.salesforce import InvalidRecord
-from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
-from tests.e2e.faults import record_approval, run_phase
-from tests.e2e.test_pre_initiate import (
-    COORDINATOR,
-    answer,
-    new_opportunity,
-    state_of,
-    wait_for_state,
-    written,
-)
+from testkit.expect import EXPECTED, objects_of, sent, written
+from testkit.factories import new_opportunity
+from testkit.outside import sheet as worksheet
+from testkit.phases import COORDINATOR, approve, negotiated
+from testkit.runs import FINAL, completions, flow_runs, run_of, state_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
-
-FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
-# What Initiate leaves for a staffed opportunity with two SOW activities, under $50k.
-EXPECTED = {
-    "engagement records": 1,
-    "gitlab issues": 3,  # the hand-off and one per activity
-    "gitlab epics": 1,
-    "mavenlink tasks": 2,
-    "drive files": 3,  # the SOW folder, the cost estimate, the Project Definition
-    "e-mails": 1,
-    "calendar events": 2,
-}
-
-
-def run_of(
-    phase: str, opportunity: str, timeout: float = 120, log: Callable[[], str] | None = None
-) -> FlowRun:
-    runs = wait_until(
-        lambda: [r for r in flow_runs(opportunity) if r.name.startswith(f"{phase} ·")],
-        timeout,
-        f"a {phase} run for {opportunity}",
-        log,
-    )
-    assert len(runs) == 1, [r.name for r in runs]
-    return runs[0]
-
-
-def approve(run: FlowRun) -> None:
-    wait_for_state(run, StateType.PAUSED, timeout=90)
-    answer(run)
-
-
-def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:
-    """Fresh opportunities through Pre-Initiate, staffing approved, through the served path: the
-    move to Negotiating triggers Pre-Initiate in the runner, the coordinator approves in its form."""
-    created = sandbox.act("salesforce", "/opportunities/bulk", count=count, details=True)["ids"]
-    for opportunity in created:
-        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
-        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    for opportunity in created:
-        run = run_of("pre-initiate", opportunity)
-        approve(run)
-        assert wait_for_state(run, *FINAL, timeout=90).type == StateType.COMPLETED
-    return list(created)
-
-
-def negotiated(
-    sandbox: SandboxClient, amount: float = 30_000, count: int = 1, comment: str = ""
-) -> list[str]:
-    """Fresh opportunities through Pre-Initiate, staffing approved, the short way for the tests of
-    Initiate (the served path to here is `staffed`'s and test_pre_initiate's): created in
-    Negotiating, so the served watcher sees no move and starts nothing; the coordinator's approval
-    recorded; Pre-Initiate run in this process. Closed Won then triggers Initiate as in life."""
-    created = sandbox.act(
-        "salesforce",
-        "/opportunities/bulk",
-        count=count,
-        stage="5-Negotiating",
-        details=True,
-        created_days_ago=7,
-    )["ids"]
-    for opportunity in created:
-        sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
-        record_approval(opportunity, comment)
-        state, _ = run_phase(pre_initiate, opportunity)
-        assert state.type == StateType.COMPLETED, state.message
-    return list(created)
-
-
-def objects_of(sandbox: SandboxClient, opportunity: str) -> dict[str, int]:
-    """How many of each kind of object exist for the opportunity, system by system."""
-
-    def count(rows: list[dict[str, Any]], *fields: str) -> int:
-        return sum(any(opportunity in str(row.get(f) or "") for f in fields) for row in rows)
-
-    return {
-        "engagement records": count(
-            sandbox.state("salesforce", "PS_Engagement__c"), "Opportunity_Id__c"
-        ),
-        "gitlab issues": count(sandbox.state("gitlab", "issue"), "description"),
-        "gitlab epics": count(sandbox.state("gitlab", "epic"), "description"),
-        "mavenlink tasks": count(
-            sandbox.state("mavenlink", "external_references"), "service_model_ref"
-        )
-        - 1
-        - _bookings(sandbox, opportunity),
-        "drive files": count(sandbox.state("google", "file"), "appProperties"),
-        "e-mails": len(sent(sandbox)),  # the sandbox is reset for each test
-        "calendar events": len(
-            [e for e in sandbox.state("google", "event") if e.get("status") != "cancelled"]
-        ),
-    }
 
 
 def _task_runs(run: FlowRun) -> list[Any]:
@@ -152,37 +51,6 @@ def _log_lines(run: FlowRun) -> list[str]:
             log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200
         )
     return [log.message for log in logs]
-
-
-def _completions(opportunity: str) -> list[Any]:
-    with get_client(sync_client=True) as client:
-        answer = client.request(
-            "POST",
-            "/events/filter",
-            json={
-                "filter": {
-                    "event": {"name": ["ps.phase.completed"]},
-                    "resource": {"id": [f"ps.opportunity.{opportunity}"]},
-                    "related": {"id": ["ps.phase.initiate"]},
-                }
-            },
-        )
-    return list(answer.json()["events"])
-
-
-def sent(sandbox: SandboxClient) -> list[Message]:
-    return [
-        message_from_bytes(base64.urlsafe_b64decode(m["raw"]))
-        for m in sandbox.state("google", "message")
-        if "SENT" in m.get("labelIds", [])
-    ]
-
-
-def _bookings(sandbox: SandboxClient, opportunity: str) -> int:
-    return sum(
-        r["service_model"] == "staffing-booking" and opportunity in r["service_model_ref"]
-        for r in sandbox.state("mavenlink", "external_references")
-    )
 
 
 def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
@@ -226,7 +94,7 @@ def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
     assert email["Reply-To"] == COORDINATOR
     assert COORDINATOR in email["Cc"]
     assert email["From"] == "Priya Raman via PS <ps-team@northwind.example>"
-    assert wait_until(lambda: _completions(opportunity), 30, "the phase's completion event")
+    assert wait_until(lambda: completions(opportunity), 30, "the phase's completion event")
 
     # in the UI each task run says what it did to which object, and its log says how it went
     names = {task.name for task in _task_runs(run)}
@@ -419,15 +287,13 @@ def test_a_missing_contact_email_names_the_contact(
 def test_an_incomplete_cost_estimate_stops_initiate_naming_the_activity(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    from tasks.clients import systems
-
     (opportunity,) = negotiated(sandbox)
     (sheet,) = [
         f
         for f in sandbox.state("google", "file")
         if f["appProperties"].get("psflow_key", "").startswith(f"cost-estimate:{opportunity}")
     ]
-    systems().gspread().open_by_key(sheet["id"]).worksheet("Estimate").update(
+    worksheet(sheet["id"], "Estimate").update(
         [[""]],
         "C12",  # the engagement manager cleared the first activity's effort
     )

@@ -1,5 +1,6 @@
 """The operator's commands against the served deployments: `psflow status` says what a phase waits
-for, `psflow emit` starts a phase by hand, `psflow retry` does what the UI's Retry button does."""
+for, `psflow emit` starts a phase by hand, `psflow retry` does what the UI's Retry button does; and
+what the operator is told unasked: a failed phase run, in the ops channel with its link."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from prefect.states import Cancelled
 from psflow.cli import main
 from psflow.operate import APPROVAL
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import PrefectStack
-from tests.e2e.test_initiate import FINAL, approve
-from tests.e2e.test_pre_initiate import new_opportunity, the_run, wait_for_state
+from testkit.factories import new_opportunity
+from testkit.phases import approve, negotiated
+from testkit.runs import FINAL, flow_runs, run_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +43,7 @@ def test_status_shows_a_suspended_pre_initiate_run_waiting_for_the_approval(
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=45)
 
     assert main(["status", opportunity[:15]]) == 0  # the 15-character id finds it too
@@ -78,7 +80,9 @@ def test_emit_negotiating_by_hand_starts_pre_initiate_named_with_its_customer(
     assert "customer: Acme Corporation" in out
     assert "starts:   pre-initiate" in out
 
-    run = the_run(opportunity, timeout=30)  # one run, though the watcher keeps polling
+    run = run_of(
+        "pre-initiate", opportunity, timeout=30
+    )  # one run, though the watcher keeps polling
     try:
         assert run.name == f"pre-initiate · Acme Corporation · {opportunity}"
         assert run.parameters == {"opportunity_id": opportunity, "customer": "Acme Corporation"}
@@ -95,7 +99,7 @@ def test_retry_puts_a_failed_run_back_and_it_completes_once_the_fault_is_gone(
     # GitLab refuses the issue once (a permanent error: Prefect does not retry it by itself)
     sandbox.add_fault(r"/gitlab/api/v4/projects/[^/]+/issues", method="POST", status=403)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     failed = wait_for_state(run, *FINAL, timeout=45)
     assert failed.type == StateType.FAILED, failed.message
 
@@ -133,7 +137,7 @@ def test_a_retry_after_the_field_is_fixed_reads_the_fixed_record(
     (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
     sandbox.edit("salesforce", record, PS_Expected_Start__c=None)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     failed = wait_for_state(run, *FINAL, timeout=45)
     assert failed.type == StateType.FAILED
     assert "PS_Expected_Start__c is empty" in failed.message
@@ -206,3 +210,42 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    account = sandbox.state("salesforce", "Account")[0]["Id"]  # the one `negotiated` sells to
+    sandbox.edit("salesforce", f"/sobjects/Account/{account}", Name="Acme <!channel> & Co")
+    (opportunity,) = negotiated(sandbox)
+    sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    run = wait_until(
+        lambda: next((r for r in flow_runs(opportunity) if r.name.startswith("initiate")), None),
+        60,
+        "the initiate run",
+    )
+    assert wait_for_state(run, *FINAL, timeout=120).type == StateType.FAILED
+
+    def alerts() -> list[str]:
+        channel = next(
+            c for c in sandbox.state("slack", "channels") if c["name"] == "ps_ops_alerts"
+        )
+        return [
+            m["text"]
+            for m in sandbox.state("slack", "messages")
+            if m.get("channel") == channel["id"] and opportunity in m["text"]
+        ]
+
+    (alert,) = wait_until(alerts, 60, "the ops channel's alert")
+    assert "Failed" in alert
+    assert "Mavenlink" in alert
+    assert str(run.id) in alert  # the link to the run in the UI
+    # the customer's name is shown as typed, and pings nobody
+    (shown,) = [r for r in sandbox.state("slack", "rendered") if r["text"] == _unescaped(alert)]
+    assert "Acme <!channel> & Co" in shown["text"]
+    assert shown["notifies"] == []
+
+
+def _unescaped(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -17,7 +17,8 @@ from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tasks.clients import systems
 from tasks.pacing import declare
-from tests.e2e.faults import PHASES, configured, prepare, run_phase
+from testkit.faults import PHASES, configured, prepare
+from testkit.phases import run_phase
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,10 @@ from prefect.deployments import run_deployment
 
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import PrefectStack, wait_until
-from tests.e2e.test_initiate import FINAL, negotiated, run_of
-from tests.e2e.test_pre_initiate import state_of, wait_for_state, written
+from testkit.expect import written
+from testkit.phases import negotiated
+from testkit.runs import FINAL, run_of, state_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 

@@ -21,56 +21,13 @@ from flows.pre_initiate import pre_initiate
 from flows.watch_opportunities import WATERMARK, poll, watch_opportunities
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
-from sandbox.slack import OPS_WEBHOOK_PATH
-from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
+from testkit.expect import written
+from testkit.factories import new_opportunity
+from testkit.phases import COORDINATOR, answer, choices
+from testkit.runs import events, flow_runs, run_of, state_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
-
-COORDINATOR = "priya.raman@northwind.example"
-
-
-def new_opportunity(sandbox: SandboxClient, amount: float = 75_000) -> str:
-    """A fresh opportunity (ids are never reused, so Prefect has seen no event about it)."""
-    created = sandbox.act("salesforce", "/opportunities/bulk", count=1, details=True)
-    opportunity = str(created["ids"][0])
-    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=amount)
-    return opportunity
-
-
-def state_of(run: FlowRun) -> Any:
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(run.id).state
-
-
-def wait_for_state(run: FlowRun, *types: StateType, timeout: float = 60) -> Any:
-    return wait_until(
-        lambda: (s := state_of(run)) is not None and s.type in types and s,
-        timeout,
-        f"run {run.name} to reach {types}",
-    )
-
-
-def the_run(opportunity: str, timeout: float = 120) -> FlowRun:
-    runs = wait_until(
-        lambda: [r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")],
-        timeout,
-        f"a pre-initiate run for {opportunity}",
-    )
-    assert len(runs) == 1, [r.name for r in runs]
-    return runs[0]
-
-
-def answer(run: FlowRun, **changes: Any) -> dict[str, Any]:
-    """The form filled as the UI submits it: every field as shown (its default), the coordinator
-    as approver, then `changes`; the run resumed with it."""
-    form = staffing_form(run.id)
-    shown = {
-        name: field["default"] for name, field in form["properties"].items() if "default" in field
-    }
-    filled = {**shown, "approver": COORDINATOR, **changes}
-    with get_client(sync_client=True) as client:
-        client.resume_flow_run(run.id, run_input=filled)
-    return filled
 
 
 def pause_key(run: FlowRun) -> str | None:
@@ -82,19 +39,6 @@ def pause_key(run: FlowRun) -> str | None:
     )
 
 
-def written(sandbox: SandboxClient, since: int) -> dict[str, int]:
-    """The phases' writes per service since a request id (the watcher's polls are reads). A failed
-    run's ops alert is not a phase's write: Prefect's automation posts it when it gets to it, in
-    this test's window or the next one's."""
-    rows = sandbox.requests(write=True, since=since)
-    out: dict[str, int] = {}
-    for row in rows:
-        if row["path"] == OPS_WEBHOOK_PATH:
-            continue
-        out[row["service"]] = out.get(row["service"], 0) + 1
-    return out
-
-
 def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
@@ -102,7 +46,7 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
     start = sandbox.last_request_id()
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
 
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     assert run.parameters["opportunity_id"] == opportunity
     assert run.parameters["customer"] == "Acme Corporation"
     paused = wait_for_state(run, StateType.PAUSED, timeout=90)
@@ -125,8 +69,8 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
             resume_flow_run(run.id, run_input=bad)
         assert state_of(run).type == StateType.PAUSED
 
-    choices = _choices(staffing_form(run.id))  # the form the UI shows
-    answer(run, pses=choices[:1], comment="good fit", chosen_by="hiro.tanaka@northwind.example")
+    offered = choices(staffing_form(run.id))  # the form the UI shows
+    answer(run, pses=offered[:1], comment="good fit", chosen_by="hiro.tanaka@northwind.example")
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
 
@@ -153,7 +97,7 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
     reviews = [i for i in sandbox.state("gitlab", "issue") if opportunity in i["description"]]
     assert len(reviews) == 1  # 75,000 USD is over $50k
     (completed,) = wait_until(  # the server stores events in batches
-        lambda: _events("ps.phase.completed", opportunity), 30, "the phase's completion event"
+        lambda: events("ps.phase.completed", opportunity), 30, "the phase's completion event"
     )
     assert completed["related"][0]["prefect.resource.id"] == "ps.phase.pre-initiate"
 
@@ -172,7 +116,7 @@ def test_repeated_overlapping_and_simultaneous_polls_start_the_phase_once(
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
 
     # two more watchers at once, each looking back an hour over the same change ...
     contexts = [copy_context() for _ in range(2)]  # each thread keeps this test's Prefect settings
@@ -193,7 +137,7 @@ def test_repeated_overlapping_and_simultaneous_polls_start_the_phase_once(
     assert len([r for r in flow_runs(opportunity) if r.name.startswith("pre-initiate")]) == 1
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(run.id, state=Cancelled(message="test over"), force=True)
-    assert len(_events("ps.opportunity.negotiating", opportunity)) == 1  # one id, stored once
+    assert len(events("ps.opportunity.negotiating", opportunity)) == 1  # one id, stored once
 
 
 def test_a_poll_that_finds_nothing_new_leaves_the_watermark_unwritten(served: PrefectStack) -> None:
@@ -206,13 +150,6 @@ def test_a_poll_that_finds_nothing_new_leaves_the_watermark_unwritten(served: Pr
         again = client.read_variable_by_name(WATERMARK)
     assert again is not None
     assert (again.value, again.updated) == (stored.value, stored.updated)
-
-
-def _choices(schema: dict[str, Any]) -> list[str]:
-    items = schema["properties"]["pses"]["items"]
-    if "$ref" in items:
-        items = schema["$defs"][items["$ref"].rsplit("/", 1)[1]]
-    return list(items["enum"])
 
 
 def _messages(sandbox: SandboxClient, opportunity: str) -> list[str]:
@@ -246,7 +183,7 @@ def test_a_rejection_is_posted_and_a_new_proposal_without_them_waits_for_the_coo
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=90)
     first = staffing_form(run.id)["properties"]["pses"]["default"]
     start = sandbox.last_request_id()
@@ -255,7 +192,7 @@ def test_a_rejection_is_posted_and_a_new_proposal_without_them_waits_for_the_coo
     # the run proposes again without the rejected PSE, and waits for the coordinator again
     wait_until(lambda: pause_key(run) == "staffing-decision-2", 90, "the second proposal")
     second = staffing_form(run.id)
-    assert not set(first) & set(_choices(second))
+    assert not set(first) & set(choices(second))
     assert written(sandbox, start) == {"slack": 2}  # the rejection, the new proposal; no booking
     kinds = _messages(sandbox, opportunity)
     assert sorted(kinds) == ["staffing-decision", "staffing-proposal", "staffing-proposal"]
@@ -272,7 +209,7 @@ def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=90)
 
     # the runner must have seen the suspended run's process exit: a runner stopped while that
@@ -300,7 +237,7 @@ def test_an_approval_given_after_the_dates_moved_books_the_new_dates_and_says_so
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=90)
 
     # the customer pushes the start by two weeks while the coordinator's form waits
@@ -336,18 +273,3 @@ def test_an_approval_given_after_the_dates_moved_books_the_new_dates_and_says_so
 
 def _key(message: dict[str, Any]) -> str:
     return str(((message.get("metadata") or {}).get("event_payload") or {}).get("psflow_key", ""))
-
-
-def _events(name: str, opportunity: str) -> list[dict[str, Any]]:
-    with get_client(sync_client=True) as client:
-        answer = client.request(
-            "POST",
-            "/events/filter",
-            json={
-                "filter": {
-                    "event": {"name": [name]},
-                    "resource": {"id": [f"ps.opportunity.{opportunity}"]},
-                }
-            },
-        )
-    return list(answer.json()["events"])

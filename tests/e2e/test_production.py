@@ -28,9 +28,11 @@ from psflow.production import Topology, deploy, topology
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tasks.salesforce import find_stage_changes
-from tests.e2e.conftest import blocks_for, wait_until
-from tests.e2e.test_initiate import EXPECTED, _completions, approve, objects_of, run_of
-from tests.e2e.test_pre_initiate import new_opportunity, state_of, wait_for_state
+from testkit.expect import EXPECTED, objects_of
+from testkit.factories import new_opportunity
+from testkit.phases import approve
+from testkit.runs import completions, run_of, state_of, wait_for_state, wait_until
+from testkit.stack import blocks_for
 
 pytestmark = pytest.mark.e2e
 
@@ -187,7 +189,7 @@ def test_an_api_server_restarted_during_a_phase_loses_nothing(
     assert objects_of(sandbox, opportunity) == EXPECTED
     assert len(executed_by(production, run)) == 1  # the run went on: no crash, no second process
     # its completion event went out after the restart, and reached the other server
-    assert wait_until(lambda: _completions(opportunity), 30, "the phase's completion event")
+    assert wait_until(lambda: completions(opportunity), 30, "the phase's completion event")
 
 
 def test_a_worker_lost_mid_initiate_its_phase_completes_on_the_other_worker(

@@ -32,9 +32,10 @@ from blocks import (
 from blocks.salesforce import SalesforceConnection
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.e2e.conftest import PrefectStack
-from tests.e2e.test_initiate import EXPECTED, FINAL, objects_of, run_of, staffed
-from tests.e2e.test_pre_initiate import wait_for_state
+from testkit.expect import EXPECTED, objects_of
+from testkit.phases import staffed
+from testkit.runs import FINAL, run_of, wait_for_state
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,10 @@ from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
-from tests.e2e.test_initiate import FINAL, negotiated, run_of
-from tests.e2e.test_pre_initiate import wait_for_state, written
+from testkit.expect import written
+from testkit.phases import negotiated
+from testkit.runs import FINAL, flow_runs, run_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""The Prefect UI as the team's console, in a real browser (tests/e2e/browser.py): finding a phase's
+"""The Prefect UI as the team's console, in a real browser (testkit/browser.py): finding a phase's
 run, reading its artifact and opening every link in it, answering the staffing form, pressing
 Retry. Each step is kept as a screenshot under .data/screenshots/<test>/."""
 
@@ -15,16 +15,12 @@ from prefect.client.schemas.objects import StateType
 from psflow.local import launch_prefect, launch_sandbox, running, wait_prefect, wait_sandbox
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
-from tests.e2e.browser import Screen
-from tests.e2e.conftest import PrefectStack
-from tests.e2e.test_initiate import EXPECTED, FINAL, negotiated, objects_of, run_of, staffed
-from tests.e2e.test_pre_initiate import (
-    COORDINATOR,
-    _choices,
-    new_opportunity,
-    the_run,
-    wait_for_state,
-)
+from testkit.browser import Screen
+from testkit.expect import EXPECTED, objects_of
+from testkit.factories import new_opportunity
+from testkit.phases import COORDINATOR, choices, negotiated, staffed
+from testkit.runs import FINAL, run_of, wait_for_state
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 
@@ -168,9 +164,9 @@ def test_the_coordinator_approves_in_the_ui_form_choosing_among_the_ranked_pses_
 ) -> None:
     opportunity = new_opportunity(sandbox, amount=20_000)
     sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = the_run(opportunity)
+    run = run_of("pre-initiate", opportunity)
     wait_for_state(run, StateType.PAUSED, timeout=90)
-    ranked = _choices(staffing_form(run.id))
+    ranked = choices(staffing_form(run.id))
 
     page = screen.page
     page.goto(f"{ui_of(served)}/runs/flow-run/{run.id}")

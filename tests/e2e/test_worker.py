@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -36,11 +35,12 @@ from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tasks.salesforce import find_stage_changes
-from tests.e2e.conftest import blocks_for, flow_runs, wait_until
+from testkit.phases import COORDINATOR, choices
+from testkit.runs import flow_runs, wait_for_state, wait_until
+from testkit.stack import blocks_for
 
 pytestmark = pytest.mark.e2e
 
-COORDINATOR = "priya.raman@northwind.example"
 FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
 
 
@@ -118,17 +118,17 @@ def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(
     assert run.deployment_id == deployed["pre-initiate"].id
     assert run.parameters == {"opportunity_id": opportunity, "customer": change.customer}
 
-    paused = wait_for(run, StateType.PAUSED, *FINAL, log=production.worker.tail)
+    paused = wait_for_state(run, StateType.PAUSED, *FINAL, log=production.worker.tail)
     assert paused.name == "Suspended", paused.message
     assert _submissions(production.worker, run) == 1
 
-    choices = _choices(staffing_form(run.id))  # the form the UI shows the coordinator
+    offered = choices(staffing_form(run.id))  # the form the UI shows the coordinator
     resume_flow_run(
-        run.id, run_input={"approve": True, "pses": choices[:1], "approver": COORDINATOR}
+        run.id, run_input={"approve": True, "pses": offered[:1], "approver": COORDINATOR}
     )
-    done = wait_for(run, *FINAL, log=production.worker.tail)
+    done = wait_for_state(run, *FINAL, log=production.worker.tail)
     assert done.type == StateType.COMPLETED, done.message
-    assert done.message == f"Staffed: {choices[0]}; owner {choices[0]}"
+    assert done.message == f"Staffed: {offered[0]}; owner {offered[0]}"
     with get_client(sync_client=True) as client:
         finished = client.read_flow_run(run.id)
     assert finished.work_pool_name == WORK_POOL
@@ -145,15 +145,6 @@ def test_an_event_runs_pre_initiate_on_the_worker_through_the_approval(
     assert mine == ["staffing-decision", "staffing-proposal"]
 
 
-def wait_for(run: FlowRun, *types: StateType, log: Any = None, timeout: float = 60) -> Any:
-    def reached() -> Any:
-        with get_client(sync_client=True) as client:
-            state = client.read_flow_run(run.id).state
-        return state if state is not None and state.type in types else None
-
-    return wait_until(reached, timeout, f"run {run.name} to reach {types}", log=log)
-
-
 def _warm_starts(worker: Child) -> int:
     """How many flow-run processes the worker's zygote forked (psflow/warm.py says so in each)."""
     return Path(worker.log).read_text(errors="replace").count("forked warm by")
@@ -163,10 +154,3 @@ def _submissions(worker: Child, run: FlowRun) -> int:
     """How many times the worker started a process for the run (its log names each one)."""
     log = Path(worker.log).read_text(errors="replace")
     return log.count(f"submitting flow run '{run.id}'")
-
-
-def _choices(schema: dict[str, Any]) -> list[str]:
-    items = schema["properties"]["pses"]["items"]
-    if "$ref" in items:
-        items = schema["$defs"][items["$ref"].rsplit("/", 1)[1]]
-    return list(items["enum"])

@@ -35,6 +35,7 @@ from sandbox.client import SandboxClient
 from tasks.drive import ensure_copy
 from tasks.salesforce import InvalidRecord, get_opportunity
 from tasks.sheets import ensure_prefilled, get_cost_estimate
+from testkit.outside import sheet as worksheet
 
 T = TypeVar("T")
 NEGOTIATING, CLOSED_WON = "5-Negotiating", "Closed Won"
@@ -267,9 +268,7 @@ def test_a_hostile_cost_estimate_is_refused_naming_the_cell_or_read_complete(
     opportunity = get_opportunity.fn(ids["Opportunity"])
     sheet = ensure_copy.fn("cost-estimate", Kind.COST_ESTIMATE, opportunity.id, "Cost Estimate", ())
     ensure_prefilled.fn(sheet.id, prefill(opportunity))
-    from tests.integration.test_tasks_sheets import sheet as tab
-
-    estimate_tab = tab(sheet.id, "Estimate")
+    estimate_tab = worksheet(sheet.id, "Estimate")
     for cell, value in cells.items():
         estimate_tab.update([[value]], cell)
     start = outside.last_request_id()

@@ -15,7 +15,7 @@ from tasks.calls import PermanentError
 from tasks.clients import systems
 from tasks.docs import paragraph_texts, template_paragraphs
 from tasks.drive import template_id
-from tests.integration.test_tasks_drive import use_templates
+from testkit.outside import use_templates
 
 VALUES = {
     "company": seed.COMPANY,

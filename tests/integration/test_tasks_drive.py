@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from blocks import PsflowSettings, sandbox_blocks
+from blocks import PsflowSettings
 from engagement.keys import Folder, Kind, drive_name, natural_key
 from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks import clients
 from tasks.calls import PermanentError, TransientError
 from tasks.clients import systems
 from tasks.drive import ensure_copy, ensure_shared, find_folder, template_id
+from testkit.outside import use_templates
 
 ACME_NEW = seed.OPPORTUNITIES[1]
 COPY_PATH = r"/google/drive/v3/files/[^/]+/copy"
@@ -39,15 +39,6 @@ def template(outside: SandboxClient, key: str) -> dict[str, Any]:
     name = next(t.name for t in seed.TEMPLATES if t.key == key)
     [found] = [f for f in files(outside) if f["name"] == name and f["parents"] == [folder]]
     return found
-
-
-def use_templates(sandbox_url: str, **entries: str) -> None:
-    """Point the tasks at settings whose `templates` entries are changed as a person would."""
-    blocks = sandbox_blocks(sandbox_url)
-    for block in blocks:
-        if isinstance(block, PsflowSettings):
-            block.templates = {**block.templates, **entries}
-    clients.configure(blocks)
 
 
 def copy_estimate(folders: Sequence[Folder] = ()) -> Any:

@@ -5,7 +5,6 @@ are found by e-mail, and assignees, epic links and memberships are written only 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,27 +21,24 @@ from engagement.keys import (
     gitlab_project_path,
     natural_key,
 )
-from engagement.models import Account, Opportunity
+from engagement.models import Opportunity
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from tasks import calls, clients
 from tasks import gitlab as gl
 from tasks.calls import PermanentError, TransientError
 from tasks.gitlab import ensure_issue
+from testkit import factories
+from testkit.factories import from_seed
 
 PLANNING = PsflowSettings().planning_project  # ps-customers/ps-planning, seeded
 CUSTOMERS = PsflowSettings().customers_group  # ps-customers, seeded
 SEEDED = demo.OPPORTUNITIES[2]  # Globex – Kubernetes Integration, over $50k
 OPPORTUNITY_ID = SEEDED.id
-OPPORTUNITY = Opportunity(
-    id=SEEDED.id,
-    name=SEEDED.name,
-    account=Account(id=demo.GLOBEX.id, name=demo.GLOBEX.name, time_zone=demo.GLOBEX.time_zone),
+OPPORTUNITY = from_seed(
+    SEEDED,
     stage="Closed Won",
-    amount=Decimal(SEEDED.amount),
-    currency=SEEDED.currency,
     close_date=date(2026, 3, 2),
-    sow_number=SEEDED.sow_number,
 )
 GROUP = f"{CUSTOMERS}/{gitlab_group_path(demo.GLOBEX.id, demo.GLOBEX.name)}"
 KIND = Kind.TA_REVIEW_ISSUE
@@ -327,7 +323,7 @@ def test_a_lost_project_create_is_found_on_the_retry(
 @pytest.mark.parametrize("n", range(len(HOSTILE_NAMES)))
 def test_hostile_names_give_valid_projects_and_epics(outside: SandboxClient, n: int) -> None:
     name = HOSTILE_NAMES[n]
-    account = Account(id=demo.sfid("001", 900 + n), name=name, time_zone="UTC")
+    account = factories.account(id=demo.sfid("001", 900 + n), name=name, time_zone="UTC")
     hostile = opportunity(id=demo.sfid("006", 900 + n), name=name, account=account)
     group = gl.ensure_customer_group.fn(account.id, name)
     project = gl.ensure_project.fn(group.id, hostile)

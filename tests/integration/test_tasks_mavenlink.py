@@ -11,24 +11,19 @@ from typing import Any
 import pytest
 
 from engagement.keys import Kind, mavenlink_workspace_title, natural_key
-from engagement.models import Account, Opportunity
 from engagement.staffing import Allocation
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from tasks import mavenlink as ml
 from tasks.calls import PermanentError, TransientError
 from tasks.clients import systems
+from testkit.factories import from_seed
 
 SEEDED = demo.OPPORTUNITIES[1]  # Acme – CI/CD Modernisation, no Mavenlink project yet
-OPPORTUNITY = Opportunity(
-    id=SEEDED.id,
-    name=SEEDED.name,
-    account=Account(id=demo.ACME.id, name=demo.ACME.name, time_zone=demo.ACME.time_zone),
+OPPORTUNITY = from_seed(
+    SEEDED,
     stage="5-Negotiating",
-    amount=Decimal(SEEDED.amount),
-    currency=SEEDED.currency,
     close_date=demo.day(20),
-    sow_number=SEEDED.sow_number,
 )
 TITLE = mavenlink_workspace_title(OPPORTUNITY.name, OPPORTUNITY.sow_number)
 WORKSPACES = r"/mavenlink/api/v1/workspaces\.json"

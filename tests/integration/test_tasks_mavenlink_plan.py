@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from engagement.keys import Kind, natural_key
-from engagement.models import Account, Opportunity
 from engagement.plan import Milestone
 from engagement.staffing import Allocation
 from sandbox import seed as demo
@@ -18,18 +17,9 @@ from sandbox.client import SandboxClient
 from tasks import mavenlink as ml
 from tasks.calls import TransientError
 from tasks.clients import systems
+from testkit.factories import from_seed
 
-SEEDED = demo.OPPORTUNITIES[1]
-OPPORTUNITY = Opportunity(
-    id=SEEDED.id,
-    name=SEEDED.name,
-    account=Account(id=demo.ACME.id, name=demo.ACME.name, time_zone=demo.ACME.time_zone),
-    stage="Closed Won",
-    amount=Decimal(SEEDED.amount),
-    currency=SEEDED.currency,
-    close_date=demo.day(20),
-    sow_number=SEEDED.sow_number,
-)
+OPPORTUNITY = from_seed(demo.OPPORTUNITIES[1], stage="Closed Won")
 DIVYA = demo.staff("divya_nair").email
 GRACE = demo.staff("grace_kim").email
 START = date(2027, 1, 4)  # a Monday

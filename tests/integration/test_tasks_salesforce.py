@@ -25,6 +25,7 @@ from tasks.salesforce import (
     get_opportunity,
     get_users,
 )
+from testkit.factories import opportunity_record
 
 ACME_NEW = seed.OPPORTUNITIES[1]
 
@@ -52,19 +53,7 @@ def test_get_opportunity_reads_account_contacts_and_activities(outside: SandboxC
 def test_an_opportunity_without_contacts_or_activities_reads_as_empty(
     outside: SandboxClient,
 ) -> None:
-    created = (
-        systems()
-        .salesforce()
-        .Opportunity.create(
-            {
-                "Name": "Bare",
-                "StageName": "4-Proposal",
-                "CloseDate": "2026-12-31",
-                "Amount": 1000,
-                "AccountId": ACME_NEW.account.id,
-            }
-        )
-    )
+    created = systems().salesforce().Opportunity.create(opportunity_record())
     opportunity = get_opportunity.fn(created["id"])
     assert (opportunity.contacts, opportunity.line_items) == ((), ())
 
@@ -129,10 +118,13 @@ def test_stage_changes_since_a_moment_in_two_queries(outside: SandboxClient) -> 
 def test_an_opportunity_created_in_a_stage_is_a_change_into_it(outside: SandboxClient) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     sf = systems().salesforce()
-    fields = {"CloseDate": "2026-12-31", "Amount": 1000, "AccountId": ACME_NEW.account.id}
-    renewal = sf.Opportunity.create({"Name": "Renewal", "StageName": "Closed Won", **fields})["id"]
-    prospect = sf.Opportunity.create({"Name": "Prospect", "StageName": "4-Proposal", **fields})
-    add_on = sf.Opportunity.create({"Name": "Add-on", "StageName": "5-Negotiating", **fields})["id"]
+    renewal = sf.Opportunity.create(opportunity_record(Name="Renewal", StageName="Closed Won"))[
+        "id"
+    ]
+    prospect = sf.Opportunity.create(opportunity_record(Name="Prospect"))
+    add_on = sf.Opportunity.create(opportunity_record(Name="Add-on", StageName="5-Negotiating"))[
+        "id"
+    ]
     outside.act("salesforce", f"/opportunities/{add_on}/stage", stage="Closed Won")
     outside.clear_requests()
 

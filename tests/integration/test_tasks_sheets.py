@@ -6,59 +6,27 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import gspread
 import pytest
 
 from engagement.cost_estimate import activity_name, prefill
 from engagement.keys import Kind, drive_name
-from engagement.models import Account, Opportunity, SowActivity
+from engagement.models import Opportunity
 from engagement.plan import milestones
 from engagement.project_definition import PLAN, plan_rows
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import TransientError
-from tasks.clients import systems
 from tasks.drive import ensure_copy
 from tasks.sheets import ensure_prefilled, ensure_rows, get_cost_estimate, get_roster
+from testkit.factories import from_seed
+from testkit.outside import sheet
 
 ACME_NEW = seed.OPPORTUNITIES[1]
 
 
 def opportunity(seeded: seed.Opportunity = ACME_NEW) -> Opportunity:
     """The seeded opportunity as psflow's Salesforce task reads it."""
-    start = seed.day(seeded.start_in_days)
-    return Opportunity(
-        id=seeded.id,
-        name=seeded.name,
-        account=Account(
-            id=seeded.account.id,
-            name=seeded.account.name,
-            time_zone=seeded.account.time_zone,
-            communication_style=seeded.account.communication,
-        ),
-        stage=seeded.stage,
-        amount=Decimal(str(seeded.amount)),
-        currency=seeded.currency,
-        close_date=start,
-        sow_number=seeded.sow_number,
-        required_skills=seeded.skills,
-        expected_start=start,
-        expected_completion=seed.day(seeded.start_in_days + 7 * seeded.weeks),
-        line_items=tuple(
-            SowActivity(
-                code=item.product,
-                description=item.description,
-                quantity=Decimal(str(item.quantity)),
-                unit_price=Decimal(str(item.unit_price)),
-            )
-            for item in seeded.line_items
-        ),
-    )
-
-
-def sheet(spreadsheet_id: str, tab: str) -> gspread.Worksheet:
-    """A tab as a person edits it."""
-    return systems().gspread().open_by_key(spreadsheet_id).worksheet(tab)
+    return from_seed(seeded)
 
 
 def skills_matrix(outside: SandboxClient) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,33 +19,23 @@ from engagement.cost_estimate import (
     parse,
     prefill,
 )
-from engagement.models import Account, EffortUnit, Opportunity, SowActivity
+from engagement.models import EffortUnit, Opportunity, SowActivity
 from sandbox import seed
+from testkit import factories
 
 OPPORTUNITY_ID = seed.sfid(seed.OPPORTUNITY, 2)
 TEMPLATE = next(t for t in seed.TEMPLATES if t.key == "cost-estimate").tabs["Estimate"]
 
 
+# The sheet's own cases: a fractional number of days
+ACTIVITIES = (
+    SowActivity(code="PS-CICD", description="CI/CD pipeline design", quantity=80),
+    SowActivity(code="PS-K8S", description="Kubernetes runners", quantity=12.5, unit="days"),
+)
+
+
 def opportunity(**changes: Any) -> Opportunity:
-    fields: dict[str, Any] = {
-        "id": OPPORTUNITY_ID,
-        "name": "Acme – CI/CD Modernisation",
-        "account": Account(id=seed.ACME.id, name="Acme Corporation", time_zone="America/Chicago"),
-        "stage": "5-Negotiating",
-        "amount": Decimal("42000"),
-        "currency": "USD",
-        "close_date": date(2026, 3, 31),
-        "sow_number": "SOW-2026-041",
-        "expected_start": date(2026, 4, 6),
-        "expected_completion": date(2026, 6, 1),
-        "line_items": (
-            SowActivity(code="PS-CICD", description="CI/CD pipeline design", quantity=80),
-            SowActivity(
-                code="PS-K8S", description="Kubernetes runners", quantity=12.5, unit="days"
-            ),
-        ),
-    }
-    return Opportunity(**(fields | changes))
+    return factories.opportunity(**{"line_items": ACTIVITIES, **changes})
 
 
 def template() -> list[list[Any]]:

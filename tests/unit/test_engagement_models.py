@@ -32,57 +32,14 @@ from engagement.models import (
     salesforce_checksum,
     salesforce_id,
 )
-
-# Ids as the seed builds them (sandbox/seed.py sfid), written out rather than imported.
-OPPORTUNITY = "006Dn0000000002IAA"
-ACCOUNT = "001Dn0000000001IAA"
-SOW_LINK = "https://docs.google.com/document/d/1sowabcdef0123456789abcdef0123456789abcd/edit"
-
-
-def account(**changes: Any) -> dict[str, Any]:
-    return {
-        "id": ACCOUNT,
-        "name": "Acme Corporation",
-        "time_zone": "America/Chicago",
-        "communication_style": "direct; hands-on",
-    } | changes
-
-
-def contact(**changes: Any) -> dict[str, Any]:
-    return {
-        "first_name": "Wile",
-        "last_name": "Coyote",
-        "email": "wile.coyote@acme.example",
-        "title": "VP Engineering",
-        "role": "Decision Maker",
-        "primary": True,
-    } | changes
-
-
-def opportunity(**changes: Any) -> dict[str, Any]:
-    return {
-        "id": OPPORTUNITY,
-        "name": "Acme – CI/CD Modernisation",
-        "account": account(),
-        "stage": "5-Negotiating",
-        "amount": "42000",
-        "currency": "USD",
-        "close_date": "2026-03-31",
-        "sow_number": "SOW-2026-041",
-        "sow_link": SOW_LINK,
-        "engagement_manager_email": "marcus.webb@northwind.example",
-        "required_skills": "gitlab-ci:4; kubernetes:3",
-        "expected_start": "2026-04-06",
-        "expected_completion": "2026-05-29",
-        "contacts": [
-            contact(),
-            contact(first_name="Road", email="road@acme.example", primary=False),
-        ],
-        "line_items": [
-            {"code": "PS-CICD", "description": "CI/CD pipeline design", "quantity": 80},
-            {"code": "PS-K8S", "description": "Kubernetes runners", "quantity": 10, "unit": "days"},
-        ],
-    } | changes
+from testkit.factories import (
+    ACCOUNT_ID,
+    OPPORTUNITY_ID,
+    SOW_LINK,
+    account_fields,
+    contact_fields,
+    opportunity_fields,
+)
 
 
 def pse(**changes: Any) -> dict[str, Any]:
@@ -100,7 +57,7 @@ def pse(**changes: Any) -> dict[str, Any]:
 def engagement(**changes: Any) -> dict[str, Any]:
     return {
         "name": "Acme – CI/CD Modernisation",
-        "opportunity_id": OPPORTUNITY,
+        "opportunity_id": OPPORTUNITY_ID,
         "status": "In Progress",
         "scoped_hours": 160,
         "hours_consumed": 40,
@@ -109,7 +66,7 @@ def engagement(**changes: Any) -> dict[str, Any]:
 
 def estimate(**changes: Any) -> dict[str, Any]:
     return {
-        "opportunity_id": OPPORTUNITY,
+        "opportunity_id": OPPORTUNITY_ID,
         "revenue": "42000",
         "currency": "USD",
         "activities": [
@@ -138,8 +95,8 @@ def test_checksum_matches_salesforces_documented_example() -> None:
 
 
 def test_seed_style_ids_normalise_to_18_characters() -> None:
-    assert salesforce_id("006Dn0000000002", "006") == OPPORTUNITY
-    assert salesforce_id(OPPORTUNITY, "006") == OPPORTUNITY
+    assert salesforce_id("006Dn0000000002", "006") == OPPORTUNITY_ID
+    assert salesforce_id(OPPORTUNITY_ID, "006") == OPPORTUNITY_ID
     assert salesforce_id("006Dn00000000zz") == "006Dn00000000zzIAA"
 
 
@@ -158,20 +115,22 @@ def test_seed_style_ids_normalise_to_18_characters() -> None:
     ],
 )
 def test_bad_opportunity_ids_are_refused_naming_the_field(value: str, expected: str) -> None:
-    loc, message = only_error(Opportunity, opportunity(id=value))
+    loc, message = only_error(Opportunity, opportunity_fields(id=value))
     assert loc == ("id",)
     assert "Opportunity id" in message
     assert expected in message
 
 
 def test_each_id_field_checks_its_own_prefix() -> None:
-    loc, message = only_error(Opportunity, opportunity(account=account(id=OPPORTUNITY)))
+    loc, message = only_error(
+        Opportunity, opportunity_fields(account=account_fields(id=OPPORTUNITY_ID))
+    )
     assert loc == ("account", "id")
     assert "Account id" in message
-    loc, message = only_error(Contact, contact(id=ACCOUNT))
+    loc, message = only_error(Contact, contact_fields(id=ACCOUNT_ID))
     assert loc == ("id",)
     assert "Contact id" in message
-    loc, message = only_error(Pse, pse(user_id=OPPORTUNITY))
+    loc, message = only_error(Pse, pse(user_id=OPPORTUNITY_ID))
     assert loc == ("user_id",)
     assert "User id" in message
 
@@ -210,7 +169,7 @@ def test_18_character_ids_are_stable_and_case_safe(value: str) -> None:
 def test_good_addresses_are_accepted_with_the_domain_lowercased(
     value: str, normalised: str
 ) -> None:
-    assert Contact.model_validate(contact(email=value)).email == normalised
+    assert Contact.model_validate(contact_fields(email=value)).email == normalised
 
 
 @pytest.mark.parametrize(
@@ -237,23 +196,23 @@ def test_good_addresses_are_accepted_with_the_domain_lowercased(
     ],
 )
 def test_bad_addresses_are_refused_naming_the_field(value: str, expected: str) -> None:
-    loc, message = only_error(Contact, contact(email=value))
+    loc, message = only_error(Contact, contact_fields(email=value))
     assert loc == ("email",)
     assert expected in message
 
 
 def test_names_must_be_one_line() -> None:
-    loc, message = only_error(Contact, contact(first_name="Wile\r\nBcc: x@y.example"))
+    loc, message = only_error(Contact, contact_fields(first_name="Wile\r\nBcc: x@y.example"))
     assert loc == ("first_name",)
     assert "one line" in message
-    loc, message = only_error(Contact, contact(last_name="   "))
+    loc, message = only_error(Contact, contact_fields(last_name="   "))
     assert loc == ("last_name",)
     assert "empty" in message
 
 
 @pytest.mark.parametrize("value", ["Mars/Olympus_Mons", "central", "../../etc/passwd", ""])
 def test_unknown_time_zones_are_refused(value: str) -> None:
-    loc, message = only_error(Account, account(time_zone=value))
+    loc, message = only_error(Account, account_fields(time_zone=value))
     assert loc == ("time_zone",)
     assert "IANA time zone" in message
 
@@ -263,28 +222,30 @@ def test_known_time_zones_are_accepted() -> None:
 
 
 def test_currency_is_an_iso_4217_code() -> None:
-    assert Opportunity.model_validate(opportunity(currency="eur")).currency == "EUR"
+    assert Opportunity.model_validate(opportunity_fields(currency="eur")).currency == "EUR"
     for value in ("EURO", "US", "XYZ", "$"):
-        loc, message = only_error(Opportunity, opportunity(currency=value))
+        loc, message = only_error(Opportunity, opportunity_fields(currency=value))
         assert loc == ("currency",)
         assert "ISO 4217" in message
 
 
 def test_amount_must_be_positive() -> None:
     for value in ("0", "-100"):
-        loc, message = only_error(Opportunity, opportunity(amount=value))
+        loc, message = only_error(Opportunity, opportunity_fields(amount=value))
         assert loc == ("amount",)
         assert "greater than 0" in message
-    assert Opportunity.model_validate(opportunity(amount=42000.5)).amount == Decimal("42000.5")
+    assert Opportunity.model_validate(opportunity_fields(amount=42000.5)).amount == Decimal(
+        "42000.5"
+    )
 
 
 def test_sow_link_exposes_the_document_id() -> None:
-    opp = Opportunity.model_validate(opportunity())
+    opp = Opportunity.model_validate(opportunity_fields())
     assert opp.sow_document_id == "1sowabcdef0123456789abcdef0123456789abcd"
     assert google_doc_id("https://docs.google.com/document/d/abcdefghij_-12/edit?tab=t.0") == (
         "abcdefghij_-12"
     )
-    assert Opportunity.model_validate(opportunity(sow_link=None)).sow_document_id is None
+    assert Opportunity.model_validate(opportunity_fields(sow_link=None)).sow_document_id is None
 
 
 @pytest.mark.parametrize(
@@ -299,7 +260,7 @@ def test_sow_link_exposes_the_document_id() -> None:
     ],
 )
 def test_sow_link_must_be_a_google_docs_document(value: str) -> None:
-    loc, message = only_error(Opportunity, opportunity(sow_link=value))
+    loc, message = only_error(Opportunity, opportunity_fields(sow_link=value))
     assert loc == ("sow_link",)
     assert "Google Docs link" in message or "one line" in message
 
@@ -308,8 +269,8 @@ def test_sow_link_must_be_a_google_docs_document(value: str) -> None:
 
 
 def test_a_full_opportunity_parses_from_salesforce_shaped_data() -> None:
-    opp = Opportunity.model_validate(opportunity(id="006Dn0000000002"))
-    assert opp.id == OPPORTUNITY
+    opp = Opportunity.model_validate(opportunity_fields(id="006Dn0000000002"))
+    assert opp.id == OPPORTUNITY_ID
     assert opp.account.communication_style == ("direct", "hands-on")
     assert opp.required_skills == {"gitlab-ci": 4, "kubernetes": 3}
     assert opp.primary_contact is not None
@@ -319,20 +280,23 @@ def test_a_full_opportunity_parses_from_salesforce_shaped_data() -> None:
 
 def test_expected_completion_may_not_precede_the_start() -> None:
     loc, message = only_error(
-        Opportunity, opportunity(expected_start="2026-05-01", expected_completion="2026-04-30")
+        Opportunity,
+        opportunity_fields(expected_start="2026-05-01", expected_completion="2026-04-30"),
     )
     assert loc == ("expected_completion",)
     assert "expected_start (2026-05-01)" in message
-    same_day = opportunity(expected_start="2026-05-01", expected_completion="2026-05-01")
+    same_day = opportunity_fields(expected_start="2026-05-01", expected_completion="2026-05-01")
     assert Opportunity.model_validate(same_day).expected_completion == date(2026, 5, 1)
 
 
 def test_one_primary_contact_and_unique_activity_codes() -> None:
-    loc, message = only_error(Opportunity, opportunity(contacts=[contact(), contact()]))
+    loc, message = only_error(
+        Opportunity, opportunity_fields(contacts=[contact_fields(), contact_fields()])
+    )
     assert loc == ("contacts",)
     assert "one primary" in message
     item = {"code": "PS-MIG", "description": "Migration", "quantity": 1}
-    loc, message = only_error(Opportunity, opportunity(line_items=[item, item]))
+    loc, message = only_error(Opportunity, opportunity_fields(line_items=[item, item]))
     assert loc == ("line_items",)
     assert "PS-MIG" in message
 
@@ -347,13 +311,13 @@ def test_sold_quantity_must_be_positive_and_unit_known() -> None:
 
 
 def test_unknown_fields_are_refused_by_name() -> None:
-    loc, message = only_error(Opportunity, opportunity(amont="42000"))
+    loc, message = only_error(Opportunity, opportunity_fields(amont="42000"))
     assert loc == ("amont",)
     assert "not permitted" in message
 
 
 def test_models_are_immutable() -> None:
-    opp = Opportunity.model_validate(opportunity())
+    opp = Opportunity.model_validate(opportunity_fields())
     with pytest.raises(ValidationError):
         opp.amount = Decimal(1)  # type: ignore[misc]
 
@@ -433,7 +397,7 @@ def test_totals_mix_hours_and_days() -> None:
 
 
 def test_missing_names_everything_incomplete() -> None:
-    assert CostEstimate(opportunity_id=OPPORTUNITY).missing() == [
+    assert CostEstimate(opportunity_id=OPPORTUNITY_ID).missing() == [
         "revenue",
         "currency",
         "activities: no activity is estimated",
@@ -490,7 +454,7 @@ def test_ta_review_needs_a_rate_for_other_currencies() -> None:
     with pytest.raises(ValueError, match="rate for EUR"):
         cost.needs_ta_review({"GBP": Decimal("1.27")})
     with pytest.raises(ValueError, match="revenue and currency"):
-        CostEstimate(opportunity_id=OPPORTUNITY).needs_ta_review()
+        CostEstimate(opportunity_id=OPPORTUNITY_ID).needs_ta_review()
 
 
 # --- engagement and staffing ---------------------------------------------------------------------

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import doctest
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +14,7 @@ from engagement.lifecycle import (
     pre_initiate_problems,
     transition,
 )
-from engagement.models import Account, Opportunity, SowActivity
+from testkit.factories import opportunity
 
 STAGES = {
     "negotiating": "5-Negotiating",
@@ -53,24 +52,6 @@ def test_moving_into_a_stage_is_the_transition(
     old: str | None, new: str, expected: Transition | None
 ) -> None:
     assert transition(change(old, new), **STAGES) is expected
-
-
-def opportunity(**overrides: object) -> Opportunity:
-    fields: dict[str, object] = {
-        "id": "006Dn0000000002IAA",
-        "name": "Acme – CI/CD Modernisation",
-        "account": Account(id="001Dn0000000001IAA", name="Acme", time_zone="America/Chicago"),
-        "stage": "5-Negotiating",
-        "amount": Decimal(42_000),
-        "currency": "USD",
-        "close_date": date(2026, 12, 19),
-        "sow_number": "SOW-2026-041",
-        "engagement_manager_email": "marcus.webb@northwind.example",
-        "expected_start": date(2027, 1, 4),
-        "expected_completion": date(2027, 3, 1),
-        "line_items": (SowActivity(code="PS-CICD", description="CI/CD", quantity=Decimal(80)),),
-    }
-    return Opportunity.model_validate({**fields, **overrides})
 
 
 def test_a_complete_opportunity_in_negotiating_is_ready() -> None:

@@ -3,39 +3,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Any
-
 import pytest
 
 from engagement import project_definition as pd
 from engagement.cost_estimate import cells_to_fill
-from engagement.models import Account, Opportunity
 from engagement.project_definition import MEETING_NOTES, PLAN, rows_to_write
 from sandbox import seed
+from testkit.factories import account, opportunity
 
 RANGE = "'Overview'!B2:B10"
 OWNER = "divya.nair@northwind.example"
 MANAGER = "marcus.webb@northwind.example"
 GITLAB = "https://gitlab.example/ps-customers/acme-1a2b3c4d/acme-ci-cd-5e6f7a8b"
 MAVENLINK = "https://app.mavenlink.com/workspaces/100001"
-
-
-def opportunity(**changes: Any) -> Opportunity:
-    fields: dict[str, Any] = {
-        "id": seed.sfid(seed.OPPORTUNITY, 2),
-        "name": "Acme – CI/CD Modernisation",
-        "account": Account(id=seed.ACME.id, name="Acme Corporation", time_zone="America/Chicago"),
-        "stage": "Closed Won",
-        "amount": Decimal("42000"),
-        "currency": "USD",
-        "close_date": date(2026, 3, 31),
-        "sow_number": "SOW-2026-041",
-        "expected_start": date(2026, 4, 6),
-        "expected_completion": date(2026, 6, 1),
-    }
-    return Opportunity(**(fields | changes))
 
 
 def test_the_layout_is_the_templates() -> None:
@@ -91,8 +71,7 @@ def test_what_is_not_known_yet_is_left_empty() -> None:
     ],
 )
 def test_names_stay_text_in_the_sheet(name: str, written: str) -> None:
-    account = Account(id=seed.ACME.id, name=name, time_zone="America/Chicago")
-    (values,) = pd.prefill(opportunity(account=account), None, None, None, None).values()
+    (values,) = pd.prefill(opportunity(account=account(name=name)), None, None, None, None).values()
     assert values[0] == [written]
 
 

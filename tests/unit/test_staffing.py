@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from engagement.models import Account, Opportunity, Partner, Pse
+from engagement.models import Partner, Pse
 from engagement.staffing import (
     Allocation,
     Candidate,
@@ -31,6 +31,7 @@ from engagement.staffing import (
     suggest_partner,
 )
 from engagement.workdays import business_days
+from testkit import factories
 
 PROPERTY = settings(max_examples=150, derandomize=True, deadline=None, database=None)
 
@@ -421,23 +422,8 @@ def test_summary_escapes_slack_markup_and_states_the_decision() -> None:
 
 
 def test_need_from_an_opportunity() -> None:
-    account = Account(
-        id="001Dn0000000001IAA",
-        name="Acme Corporation",
-        time_zone="America/Chicago",
-        communication_style="direct; hands-on",
-    )
-    opportunity = Opportunity(
-        id="006Dn0000000002IAA",
-        name="Acme – CI/CD Modernisation",
-        account=account,
-        stage="5-Negotiating",
-        amount=Decimal(42_000),
-        currency="USD",
-        close_date=date(2026, 1, 1),
-        required_skills="gitlab-ci:4; kubernetes:3",
-        expected_start=MONDAY,
-        expected_completion=FRIDAY,
+    opportunity = factories.opportunity(
+        close_date=date(2026, 1, 1), expected_start=MONDAY, expected_completion=FRIDAY
     )
     derived = StaffingNeed.from_opportunity(opportunity, hours_per_day=Decimal(4))
     assert derived.required_skills == {"gitlab-ci": 4, "kubernetes": 3}

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from fastapi.routing import _iter_included_route_candidates
 from prefect import Flow
@@ -27,23 +27,15 @@ from prefect.states import AwaitingRetry, State
 from starlette.routing import Match, Route
 
 from blocks import sandbox_blocks
-from engagement.keys import Kind
 from flows.initiate import initiate
-from flows.pre_initiate import (
-    StaffingDecision,
-    post_decision,
-    pre_initiate,
-    propose_staffing,
-)
+from flows.pre_initiate import pre_initiate
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.gitlab import api as gitlab_api
 from tasks import clients
-from tasks.clients import systems
-from tasks.salesforce import get_opportunity
-from tasks.slack import ensure_message
+from testkit.factories import opportunities
+from testkit.phases import record_approval, run_phase
 
-COORDINATOR = "priya.raman@northwind.example"
 # The HTTP clients' timeout in these runs (the Blocks' default is 30 s, Mavenlink's 60 s): a
 # `delay` fault longer than it is a timeout, without the matrix waiting half a minute for each.
 CLIENT_TIMEOUT = 1.0
@@ -206,33 +198,6 @@ def configured(sandbox_url: str, pace: bool = False) -> Iterator[None]:
         clients.reset()
 
 
-def record_approval(opportunity_id: str, comment: str = "") -> None:
-    """The coordinator's approval of the top pick, recorded in #ps_planning as the approval form
-    records it: Pre-Initiate then reads it and does not suspend (only a deployment run can)."""
-    opportunity = get_opportunity(opportunity_id)
-    proposal = propose_staffing(opportunity)
-    pick = (proposal.picks or proposal.candidates)[0].pse.email
-    # the proposal as the run that asked for the approval posted it (its table artifact aside)
-    ensure_message(
-        systems().settings.planning_channel,
-        proposal.summary(),
-        Kind.STAFFING_PROPOSAL,
-        opportunity.id,
-    )
-    decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR, comment=comment)
-    post_decision(opportunity, decision)
-
-
-def run_phase(phase: Flow[..., Any], opportunity_id: str) -> tuple[State[Any], FlowRun]:
-    """One run of the phase in this process: its final state and its flow run."""
-    state = cast(State[Any], phase(opportunity_id=opportunity_id, return_state=True))
-    run_id = state.state_details.flow_run_id
-    assert run_id is not None
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(run_id)
-    return state, run
-
-
 def ops_retry(phase: Flow[..., Any], run: FlowRun) -> State[Any]:
     """The UI's Retry (`psflow retry`): the run to AwaitingRetry, forced; then the same run
     executed again, as a runner would pick it up."""
@@ -290,10 +255,7 @@ def prepare(sandbox: SandboxClient, phase: str) -> str:
     the same sandbox sees no transition, so no triggered run races the case."""
     sandbox.reset()
     stage = "5-Negotiating" if phase == "pre-initiate" else "Closed Won"
-    created = sandbox.act(
-        "salesforce", "/opportunities/bulk", count=2, stage=stage, details=True, created_days_ago=7
-    )
-    opportunity = str(created["ids"][1])
+    _, opportunity = opportunities(sandbox, count=2, amount=None, stage=stage, imported=True)
     sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=75_000)
     record_approval(opportunity)
     if phase == "initiate":

@@ -1,5 +1,6 @@
-"""Operating the lifecycle: duplicate events run a phase one at a time, runs carry their
-opportunity's tag, and a failed phase run is reported to the ops channel with its link."""
+"""Runs at once: duplicate events run a phase one at a time (runs carry their opportunity's tag),
+an ops retry racing a new trigger, and two engagements of one new customer at once, each ending
+with one set of objects."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from prefect.states import AwaitingRetry
 from core.events import OPPORTUNITY_CLOSED_WON, event_kwargs
 from sandbox.client import SandboxClient
 from tasks.clients import systems
-from tests.e2e.conftest import PrefectStack, flow_runs, wait_until
-from tests.e2e.test_initiate import EXPECTED, FINAL, approve, negotiated, objects_of, run_of
-from tests.e2e.test_pre_initiate import state_of, wait_for_state
+from testkit.expect import EXPECTED, objects_of
+from testkit.phases import approve, negotiated
+from testkit.runs import FINAL, flow_runs, run_of, state_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 
@@ -190,42 +192,3 @@ def applied(sandbox: SandboxClient, since: int) -> dict[str, int]:
 
 def _initiate_runs(opportunity: str) -> list[FlowRun]:
     return [r for r in flow_runs(opportunity) if r.name.startswith("initiate")]
-
-
-def test_a_failed_phase_run_is_reported_to_the_ops_channel_with_its_link(
-    served: PrefectStack, sandbox: SandboxClient
-) -> None:
-    account = sandbox.state("salesforce", "Account")[0]["Id"]  # the one `negotiated` sells to
-    sandbox.edit("salesforce", f"/sobjects/Account/{account}", Name="Acme <!channel> & Co")
-    (opportunity,) = negotiated(sandbox)
-    sandbox.add_fault(r"/mavenlink/api/v1/stories(\.json)?", method="POST", status=403)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
-    run = wait_until(
-        lambda: next((r for r in flow_runs(opportunity) if r.name.startswith("initiate")), None),
-        60,
-        "the initiate run",
-    )
-    assert wait_for_state(run, *FINAL, timeout=120).type == StateType.FAILED
-
-    def alerts() -> list[str]:
-        channel = next(
-            c for c in sandbox.state("slack", "channels") if c["name"] == "ps_ops_alerts"
-        )
-        return [
-            m["text"]
-            for m in sandbox.state("slack", "messages")
-            if m.get("channel") == channel["id"] and opportunity in m["text"]
-        ]
-
-    (alert,) = wait_until(alerts, 60, "the ops channel's alert")
-    assert "Failed" in alert
-    assert "Mavenlink" in alert
-    assert str(run.id) in alert  # the link to the run in the UI
-    # the customer's name is shown as typed, and pings nobody
-    (shown,) = [r for r in sandbox.state("slack", "rendered") if r["text"] == _unescaped(alert)]
-    assert "Acme <!channel> & Co" in shown["text"]
-    assert shown["notifies"] == []
-
-
-def _unescaped(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -1,0 +1,107 @@
+"""Driving the phases as people and the served deployments do: the coordinator's answer to the
+staffing form, a phase run in this process, and opportunities brought through Pre-Initiate."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from prefect import Flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import State
+
+from engagement.keys import Kind
+from flows.pre_initiate import StaffingDecision, post_decision, pre_initiate, propose_staffing
+from psflow.operate import staffing_form
+from sandbox.client import SandboxClient
+from tasks.clients import systems
+from tasks.salesforce import get_opportunity
+from tasks.slack import ensure_message
+from testkit.factories import opportunities
+from testkit.runs import FINAL, run_of, wait_for_state
+
+COORDINATOR = "priya.raman@northwind.example"  # the seed's PS Project Coordinator
+
+
+def choices(form: dict[str, Any]) -> list[str]:
+    """The PSEs the staffing form offers (its JSON schema's enum)."""
+    items = form["properties"]["pses"]["items"]
+    if "$ref" in items:
+        items = form["$defs"][items["$ref"].rsplit("/", 1)[1]]
+    return list(items["enum"])
+
+
+def answer(run: FlowRun, **changes: Any) -> dict[str, Any]:
+    """The form filled as the UI submits it: every field as shown (its default), the coordinator
+    as approver, then `changes`; the run resumed with it."""
+    form = staffing_form(run.id)
+    shown = {
+        name: field["default"] for name, field in form["properties"].items() if "default" in field
+    }
+    filled = {**shown, "approver": COORDINATOR, **changes}
+    with get_client(sync_client=True) as client:
+        client.resume_flow_run(run.id, run_input=filled)
+    return filled
+
+
+def approve(run: FlowRun) -> None:
+    """The proposal approved as it stands, once the run waits for it."""
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+    answer(run)
+
+
+def record_approval(opportunity_id: str, comment: str = "") -> None:
+    """The coordinator's approval of the top pick, recorded in #ps_planning as the approval form
+    records it: Pre-Initiate then reads it and does not suspend (only a deployment run can)."""
+    opportunity = get_opportunity(opportunity_id)
+    proposal = propose_staffing(opportunity)
+    pick = (proposal.picks or proposal.candidates)[0].pse.email
+    # the proposal as the run that asked for the approval posted it (its table artifact aside)
+    ensure_message(
+        systems().settings.planning_channel,
+        proposal.summary(),
+        Kind.STAFFING_PROPOSAL,
+        opportunity.id,
+    )
+    decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR, comment=comment)
+    post_decision(opportunity, decision)
+
+
+def run_phase(phase: Flow[..., Any], opportunity_id: str) -> tuple[State[Any], FlowRun]:
+    """One run of the phase in this process: its final state and its flow run."""
+    state = cast(State[Any], phase(opportunity_id=opportunity_id, return_state=True))
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    return state, run
+
+
+def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:
+    """Fresh opportunities through Pre-Initiate, staffing approved, through the served path: the
+    move to Negotiating triggers Pre-Initiate in the runner, the coordinator approves in its form."""
+    created = opportunities(sandbox, count=count, amount=amount)
+    for opportunity in created:
+        sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    for opportunity in created:
+        run = run_of("pre-initiate", opportunity)
+        approve(run)
+        assert wait_for_state(run, *FINAL, timeout=90).type == StateType.COMPLETED
+    return created
+
+
+def negotiated(
+    sandbox: SandboxClient, amount: float = 30_000, count: int = 1, comment: str = ""
+) -> list[str]:
+    """Fresh opportunities through Pre-Initiate, staffing approved, the short way for the tests of
+    Initiate (the served path to here is `staffed`'s and test_pre_initiate's): imported in
+    Negotiating, so the served watcher sees no move and starts nothing; the coordinator's approval
+    recorded; Pre-Initiate run in this process. Closed Won then triggers Initiate as in life."""
+    created = opportunities(
+        sandbox, count=count, amount=amount, stage="5-Negotiating", imported=True
+    )
+    for opportunity in created:
+        record_approval(opportunity, comment)
+        state, _ = run_phase(pre_initiate, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
+    return created

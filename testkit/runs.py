@@ -1,0 +1,87 @@
+"""Flow runs on the current Prefect server: found by their opportunity, waited for, and the events
+the phases emit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.objects import FlowRun, StateType
+
+# The states a phase run ends in, as the tests wait for it (a cancelled run is the test's own doing)
+FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+
+
+def wait_until(
+    check: Callable[[], Any], timeout: float, what: str, log: Callable[[], str] | None = None
+) -> Any:
+    """Poll `check` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.25)
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what}\n{log() if log else ''}"
+    )
+
+
+def flow_runs(name_part: str) -> list[FlowRun]:
+    """Flow runs whose name contains `name_part` (runs are named after their opportunity)."""
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_part))
+        )
+
+
+def run_of(
+    phase: str, opportunity: str, timeout: float = 120, log: Callable[[], str] | None = None
+) -> FlowRun:
+    """The one run of `phase` for the opportunity, once there is one."""
+    runs = wait_until(
+        lambda: [r for r in flow_runs(opportunity) if r.name.startswith(f"{phase} ·")],
+        timeout,
+        f"a {phase} run for {opportunity}",
+        log,
+    )
+    assert len(runs) == 1, [r.name for r in runs]
+    return runs[0]
+
+
+def state_of(run: FlowRun) -> Any:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run.id).state
+
+
+def wait_for_state(
+    run: FlowRun, *types: StateType, timeout: float = 60, log: Callable[[], str] | None = None
+) -> Any:
+    """The run's state once it is one of `types`."""
+    return wait_until(
+        lambda: (s := state_of(run)) is not None and s.type in types and s,
+        timeout,
+        f"run {run.name} to reach {types}",
+        log,
+    )
+
+
+def events(name: str, opportunity: str, related: str | None = None) -> list[dict[str, Any]]:
+    """The events `name` about the opportunity the server has stored (it stores them in batches),
+    only those related to the resource `related` when given (e.g. `ps.phase.initiate`)."""
+    wanted: dict[str, Any] = {
+        "event": {"name": [name]},
+        "resource": {"id": [f"ps.opportunity.{opportunity}"]},
+    }
+    if related is not None:
+        wanted["related"] = {"id": [related]}
+    with get_client(sync_client=True) as client:
+        answer = client.request("POST", "/events/filter", json={"filter": wanted})
+    return list(answer.json()["events"])
+
+
+def completions(opportunity: str, phase: str = "initiate") -> list[dict[str, Any]]:
+    """The `ps.phase.completed` events of the phase for the opportunity."""
+    return events("ps.phase.completed", opportunity, related=f"ps.phase.{phase}")

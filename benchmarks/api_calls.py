@@ -18,6 +18,7 @@ import math
 import re
 import tempfile
 from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,20 @@ def quota_floor(rows: list[dict[str, Any]], engagements: int = 200) -> None:
     print(f"  burst floor for {engagements} engagements: {seconds:g} s, set by {binding.id}")
 
 
+def _run_named(phase: str, opportunity: str) -> Any:
+    from testkit.runs import flow_runs
+
+    return next((r for r in flow_runs(opportunity) if r.name.startswith(f"{phase} ·")), None)
+
+
+def _paused_at(run: Any, key: str) -> bool:
+    from benchmarks.measure import _client
+
+    with _client() as client:
+        state = client.read_flow_run(run.id).state
+    return state is not None and state.is_paused() and state.state_details.pause_key == key
+
+
 def run(data: Path, detail: bool) -> int:
     from prefect.client.schemas.objects import FlowRun, StateType
     from prefect.deployments import run_deployment
@@ -189,12 +204,30 @@ def run(data: Path, detail: bool) -> int:
         _, floors["pre-initiate"] = phase(
             st, "pre-initiate (approved)", lambda: deployment("pre-initiate", True), detail
         )
+
+        def plan() -> None:
+            """The Plan run Initiate's completion started, both forms answered as people do."""
+            run = wait_until(lambda: _run_named("plan", opportunity), 120, "plan", logs)
+            for key in ("plan-allocation", "kickoff-held"):
+                wait_until(lambda key=key: _paused_at(run, key), 180, key, logs)
+                form = staffing_form(run.id)
+                shown = {k: f["default"] for k, f in form["properties"].items() if "default" in f}
+                if key == "kickoff-held":  # held today, a weekly meeting from next week
+                    weekly = date.fromisoformat(shown["held_on"]) + timedelta(days=7)
+                    shown["weekly_meeting"] = f"{weekly}T10:00:00"
+                resume_flow_run(run.id, run_input=shown)
+            state = wait_until(lambda: _reached(run, *FINAL), 300, "plan", logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"plan ended {state.type}: {state.message}\n{logs()}")
+
         sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
         since = sandbox.last_request_id()
         _, floors["initiate"] = phase(st, "initiate", lambda: deployment("initiate"), detail)
         quota_floor(sandbox.requests(since=since))
+        _, floors["plan"] = phase(st, "plan (both forms answered)", plan, detail)
         phase(st, "pre-initiate re-run", lambda: deployment("pre-initiate"), detail, floors)
         phase(st, "initiate re-run", lambda: deployment("initiate"), detail, floors)
+        phase(st, "plan re-run", lambda: deployment("plan"), detail, floors)
     print(f"\n{load()}")
     return 0
 

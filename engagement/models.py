@@ -639,6 +639,31 @@ class EngagementStatus(StrEnum):
     COMPLETED = "Completed"
     CANCELLED = "Cancelled"
 
+    def moves_forward(self, current: str | None) -> bool:
+        """Whether setting this status over `current` moves the engagement on: a re-run of an
+        earlier phase never sets it back, nor over a person's On Hold or Cancelled.
+
+        Example:
+            >>> EngagementStatus.IN_PROGRESS.moves_forward("Initiation")
+            True
+            >>> EngagementStatus.INITIATION.moves_forward("In Progress")
+            False
+        """
+        if current is None or current == self.BACKLOG:
+            return self != self.BACKLOG
+        order = [status.value for status in _LIFECYCLE]
+        return current in order and order.index(self.value) > order.index(current)
+
+
+# The order psflow moves an engagement through; On Hold and Cancelled are people's decisions.
+_LIFECYCLE = (
+    EngagementStatus.BACKLOG,
+    EngagementStatus.INITIATION,
+    EngagementStatus.IN_PROGRESS,
+    EngagementStatus.CLOSURE,
+    EngagementStatus.COMPLETED,
+)
+
 
 class Engagement(_Model):
     """The PS Engagement custom object in Salesforce, one per opportunity.

@@ -74,7 +74,7 @@ from tasks.mavenlink import (
     ensure_soft_booking,
     ensure_workspace_dates,
     ensure_workspace_status,
-    find_hard_booking,
+    find_hard_bookings,
     find_workspace,
 )
 from tasks.salesforce import (
@@ -198,12 +198,12 @@ def confirmed_allocation(
     end = opportunity.expected_completion
     assert end is not None  # plan_problems
     pses = decision.pses
-    booked = {email: find_hard_booking(workspace.id, opportunity.id, email) for email in pses}
-    if all(booked.values()):
+    booked = find_hard_bookings(workspace.id, opportunity.id, pses)
+    if set(booked) == set(pses):
         return TeamAllocation(
-            start=min(a.start for a in booked.values() if a),
+            start=min(a.start for a in booked.values()),
             end=end,
-            hours_per_day={e: Decimal(a.minutes_per_day) / 60 for e, a in booked.items() if a},
+            hours_per_day={e: Decimal(a.minutes_per_day) / 60 for e, a in booked.items()},
         )
     hours = decision.hours_per_day or Decimal(8)
     start = decision.start or opportunity.expected_start or end

@@ -42,7 +42,13 @@ from flows.reporting import announce_completed, publish_summary
 from tasks.clients import systems
 from tasks.drive import ensure_shared
 from tasks.gitlab import ensure_issue
-from tasks.mavenlink import PROSPECT, ensure_soft_booking, ensure_workspace, get_hard_bookings
+from tasks.mavenlink import (
+    PROSPECT,
+    ensure_soft_booking,
+    ensure_workspace,
+    find_hard_bookings,
+    get_hard_bookings,
+)
 from tasks.salesforce import ensure_cost_estimate_linked, get_opportunity, get_users
 from tasks.sheets import ensure_prefilled, get_roster
 from tasks.slack import ensure_message, find_channel, find_message
@@ -362,12 +368,17 @@ def book_staffing(
 ) -> list[Ref]:
     """A soft allocation (holds nobody, not in the forecast) of each PSE over the decided window on
     the Mavenlink project in status Prospect, created here without dates if absent. A partner is
-    booked through its contract, not in Kantata."""
+    booked through its contract, not in Kantata. A PSE Plan has booked hard is left to Plan (a
+    re-run of Pre-Initiate after it books nothing soft again)."""
     workspace = ensure_workspace(opportunity, PROSPECT)
     start, end, hours = decision.booking(need)
+    hard = (
+        {} if workspace.created else find_hard_bookings(workspace.id, opportunity.id, decision.pses)
+    )
     bookings = [
         ensure_soft_booking(workspace.id, opportunity.id, email, start, end, hours)
         for email in decision.pses
+        if email not in hard
     ]
     return [workspace, *bookings]
 

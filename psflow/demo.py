@@ -80,6 +80,8 @@ def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> i
             say()
             runs += play_initiate(sandbox_url, ui, interactive)
             say()
+            runs += play_plan(sandbox_url, ui, interactive)
+            say()
             summarize(runs, ui)
             if keep_open:
                 code = stay_open([prefect_child, sandbox_child, runner], sandbox_url, api_url, ui)
@@ -286,6 +288,90 @@ def play_initiate(sandbox_url: str, ui: str, interactive: bool = False) -> list[
             f"{row['link'] or row['name']}"
         )
     return [_read(run)]
+
+
+# --- Plan ----------------------------------------------------------------------------------------
+
+
+def play_plan(sandbox_url: str, ui: str, interactive: bool = False) -> list[Any]:
+    from datetime import datetime, timedelta
+
+    from sandbox.client import SandboxClient
+    from tasks.clients import systems
+
+    sandbox = SandboxClient(sandbox_url)
+    say("▶ Plan")
+    run = wait_for("Initiate's completion to start Plan", lambda: _run_for("plan"), 60)
+    say(f"  ✓ ps.phase.completed (initiate); run '{run.name}' started")
+    say(f"    {ui}/runs/flow-run/{run.id}")
+    form = wait_for("the coordinator's form", lambda: _paused_at(run, "plan-allocation"), 120)
+    team = {
+        "start": form["properties"]["start"]["default"],
+        "hours_per_day": form["properties"]["hours_per_day"]["default"],
+    }
+    answer(run, "the PS Project Coordinator confirms the team", team, ui, interactive)
+    form = wait_for("the kickoff to be scheduled", lambda: _paused_at(run, "kickoff-held"), 120)
+    (kickoff,) = [e for e in sandbox.state("google", "event") if "kickoff" in e["summary"]]
+    held = datetime.fromisoformat(kickoff["start"]["dateTime"])
+    say("  ✓ booked hard two months ahead, milestones and due dates planned, the kickoff deck")
+    say(f"    filled and shared; the kickoff is on {held:%A %d %B %Y, %H:%M} ({held:%Z}).")
+    say("  Time passes: the sandbox's clock moves to the kickoff, and the kickoff is held.")
+    sandbox.set_clock(held + timedelta(hours=2))
+    first_weekly = held + timedelta(days=7)
+    kickoff_held = {
+        "held_on": held.date().isoformat(),
+        "minutes": "Scope, timeline and team confirmed; migration in three waves.",
+        "actions": ["Share the repository inventory", "Provision the migration runners"],
+        "handoff_complete": True,
+        "weekly_meeting": first_weekly.replace(tzinfo=None).isoformat(timespec="minutes"),
+    }
+    answer(run, "the Project Owner records the kickoff", kickoff_held, ui, interactive)
+    done = wait_for("Plan to finish", lambda: _final(run), 180)
+    say(f"  ✓ run finished: {done.name} – {done.message}")
+    for row in _artifact_rows(f"plan-{OPPORTUNITY.lower()}"):
+        say(
+            f"    {row['this run']:<15} {row['system']:<14} {row['object']:<20} "
+            f"{row['link'] or row['name']}"
+        )
+    record = (
+        systems()
+        .salesforce()
+        .query(
+            "SELECT Status__c, Actual_Start__c FROM PS_Engagement__c "
+            f"WHERE Opportunity_Id__c = '{OPPORTUNITY}'"
+        )["records"][0]
+    )
+    say(f"  ✓ PS Engagement: {record['Status__c']} since {record['Actual_Start__c']}")
+    return [_read(run)]
+
+
+def answer(run: Any, who: str, fields: dict[str, Any], ui: str, interactive: bool) -> None:
+    """A person's answer to a run's form: the demo's (`fields`), or the person's at the UI."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+
+    if interactive:
+        say(f"  ▷ your turn: {who} in the run's form (Resume), at")
+        say(f"    {ui}/runs/flow-run/{run.id}")
+        say("    The demo waits for your answer (Ctrl-C stops it).")
+        wait_for("your answer", lambda: _state(run).type != StateType.PAUSED, None)
+        return
+    say(f"  ▷ {who} in the UI's form: {json.dumps(fields)}")
+    resume_flow_run(run.id, run_input=fields)
+
+
+def _paused_at(run: Any, key: str) -> Any:
+    """The form of a run waiting at the pause `key`, once it does."""
+    from prefect.client.schemas.objects import StateType
+
+    from psflow.operate import staffing_form
+
+    state = _state(run)
+    if state.is_final():
+        raise RuntimeError(f"{run.name} ended before its form: {state.message}")
+    if state.type != StateType.PAUSED or state.state_details.pause_key != key:
+        return None
+    return staffing_form(run.id)
 
 
 def summarize(runs: list[Any], ui: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -81,6 +82,10 @@ class SandboxClient:
 
     def advance_clock(self, days: float) -> str:
         return str(self._call("POST", "/clock", json={"advance_days": days})["now"])
+
+    def set_clock(self, now: datetime) -> str:
+        """Move the sandbox's clock (psflow's, in the demo and tests) to `now`, an aware moment."""
+        return str(self._call("POST", "/clock", json={"now": now.isoformat()})["now"])
 
     def act(self, system: str, path: str, **body: Any) -> Any:
         """Play another person in the process, e.g. act("salesforce", "/opportunities/006.../stage",

@@ -39,6 +39,15 @@ ACTIVE = "300"  # Plan and Execute
 CLOSED = "600"  # work done, billing pending
 COMPLETED = "605"  # billing done
 
+
+def moves_forward(current: str | int, wanted: str) -> bool:
+    """Whether moving a project from status `current` to `wanted` is forward: Kantata's keys rise
+    through the lifecycle (1xx prospect, 2xx not started, 3xx in progress, 4xx on hold, 5xx
+    cancelled, 6xx done), so a re-run of an earlier phase never sets a project back, nor over a
+    person's hold or cancellation."""
+    return int(current) < int(wanted)
+
+
 # One soft booking per PSE and opportunity (part: the PSE's e-mail).
 SOFT_BOOKING_KIND = Kind.STAFFING_BOOKING
 
@@ -287,11 +296,11 @@ def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Ref:
 
 @outside_task("set Mavenlink project status {status}")
 def ensure_workspace_status(workspace_id: str, status: str) -> bool:
-    """Move the project to `status` (a Kantata status key); True when it changed, False when it
-    was already there (nothing is written)."""
+    """Move the project forward to `status` (a Kantata status key); True when it moved, False when
+    it was there or further along already (nothing is written)."""
     with calling(SYSTEM, f"status of project {workspace_id}"):
         workspace = _rows(_call("GET", f"workspaces/{workspace_id}.json"), "workspaces")[0]
-        if str(workspace["status"]["key"]) == status:
+        if not moves_forward(workspace["status"]["key"], status):
             return False
         _call(
             "PUT",
@@ -358,15 +367,32 @@ def ensure_hard_booking(
     )
 
 
-@read_task("find hard booking of {pse_email}")
-def find_hard_booking(workspace_id: str, opportunity_id: str, pse_email: str) -> Allocation | None:
-    """The PSE's hard allocation on the project that Plan made (by its reference), as minutes per
-    working day; None when Plan has not booked them. One request."""
-    ref = mavenlink_external_reference(Kind.HARD_BOOKING, opportunity_id, pse_email)
-    params = {"workspace_ids": workspace_id, **_by_reference(ref)}
-    with calling(SYSTEM, f"hard booking of {pse_email} on project {workspace_id}"):
-        found = _first("workspace_allocations.json", "workspace_allocations", params)
-    return _per_day(found) if found else None
+@read_task("find hard bookings of {emails}")
+def find_hard_bookings(
+    workspace_id: str, opportunity_id: str, emails: Sequence[str]
+) -> dict[str, Allocation]:
+    """The hard allocations Plan made on the project for these PSEs (by their references), as
+    minutes per working day; a PSE Plan has not booked is missing. One listing."""
+    wanted = {
+        mavenlink_external_reference(Kind.HARD_BOOKING, opportunity_id, email)[
+            "service_model_ref"
+        ]: email
+        for email in emails
+    }
+    params = {
+        "workspace_ids": workspace_id,
+        "external_reference_service_name": "psflow",
+        "external_reference_service_model": Kind.HARD_BOOKING.value,
+        "include": "external_references",
+    }
+    found = {}
+    with calling(SYSTEM, f"hard bookings of opportunity {opportunity_id} on {workspace_id}"):
+        for row, body in _pages("workspace_allocations.json", "workspace_allocations", params):
+            for i in row.get("external_reference_ids", []):
+                email = wanted.get(body["external_references"][i]["service_model_ref"])
+                if email is not None:
+                    found[email] = _per_day(row)
+    return found
 
 
 def _ensure_allocation(
@@ -513,9 +539,10 @@ def ensure_workspace_details(
     """The project's budget (the SOW amount), its target margin (Kantata's native
     `target_margin`, a whole percentage), custom fields by name, e.g.
     {"GitLab Project": url, "Salesforce Opportunity": id}, and its `status` (a Kantata status
-    key) when given: two reads (the project, its custom field values; a third, the account's
-    custom fields, while the project has no value of one of them yet), then one update carrying
-    only what differs. An empty value is skipped, never written over what is there.
+    key) when given and forward (`moves_forward`): two reads (the project, its custom field
+    values; a third, the account's custom fields, while the project has no value of one of them
+    yet), then one update carrying only what differs. An empty value is skipped, never written
+    over what is there.
 
     Returns:
         True when Kantata was written; False on a re-run.
@@ -535,7 +562,7 @@ def ensure_workspace_details(
         workspace = _rows(_call("GET", f"workspaces/{workspace_id}.json"), "workspaces")[0]
         current, field_ids = _custom_field_values(workspace_id, fields) if fields else ({}, {})
         changes: dict[str, Any] = {}
-        if status is not None and str(workspace["status"]["key"]) != status:
+        if status is not None and moves_forward(workspace["status"]["key"], status):
             changes["status_key"] = int(status)
         if currency.upper() != str(workspace.get("currency") or "").upper():
             changes["currency"] = currency.upper()

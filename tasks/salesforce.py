@@ -313,6 +313,8 @@ def ensure_engagement(engagement: Engagement) -> Ref:
         )["records"]
         current = rows[0] if rows else None
         record_id = current["Id"] if current else None
+        if current is not None and not engagement.status.moves_forward(current["Status__c"]):
+            del wanted["Status__c"]  # further along already (a later phase ran), or on hold
         if current is None or any(not _same(current.get(f), v) for f, v in wanted.items()):
             # the key is 18 letters and digits (validated above): nothing to URL-encode
             answer = getattr(sf, ENGAGEMENT).upsert(
@@ -361,7 +363,8 @@ def ensure_engagement_status(
     opportunity: str, status: EngagementStatus, actual_start: date | None = None
 ) -> bool:
     """The PS Engagement's status (and, when given, its Actual Start), written only where they
-    differ: True when Salesforce was written.
+    differ and the status moves forward (`EngagementStatus.moves_forward`): True when Salesforce
+    was written.
 
     Raises:
         PermanentError: the opportunity has no PS Engagement (Initiate has not made it).
@@ -377,6 +380,8 @@ def ensure_engagement_status(
         )["records"]
         if not rows:
             raise PermanentError(SYSTEM, f"PS engagement of opportunity {key}", "not found")
+        if not status.moves_forward(rows[0]["Status__c"]):
+            del wanted["Status__c"]  # further along already, or on hold
         changed = {name: value for name, value in wanted.items() if rows[0].get(name) != value}
         if changed:
             sf.restful(f"sobjects/{ENGAGEMENT}/{rows[0]['Id']}", method="PATCH", json=changed)

@@ -59,12 +59,12 @@ def state_of(run: FlowRun) -> Any:
 def wait_for_state(
     run: FlowRun, *types: StateType, timeout: float = 60, log: Callable[[], str] | None = None
 ) -> Any:
-    """The run's state once it is one of `types`."""
+    """The run's state once it is one of `types`; on a time-out, the state it is in instead."""
     return wait_until(
         lambda: (s := state_of(run)) is not None and s.type in types and s,
         timeout,
         f"run {run.name} to reach {types}",
-        log,
+        log or (lambda: f"it is {state_of(run)!r}"),
     )
 
 

@@ -46,11 +46,16 @@ def _task_runs(run: FlowRun) -> list[Any]:
 
 
 def _log_lines(run: FlowRun) -> list[str]:
+    """Every log line of the run, page by page (the API answers 200 at most)."""
+    lines: list[str] = []
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200
-        )
-    return [log.message for log in logs]
+        while page := client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
+            limit=200,
+            offset=len(lines),
+        ):
+            lines.extend(log.message for log in page)
+    return lines
 
 
 def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
@@ -109,11 +114,18 @@ def test_closed_won_provisions_every_system_once_and_a_rerun_writes_nothing(
         "set Mavenlink project budget, margin and fields",
     } <= names
     assert not [name for name in names if re.fullmatch(r"\w+-[0-9a-f]{3}", name)]
-    lines = _log_lines(run)
-    assert any(re.match(r"Created project '.+': http", line) for line in lines)  # GitLab's
-    # Pre-Initiate made the Mavenlink project: found, with its link into Kantata's web app
-    assert any(
-        re.match(r"Found project '.+': http.*/mavenlink/workspaces/", line) for line in lines
+    # the run's process sends its logs in batches: the last may land after the run completed
+    expected = (
+        r"Created project '.+': http",  # GitLab's
+        # Pre-Initiate made the Mavenlink project: found, with its link into Kantata's web app
+        r"Found project '.+': http.*/mavenlink/workspaces/",
+    )
+    wait_until(
+        lambda: all(
+            any(re.match(pattern, line) for line in _log_lines(run)) for pattern in expected
+        ),
+        30,
+        "the run's log lines of the projects it made and found",
     )
 
     before = sandbox.last_request_id()

@@ -140,8 +140,13 @@ def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object
         "salesforce": 1,  # In Progress with its Actual Start
     }
 
+    # a re-run of any phase so far writes nothing, and moves nothing back (the engagement stays
+    # In Progress and Active, the soft booking Plan released stays released); Plan asks nobody
     before = sandbox.last_request_id()
-    again = run_deployment("plan/plan", parameters={"opportunity_id": opportunity}, timeout=120)
-    assert again.state is not None
-    assert again.state.type == StateType.COMPLETED, again.state.message  # nobody asked again
-    assert written(sandbox, before) == {}
+    for phase in ("pre-initiate", "initiate", "plan"):
+        again = run_deployment(
+            f"{phase}/{phase}", parameters={"opportunity_id": opportunity}, timeout=120
+        )
+        assert again.state is not None
+        assert again.state.type == StateType.COMPLETED, (phase, again.state.message)
+        assert written(sandbox, before) == {}, phase

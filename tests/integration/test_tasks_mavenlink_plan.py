@@ -63,10 +63,11 @@ def test_a_hard_booking_stands_beside_the_soft_one_and_is_made_once(
     assert booked[hard.id]["hard"] is True
     assert booked[soft.id]["hard"] is False
     assert booked[hard.id]["minutes"] == 6 * 60 * 10  # two working weeks
-    assert ml.find_hard_booking.fn(workspace.id, OPPORTUNITY.id, DIVYA) == Allocation(
-        start=START, end=date(2027, 1, 15), minutes_per_day=360
-    )
-    assert ml.find_hard_booking.fn(workspace.id, OPPORTUNITY.id, GRACE) is None
+    before = outside.last_request_id()
+    assert ml.find_hard_bookings.fn(workspace.id, OPPORTUNITY.id, [DIVYA, GRACE]) == {
+        DIVYA: Allocation(start=START, end=date(2027, 1, 15), minutes_per_day=360)
+    }
+    assert len(outside.requests(system="mavenlink", since=before)) == 1
 
     before = outside.last_request_id()
     again = ml.ensure_hard_booking.fn(
@@ -147,3 +148,18 @@ def test_the_projects_dates_are_set_where_it_has_none(outside: SandboxClient) ->
     before = outside.last_request_id()
     assert not ml.ensure_workspace_dates.fn(workspace.id, START, end)  # the person's due date kept
     assert outside.writes(system="mavenlink", since=before) == 0
+
+
+def test_a_project_is_only_moved_forward(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    ml.ensure_workspace_details.fn(workspace.id, OPPORTUNITY.amount, "USD", 40, {})  # Initiate's
+    assert ml.ensure_workspace_status.fn(workspace.id, ml.ACTIVE)  # Plan's
+    before = outside.last_request_id()
+    # a re-run of Initiate after Plan: the project stays Active
+    assert not ml.ensure_workspace_status.fn(workspace.id, ml.IN_SET_UP)
+    assert not ml.ensure_workspace_details.fn(
+        workspace.id, OPPORTUNITY.amount, "USD", 40, {}, status=ml.IN_SET_UP
+    )
+    assert outside.writes(system="mavenlink", since=before) == 0
+    (row,) = [w for w in outside.state("mavenlink", "workspaces") if w["id"] == workspace.id]
+    assert str(row["status"]["key"]) == ml.ACTIVE

@@ -340,3 +340,11 @@ def test_an_engagement_starts_once_and_reads_back(outside: SandboxClient) -> Non
         ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5)
     )
     assert outside.writes(system="salesforce", since=before) == 0
+
+    # a re-run of Initiate (its record says Initiation) does not set the engagement back
+    before = outside.last_request_id()
+    ensure_engagement.fn(engagement())
+    assert outside.writes(system="salesforce", since=before) == 0
+    found = find_engagement.fn(ACME_NEW.id)
+    assert found is not None
+    assert found.status == EngagementStatus.IN_PROGRESS

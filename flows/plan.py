@@ -117,6 +117,12 @@ def run_plan(opportunity_id: str) -> State[Any]:
     estimate = cost_estimate_gate(opportunity)
     team = team_of(opportunity, decision)
     people = {user.email: user for user in get_users([*team.internal])}
+    if gone := [email for email in decision.pses if email not in people]:  # before any write
+        raise NotReady(
+            opportunity.id,
+            "Plan",
+            [f"{email}: no active Salesforce user (has the PSE left?)" for email in gone],
+        )
 
     allocation = confirmed_allocation(opportunity, workspace, decision)
     made: list[Ref] = [workspace, definition]

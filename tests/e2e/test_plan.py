@@ -12,10 +12,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 
+from flows.plan import plan
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from testkit.expect import written
-from testkit.phases import negotiated
+from testkit.factories import opportunities
+from testkit.phases import negotiated, run_phase
 from testkit.runs import FINAL, run_of, state_of, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
@@ -150,3 +152,67 @@ def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object
         assert again.state is not None
         assert again.state.type == StateType.COMPLETED, (phase, again.state.message)
         assert written(sandbox, before) == {}, phase
+
+
+# --- refused before any write, the field or the object named --------------------------------------
+
+
+def refused(sandbox: SandboxClient, opportunity: str, *expected: str) -> None:
+    """Plan run in this process fails naming each of `expected`, having written nothing."""
+    before = sandbox.last_request_id()
+    state, _ = run_phase(plan, opportunity)
+    assert state.type == StateType.FAILED
+    for text in expected:
+        assert text in str(state.message), state.message
+    assert written(sandbox, before) == {}
+
+
+def test_plan_before_initiate_completed_names_what_is_missing(
+    prefect_api: str, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = opportunities(sandbox, stage="Closed Won", imported=True)
+    refused(sandbox, opportunity, "not ready for Plan", "Initiate has not completed")
+
+
+def test_plan_for_an_opportunity_still_negotiating_names_the_stage(
+    prefect_api: str, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = opportunities(sandbox, stage="5-Negotiating", imported=True)
+    refused(sandbox, opportunity, "StageName is '5-Negotiating'")
+
+
+@pytest.mark.parametrize(
+    ("sobject", "fields", "named"),
+    [
+        (
+            "Opportunity",
+            {"PS_Expected_Start__c": "2027-03-01", "PS_Expected_Completion__c": "2027-02-01"},
+            "PS_Expected_Completion__c",
+        ),
+        ("Account", {"PS_Time_Zone__c": None}, "Account.PS_Time_Zone__c"),
+    ],
+)
+def test_a_bad_window_or_a_customer_without_a_time_zone_is_named(
+    prefect_api: str, sandbox: SandboxClient, sobject: str, fields: dict[str, Any], named: str
+) -> None:
+    (opportunity,) = opportunities(sandbox, stage="Closed Won", imported=True)
+    record = opportunity
+    if sobject == "Account":
+        (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
+        record = row["AccountId"]
+    sandbox.edit("salesforce", f"/sobjects/{sobject}/{record}", **fields)
+    refused(sandbox, opportunity, named)
+
+
+def test_a_pse_who_left_stops_plan_before_any_booking(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    (opportunity,) = negotiated(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    initiated = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
+    assert initiated.type == StateType.COMPLETED, initiated.message
+    pses = paused_at(run_of("plan", opportunity), "plan-allocation")["properties"]
+    (pse,) = pses["hours_per_day"]["default"]
+    (user,) = [u for u in sandbox.state("salesforce", "User") if u["Email"] == pse]
+    sandbox.edit("salesforce", f"/sobjects/User/{user['Id']}", IsActive=False)
+    refused(sandbox, opportunity, f"{pse}: no active Salesforce user")

@@ -137,11 +137,12 @@ def run_plan(opportunity_id: str) -> State[Any]:
     made.extend(project_plan(opportunity, workspace, project, definition, schedule, allocation))
     deck = kickoff_deck(opportunity, team, people, allocation, schedule)
     made.append(deck)
-    made.append(kickoff_meeting(opportunity, team, people, deck, allocation.start))
+    kickoff, kickoff_day = kickoff_meeting(opportunity, team, people, deck, allocation.start)
+    made.append(kickoff)
 
     held_on, waiting = initiated["engagement"].actual_start, "the weekly status report (Execute)"
     if held_on is None:  # the kickoff is not recorded yet: its owner says when it was held
-        held = ask_project_owner(opportunity, team)
+        held = ask_project_owner(opportunity, team, kickoff_day)
         made.extend(kickoff_held(opportunity, team, people, definition, project, held, allocation))
         held_on = held.held_on
         if not held.handoff_complete:
@@ -323,9 +324,10 @@ def kickoff_deck(
 
 def kickoff_meeting(
     opportunity: Opportunity, team: Team, people: Mapping[str, User], deck: Ref, start: date
-) -> Ref:
+) -> tuple[Ref, date]:
     """The external kickoff on the engagement's first working day or soon after, inside the
-    working hours of the customer's contacts (the account's time zone) and the team's."""
+    working hours of the customer's contacts (the account's time zone) and the team's; and its
+    day."""
     customer = {str(c.email): opportunity.account.time_zone for c in opportunity.contacts}
     zones = {e: u.time_zone for e, u in people.items() if u.time_zone} | customer
     organiser = zones.get(team.project_owner, opportunity.account.time_zone)
@@ -340,7 +342,7 @@ def kickoff_meeting(
         systems().settings.meeting_hour,
         opportunity.account.country,
     )
-    return meeting(
+    event = meeting(
         Kind.KICKOFF_MEETING,
         opportunity,
         f"Project kickoff: {opportunity.account.name} – {opportunity.sow_number}",
@@ -349,6 +351,7 @@ def kickoff_meeting(
         [*customer, *team.internal],
         organiser,
     )
+    return event, slot.start.date()
 
 
 # --- 5. the kickoff held ---------------------------------------------------------------------------
@@ -369,7 +372,7 @@ class KickoffForm(RunInput):
     )
 
 
-def ask_project_owner(opportunity: Opportunity, team: Team) -> KickoffForm:
+def ask_project_owner(opportunity: Opportunity, team: Team, planned: date) -> KickoffForm:
     """The Project Owner's confirmation that the kickoff was held, waited for in the UI."""
     answer = suspend_flow_run(
         wait_for_input=KickoffForm.with_initial_data(
@@ -377,7 +380,7 @@ def ask_project_owner(opportunity: Opportunity, team: Team) -> KickoffForm:
                 f"{team.project_owner}: once the kickoff of {opportunity.name} "
                 f"({opportunity.account.name}) is held, say so here."
             ),
-            held_on=systems().clock().today(opportunity.account.time_zone),
+            held_on=planned,  # the kickoff meeting's day
         ),
         timeout=systems().settings.approval_timeout_hours * 3600,
         key="kickoff-held",

@@ -85,3 +85,19 @@ def events(name: str, opportunity: str, related: str | None = None) -> list[dict
 def completions(opportunity: str, phase: str = "initiate") -> list[dict[str, Any]]:
     """The `ps.phase.completed` events of the phase for the opportunity."""
     return events("ps.phase.completed", opportunity, related=f"ps.phase.{phase}")
+
+
+def wait_for_pause(run: FlowRun, key: str, timeout: float = 120) -> Any:
+    """The run's state once it waits for a person at the pause `key` (its form); a run that ends
+    first fails the wait, saying how it ended."""
+
+    def waiting() -> Any:
+        state = state_of(run)
+        at_key = state.type == StateType.PAUSED and state.state_details.pause_key == key
+        return state if state.is_final() or at_key else None
+
+    state = wait_until(
+        waiting, timeout, f"run {run.name} to wait at {key}", lambda: repr(state_of(run))
+    )
+    assert state.type == StateType.PAUSED, state.message
+    return state

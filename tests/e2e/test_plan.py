@@ -18,7 +18,7 @@ from sandbox.client import SandboxClient
 from testkit.expect import written
 from testkit.factories import opportunities
 from testkit.phases import negotiated, run_phase
-from testkit.runs import FINAL, run_of, state_of, wait_for_state, wait_until
+from testkit.runs import FINAL, run_of, wait_for_pause, wait_for_state
 from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +26,7 @@ pytestmark = pytest.mark.e2e
 
 def paused_at(run: FlowRun, key: str, timeout: float = 120) -> dict[str, Any]:
     """The form of the run once it waits at the pause `key`."""
-
-    def waiting() -> Any:
-        state = state_of(run)
-        at_key = state.type == StateType.PAUSED and state.state_details.pause_key == key
-        return state if state.is_final() or at_key else None
-
-    state = wait_until(
-        waiting, timeout, f"run {run.name} to wait at {key}", lambda: repr(state_of(run))
-    )
-    assert state.type == StateType.PAUSED, state.message
+    wait_for_pause(run, key, timeout)
     return staffing_form(run.id)
 
 

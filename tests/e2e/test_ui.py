@@ -19,7 +19,7 @@ from testkit.browser import Screen
 from testkit.expect import EXPECTED, objects_of
 from testkit.factories import new_opportunity
 from testkit.phases import COORDINATOR, choices, negotiated, staffed
-from testkit.runs import FINAL, run_of, wait_for_state
+from testkit.runs import FINAL, run_of, wait_for_pause, wait_for_state
 from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
@@ -201,3 +201,31 @@ def _options(page: Any, select: Any) -> list[str]:
     page.keyboard.press("Escape")
     page.get_by_role("listbox").wait_for(state="detached")
     return offered
+
+
+def test_plans_two_forms_are_answered_in_the_ui(
+    served: PrefectStack, sandbox: SandboxClient, screen: Screen
+) -> None:
+    (opportunity,) = negotiated(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    assert wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120).type == (
+        StateType.COMPLETED
+    )
+    run = run_of("plan", opportunity)
+    page = screen.page
+    forms = (("plan-allocation", "Confirm the team"), ("kickoff-held", "once the kickoff"))
+    for key, description in forms:
+        wait_for_pause(run, key)
+        staffing_form(run.id)  # saved once the run is paused: the UI shows it from then on
+        page.goto(f"{ui_of(served)}/runs/flow-run/{run.id}")
+        page.get_by_role("button", name="Resume").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text(description).wait_for()  # the form says what it asks, with defaults
+        screen.shoot(f"the {key} form")
+        dialog.get_by_role("button", name="Submit").click()
+        dialog.wait_for(state="hidden")
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    page.reload()
+    page.get_by_text("Completed", exact=True).first.wait_for()
+    screen.shoot("the plan run, completed")

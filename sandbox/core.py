@@ -141,7 +141,8 @@ class Store:
         """Forget every object and the request log. Counters go on: like the real systems, the
         sandbox never hands out an id twice, even across resets (events are keyed by ids)."""
         self._tables.clear()
-        self._db.executescript("DELETE FROM objects; DELETE FROM requests;")
+        # the log's ids start again after a reset: the answers kept for the old ones go with them
+        self._db.executescript("DELETE FROM objects; DELETE FROM requests; DELETE FROM responses;")
 
     # The request log lives beside the objects so a restart keeps both.
     def log(self, record: RequestRecord) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.routing import _iter_included_route_candidates
-from prefect import Flow
+from prefect import Flow, flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.flow_engine import run_flow
@@ -27,12 +27,15 @@ from prefect.states import AwaitingRetry, State
 from starlette.routing import Match, Route
 
 from blocks import sandbox_blocks
+from flows.awaiting_signature import awaiting_signature
 from flows.initiate import initiate
-from flows.pre_initiate import pre_initiate
+from flows.pre_initiate import pre_initiate, pre_initiate_steps
+from flows.release import release
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.gitlab import api as gitlab_api
 from tasks import clients
+from tasks.salesforce import get_opportunity
 from testkit.factories import opportunities
 from testkit.phases import record_approval, run_phase
 
@@ -245,21 +248,41 @@ def census(sandbox: SandboxClient) -> dict[str, int]:
     return counts
 
 
+# The stage each phase's case starts in.
+STAGES = {
+    "pre-initiate": "5-Negotiating",
+    "awaiting-signature": "6-Awaiting Signature",
+    "initiate": "Closed Won",
+    "release": "8-Closed Lost",
+}
+
+
+@flow(name="left by pre-initiate")
+def left_by_pre_initiate(opportunity_id: str) -> None:
+    """What Pre-Initiate leaves (the estimate, the TA review, the Prospect project, the soft
+    booking, the decision), made by its own steps for an opportunity in any stage: a lost deal's
+    release needs them, and moving a stage would leave a history row a served watcher acts on."""
+    pre_initiate_steps(get_opportunity(opportunity_id))
+
+
 def prepare(sandbox: SandboxClient, phase: str) -> str:
-    """A reset sandbox and a new customer's opportunity ready for the phase: for Pre-Initiate in
-    Negotiating with the approval recorded, for Initiate Closed Won and through Pre-Initiate.
+    """A reset sandbox and a new customer's opportunity ready for the phase: in its stage
+    (`STAGES`) with the approval recorded, and through Pre-Initiate for the phases after it.
 
     A new customer (the second bulk opportunity: Globex) makes every write, its GitLab group, Drive
     folder and Slack channel included; 75,000 is over $50k, so a TA review too. Bulk opportunities
     are imported in their stage a week ago, without a stage-history row: a served watcher polling
     the same sandbox sees no transition, so no triggered run races the case."""
     sandbox.reset()
-    stage = "5-Negotiating" if phase == "pre-initiate" else "Closed Won"
-    _, opportunity = opportunities(sandbox, count=2, amount=None, stage=stage, imported=True)
+    _, opportunity = opportunities(
+        sandbox, count=2, amount=None, stage=STAGES[phase], imported=True
+    )
     sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=75_000)
     record_approval(opportunity)
-    if phase == "initiate":
-        state, _ = run_phase(pre_initiate, opportunity)
+    if phase != "pre-initiate":
+        state, _ = run_phase(
+            left_by_pre_initiate if phase == "release" else pre_initiate, opportunity
+        )
         assert state.type == StateType.COMPLETED, state.message
     return opportunity
 
@@ -396,4 +419,9 @@ def _check_retry_after(sandbox: SandboxClient, since: int) -> list[str]:
     return problems
 
 
-PHASES: dict[str, Flow[..., Any]] = {"pre-initiate": pre_initiate, "initiate": initiate}
+PHASES: dict[str, Flow[..., Any]] = {
+    "pre-initiate": pre_initiate,
+    "awaiting-signature": awaiting_signature,
+    "initiate": initiate,
+    "release": release,
+}

@@ -60,6 +60,18 @@ def test_the_write_routes_come_from_the_reference_runs(
     # (Pre-Initiate's proposal and approval are recorded before its run, as the approval form
     # leaves them: its in-process run cannot suspend; Initiate posts through the same route)
     assert WriteRoute("slack", "POST", "/slack/api/chat.postMessage") in initiate
+    # a lost deal's release: its soft booking deleted, the project cancelled, the review closed
+    release = references["release"].routes
+    assert (
+        WriteRoute(
+            "mavenlink", "DELETE", "/mavenlink/api/v1/workspace_allocations/{object_id}.json"
+        )
+        in release
+    )
+    assert WriteRoute("gitlab", "PUT", "/gitlab/api/v4/projects/{project}/issues/{iid}") in release
+    # before signature: the engagement manager told in #ps_planning what is missing
+    signature = references["awaiting-signature"].routes
+    assert signature == [WriteRoute("slack", "POST", "/slack/api/chat.postMessage")]
     # GitLab and Slack dispatch under one FastAPI route each: still one template per API route
     assert route_of("POST", "/gitlab/api/v4/projects/a%2Fb/issues") == WriteRoute(
         "gitlab", "POST", "/gitlab/api/v4/projects/{project}/issues"

@@ -198,6 +198,18 @@ def test_state_and_log_survive_a_restart_and_reset_forgets_them(tmp_path: Path) 
         assert control.requests() == []
 
 
+def test_a_reset_forgets_the_answers_kept_with_the_log(control: SandboxClient) -> None:
+    # the log's ids start again after a reset: an answer kept before it must not be handed out
+    # as the answer of the request that reuses its id
+    control.keep_responses()
+    httpx.post(f"{control.url}/notes/notes", json={"title": "before"})
+    control.reset()
+    control.keep_responses()
+    httpx.post(f"{control.url}/notes/notes", json={"title": "after"})
+    (request,) = control.requests(responses=True)
+    assert '"after"' in request["response"]
+
+
 def test_clock_moves_forward(control: SandboxClient) -> None:
     before = control._call("GET", "/clock")["now"]
     after = control.advance_clock(days=5)

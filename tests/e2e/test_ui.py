@@ -19,7 +19,7 @@ from testkit.browser import Screen
 from testkit.expect import EXPECTED, objects_of
 from testkit.factories import new_opportunity
 from testkit.phases import COORDINATOR, choices, negotiated, staffed
-from testkit.runs import FINAL, run_of, wait_for_pause, wait_for_state
+from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
@@ -223,7 +223,15 @@ def test_plans_two_forms_are_answered_in_the_ui(
         dialog.get_by_text(description).wait_for()  # the form says what it asks, with defaults
         screen.shoot(f"the {key} form")
         dialog.get_by_role("button", name="Submit").click()
-        dialog.wait_for(state="hidden")
+        # the run moves on once the server took the answer (on SQLite a write that collides is
+        # retried by Prefect's client for up to a minute): read from the API, not the dialog
+        wait_until(
+            lambda key=key: (
+                (s := state_of(run)).type != StateType.PAUSED or s.state_details.pause_key != key
+            ),
+            180,
+            f"the run to take the {key} answer",
+        )
     done = wait_for_state(run, *FINAL, timeout=120)
     assert done.type == StateType.COMPLETED, done.message
     page.reload()

@@ -105,3 +105,13 @@ def negotiated(
         state, _ = run_phase(pre_initiate, opportunity)
         assert state.type == StateType.COMPLETED, state.message
     return created
+
+
+def initiated(sandbox: SandboxClient) -> str:
+    """A fresh opportunity through Pre-Initiate (`negotiated`), then Closed Won, its served
+    Initiate completed: Plan's run starts from there."""
+    (opportunity,) = negotiated(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    return opportunity

@@ -17,7 +17,7 @@ from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from testkit.expect import written
 from testkit.factories import opportunities
-from testkit.phases import negotiated, run_phase
+from testkit.phases import initiated, run_phase
 from testkit.runs import FINAL, run_of, wait_for_pause, wait_for_state
 from testkit.stack import PrefectStack
 
@@ -44,10 +44,7 @@ def mine(rows: list[dict[str, Any]], opportunity: str, *fields: str) -> list[dic
 def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object_once(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    (opportunity,) = negotiated(sandbox)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
-    initiated = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
-    assert initiated.type == StateType.COMPLETED, initiated.message
+    opportunity = initiated(sandbox)
 
     run = run_of("plan", opportunity)
     assert run.parameters == {"opportunity_id": opportunity, "customer": "Acme Corporation"}
@@ -198,10 +195,7 @@ def test_a_bad_window_or_a_customer_without_a_time_zone_is_named(
 def test_a_pse_who_left_stops_plan_before_any_booking(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    (opportunity,) = negotiated(sandbox)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
-    initiated = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
-    assert initiated.type == StateType.COMPLETED, initiated.message
+    opportunity = initiated(sandbox)
     pses = paused_at(run_of("plan", opportunity), "plan-allocation")["properties"]
     (pse,) = pses["hours_per_day"]["default"]
     (user,) = [u for u in sandbox.state("salesforce", "User") if u["Email"] == pse]

@@ -18,7 +18,7 @@ from sandbox.client import SandboxClient
 from testkit.browser import Screen
 from testkit.expect import EXPECTED, objects_of
 from testkit.factories import new_opportunity
-from testkit.phases import COORDINATOR, choices, negotiated, staffed
+from testkit.phases import COORDINATOR, choices, initiated, negotiated, staffed
 from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
@@ -206,12 +206,7 @@ def _options(page: Any, select: Any) -> list[str]:
 def test_plans_two_forms_are_answered_in_the_ui(
     served: PrefectStack, sandbox: SandboxClient, screen: Screen
 ) -> None:
-    (opportunity,) = negotiated(sandbox)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
-    assert wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120).type == (
-        StateType.COMPLETED
-    )
-    run = run_of("plan", opportunity)
+    run = run_of("plan", initiated(sandbox))
     page = screen.page
     forms = (("plan-allocation", "Confirm the team"), ("kickoff-held", "once the kickoff"))
     for key, description in forms:

@@ -155,8 +155,11 @@ def launch_sandbox(data_dir: Path, port: int | None = None) -> tuple[Child, str]
     return start("sandbox", argv, data_dir / "sandbox.log"), f"http://127.0.0.1:{port}"
 
 
-def launch_prefect(home: Path, port: int | None = None, ui: bool = True) -> tuple[Child, str]:
-    """`prefect server start` on SQLite under `home`; returns it and its API URL (…/api)."""
+def launch_prefect(
+    home: Path, port: int | None = None, ui: bool = True, database: str | None = None
+) -> tuple[Child, str]:
+    """`prefect server start` on SQLite under `home`, or on `database` (a SQLAlchemy URL); returns
+    it and its API URL (…/api)."""
     port = port or free_port()
     argv = [
         sys.executable,
@@ -179,6 +182,8 @@ def launch_prefect(home: Path, port: int | None = None, ui: bool = True) -> tupl
         "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
         "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
     }
+    if database:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     child = start("prefect server", argv, home / "server.log", env)
     return child, f"http://127.0.0.1:{port}/api"
 

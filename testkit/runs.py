@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterExpectedStartTime,
+    FlowRunFilterName,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.client.schemas.objects import FlowRun, StateType
 
 # The states a phase run ends in, as the tests wait for it (a cancelled run is the test's own doing)
@@ -34,6 +41,19 @@ def flow_runs(name_part: str) -> list[FlowRun]:
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_part))
+        )
+
+
+def busy_since(since: datetime) -> list[FlowRun]:
+    """Runs created since `since` that are still to run or running (a paused run waits for a
+    person and writes nothing meanwhile)."""
+    active = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=active)),
+            )
         )
 
 

@@ -1,5 +1,5 @@
-"""A real Prefect server on SQLite with psflow's deployments served against it, as the demo runs
-them, and the sandbox's Blocks saved on the current server."""
+"""A real Prefect server (on SQLite, or PostgreSQL where given) with psflow's deployments served
+against it, as the demo runs them, and the sandbox's Blocks saved on the current server."""
 
 from __future__ import annotations
 
@@ -38,13 +38,13 @@ def blocks_for(sandbox_url: str) -> Iterator[None]:
 
 
 class PrefectStack:
-    """A Prefect server on SQLite and psflow's deployments served against it, each restartable
-    (the approval wait must survive both)."""
+    """A Prefect server and psflow's deployments served against it, each restartable (the approval
+    wait must survive both)."""
 
-    def __init__(self, home: Path) -> None:
-        self.home = home
+    def __init__(self, home: Path, database: str | None = None) -> None:
+        self.home, self.database = home, database
         self.port = free_port()
-        self.server, self.api_url = launch_prefect(home, port=self.port)  # the UI: browser tests
+        self.server, self.api_url = self._launch()
         wait_prefect(self.server, self.api_url)
         self.runner: Child | None = None
 
@@ -61,8 +61,11 @@ class PrefectStack:
 
     def restart_server(self) -> None:
         self.server.stop()
-        self.server, _ = launch_prefect(self.home, port=self.port)
+        self.server, _ = self._launch()
         wait_prefect(self.server, self.api_url)
+
+    def _launch(self) -> tuple[Child, str]:
+        return launch_prefect(self.home, port=self.port, database=self.database)  # with its UI
 
     def stop(self) -> None:
         for child in (self.runner, self.server):

@@ -69,6 +69,8 @@ class Kind(StrEnum):
     STAFFING_PROPOSAL = "staffing-proposal"  # Slack message in #ps_planning
     STAFFING_DECISION = "staffing-decision"  # Slack message in #ps_planning; part for rejections
     STAFFING_BOOKING = "staffing-booking"  # Mavenlink soft allocation; part: the PSE's e-mail
+    TEAM_ALLOCATION = "team-allocation"  # Slack message in #ps_planning: the team confirmed (Plan)
+    KICKOFF_HELD = "kickoff-held"  # Slack message in the customer channel: the kickoff's record
     HARD_BOOKING = "hard-booking"  # Mavenlink hard allocation (Plan); part: the PSE's e-mail
     MILESTONE = "milestone"  # Mavenlink milestone of a SOW activity (Plan); part: activity code
     SIGNATURE_CHECK = "signature-check"  # Slack message in #ps_planning: missing before signature

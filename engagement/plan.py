@@ -9,11 +9,11 @@ hard part forward.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
-from datetime import date, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.cost_estimate import activity_name
 from engagement.models import CostEstimate, Opportunity, SowActivity
@@ -45,6 +45,86 @@ class TeamAllocation(BaseModel):
     start: date
     end: date
     hours_per_day: dict[str, Decimal]  # by the PSE's e-mail
+
+    def payload(self) -> dict[str, str]:
+        """As the coordinator's confirmation in Slack carries it (message metadata: text values).
+
+        Example:
+            >>> TeamAllocation(start=date(2027, 1, 4), end=date(2027, 3, 31),
+            ...                hours_per_day={"a@x.example": Decimal("6.5")}).payload()["hours_per_day"]
+            'a@x.example=6.5'
+        """
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "hours_per_day": " ".join(
+                f"{e}={h.normalize():f}" for e, h in self.hours_per_day.items()
+            ),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> TeamAllocation:
+        hours = (pair.partition("=") for pair in str(payload["hours_per_day"]).split())
+        return cls(
+            start=date.fromisoformat(str(payload["start"])),
+            end=date.fromisoformat(str(payload["end"])),
+            hours_per_day={email: Decimal(h) for email, _, h in hours},
+        )
+
+
+# Slack message metadata keeps text values; minutes longer than this stay whole in the Project
+# Definition, which a re-run only fills where empty
+PAYLOAD_TEXT = 2000
+
+
+class KickoffHeld(BaseModel):
+    """The Project Owner's word that the kickoff was held: what the Prefect UI's form asks."""
+
+    held_on: date = Field(description="The day the kickoff was held")
+    minutes: str = Field(default="", description="The minutes, or a link to them")
+    actions: list[str] = Field(default_factory=list, description="Action items, one each")
+    handoff_complete: bool = Field(
+        default=True, description="The sales-to-PS hand-off issue is complete (it is closed)"
+    )
+    weekly_meeting: datetime | None = Field(
+        default=None,
+        description="The first weekly project meeting, in your time zone; empty when none",
+    )
+
+    def payload(self) -> dict[str, str]:
+        """As the record in the customer's channel carries it (message metadata: text values)."""
+        fields = {
+            "held_on": self.held_on.isoformat(),
+            "minutes": self.minutes[:PAYLOAD_TEXT],
+            "actions": "\n".join(a.replace("\n", " ") for a in self.actions)[:PAYLOAD_TEXT],
+            "handoff_complete": "yes" if self.handoff_complete else "no",
+            "weekly_meeting": self.weekly_meeting.isoformat() if self.weekly_meeting else "",
+        }
+        return {name: value for name, value in fields.items() if value}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> KickoffHeld:
+        """The answer a recorded message carries.
+
+        Example:
+            >>> held = KickoffHeld(held_on=date(2027, 1, 5), actions=["Send the VPN form"],
+            ...                    weekly_meeting=datetime(2027, 1, 12, 10))
+            >>> KickoffHeld.from_payload(held.payload()) == held
+            True
+        """
+
+        def text(name: str) -> str:
+            return str(payload.get(name) or "")
+
+        return cls(
+            held_on=date.fromisoformat(text("held_on")),
+            minutes=text("minutes"),
+            actions=text("actions").splitlines(),
+            handoff_complete=text("handoff_complete") != "no",
+            weekly_meeting=datetime.fromisoformat(text("weekly_meeting"))
+            if text("weekly_meeting")
+            else None,
+        )
 
 
 def milestones(

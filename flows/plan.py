@@ -17,8 +17,9 @@ any write when Initiate has not completed, saying what is missing. Then, as the 
    the hand-off issue closed when complete (GitLab);
 6. `ps.phase.completed`.
 
-Every object is found by its natural key first, and what a person answered is read back from what
-it made (the hard bookings, the Actual Start), so a re-run asks nobody again and writes nothing.
+Every object is found by its natural key first, and each answer a person gives is recorded in Slack
+(the team in #ps_planning, the kickoff in the customer's channel), where people see it and a re-run
+reads it back: a re-run asks nobody again and writes nothing.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from prefect.states import Completed, State
 from pydantic import Field, create_model
 
 from core.events import Phase
-from engagement.keys import Kind
+from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady, Team
 from engagement.models import EngagementStatus, Opportunity
 from engagement.people import User
 from engagement.plan import (
+    KickoffHeld,
     Milestone,
     TeamAllocation,
     milestone_lines,
@@ -52,6 +54,7 @@ from engagement.plan import (
 )
 from engagement.project_definition import ACTIONS, MEETING_NOTES, PLAN, plan_rows
 from engagement.refs import Ref
+from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.workdays import business_days, meeting_slot
 from flows.guard import engagement_document, phase_run
@@ -74,7 +77,6 @@ from tasks.mavenlink import (
     ensure_soft_booking,
     ensure_workspace_dates,
     ensure_workspace_status,
-    find_hard_bookings,
     find_workspace,
 )
 from tasks.salesforce import (
@@ -84,6 +86,7 @@ from tasks.salesforce import (
     get_users,
 )
 from tasks.sheets import ensure_rows
+from tasks.slack import ensure_message, find_channel, find_message
 from tasks.slides import ensure_deck_filled
 
 PHASE = Phase.PLAN
@@ -124,7 +127,7 @@ def run_plan(opportunity_id: str) -> State[Any]:
             [f"{email}: no active Salesforce user (has the PSE left?)" for email in gone],
         )
 
-    allocation = confirmed_allocation(opportunity, workspace, decision)
+    allocation = confirmed_allocation(opportunity, decision)
     made: list[Ref] = [workspace, definition]
     made.extend(bookings(opportunity, workspace, allocation))
     schedule = milestones(
@@ -140,15 +143,13 @@ def run_plan(opportunity_id: str) -> State[Any]:
     kickoff, kickoff_day = kickoff_meeting(opportunity, team, people, deck, allocation.start)
     made.append(kickoff)
 
-    held_on, waiting = initiated["engagement"].actual_start, "the weekly status report (Execute)"
-    if held_on is None:  # the kickoff is not recorded yet: its owner says when it was held
-        held = ask_project_owner(opportunity, team, kickoff_day)
-        made.extend(kickoff_held(opportunity, team, people, definition, project, held, allocation))
-        held_on = held.held_on
-        if not held.handoff_complete:
-            waiting = f"the hand-off issue ({team.project_owner}) and {waiting}"
+    held = kickoff_record(opportunity, team, kickoff_day)
+    made.extend(kickoff_held(opportunity, team, people, definition, project, held, allocation))
+    waiting = "the weekly status report (Execute)"
+    if not held.handoff_complete:
+        waiting = f"the hand-off issue ({team.project_owner}) and {waiting}"
     # the engagement has started: In Progress since the kickoff, the project Active
-    ensure_engagement_status(opportunity.id, EngagementStatus.IN_PROGRESS, held_on)
+    ensure_engagement_status(opportunity.id, EngagementStatus.IN_PROGRESS, held.held_on)
     ensure_workspace_status(workspace.id, ACTIVE)
 
     publish_summary(PHASE, opportunity, made, waiting=waiting)
@@ -196,22 +197,18 @@ class AllocationForm(RunInput):
     hours_per_day: dict[str, float] = Field(description="Hours a day each PSE works on it")
 
 
-def confirmed_allocation(
-    opportunity: Opportunity, workspace: Ref, decision: StaffingDecision
-) -> TeamAllocation:
-    """The team's hard allocation: as Plan booked it (a re-run), or as the coordinator confirms it
-    in the UI's form (the approved staffing's hours, the SOW's start, by default). The end is the
-    SOW's completion: moving it is a change request."""
+def confirmed_allocation(opportunity: Opportunity, decision: StaffingDecision) -> TeamAllocation:
+    """The team's hard allocation as the coordinator confirmed it: recorded in #ps_planning (a
+    re-run, or a confirmation given outside the form), or asked in the UI's form (the approved
+    staffing's hours, the SOW's start, by default) and then recorded. The end is the SOW's
+    completion: moving it is a change request."""
+    channel = systems().settings.planning_channel
+    recorded = find_message(find_channel(channel), Kind.TEAM_ALLOCATION, opportunity.id)
+    if recorded is not None:
+        return TeamAllocation.from_payload(recorded.payload)
     end = opportunity.expected_completion
     assert end is not None  # plan_problems
     pses = decision.pses
-    booked = find_hard_bookings(workspace.id, opportunity.id, pses)
-    if set(booked) == set(pses):
-        return TeamAllocation(
-            start=min(a.start for a in booked.values()),
-            end=end,
-            hours_per_day={e: Decimal(a.minutes_per_day) / 60 for e, a in booked.items()},
-        )
     hours = decision.hours_per_day or Decimal(8)
     start = decision.start or opportunity.expected_start or end
     people = enum.Enum("Pse", {email: email for email in pses}, type=str)  # type: ignore[misc]
@@ -239,10 +236,31 @@ def confirmed_allocation(
     )
     fields = answer.model_dump(mode="json", exclude={"metadata"})
     start = date.fromisoformat(fields["start"])
-    return TeamAllocation(
+    allocation = TeamAllocation(
         start=start,
         end=max(end, start),
         hours_per_day={email: Decimal(str(h)) for email, h in fields["hours_per_day"].items()},
+    )
+    post_allocation(opportunity, allocation, decision.approver)
+    return allocation
+
+
+def post_allocation(opportunity: Opportunity, allocation: TeamAllocation, by: str) -> Ref:
+    """The confirmation in #ps_planning: what the planners see, and what a re-run reads back."""
+    team = ", ".join(
+        f"{email} {h.normalize():f} h/day" for email, h in allocation.hours_per_day.items()
+    )
+    text = (
+        f"Team of *{slack_text(opportunity.name)}* ({slack_text(opportunity.account.name)}) "
+        f"confirmed by {slack_text(by)}: {slack_text(team)}, from {allocation.start} to "
+        f"{allocation.end} (hard booking two months ahead in Mavenlink)."
+    )
+    return ensure_message(
+        systems().settings.planning_channel,
+        text,
+        Kind.TEAM_ALLOCATION,
+        opportunity.id,
+        payload=allocation.payload(),
     )
 
 
@@ -357,23 +375,17 @@ def kickoff_meeting(
 # --- 5. the kickoff held ---------------------------------------------------------------------------
 
 
-class KickoffForm(RunInput):
+class KickoffForm(RunInput, KickoffHeld):
     """What the Project Owner confirms in the Prefect UI once the kickoff was held."""
 
-    held_on: date = Field(description="The day the kickoff was held")
-    minutes: str = Field(default="", description="The minutes, or a link to them")
-    actions: list[str] = Field(default_factory=list, description="Action items, one each")
-    handoff_complete: bool = Field(
-        default=True, description="The sales-to-PS hand-off issue is complete (it is closed)"
-    )
-    weekly_meeting: datetime | None = Field(
-        default=None,
-        description="The first weekly project meeting, in your time zone; empty when none",
-    )
 
-
-def ask_project_owner(opportunity: Opportunity, team: Team, planned: date) -> KickoffForm:
-    """The Project Owner's confirmation that the kickoff was held, waited for in the UI."""
+def kickoff_record(opportunity: Opportunity, team: Team, planned: date) -> KickoffHeld:
+    """The Project Owner's word that the kickoff was held: recorded in the customer's channel (a
+    re-run, or a record made outside the form), or asked in the UI's form and then recorded."""
+    channel = slack_customer_channel(opportunity.account.id, opportunity.account.name)
+    recorded = find_message(find_channel(channel), Kind.KICKOFF_HELD, opportunity.id)
+    if recorded is not None:
+        return KickoffHeld.from_payload(recorded.payload)
     answer = suspend_flow_run(
         wait_for_input=KickoffForm.with_initial_data(
             description=(
@@ -385,7 +397,28 @@ def ask_project_owner(opportunity: Opportunity, team: Team, planned: date) -> Ki
         timeout=systems().settings.approval_timeout_hours * 3600,
         key="kickoff-held",
     )
-    return KickoffForm.model_validate(answer.model_dump(exclude={"metadata"}))
+    held = KickoffHeld.model_validate(answer.model_dump(exclude={"metadata"}))
+    post_kickoff(opportunity, held, team.project_owner)
+    return held
+
+
+def post_kickoff(opportunity: Opportunity, held: KickoffHeld, by: str) -> Ref:
+    """The kickoff's record in the customer's channel: the team sees it, a re-run reads it."""
+    actions = "".join(f"\n• {slack_text(a)}" for a in held.actions)
+    weekly = f" Weekly project meeting from {held.weekly_meeting}." if held.weekly_meeting else ""
+    text = (
+        f"Kickoff of *{slack_text(opportunity.name)}* held on {held.held_on} "
+        f"(recorded by {slack_text(by)}).{weekly}"
+        + (f"\nMinutes: {slack_text(held.minutes)}" if held.minutes else "")
+        + (f"\nActions:{actions}" if actions else "")
+    )
+    return ensure_message(
+        slack_customer_channel(opportunity.account.id, opportunity.account.name),
+        text,
+        Kind.KICKOFF_HELD,
+        opportunity.id,
+        payload=held.payload(),
+    )
 
 
 def kickoff_held(
@@ -394,7 +427,7 @@ def kickoff_held(
     people: Mapping[str, User],
     definition: Ref,
     project: str,
-    held: KickoffForm,
+    held: KickoffHeld,
     allocation: TeamAllocation,
 ) -> list[Ref]:
     """The minutes and actions in the Project Definition, the weekly meeting when there is one,

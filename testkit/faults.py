@@ -29,6 +29,7 @@ from starlette.routing import Match, Route
 from blocks import sandbox_blocks
 from flows.awaiting_signature import awaiting_signature
 from flows.initiate import initiate
+from flows.plan import plan
 from flows.pre_initiate import pre_initiate, pre_initiate_steps
 from flows.release import release
 from sandbox.app import load_systems
@@ -37,7 +38,7 @@ from sandbox.gitlab import api as gitlab_api
 from tasks import clients
 from tasks.salesforce import get_opportunity
 from testkit.factories import opportunities
-from testkit.phases import record_approval, run_phase
+from testkit.phases import record_approval, record_plan_answers, run_phase
 
 # The HTTP clients' timeout in these runs (the Blocks' default is 30 s, Mavenlink's 60 s): a
 # `delay` fault longer than it is a timeout, without the matrix waiting half a minute for each.
@@ -221,6 +222,7 @@ SYSTEM_NAMES = {
     "drive": "Google Drive",
     "sheets": "Google Sheets",
     "docs": "Google Docs",
+    "slides": "Google Slides",
     "gmail": "Gmail",
     "calendar": "Google Calendar",
     "mavenlink": "Mavenlink",
@@ -253,6 +255,7 @@ STAGES = {
     "pre-initiate": "5-Negotiating",
     "awaiting-signature": "6-Awaiting Signature",
     "initiate": "Closed Won",
+    "plan": "Closed Won",
     "release": "8-Closed Lost",
 }
 
@@ -265,9 +268,20 @@ def left_by_pre_initiate(opportunity_id: str) -> None:
     pre_initiate_steps(get_opportunity(opportunity_id))
 
 
+# What each phase's case runs first, in this process
+BEFORE: dict[str, tuple[Flow[..., Any], ...]] = {
+    "pre-initiate": (),
+    "awaiting-signature": (pre_initiate,),
+    "initiate": (pre_initiate,),
+    "plan": (pre_initiate, initiate),
+    "release": (left_by_pre_initiate,),
+}
+
+
 def prepare(sandbox: SandboxClient, phase: str) -> str:
     """A reset sandbox and a new customer's opportunity ready for the phase: in its stage
-    (`STAGES`) with the approval recorded, and through Pre-Initiate for the phases after it.
+    (`STAGES`) with the approval recorded, and through the phases before it (for Plan, its
+    forms' answers recorded too).
 
     A new customer (the second bulk opportunity: Globex) makes every write, its GitLab group, Drive
     folder and Slack channel included; 75,000 is over $50k, so a TA review too. Bulk opportunities
@@ -279,11 +293,11 @@ def prepare(sandbox: SandboxClient, phase: str) -> str:
     )
     sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=75_000)
     record_approval(opportunity)
-    if phase != "pre-initiate":
-        state, _ = run_phase(
-            left_by_pre_initiate if phase == "release" else pre_initiate, opportunity
-        )
+    for earlier in BEFORE[phase]:
+        state, _ = run_phase(earlier, opportunity)
         assert state.type == StateType.COMPLETED, state.message
+    if phase == "plan":
+        record_plan_answers(opportunity)
     return opportunity
 
 
@@ -423,5 +437,6 @@ PHASES: dict[str, Flow[..., Any]] = {
     "pre-initiate": pre_initiate,
     "awaiting-signature": awaiting_signature,
     "initiate": initiate,
+    "plan": plan,
     "release": release,
 }

@@ -3,6 +3,8 @@ staffing form, a phase run in this process, and opportunities brought through Pr
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from prefect import Flow
@@ -11,6 +13,9 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import State
 
 from engagement.keys import Kind
+from engagement.plan import KickoffHeld, TeamAllocation
+from flows.initiate import approved_staffing
+from flows.plan import post_allocation, post_kickoff
 from flows.pre_initiate import StaffingDecision, post_decision, pre_initiate, propose_staffing
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
@@ -65,6 +70,25 @@ def record_approval(opportunity_id: str, comment: str = "") -> None:
     )
     decision = StaffingDecision(approve=True, pses=[pick], approver=COORDINATOR, comment=comment)
     post_decision(opportunity, decision)
+
+
+def record_plan_answers(opportunity_id: str) -> None:
+    """The coordinator's and the Project Owner's answers to Plan's forms as they stand (the
+    approved staffing over the SOW's dates; the kickoff held on the first day, a weekly meeting a
+    week later), recorded in Slack as the forms record them: Plan then reads them and does not
+    suspend (only a deployment run can)."""
+    opportunity = get_opportunity(opportunity_id)
+    decision = approved_staffing(opportunity)
+    assert decision is not None, "Pre-Initiate first"
+    start, end = opportunity.expected_start, opportunity.expected_completion
+    assert start is not None
+    assert end is not None
+    hours = decision.hours_per_day or Decimal(8)
+    team = TeamAllocation(start=start, end=end, hours_per_day=dict.fromkeys(decision.pses, hours))
+    post_allocation(opportunity, team, COORDINATOR)
+    weekly = datetime.combine(start + timedelta(days=7), time(10))
+    held = KickoffHeld(held_on=start, actions=["Share the inventory"], weekly_meeting=weekly)
+    post_kickoff(opportunity, held, decision.owner)
 
 
 def run_phase(phase: Flow[..., Any], opportunity_id: str) -> tuple[State[Any], FlowRun]:

@@ -1,4 +1,4 @@
-"""The fault matrix on a real Prefect server: every outside write of Pre-Initiate and Initiate, under
+"""The fault matrix on a real Prefect server: every outside write of every phase built, under
 every kind of fault, ends with every object exactly once.
 
 The write routes are discovered from a clean reference run of each phase (testkit/faults.py), so a
@@ -60,6 +60,20 @@ def test_the_write_routes_come_from_the_reference_runs(
     # (Pre-Initiate's proposal and approval are recorded before its run, as the approval form
     # leaves them: its in-process run cannot suspend; Initiate posts through the same route)
     assert WriteRoute("slack", "POST", "/slack/api/chat.postMessage") in initiate
+    # Plan: the kickoff deck filled, the engagement In Progress (its forms' answers recorded first)
+    plan = references["plan"].routes
+    assert (
+        WriteRoute("google", "POST", "/google/v1/presentations/{presentation_id}:batchUpdate")
+        in plan
+    )
+    assert (
+        WriteRoute(
+            "salesforce",
+            "PATCH",
+            "/salesforce/services/data/{version}/sobjects/{type_}/{record_id}",
+        )
+        in plan
+    )
     # a lost deal's release: its soft booking deleted, the project cancelled, the review closed
     release = references["release"].routes
     assert (

@@ -128,7 +128,11 @@ def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object
         "slides": 1,  # the deck filled, one batchUpdate
         "calendar": 2,  # the kickoff, the weekly series
         "salesforce": 1,  # In Progress with its Actual Start
+        "slack": 2,  # the answers recorded: the team in #ps_planning, the kickoff for the team
     }
+    posted = {m["text"].split(" of ")[0]: m for m in sandbox.state("slack", "messages")}
+    assert "6 h/day" in posted["Team"]["text"]
+    assert "Provision the runners" in posted["Kickoff"]["text"]
 
     # a re-run of any phase so far writes nothing, and moves nothing back (the engagement stays
     # In Progress and Active, the soft booking Plan released stays released); Plan asks nobody

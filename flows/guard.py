@@ -6,15 +6,24 @@ finds everything already done (the tasks look each object up first)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import flow_run
+from prefect.states import Completed, State
 
 from engagement.keys import Kind, drive_name, engagement_folders
 from engagement.models import Opportunity
@@ -54,6 +63,51 @@ def one_at_a_time(scope: str, record_id: str) -> Iterator[None]:
         yield
 
 
+class AskedElsewhere(Exception):
+    """An earlier run of this phase for the opportunity is still under way: it asks the person."""
+
+    def __init__(self, run_name: str) -> None:
+        super().__init__(f"a duplicate: {run_name} is under way and asks for this answer")
+
+
+# A run in one of these has not ended: it may be waiting for a person, or just answered
+UNDER_WAY = [
+    StateType.SCHEDULED,
+    StateType.PENDING,
+    StateType.RUNNING,
+    StateType.PAUSED,
+    StateType.CANCELLING,
+]
+
+
+def not_asked_elsewhere(opportunity_id: str) -> None:
+    """Before a run asks a person: when an earlier run of its flow for the opportunity has not
+    ended (a duplicate trigger came while it waits for the answer, or while it goes on with it),
+    this one ends (`AskedElsewhere`), so the UI shows one form per question and nobody answers
+    twice. The earliest run asks: a run just answered is under way again, and a duplicate that
+    got to its form meanwhile must not make it give up."""
+    this, flow = flow_run.get_id(), flow_run.get_flow_name()
+    if this is None:
+        return
+    with get_client(sync_client=True) as client:
+        mine = client.read_flow_run(UUID(this))
+        others = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[opportunity_tag(opportunity_id)]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=UNDER_WAY)),
+            )
+        )
+        earlier = [
+            run
+            for run in others
+            if run.id != mine.id
+            and (run.created, str(run.id)) < (mine.created, str(mine.id))
+            and client.read_flow(run.flow_id).name == flow
+        ]
+    if earlier:
+        raise AskedElsewhere(earlier[0].name)
+
+
 def tag_run(opportunity_id: str) -> None:
     """Tag the current flow run with its opportunity, so `psflow status` and the UI filter by it."""
     run_id = flow_run.get_id()
@@ -86,11 +140,15 @@ def engagement_document(template_key: str, kind: Kind, title: str, opportunity: 
         )
 
 
-@contextmanager
-def phase_run(phase: str, opportunity_id: str) -> Iterator[str]:
-    """What every phase run does first: check the id (before any request), tag the run, and take
-    the opportunity's slot for the phase. Yields the 18-character id."""
+def phase_run(phase: str, opportunity_id: str, body: Callable[[str], State[Any]]) -> State[Any]:
+    """What every phase run does: check the id (before any request), tag the run, take the
+    opportunity's slot for the phase and run `body` with the 18-character id inside it. A
+    duplicate run that finds another waiting for a person's answer ends there, completed, naming
+    it (`not_asked_elsewhere`)."""
     record_id = valid_opportunity_id(opportunity_id)
     tag_run(record_id)
     with one_at_a_time(phase, record_id):
-        yield record_id
+        try:
+            return body(record_id)
+        except AskedElsewhere as duplicate:
+            return Completed(message=str(duplicate))

@@ -57,7 +57,11 @@ from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.workdays import business_days, meeting_slot
-from flows.guard import engagement_document, phase_run
+from flows.guard import (
+    engagement_document,
+    not_asked_elsewhere,
+    phase_run,
+)
 from flows.initiate import approved_staffing, cost_estimate_gate, meeting, team_of
 from flows.reporting import announce_completed, publish_summary
 from tasks.calendar import ensure_event
@@ -102,8 +106,7 @@ def plan(opportunity_id: str, customer: str = "") -> State[Any]:
         opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
         customer: the account's name, for the run's name in the UI only.
     """
-    with phase_run(PHASE, opportunity_id) as record_id:
-        return run_plan(record_id)
+    return phase_run(PHASE, opportunity_id, run_plan)
 
 
 def run_plan(opportunity_id: str) -> State[Any]:
@@ -206,6 +209,7 @@ def confirmed_allocation(opportunity: Opportunity, decision: StaffingDecision) -
     recorded = find_message(find_channel(channel), Kind.TEAM_ALLOCATION, opportunity.id)
     if recorded is not None:
         return TeamAllocation.from_payload(recorded.payload)
+    not_asked_elsewhere(opportunity.id)
     end = opportunity.expected_completion
     assert end is not None  # plan_problems
     pses = decision.pses
@@ -386,6 +390,7 @@ def kickoff_record(opportunity: Opportunity, team: Team, planned: date) -> Kicko
     recorded = find_message(find_channel(channel), Kind.KICKOFF_HELD, opportunity.id)
     if recorded is not None:
         return KickoffHeld.from_payload(recorded.payload)
+    not_asked_elsewhere(opportunity.id)
     answer = suspend_flow_run(
         wait_for_input=KickoffForm.with_initial_data(
             description=(

@@ -37,7 +37,7 @@ from engagement.people import Staff
 from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import Recommendation, StaffingDecision, StaffingNeed, recommend
-from flows.guard import engagement_document, phase_run
+from flows.guard import engagement_document, not_asked_elsewhere, phase_run
 from flows.reporting import announce_completed, publish_summary
 from tasks.clients import systems
 from tasks.drive import ensure_shared
@@ -64,8 +64,7 @@ def pre_initiate(opportunity_id: str, customer: str = "") -> State[Any]:
         opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
         customer: the account's name, for the run's name in the UI only.
     """
-    with phase_run(PHASE, opportunity_id) as record_id:
-        return run_pre_initiate(record_id)
+    return phase_run(PHASE, opportunity_id, run_pre_initiate)
 
 
 def run_pre_initiate(opportunity_id: str) -> State[Any]:
@@ -274,6 +273,7 @@ def ask_coordinator(
     form = _decision_form(opportunity, proposal, staff)
     description = proposal.summary()
     key = "staffing-decision" if attempt == 1 else f"staffing-decision-{attempt}"
+    not_asked_elsewhere(opportunity.id)
     for again in itertools.count():
         answer = suspend_flow_run(
             wait_for_input=form.with_initial_data(description=description),

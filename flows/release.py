@@ -46,8 +46,7 @@ def release(opportunity_id: str, customer: str = "") -> State[Any]:
         opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
         customer: the account's name, for the run's name in the UI only.
     """
-    with phase_run(PHASE, opportunity_id) as record_id:
-        return run_release(record_id)
+    return phase_run(PHASE, opportunity_id, run_release)
 
 
 def run_release(opportunity_id: str) -> State[Any]:

@@ -11,17 +11,35 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
+from prefect.events import emit_event
 
+from core.events import PHASE_COMPLETED, Phase, event_kwargs
 from flows.plan import plan
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from testkit.expect import written
 from testkit.factories import opportunities
 from testkit.phases import initiated, run_phase
-from testkit.runs import FINAL, run_of, wait_for_pause, wait_for_state
+from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state
 from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
+
+
+# Plan's writes once its forms are answered, each object once (the kickoff meeting was made before
+# the Project Owner's answer, the coordinator's answer recorded before the bookings)
+ONE_PLAN = {
+    # the hard booking; the soft one released (the engagement ends within two months); the
+    # project's dates; two milestones; Active
+    "mavenlink": 6,
+    "gitlab": 3,  # two activity issues' due dates, the hand-off closed
+    "drive": 4,  # the deck's copy, shared with the engagement manager, coordinator and PSE
+    "sheets": 3,  # the Plan rows, the kickoff's notes, its actions: an append each
+    "slides": 1,  # the deck filled, one batchUpdate
+    "calendar": 2,  # the kickoff, the weekly series
+    "salesforce": 1,  # In Progress with its Actual Start
+    "slack": 2,  # the answers recorded: the team in #ps_planning, the kickoff for the team
+}
 
 
 def paused_at(run: FlowRun, key: str, timeout: float = 120) -> dict[str, Any]:
@@ -116,20 +134,8 @@ def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object
     assert len(weekly) == 1
     assert any(a["email"].endswith("@acme.example") for a in kickoff["attendees"])
 
-    # each object written once (the kickoff meeting was made before the Project Owner's answer)
     writes = written(sandbox, start)
-    assert writes == {
-        # the hard booking; the soft one released (the engagement ends within two months); the
-        # project's dates; two milestones; Active
-        "mavenlink": 6,
-        "gitlab": 3,  # two activity issues' due dates, the hand-off closed
-        "drive": 4,  # the deck's copy, shared with the engagement manager, coordinator and PSE
-        "sheets": 3,  # the Plan rows, the kickoff's notes, its actions: an append each
-        "slides": 1,  # the deck filled, one batchUpdate
-        "calendar": 2,  # the kickoff, the weekly series
-        "salesforce": 1,  # In Progress with its Actual Start
-        "slack": 2,  # the answers recorded: the team in #ps_planning, the kickoff for the team
-    }
+    assert writes == ONE_PLAN
     posted = {m["text"].split(" of ")[0]: m for m in sandbox.state("slack", "messages")}
     assert "6 h/day" in posted["Team"]["text"]
     assert "Provision the runners" in posted["Kickoff"]["text"]
@@ -144,6 +150,36 @@ def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object
         assert again.state is not None
         assert again.state.type == StateType.COMPLETED, (phase, again.state.message)
         assert written(sandbox, before) == {}, phase
+
+
+def test_a_duplicate_trigger_leaves_one_form_to_answer_and_each_object_once(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = initiated(sandbox)
+    run = run_of("plan", opportunity)
+    start = sandbox.last_request_id()
+    answers: dict[str, dict[str, Any]] = {
+        "plan-allocation": {},
+        "kickoff-held": {"minutes": "Scope confirmed.", "weekly_meeting": None},
+    }
+    for number, (key, answer) in enumerate(answers.items(), start=1):
+        form = paused_at(run, key)
+        # Initiate's completion once more, a distinct event: Prefect cannot dedupe it
+        name = f"duplicate {number}"
+        event = event_kwargs(
+            PHASE_COMPLETED, opportunity, key=name, customer=name, phase=Phase.INITIATE
+        )
+        emit_event(**event)
+        duplicate = run_of("plan", f"plan · {name} · {opportunity}")
+        ended = wait_for_state(duplicate, *FINAL, timeout=120)
+        assert ended.type == StateType.COMPLETED, ended.message
+        assert f"a duplicate: {run.name} is under way" in str(ended.message)
+        assert state_of(run).state_details.pause_key == key  # still the one form to answer
+        resume(run, form, **answer)
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    # no weekly meeting and no actions in these answers: no series, no actions row
+    assert written(sandbox, start) == {**ONE_PLAN, "calendar": 1, "sheets": 2}
 
 
 # --- refused before any write, the field or the object named --------------------------------------

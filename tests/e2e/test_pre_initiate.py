@@ -13,9 +13,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
+from prefect.events import emit_event
 from prefect.flow_runs import resume_flow_run
 from prefect.states import Cancelled
 
+from core.events import OPPORTUNITY_NEGOTIATING, event_kwargs
 from engagement.lifecycle import NotReady
 from flows.pre_initiate import pre_initiate
 from flows.watch_opportunities import WATERMARK, poll, watch_opportunities
@@ -228,6 +230,29 @@ def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
 
     answer(run)
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, timeout=90)
+    assert done.type == StateType.COMPLETED, done.message
+    assert sorted(_messages(sandbox, opportunity)) == ["staffing-decision", "staffing-proposal"]
+
+
+def test_a_duplicate_event_while_the_form_waits_ends_naming_the_run_that_asks(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = run_of("pre-initiate", opportunity)
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+
+    # the same move once more, a distinct event (a replayed webhook, a watcher restarted)
+    name = "duplicate"
+    emit_event(**event_kwargs(OPPORTUNITY_NEGOTIATING, opportunity, key=name, customer=name))
+    duplicate = run_of("pre-initiate", f"pre-initiate · {name} · {opportunity}")
+    ended = wait_for_state(duplicate, StateType.COMPLETED, StateType.FAILED, timeout=120)
+    assert ended.type == StateType.COMPLETED, ended.message
+    assert ended.message == f"a duplicate: {run.name} is under way and asks for this answer"
+    assert pause_key(run) == "staffing-decision"  # the one form to answer
+
+    answer(run)
+    done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, timeout=90)
     assert done.type == StateType.COMPLETED, done.message
     assert sorted(_messages(sandbox, opportunity)) == ["staffing-decision", "staffing-proposal"]
 

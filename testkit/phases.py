@@ -22,7 +22,7 @@ from sandbox.client import SandboxClient
 from tasks.clients import systems
 from tasks.salesforce import get_opportunity
 from tasks.slack import ensure_message
-from testkit.factories import opportunities
+from testkit.factories import new_opportunity, opportunities
 from testkit.runs import FINAL, run_of, wait_for_state
 
 COORDINATOR = "priya.raman@northwind.example"  # the seed's PS Project Coordinator
@@ -99,6 +99,16 @@ def run_phase(phase: Flow[..., Any], opportunity_id: str) -> tuple[State[Any], F
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
     return state, run
+
+
+def waiting_for_staffing(sandbox: SandboxClient) -> tuple[str, FlowRun]:
+    """A fresh opportunity under $50k moved to Negotiating, as a person does in Salesforce, and its
+    served Pre-Initiate run once it waits at the coordinator's form."""
+    opportunity = new_opportunity(sandbox, amount=20_000)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
+    run = run_of("pre-initiate", opportunity)
+    wait_for_state(run, StateType.PAUSED, timeout=90)
+    return opportunity, run
 
 
 def staffed(sandbox: SandboxClient, amount: float = 30_000, count: int = 1) -> list[str]:

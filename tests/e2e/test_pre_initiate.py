@@ -25,7 +25,7 @@ from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from testkit.expect import written
 from testkit.factories import new_opportunity
-from testkit.phases import COORDINATOR, answer, choices
+from testkit.phases import COORDINATOR, answer, choices, waiting_for_staffing
 from testkit.runs import events, flow_runs, run_of, state_of, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
@@ -183,10 +183,7 @@ def test_an_opportunity_not_ready_fails_with_every_reason_and_writes_nothing(
 def test_a_rejection_is_posted_and_a_new_proposal_without_them_waits_for_the_coordinator(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    opportunity = new_opportunity(sandbox, amount=20_000)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = run_of("pre-initiate", opportunity)
-    wait_for_state(run, StateType.PAUSED, timeout=90)
+    opportunity, run = waiting_for_staffing(sandbox)
     first = staffing_form(run.id)["properties"]["pses"]["default"]
     start = sandbox.last_request_id()
     answer(run, approve=False, comment="Bruno knows this customer better")
@@ -209,10 +206,7 @@ def test_a_rejection_is_posted_and_a_new_proposal_without_them_waits_for_the_coo
 def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    opportunity = new_opportunity(sandbox, amount=20_000)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = run_of("pre-initiate", opportunity)
-    wait_for_state(run, StateType.PAUSED, timeout=90)
+    opportunity, run = waiting_for_staffing(sandbox)
 
     # the runner must have seen the suspended run's process exit: a runner stopped while that
     # process is still winding down cancels the run (a Prefect runner behaviour, noted for ops)
@@ -237,10 +231,7 @@ def test_the_wait_for_approval_survives_a_restart_of_the_server_and_the_runner(
 def test_a_duplicate_event_while_the_form_waits_ends_naming_the_run_that_asks(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    opportunity = new_opportunity(sandbox, amount=20_000)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = run_of("pre-initiate", opportunity)
-    wait_for_state(run, StateType.PAUSED, timeout=90)
+    opportunity, run = waiting_for_staffing(sandbox)
 
     # the same move once more, a distinct event (a replayed webhook, a watcher restarted)
     name = "duplicate"
@@ -260,10 +251,7 @@ def test_a_duplicate_event_while_the_form_waits_ends_naming_the_run_that_asks(
 def test_an_approval_given_after_the_dates_moved_books_the_new_dates_and_says_so(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    opportunity = new_opportunity(sandbox, amount=20_000)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = run_of("pre-initiate", opportunity)
-    wait_for_state(run, StateType.PAUSED, timeout=90)
+    opportunity, run = waiting_for_staffing(sandbox)
 
     # the customer pushes the start by two weeks while the coordinator's form waits
     (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]

@@ -17,8 +17,14 @@ from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from testkit.browser import Screen
 from testkit.expect import EXPECTED, objects_of
-from testkit.factories import new_opportunity
-from testkit.phases import COORDINATOR, choices, initiated, negotiated, staffed
+from testkit.phases import (
+    COORDINATOR,
+    choices,
+    initiated,
+    negotiated,
+    staffed,
+    waiting_for_staffing,
+)
 from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
@@ -162,10 +168,7 @@ def test_a_failed_run_is_retried_from_the_ui_and_completes_with_every_object_onc
 def test_the_coordinator_approves_in_the_ui_form_choosing_among_the_ranked_pses_only(
     served: PrefectStack, sandbox: SandboxClient, screen: Screen
 ) -> None:
-    opportunity = new_opportunity(sandbox, amount=20_000)
-    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="5-Negotiating")
-    run = run_of("pre-initiate", opportunity)
-    wait_for_state(run, StateType.PAUSED, timeout=90)
+    _, run = waiting_for_staffing(sandbox)
     ranked = choices(staffing_form(run.id))
 
     page = screen.page

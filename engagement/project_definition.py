@@ -121,6 +121,9 @@ class Table:
         """The whole table in A1 notation, e.g. 'Plan'!A:E."""
         return f"{quote_sheet(self.tab)}!A:{column_letters(len(self.header) - 1)}"
 
+    def __str__(self) -> str:  # as a task run's name shows it
+        return self.tab
+
     def key(self, row: Sequence[Any]) -> tuple[str, ...]:
         return tuple(str(row[k]).strip().lstrip("'") if k < len(row) else "" for k in self.keys)
 

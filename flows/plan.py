@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -39,7 +40,7 @@ from pydantic import Field, create_model
 from core.events import Phase
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady, Team
-from engagement.models import EngagementStatus, Opportunity
+from engagement.models import Engagement, EngagementStatus, Opportunity
 from engagement.people import User
 from engagement.plan import (
     KickoffHeld,
@@ -62,22 +63,21 @@ from flows.guard import (
     not_asked_elsewhere,
     phase_run,
 )
-from flows.initiate import approved_staffing, cost_estimate_gate, meeting, team_of
+from flows.initiate import cost_estimate_gate, meeting, team_of
 from flows.reporting import announce_completed, publish_summary
 from tasks.calendar import ensure_event
 from tasks.clients import systems
 from tasks.drive import ensure_shared, find_keyed_file
 from tasks.gitlab import (
-    ensure_customer_group,
     ensure_issue_closed,
-    ensure_issue_due_date,
-    ensure_project,
+    ensure_issue_due_dates,
+    project_path,
 )
 from tasks.mavenlink import (
     ACTIVE,
     ensure_bookings_released,
     ensure_hard_booking,
-    ensure_milestone,
+    ensure_milestones,
     ensure_soft_booking,
     ensure_workspace_dates,
     ensure_workspace_status,
@@ -90,7 +90,7 @@ from tasks.salesforce import (
     get_users,
 )
 from tasks.sheets import ensure_rows
-from tasks.slack import ensure_message, find_channel, find_message
+from tasks.slack import SlackMessage, ensure_message, find_channel, find_message, find_messages
 from tasks.slides import ensure_deck_filled
 
 PHASE = Phase.PLAN
@@ -116,9 +116,14 @@ def run_plan(opportunity_id: str) -> State[Any]:
     if problems := plan_problems(opportunity, settings.closed_won_stage):
         raise NotReady(opportunity.id, "Plan", problems)
     initiated = initiated_objects(opportunity)
-    workspace, definition = initiated["workspace"], initiated["definition"]
-    decision = approved_staffing(opportunity)
-    if decision is None:
+    workspace, definition, project = initiated.workspace, initiated.definition, initiated.project
+    # the approved staffing and (a re-run) the team confirmed: in #ps_planning, one read
+    planning = find_channel(settings.planning_channel)
+    kinds = (Kind.STAFFING_DECISION, Kind.TEAM_ALLOCATION)
+    recorded = find_messages(planning, kinds, opportunity.id)
+    decided = recorded.get(Kind.STAFFING_DECISION)
+    decision = StaffingDecision.from_payload(decided.payload) if decided else None
+    if decision is None or not decision.approve:
         raise NotReady(opportunity.id, "Plan", ["#ps_planning holds no approved staffing"])
     estimate = cost_estimate_gate(opportunity)
     team = team_of(opportunity, decision)
@@ -130,7 +135,7 @@ def run_plan(opportunity_id: str) -> State[Any]:
             [f"{email}: no active Salesforce user (has the PSE left?)" for email in gone],
         )
 
-    allocation = confirmed_allocation(opportunity, decision)
+    allocation = confirmed_allocation(opportunity, decision, recorded.get(Kind.TEAM_ALLOCATION))
     made: list[Ref] = [workspace, definition]
     made.extend(bookings(opportunity, workspace, allocation))
     schedule = milestones(
@@ -139,7 +144,6 @@ def run_plan(opportunity_id: str) -> State[Any]:
         allocation.end,
         opportunity.account.country,
     )
-    project = gitlab_project(opportunity)
     made.extend(project_plan(opportunity, workspace, project, definition, schedule, allocation))
     deck = kickoff_deck(opportunity, team, people, allocation, schedule)
     made.append(deck)
@@ -152,7 +156,7 @@ def run_plan(opportunity_id: str) -> State[Any]:
     if not held.handoff_complete:
         waiting = f"the hand-off issue ({team.project_owner}) and {waiting}"
     # the engagement has started: In Progress since the kickoff, the project Active
-    ensure_engagement_status(opportunity.id, EngagementStatus.IN_PROGRESS, held.held_on)
+    ensure_engagement_status(initiated.engagement, EngagementStatus.IN_PROGRESS, held.held_on)
     ensure_workspace_status(workspace.id, ACTIVE)
 
     publish_summary(PHASE, opportunity, made, waiting=waiting)
@@ -164,30 +168,35 @@ def run_plan(opportunity_id: str) -> State[Any]:
 # --- what Plan needs first -------------------------------------------------------------------------
 
 
-def initiated_objects(opportunity: Opportunity) -> dict[str, Any]:
-    """What Initiate made and Plan builds on; NotReady naming each missing one (nothing is
-    written: a Plan started before Initiate completed waits for it)."""
-    found = {
-        "engagement": find_engagement(opportunity.id),
-        "workspace": find_workspace(opportunity.id),
-        "definition": find_keyed_file(Kind.PROJECT_DEFINITION, opportunity.id),
-    }
-    names = {
-        "engagement": "the PS Engagement record (Salesforce)",
-        "workspace": "the Mavenlink project",
-        "definition": "the Project Definition (Drive)",
-    }
-    if missing := [names[key] for key, value in found.items() if value is None]:
-        raise NotReady(
-            opportunity.id, "Plan", [f"Initiate has not completed: no {name}" for name in missing]
-        )
-    return found
+@dataclass(frozen=True)
+class Initiated:
+    """What Initiate made and Plan builds on."""
+
+    engagement: Engagement
+    workspace: Ref  # the Mavenlink project
+    definition: Ref  # the Project Definition
+    project: str  # the GitLab project's full path, from the engagement's link to it
 
 
-def gitlab_project(opportunity: Opportunity) -> str:
-    """The PS project's full path (Initiate made it; found, not made again)."""
-    group = ensure_customer_group(opportunity.account.id, opportunity.account.name)
-    return ensure_project(group.id, opportunity).id
+def initiated_objects(opportunity: Opportunity) -> Initiated:
+    """What Initiate made; NotReady naming each missing one (nothing is written: a Plan started
+    before Initiate completed waits for it). The GitLab project is the one the PS Engagement links
+    (its path holds the opportunity's name then, which may have changed since)."""
+    engagement = find_engagement(opportunity.id)
+    workspace = find_workspace(opportunity.id)
+    definition = find_keyed_file(Kind.PROJECT_DEFINITION, opportunity.id)
+    link = engagement.collaboration_project if engagement else None
+    if engagement is None or workspace is None or definition is None or link is None:
+        found = {
+            "the PS Engagement record (Salesforce)": engagement,
+            "the PS Engagement's GitLab project link (Collaboration_Project__c)": engagement is None
+            or link,
+            "the Mavenlink project": workspace,
+            "the Project Definition (Drive)": definition,
+        }
+        missing = [f"Initiate has not completed: no {name}" for name, it in found.items() if not it]
+        raise NotReady(opportunity.id, "Plan", missing)
+    return Initiated(engagement, workspace, definition, project_path(str(link)))
 
 
 # --- 1. hard allocation ----------------------------------------------------------------------------
@@ -200,13 +209,13 @@ class AllocationForm(RunInput):
     hours_per_day: dict[str, float] = Field(description="Hours a day each PSE works on it")
 
 
-def confirmed_allocation(opportunity: Opportunity, decision: StaffingDecision) -> TeamAllocation:
-    """The team's hard allocation as the coordinator confirmed it: recorded in #ps_planning (a
+def confirmed_allocation(
+    opportunity: Opportunity, decision: StaffingDecision, recorded: SlackMessage | None
+) -> TeamAllocation:
+    """The team's hard allocation as the coordinator confirmed it: `recorded` in #ps_planning (a
     re-run, or a confirmation given outside the form), or asked in the UI's form (the approved
     staffing's hours, the SOW's start, by default) and then recorded. The end is the SOW's
     completion: moving it is a change request."""
-    channel = systems().settings.planning_channel
-    recorded = find_message(find_channel(channel), Kind.TEAM_ALLOCATION, opportunity.id)
     if recorded is not None:
         return TeamAllocation.from_payload(recorded.payload)
     not_asked_elsewhere(opportunity.id)
@@ -300,11 +309,10 @@ def project_plan(
     """The project's dates and one milestone per SOW activity (Mavenlink), the same due dates on
     the activity issues (GitLab) and the plan in the Project Definition's Plan tab."""
     ensure_workspace_dates(workspace.id, allocation.start, allocation.end)
-    made = [ensure_milestone(workspace.id, opportunity.id, m) for m in schedule]
-    for m in schedule:
-        issue = ensure_issue_due_date(project, Kind.ACTIVITY_ISSUE, opportunity.id, m.due, m.code)
-        made.extend([issue] if issue else [])
-    ensure_rows(definition.id, PLAN, plan_rows(schedule))
+    made = ensure_milestones(workspace.id, opportunity.id, schedule)
+    due = {m.code: m.due for m in schedule}
+    made.extend(ensure_issue_due_dates(project, Kind.ACTIVITY_ISSUE, opportunity.id, due))
+    ensure_rows(definition.id, {PLAN: plan_rows(schedule)})
     return made
 
 
@@ -444,9 +452,9 @@ def kickoff_held(
         ]
     )
     day = held.held_on.isoformat()
-    ensure_rows(definition.id, MEETING_NOTES, [[day, "Kickoff", attendees, held.minutes]])
-    if held.actions:
-        ensure_rows(definition.id, ACTIONS, [[day, a, "", "", "Open"] for a in held.actions])
+    notes = [[day, "Kickoff", attendees, held.minutes]]
+    actions = [[day, action, "", "", "Open"] for action in held.actions]
+    ensure_rows(definition.id, {MEETING_NOTES: notes, ACTIONS: actions})
     made = []
     if held.weekly_meeting is not None:
         owner = people.get(team.project_owner)

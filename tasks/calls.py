@@ -15,7 +15,7 @@ import http.client
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
@@ -134,6 +134,8 @@ def _words(value: Any) -> str:
         text = value.value.replace("-", " ")
     elif isinstance(value, list | tuple):
         text = ", ".join(_words(item) for item in value)
+    elif isinstance(value, Mapping):  # what it is about: its keys
+        text = ", ".join(_words(key) for key in value)
     else:
         text = str(value)
     return text if len(text) <= 60 else text[:59] + "…"

@@ -12,7 +12,7 @@ its answer. Errors come out of `calling` as TransientError (retried) or Permanen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -246,16 +246,21 @@ def _epic(reference: str) -> Any:
         return group.epics.get(int(iid), **NO_LIBRARY_RETRIES)
 
 
-def _find_issue(project_path: str, kind: Kind, key: str, opportunity_id: str) -> Any:
-    """The issue carrying `key`, or None: one page filtered by the key's labels."""
+def _keyed_issues(project_path: str, kind: Kind, opportunity_id: str) -> Iterator[Any]:
+    """The issues carrying the labels of (kind, opportunity): one page of 100."""
     # lazy: no request for the project itself; an unknown path fails the list below with a 404
     project = systems().gitlab().projects.get(project_path, lazy=True)
-    candidates = project.issues.list(
+    return project.issues.list(
         labels=list(gitlab_labels(kind, opportunity_id)),
         iterator=True,
         per_page=100,
         **NO_LIBRARY_RETRIES,
     )
+
+
+def _find_issue(project_path: str, kind: Kind, key: str, opportunity_id: str) -> Any:
+    """The issue carrying `key`, or None: one page filtered by the key's labels."""
+    candidates = _keyed_issues(project_path, kind, opportunity_id)
     return next((i for i in candidates if find_key_marker(i.description) == key), None)
 
 
@@ -324,26 +329,44 @@ def ensure_issue_closed(
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=closed_now)
 
 
-@outside_task("set the due date of the {kind} {part}")
-def ensure_issue_due_date(
-    project_path: str, kind: Kind, opportunity_id: str, due: date, part: str | None = None
-) -> Ref | None:
-    """The plan's due date on the issue of (kind, opportunity, part), where it has none: a date a
-    person set is theirs.
+@outside_task("set the due dates of the {kind}s")
+def ensure_issue_due_dates(
+    project_path: str, kind: Kind, opportunity_id: str, due: Mapping[str, date]
+) -> list[Ref]:
+    """The plan's due date on each issue of (kind, opportunity, part) for `due`'s parts, where it
+    has none: a date a person set is theirs. One listing, a write per issue dated now; a part
+    with no issue is left out.
 
     Returns:
-        The issue (`created` True when its due date was written now), or None when there is none.
+        The issues found (`created` True where the due date was written now).
     """
-    key = natural_key(kind, opportunity_id, part)
-    with calling(SYSTEM, f"{kind.value} issue {key} in project {project_path}"):
-        issue = _find_issue(project_path, kind, key, opportunity_id)
-        if issue is None:
-            return None
-        written = not issue.attributes.get("due_date")
-        if written:
-            issue.due_date = due.isoformat()
-            issue.save(**NO_LIBRARY_RETRIES)
-    return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=written)
+    keys = {natural_key(kind, opportunity_id, part): part for part in due}
+    with calling(SYSTEM, f"{kind.value} issues of {opportunity_id} in project {project_path}"):
+        found = []
+        for issue in _keyed_issues(project_path, kind, opportunity_id):
+            part = keys.get(find_key_marker(issue.description) or "")
+            if part is None:
+                continue
+            written = not issue.attributes.get("due_date")
+            if written:
+                issue.due_date = due[part].isoformat()
+                issue.save(**NO_LIBRARY_RETRIES)
+            found.append(_numbered(kind, f"{project_path}#{issue.iid}", issue, created=written))
+    return found
+
+
+def project_path(url: str) -> str:
+    """A project's full path from its web URL (the PS Engagement's Collaboration Project link),
+    without a request.
+
+    Raises:
+        PermanentError: the URL is not a project on the configured GitLab.
+    """
+    base = systems().gitlab().url.rstrip("/") + "/"
+    path = url.removeprefix(base).strip("/")
+    if not url.startswith(base) or path.count("/") < 1:
+        raise PermanentError(SYSTEM, f"project {url}", f"not a project on {base}")
+    return path
 
 
 @outside_task("create {kind}: {title}")

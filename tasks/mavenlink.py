@@ -653,39 +653,63 @@ def ensure_story(
     return _story_ref(story, workspace_id, created=False)
 
 
-@outside_task("plan Mavenlink milestone {milestone}")
-def ensure_milestone(workspace_id: str, opportunity_id: str, milestone: Milestone) -> Ref:
-    """The project's milestone for one SOW activity (found by its reference, part: the activity
-    code), created with the plan's start and due dates. Dates a person already set on it are never
-    overwritten: only a missing one is filled in.
+@outside_task("plan Mavenlink milestones {milestones}")
+def ensure_milestones(
+    workspace_id: str, opportunity_id: str, milestones: Sequence[Milestone]
+) -> list[Ref]:
+    """The project's milestone for each SOW activity (found by its reference, part: the activity
+    code), created with the plan's start and due dates. Dates a person already set on one are
+    never overwritten: only a missing one is filled in. One listing for them all; a write per
+    milestone made or dated.
 
     Example:
-        >>> ensure_milestone.fn("100001", "006Dn0000000002IAA", Milestone(code="PS-MIG",
+        >>> ensure_milestones.fn("100001", "006Dn0000000002IAA", [Milestone(code="PS-MIG",
         ...     title="Migration", hours=Decimal(80), start=date(2027, 1, 4),
-        ...     due=date(2027, 1, 29)))  # doctest: +SKIP
-        Ref(system='Mavenlink', kind='milestone', ...)
+        ...     due=date(2027, 1, 29))])  # doctest: +SKIP
+        [Ref(system='Mavenlink', kind='milestone', ...)]
     """
-    ref = mavenlink_external_reference(Kind.MILESTONE, opportunity_id, milestone.code)
-    dates = {"start_date": milestone.start.isoformat(), "due_date": milestone.due.isoformat()}
-    with calling(SYSTEM, f"milestone {milestone.title!r} on project {workspace_id}"):
-        params = {"workspace_id": workspace_id, "story_type": "milestone", **_by_reference(ref)}
-        story = _first("stories.json", "stories", params)
-        if story is None:
-            fields = {
-                "workspace_id": workspace_id,
-                "title": milestone.title,
-                "story_type": "milestone",
-                **dates,
-                "external_reference": dict(ref),
+    wanted = {
+        mavenlink_external_reference(Kind.MILESTONE, opportunity_id, m.code)["service_model_ref"]: m
+        for m in milestones
+    }
+    made = []
+    with calling(SYSTEM, f"milestones of project {workspace_id}"):
+        params = {
+            "workspace_id": workspace_id,
+            "story_type": "milestone",
+            "external_reference_service_name": "psflow",
+            "external_reference_service_model_refs": ",".join(wanted),
+            "include": "external_references",
+        }
+        found = {}
+        for row, body in _pages("stories.json", "stories", params):
+            for i in row.get("external_reference_ids", []):
+                found[body["external_references"][i]["service_model_ref"]] = row
+        for key, milestone in wanted.items():
+            dates = {
+                "start_date": milestone.start.isoformat(),
+                "due_date": milestone.due.isoformat(),
             }
-            body = _call("POST", "stories.json", json={"story": fields})
-            story, created = _rows(body, "stories")[0], True
-        else:
+            story = found.get(key)
+            if story is None:
+                ref = mavenlink_external_reference(Kind.MILESTONE, opportunity_id, milestone.code)
+                fields = {
+                    "workspace_id": workspace_id,
+                    "title": milestone.title,
+                    "story_type": "milestone",
+                    **dates,
+                    "external_reference": dict(ref),
+                }
+                with calling(SYSTEM, f"milestone {milestone.title!r} on project {workspace_id}"):
+                    body = _call("POST", "stories.json", json={"story": fields})
+                made.append(_story_ref(_rows(body, "stories")[0], workspace_id, True, "milestone"))
+                continue
             missing = {field: day for field, day in dates.items() if not story.get(field)}
             if missing:
-                _call("PUT", f"stories/{story['id']}.json", json={"story": missing})
-            created = False
-    return _story_ref(story, workspace_id, created, kind="milestone")
+                with calling(SYSTEM, f"milestone {milestone.title!r} on project {workspace_id}"):
+                    _call("PUT", f"stories/{story['id']}.json", json={"story": missing})
+            made.append(_story_ref(story, workspace_id, False, kind="milestone"))
+    return made
 
 
 @outside_task("set Mavenlink project dates")

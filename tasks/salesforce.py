@@ -334,15 +334,16 @@ def ensure_engagement(engagement: Engagement) -> Ref:
 
 @read_task("read PS engagement of {opportunity}")
 def find_engagement(opportunity: str) -> Engagement | None:
-    """The opportunity's PS Engagement record as psflow reads it back (its id, name, status and
-    actual start), or None when Initiate has not made it. One query."""
+    """The opportunity's PS Engagement record as psflow reads it back (its id, name, status,
+    actual start and GitLab project link), or None when Initiate has not made it. One query."""
     key = salesforce_engagement_external_id(opportunity_id(opportunity))
     with calling(SYSTEM, f"PS engagement of opportunity {key}"):
         rows = (
             systems()
             .salesforce()
             .query(
-                f"SELECT Id, Name, Status__c, Actual_Start__c FROM {ENGAGEMENT} "
+                "SELECT Id, Name, Status__c, Actual_Start__c, Collaboration_Project__c "
+                f"FROM {ENGAGEMENT} "
                 f"WHERE {ENGAGEMENT_KEY} = '{key}'"
             )["records"]
         )
@@ -355,36 +356,32 @@ def find_engagement(opportunity: str) -> Engagement | None:
         opportunity_id=key,
         status=row["Status__c"],
         actual_start=row["Actual_Start__c"],
+        collaboration_project=row["Collaboration_Project__c"],
     )
 
 
 @outside_task("set PS engagement {status}")
 def ensure_engagement_status(
-    opportunity: str, status: EngagementStatus, actual_start: date | None = None
+    engagement: Engagement, status: EngagementStatus, actual_start: date | None = None
 ) -> bool:
     """The PS Engagement's status (and, when given, its Actual Start), written only where they
-    differ and the status moves forward (`EngagementStatus.moves_forward`): True when Salesforce
-    was written.
-
-    Raises:
-        PermanentError: the opportunity has no PS Engagement (Initiate has not made it).
-    """
-    key = salesforce_engagement_external_id(opportunity_id(opportunity))
+    differ from the record as this run read it (`find_engagement`) and the status moves forward
+    (`EngagementStatus.moves_forward`): True when Salesforce was written. No read of its own."""
     wanted: dict[str, Any] = {"Status__c": status.value}
+    current: dict[str, Any] = {"Status__c": engagement.status}
     if actual_start is not None:
         wanted["Actual_Start__c"] = actual_start.isoformat()
-    sf = systems().salesforce()
-    with calling(SYSTEM, f"PS engagement of opportunity {key}"):
-        rows = sf.query(
-            f"SELECT Id, {', '.join(wanted)} FROM {ENGAGEMENT} WHERE {ENGAGEMENT_KEY} = '{key}'"
-        )["records"]
-        if not rows:
-            raise PermanentError(SYSTEM, f"PS engagement of opportunity {key}", "not found")
-        if not status.moves_forward(rows[0]["Status__c"]):
-            del wanted["Status__c"]  # further along already, or on hold
-        changed = {name: value for name, value in wanted.items() if rows[0].get(name) != value}
-        if changed:
-            sf.restful(f"sobjects/{ENGAGEMENT}/{rows[0]['Id']}", method="PATCH", json=changed)
+        current["Actual_Start__c"] = engagement.actual_start and engagement.actual_start.isoformat()
+    if not status.moves_forward(engagement.status):
+        del wanted["Status__c"]  # further along already, or on hold
+    changed = {name: value for name, value in wanted.items() if current[name] != value}
+    if changed:
+        with calling(
+            SYSTEM, f"PS engagement {engagement.id} of opportunity {engagement.opportunity_id}"
+        ):
+            systems().salesforce().restful(
+                f"sobjects/{ENGAGEMENT}/{engagement.id}", method="PATCH", json=changed
+            )
     return bool(changed)
 
 

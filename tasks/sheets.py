@@ -7,7 +7,7 @@ makes no write and keeps what people typed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -129,41 +129,36 @@ def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) ->
     return len(fill)
 
 
-@outside_task("write {table} rows")
-def ensure_rows(spreadsheet_id: str, table: Table, rows: Sequence[Sequence[Any]]) -> int:
-    """`rows` in the tab `table` (a table with a header row): a row found by its key has only its
-    empty cells filled; a row not there is appended. One read; at most a fill and an append (and
-    the tab itself, when the spreadsheet was copied before the template had it).
+@outside_task("write rows of {rows}")
+def ensure_rows(spreadsheet_id: str, rows: Mapping[Table, Sequence[Sequence[Any]]]) -> int:
+    """`rows` in each tab that is a table (a header row first): a row found by its key has only
+    its empty cells filled; a row not there is appended. One read of every table; at most one
+    fill for them all and an append per table (and the tabs themselves, when the spreadsheet was
+    copied before the template had them).
 
     Returns:
         How many cells and rows were written: 0 on a re-run, whatever people typed since.
     """
-    from googleapiclient.errors import HttpError  # loaded with the client
-
+    tables = list(rows)
     sheets = systems().sheets().spreadsheets()
-    with calling(SYSTEM, f"tab {table.tab!r} of spreadsheet {spreadsheet_id}"):
-        try:
-            current = (
-                sheets.values()
-                .get(spreadsheetId=spreadsheet_id, range=table.columns, valueRenderOption="FORMULA")
-                .execute()
-                .get("values", [])
+    with calling(SYSTEM, f"tabs {', '.join(map(str, tables))} of spreadsheet {spreadsheet_id}"):
+        current = _tables(spreadsheet_id, tables)
+        fill: dict[str, list[list[Any]]] = {}
+        appends = {}
+        for table in tables:
+            filled, append = rows_to_write(
+                table, current[table] or [list(table.header)], rows[table]
             )
-        except HttpError as error:
-            if error.status_code != 400 or "Unable to parse range" not in str(error):
-                raise
-            # a spreadsheet copied before the tab was in the template: the tab, its header first
-            add = {"requests": [{"addSheet": {"properties": {"title": table.tab}}}]}
-            sheets.batchUpdate(spreadsheetId=spreadsheet_id, body=add).execute()
-            current = []
-        fill, append = rows_to_write(table, current or [list(table.header)], rows)
-        if not current:
-            append.insert(0, list(table.header))
+            fill |= filled
+            if append and not current[table]:
+                append.insert(0, list(table.header))
+            if append:
+                appends[table] = append
         if fill:
             data = [{"range": cell, "values": value} for cell, value in fill.items()]
             body = {"valueInputOption": "USER_ENTERED", "data": data}
             sheets.values().batchUpdate(spreadsheetId=spreadsheet_id, body=body).execute()
-        if append:
+        for table, append in appends.items():
             sheets.values().append(
                 spreadsheetId=spreadsheet_id,
                 range=table.columns,
@@ -171,7 +166,38 @@ def ensure_rows(spreadsheet_id: str, table: Table, rows: Sequence[Sequence[Any]]
                 insertDataOption="INSERT_ROWS",
                 body={"values": append},
             ).execute()
-    return len(fill) + len(append)
+    return len(fill) + sum(map(len, appends.values()))
+
+
+def _tables(spreadsheet_id: str, tables: Sequence[Table]) -> dict[Table, list[list[Any]]]:
+    """Each table as it stands (its header row first; empty when the tab is), one read; a tab
+    missing (the spreadsheet was copied before the template had it) is added, empty."""
+    from googleapiclient.errors import HttpError  # loaded with the client
+
+    sheets = systems().sheets().spreadsheets()
+    ranges = [table.columns for table in tables]
+
+    def read() -> list[dict[str, Any]]:
+        return list(
+            sheets.values()
+            .batchGet(spreadsheetId=spreadsheet_id, ranges=ranges, valueRenderOption="FORMULA")
+            .execute()
+            .get("valueRanges", [])
+        )
+
+    try:
+        blocks = read()
+    except HttpError as error:
+        if error.status_code != 400 or "Unable to parse range" not in str(error):
+            raise
+        book = sheets.get(spreadsheetId=spreadsheet_id, fields="sheets.properties.title").execute()
+        tabs = {sheet["properties"]["title"] for sheet in book.get("sheets", [])}
+        add = [{"addSheet": {"properties": {"title": t.tab}}} for t in tables if t.tab not in tabs]
+        if not add:
+            raise
+        sheets.batchUpdate(spreadsheetId=spreadsheet_id, body={"requests": add}).execute()
+        blocks = read()
+    return {table: block.get("values", []) for table, block in zip(tables, blocks, strict=True)}
 
 
 @read_task("read cost estimate")

@@ -96,7 +96,24 @@ def find_message(
     """psflow's message carrying the natural key of (kind, record_id, part), newest first, among
     the channel's last `MAX_HISTORY_PAGES` pages of history; None when there is none."""
     key = natural_key(kind, record_id, part)
-    with calling(SYSTEM, f"history of channel {channel_id} (looking for {key})"):
+    return _scan(channel_id, [key]).get(key)
+
+
+@read_task("find {kinds} messages")
+def find_messages(
+    channel_id: str, kinds: Sequence[Kind], record_id: str
+) -> dict[Kind, SlackMessage]:
+    """psflow's messages of several kinds about one record in one channel, found in one scan of
+    its history (as `find_message`): those found, by kind."""
+    keys = {natural_key(kind, record_id): kind for kind in kinds}
+    return {keys[key]: message for key, message in _scan(channel_id, list(keys)).items()}
+
+
+def _scan(channel_id: str, keys: Sequence[str]) -> dict[str, SlackMessage]:
+    """The newest message carrying each key, among the channel's last pages of history; the
+    scan stops once every key is found."""
+    found: dict[str, SlackMessage] = {}
+    with calling(SYSTEM, f"history of channel {channel_id} (looking for {', '.join(keys)})"):
         history = (
             systems()
             .slack()
@@ -107,14 +124,17 @@ def find_message(
         for page in itertools.islice(history, MAX_HISTORY_PAGES):  # pages, by the cursor
             for message in page.get("messages") or []:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if payload.get(SLACK_KEY_FIELD) == key:
-                    return SlackMessage(
+                key = str(payload.get(SLACK_KEY_FIELD) or "")
+                if key in keys and key not in found:
+                    found[key] = SlackMessage(
                         channel_id=channel_id,
                         ts=message["ts"],
                         text=message.get("text", ""),
                         payload=payload,
                     )
-    return None
+            if len(found) == len(keys):
+                break
+    return found
 
 
 @outside_task("post {kind}")

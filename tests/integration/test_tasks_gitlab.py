@@ -590,34 +590,50 @@ def test_an_issue_is_closed_once_and_its_labels_read(outside: SandboxClient, pro
     assert issue["state"] == "closed"
 
 
-def test_an_activity_issue_gets_the_plans_due_date_unless_a_person_set_one(
+def test_activity_issues_get_the_plans_due_dates_unless_a_person_set_one(
     outside: SandboxClient, project: str
 ) -> None:
-    due = date(2027, 1, 29)
-    assert (
-        gl.ensure_issue_due_date.fn(project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due, "PS-K8S")
-        is None
-    )
+    due = {"PS-K8S": date(2027, 1, 29), "PS-CICD": date(2027, 2, 26)}
+    assert gl.ensure_issue_due_dates.fn(project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due) == []
     handoff(project, kind=Kind.ACTIVITY_ISSUE, part="PS-K8S", title="PS-K8S – Kubernetes")
+    handoff(project, kind=Kind.ACTIVITY_ISSUE, part="PS-CICD", title="PS-CICD – Pipelines")
+    handoff(project, kind=Kind.ACTIVITY_ISSUE, part="PS-OLD", title="PS-OLD – not in the plan")
     before = outside.last_request_id()
-    set_now = gl.ensure_issue_due_date.fn(
-        project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due, "PS-K8S"
-    )
-    assert set_now is not None
-    assert set_now.created
-    assert outside.writes(system="gitlab", since=before) == 1
-    (issue,) = issues_keyed(outside, natural_key(Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, "PS-K8S"))
-    assert issue["due_date"] == "2027-01-29"
+    set_now = gl.ensure_issue_due_dates.fn(project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due)
+    assert [ref.created for ref in set_now] == [True, True]
+    assert outside.writes(system="gitlab", since=before) == 2
+    assert len(outside.requests(system="gitlab", write=False, since=before)) == 1  # one listing
 
-    # a person moves it; the plan's date does not come back
+    def due_date(part: str) -> str | None:
+        (issue,) = issues_keyed(outside, natural_key(Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, part))
+        return issue["due_date"]  # type: ignore[no-any-return]
+
+    assert (due_date("PS-K8S"), due_date("PS-CICD"), due_date("PS-OLD")) == (
+        "2027-01-29",
+        "2027-02-26",
+        None,
+    )
+
+    # a person moves one; the plan's date does not come back
+    (k8s,) = [ref for ref in set_now if "Kubernetes" in ref.name]
     project_of = clients.systems().gitlab().projects.get(project, lazy=True)
-    edited = project_of.issues.get(set_now.id.rpartition("#")[2])
+    edited = project_of.issues.get(k8s.id.rpartition("#")[2])
     edited.due_date = "2027-02-12"
     edited.save()
     before = outside.last_request_id()
-    again = gl.ensure_issue_due_date.fn(project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due, "PS-K8S")
-    assert again is not None
-    assert not again.created
+    again = gl.ensure_issue_due_dates.fn(project, Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, due)
+    assert [ref.created for ref in again] == [False, False]
     assert outside.writes(system="gitlab", since=before) == 0
-    (issue,) = issues_keyed(outside, natural_key(Kind.ACTIVITY_ISSUE, OPPORTUNITY_ID, "PS-K8S"))
-    assert issue["due_date"] == "2027-02-12"
+    assert due_date("PS-K8S") == "2027-02-12"
+
+
+def test_a_project_path_comes_from_its_link_without_a_request(
+    outside: SandboxClient, project: str
+) -> None:
+    url = f"{clients.systems().gitlab().url}/{project}"
+    before = outside.last_request_id()
+    assert gl.project_path(url) == project
+    assert gl.project_path(url + "/") == project
+    assert outside.requests(since=before) == []
+    with pytest.raises(PermanentError, match=r"GitLab: project https://gitlab\.example/x/y: not a"):
+        gl.project_path("https://gitlab.example/x/y")

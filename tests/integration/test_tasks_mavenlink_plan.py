@@ -96,7 +96,7 @@ def test_a_hard_booking_stands_beside_the_soft_one_and_is_made_once(
 def test_a_milestone_is_made_once_with_the_plans_dates(outside: SandboxClient) -> None:
     workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
     before = outside.last_request_id()
-    made = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    (made,) = ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION])
     assert made.created
     assert outside.writes(system="mavenlink", since=before) == 1
     row = story(outside, made.id)
@@ -107,17 +107,33 @@ def test_a_milestone_is_made_once_with_the_plans_dates(outside: SandboxClient) -
         "2027-01-29",
     )
     before = outside.last_request_id()
-    again = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    (again,) = ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION])
     assert (again.id, again.created) == (made.id, False)
     assert outside.writes(system="mavenlink", since=before) == 0
+
+    # the plan with one more: the one found, the other made, after one listing of both
+    cutover = Milestone(
+        code="PS-CUT",
+        title="Cutover",
+        hours=Decimal(8),
+        start=date(2027, 2, 1),
+        due=date(2027, 2, 5),
+    )
+    before = outside.last_request_id()
+    both = ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION, cutover])
+    assert [(ref.name, ref.created) for ref in both] == [("Migration", False), ("Cutover", True)]
+    assert [r["method"] for r in outside.requests(system="mavenlink", since=before)] == [
+        "GET",
+        "POST",
+    ]
 
 
 def test_a_date_a_person_set_on_a_milestone_is_kept(outside: SandboxClient) -> None:
     workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
-    made = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    (made,) = ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION])
     edit_in_kantata(f"stories/{made.id}.json", "story", due_date="2027-02-12", start_date=None)
 
-    ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+    ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION])
     row = story(outside, made.id)
     assert (row["start_date"], row["due_date"]) == ("2027-01-04", "2027-02-12")
 
@@ -126,8 +142,8 @@ def test_a_milestone_whose_answer_is_lost_is_found_on_the_retry(outside: Sandbox
     workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
     outside.add_fault(STORIES, method="POST", kind="status", status=500, after_commit=True)
     with pytest.raises(TransientError, match="Mavenlink: milestone 'Migration'"):
-        ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
-    retried = ml.ensure_milestone.fn(workspace.id, OPPORTUNITY.id, MIGRATION)
+        ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION])
+    (retried,) = ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION])
     assert not retried.created
     milestones = [
         s

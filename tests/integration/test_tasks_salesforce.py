@@ -320,14 +320,14 @@ def test_the_staffing_approval_is_recorded_once(outside: SandboxClient) -> None:
 
 def test_an_engagement_starts_once_and_reads_back(outside: SandboxClient) -> None:
     assert find_engagement.fn(ACME_NEW.id) is None
-    with pytest.raises(
-        PermanentError, match=f"PS engagement of opportunity {ACME_NEW.id}: not found"
-    ):
-        ensure_engagement_status.fn(ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
     made = ensure_engagement.fn(engagement())
+    read = find_engagement.fn(ACME_NEW.id)
+    assert read is not None
+    assert read.collaboration_project == engagement().collaboration_project
     before = outside.last_request_id()
-    assert ensure_engagement_status.fn(ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
+    assert ensure_engagement_status.fn(read, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
     assert outside.writes(system="salesforce", since=before) == 1
+    assert len(outside.requests(system="salesforce", since=before)) == 1  # no read of its own
     found = find_engagement.fn(ACME_NEW.id)
     assert found is not None
     assert (found.id, found.status, found.actual_start) == (
@@ -336,10 +336,14 @@ def test_an_engagement_starts_once_and_reads_back(outside: SandboxClient) -> Non
         date(2027, 1, 5),
     )
     before = outside.last_request_id()
-    assert not ensure_engagement_status.fn(
-        ACME_NEW.id, EngagementStatus.IN_PROGRESS, date(2027, 1, 5)
-    )
+    assert not ensure_engagement_status.fn(found, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
+    # an earlier phase's status never sets it back; a new Actual Start is still written
+    assert not ensure_engagement_status.fn(found, EngagementStatus.INITIATION)
     assert outside.writes(system="salesforce", since=before) == 0
+    assert ensure_engagement_status.fn(found, EngagementStatus.INITIATION, date(2027, 1, 6))
+    again = find_engagement.fn(ACME_NEW.id)
+    assert again is not None
+    assert (again.status, again.actual_start) == (EngagementStatus.IN_PROGRESS, date(2027, 1, 6))
 
     # a re-run of Initiate (its record says Initiation) does not set the engagement back
     before = outside.last_request_id()

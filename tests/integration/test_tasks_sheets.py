@@ -12,7 +12,7 @@ from engagement.cost_estimate import activity_name, prefill
 from engagement.keys import Kind, drive_name
 from engagement.models import Opportunity
 from engagement.plan import milestones
-from engagement.project_definition import PLAN, plan_rows
+from engagement.project_definition import ACTIONS, MEETING_NOTES, PLAN, plan_rows
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import TransientError
@@ -191,7 +191,7 @@ def definition(outside: SandboxClient) -> str:
 
 
 def test_plan_rows_are_appended_once(outside: SandboxClient, definition: str) -> None:
-    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 2
+    assert ensure_rows.fn(definition, {PLAN: PLAN_ROWS}) == 2
     assert outside.writes(system="google") == 1  # one append
     assert sheet(definition, "Plan").get_all_values() == [
         ["Activity", "Milestone", "Hours", "Start", "Due"],
@@ -199,16 +199,16 @@ def test_plan_rows_are_appended_once(outside: SandboxClient, definition: str) ->
         ["PS-K8S", "Kubernetes", "100", "2027-01-28", "2027-02-26"],
     ]
     before = outside.last_request_id()
-    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 0
+    assert ensure_rows.fn(definition, {PLAN: PLAN_ROWS}) == 0
     assert outside.writes(system="google", since=before) == 0
 
 
 def test_a_row_a_person_changed_keeps_their_cells(outside: SandboxClient, definition: str) -> None:
-    ensure_rows.fn(definition, PLAN, PLAN_ROWS[:1])
+    ensure_rows.fn(definition, {PLAN: PLAN_ROWS[:1]})
     plan = sheet(definition, "Plan")
     plan.update_acell("E2", "2027-02-05")  # the Project Owner moved the due date
     plan.update_acell("C2", "")  # and cleared the hours
-    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 2  # C2 filled again, PS-K8S appended
+    assert ensure_rows.fn(definition, {PLAN: PLAN_ROWS}) == 2  # C2 filled again, PS-K8S appended
     rows = plan.get_all_values()
     assert rows[1] == ["PS-CICD", "CI/CD pipelines", "80", "2027-01-04", "2027-02-05"]
     assert [row[0] for row in rows] == ["Activity", "PS-CICD", "PS-K8S"]
@@ -217,8 +217,8 @@ def test_a_row_a_person_changed_keeps_their_cells(outside: SandboxClient, defini
 def test_a_lost_append_is_not_repeated(outside: SandboxClient, definition: str) -> None:
     outside.add_fault(r".*/values/.*:append", method="POST", status=500, after_commit=True)
     with pytest.raises(TransientError):
-        ensure_rows.fn(definition, PLAN, PLAN_ROWS)
-    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 0
+        ensure_rows.fn(definition, {PLAN: PLAN_ROWS})
+    assert ensure_rows.fn(definition, {PLAN: PLAN_ROWS}) == 0
     assert len(sheet(definition, "Plan").get_all_values()) == 3
 
 
@@ -227,6 +227,23 @@ def test_a_definition_copied_before_the_plan_tab_gets_it(
 ) -> None:
     book = sheet(definition, "Plan").spreadsheet
     book.del_worksheet(book.worksheet("Plan"))
-    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 3  # the header and two rows
+    assert ensure_rows.fn(definition, {PLAN: PLAN_ROWS}) == 3  # the header and two rows
     assert sheet(definition, "Plan").get_all_values()[0] == list(PLAN.header)
-    assert ensure_rows.fn(definition, PLAN, PLAN_ROWS) == 0
+    assert ensure_rows.fn(definition, {PLAN: PLAN_ROWS}) == 0
+
+
+def test_the_kickoffs_notes_and_actions_are_read_at_once_and_written_once(
+    outside: SandboxClient, definition: str
+) -> None:
+    book = sheet(definition, "Plan").spreadsheet
+    book.del_worksheet(book.worksheet("Actions"))  # copied before the template had it
+    notes = [["2027-01-05", "Kickoff", "Wile E. Coyote, Divya Nair", "Scope confirmed."]]
+    actions = [["2027-01-05", "Share the inventory", "", "", "Open"]]
+    wanted = {MEETING_NOTES: notes, ACTIONS: actions}
+    assert ensure_rows.fn(definition, wanted) == 3  # a note; the Actions header and an action
+    assert sheet(definition, "Actions").get_all_values() == [list(ACTIONS.header), *actions]
+    assert sheet(definition, "Meeting Notes").get_all_values()[-1] == notes[0]
+    before = outside.last_request_id()
+    assert ensure_rows.fn(definition, wanted) == 0
+    assert outside.writes(system="google", since=before) == 0
+    assert len(outside.requests(system="google", since=before)) == 1  # one read of both

@@ -75,6 +75,7 @@ from tasks.gitlab import (
 )
 from tasks.mavenlink import (
     ACTIVE,
+    Workspace,
     ensure_bookings_released,
     ensure_hard_booking,
     ensure_milestones,
@@ -157,7 +158,7 @@ def run_plan(opportunity_id: str) -> State[Any]:
         waiting = f"the hand-off issue ({team.project_owner}) and {waiting}"
     # the engagement has started: In Progress since the kickoff, the project Active
     ensure_engagement_status(initiated.engagement, EngagementStatus.IN_PROGRESS, held.held_on)
-    ensure_workspace_status(workspace.id, ACTIVE)
+    ensure_workspace_status(workspace, ACTIVE)
 
     publish_summary(PHASE, opportunity, made, waiting=waiting)
     announce_completed(PHASE, opportunity)
@@ -173,7 +174,7 @@ class Initiated:
     """What Initiate made and Plan builds on."""
 
     engagement: Engagement
-    workspace: Ref  # the Mavenlink project
+    workspace: Workspace  # the Mavenlink project
     definition: Ref  # the Project Definition
     project: str  # the GitLab project's full path, from the engagement's link to it
 
@@ -300,7 +301,7 @@ def bookings(opportunity: Opportunity, workspace: Ref, allocation: TeamAllocatio
 
 def project_plan(
     opportunity: Opportunity,
-    workspace: Ref,
+    workspace: Workspace,
     project: str,
     definition: Ref,
     schedule: tuple[Milestone, ...],
@@ -308,7 +309,7 @@ def project_plan(
 ) -> list[Ref]:
     """The project's dates and one milestone per SOW activity (Mavenlink), the same due dates on
     the activity issues (GitLab) and the plan in the Project Definition's Plan tab."""
-    ensure_workspace_dates(workspace.id, allocation.start, allocation.end)
+    ensure_workspace_dates(workspace, allocation.start, allocation.end)
     made = ensure_milestones(workspace.id, opportunity.id, schedule)
     due = {m.code: m.due for m in schedule}
     made.extend(ensure_issue_due_dates(project, Kind.ACTIVITY_ISSUE, opportunity.id, due))

@@ -69,7 +69,7 @@ def run_release(opportunity_id: str) -> State[Any]:
     if workspace is not None:
         made.extend(ensure_bookings_released(workspace.id, opportunity.id))
         if lost:
-            ensure_workspace_status(workspace.id, CANCELLED)
+            ensure_workspace_status(workspace, CANCELLED)
             made.append(workspace)
     if lost and (
         review := ensure_issue_closed(

@@ -204,19 +204,31 @@ def project_url(workspace_id: str) -> str:
     )
 
 
-def _workspace_ref(workspace: dict[str, Any], created: bool) -> Ref:
-    return Ref(
+class Workspace(Ref):
+    """A Mavenlink project as a task found or created it, with what later steps compare against
+    (so they need no read of their own): its status key and its dates."""
+
+    status: str
+    start_date: str | None = None
+    due_date: str | None = None
+
+
+def _workspace_ref(workspace: dict[str, Any], created: bool) -> Workspace:
+    return Workspace(
         system=SYSTEM,
         kind="project",
         name=workspace["title"],
         url=project_url(str(workspace["id"])),
         id=workspace["id"],
         created=created,
+        status=str(workspace["status"]["key"]),
+        start_date=workspace.get("start_date"),
+        due_date=workspace.get("due_date"),
     )
 
 
 @read_task("find Mavenlink project of {opportunity_id}")
-def find_workspace(opportunity_id: str) -> Ref | None:
+def find_workspace(opportunity_id: str) -> Workspace | None:
     """The engagement's Mavenlink project, or None when Pre-Initiate never made it."""
     ref = mavenlink_external_reference(Kind.WORKSPACE, opportunity_id)
     with calling(SYSTEM, f"project of opportunity {opportunity_id}"):
@@ -260,7 +272,7 @@ def ensure_bookings_released(workspace_id: str, opportunity_id: str) -> list[Ref
 
 
 @outside_task("create Mavenlink project")
-def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Ref:
+def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Workspace:
     """The engagement's Mavenlink project, created in `status` (a Kantata status key), without
     dates, if no project carries the opportunity's reference yet.
 
@@ -295,16 +307,16 @@ def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Ref:
 
 
 @outside_task("set Mavenlink project status {status}")
-def ensure_workspace_status(workspace_id: str, status: str) -> bool:
-    """Move the project forward to `status` (a Kantata status key); True when it moved, False when
-    it was there or further along already (nothing is written)."""
-    with calling(SYSTEM, f"status of project {workspace_id}"):
-        workspace = _rows(_call("GET", f"workspaces/{workspace_id}.json"), "workspaces")[0]
-        if not moves_forward(workspace["status"]["key"], status):
-            return False
+def ensure_workspace_status(workspace: Workspace, status: str) -> bool:
+    """Move the project forward to `status` (a Kantata status key) from the status it had when this
+    run found it; True when it moved, False when it was there or further along already (nothing is
+    written)."""
+    if not moves_forward(workspace.status, status):
+        return False
+    with calling(SYSTEM, f"status of project {workspace.id}"):
         _call(
             "PUT",
-            f"workspaces/{workspace_id}.json",
+            f"workspaces/{workspace.id}.json",
             json={"workspace": {"status_key": int(status)}},
         )
     return True
@@ -713,15 +725,15 @@ def ensure_milestones(
 
 
 @outside_task("set Mavenlink project dates")
-def ensure_workspace_dates(workspace_id: str, start: date, due: date) -> bool:
-    """The project's start and due dates, each only where it has none (a date a person set is
-    theirs). True when Kantata was written."""
+def ensure_workspace_dates(workspace: Workspace, start: date, due: date) -> bool:
+    """The project's start and due dates, each only where it had none when this run found it (a
+    date a person set is theirs). True when Kantata was written."""
     dates = {"start_date": start.isoformat(), "due_date": due.isoformat()}
-    with calling(SYSTEM, f"dates of project {workspace_id}"):
-        workspace = _rows(_call("GET", f"workspaces/{workspace_id}.json"), "workspaces")[0]
-        missing = {field: day for field, day in dates.items() if not workspace.get(field)}
-        if missing:
-            _call("PUT", f"workspaces/{workspace_id}.json", json={"workspace": missing})
+    had = {"start_date": workspace.start_date, "due_date": workspace.due_date}
+    missing = {field: day for field, day in dates.items() if not had[field]}
+    if missing:
+        with calling(SYSTEM, f"dates of project {workspace.id}"):
+            _call("PUT", f"workspaces/{workspace.id}.json", json={"workspace": missing})
     return bool(missing)
 
 

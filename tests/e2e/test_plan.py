@@ -241,3 +241,21 @@ def test_a_pse_who_left_stops_plan_before_any_booking(
     (user,) = [u for u in sandbox.state("salesforce", "User") if u["Email"] == pse]
     sandbox.edit("salesforce", f"/sobjects/User/{user['Id']}", IsActive=False)
     refused(sandbox, opportunity, f"{pse}: no active Salesforce user")
+
+
+def test_an_opportunity_renamed_after_initiate_keeps_its_gitlab_project(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = initiated(sandbox)
+    run = run_of("plan", opportunity)
+    form = paused_at(run, "plan-allocation")
+    # sales renames the deal; the GitLab project's path still holds the old name
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Name="Acme – Renamed deal")
+    resume(run, form)
+    resume(run, paused_at(run, "kickoff-held"))
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    projects = mine(sandbox.state("gitlab", "project"), opportunity, "description")
+    assert len(projects) == 1
+    due = mine(sandbox.state("gitlab", "issue"), opportunity, "description")
+    assert sum(bool(i["due_date"]) for i in due) == 2  # the activity issues, in that project

@@ -135,8 +135,11 @@ def test_a_workspace_left_without_its_reference_is_adopted(outside: SandboxClien
 def test_ensure_workspace_status_writes_only_a_change(outside: SandboxClient) -> None:
     workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.PROSPECT)
     before = outside.last_request_id()
-    assert ml.ensure_workspace_status.fn(workspace.id, ml.IN_SET_UP)
-    assert not ml.ensure_workspace_status.fn(workspace.id, ml.IN_SET_UP)
+    assert ml.ensure_workspace_status.fn(workspace, ml.IN_SET_UP)
+    assert outside.requests(system="mavenlink", since=before)[0]["method"] == "PUT"  # no read
+    again = ml.find_workspace.fn(OPPORTUNITY.id)  # as the next run finds it
+    assert again is not None
+    assert not ml.ensure_workspace_status.fn(again, ml.IN_SET_UP)
     assert outside.writes(system="mavenlink", since=before) == 1
     (stored,) = workspaces_titled(outside, TITLE)
     assert stored["status"]["message"] == "In Set Up"
@@ -148,8 +151,11 @@ def test_permanent_errors_name_the_system_and_the_object(outside: SandboxClient)
     ) as info:
         ml.ensure_workspace.fn(OPPORTUNITY, "999")  # no such status on the account
     assert info.value.status == 422
+    gone = ml.Workspace(
+        system="Mavenlink", kind="project", name="gone", id="999999", created=False, status="100"
+    )
     with pytest.raises(PermanentError, match="Mavenlink: status of project 999999: HTTP 404"):
-        ml.ensure_workspace_status.fn("999999", ml.ACTIVE)
+        ml.ensure_workspace_status.fn(gone, ml.ACTIVE)
     with pytest.raises(PermanentError, match=r"Mavenlink: user nobody@northwind\.example"):
         ml.get_hard_bookings.fn(["nobody@northwind.example"], demo.day(0), demo.day(30))
     assert workspaces_titled(outside, TITLE) == []  # the refused create made nothing
@@ -676,5 +682,7 @@ def test_soft_bookings_are_released_once_and_a_hard_one_stays(outside: SandboxCl
     before = outside.last_request_id()
     assert ml.ensure_bookings_released.fn(workspace.id, OPPORTUNITY.id) == []
     assert outside.writes(system="mavenlink", since=before) == 0
-    assert ml.ensure_workspace_status.fn(workspace.id, ml.CANCELLED)
-    assert not ml.ensure_workspace_status.fn(workspace.id, ml.CANCELLED)
+    assert ml.ensure_workspace_status.fn(workspace, ml.CANCELLED)
+    cancelled = ml.find_workspace.fn(OPPORTUNITY.id)
+    assert cancelled is not None
+    assert not ml.ensure_workspace_status.fn(cancelled, ml.CANCELLED)

@@ -156,23 +156,27 @@ def test_a_milestone_whose_answer_is_lost_is_found_on_the_retry(outside: Sandbox
 def test_the_projects_dates_are_set_where_it_has_none(outside: SandboxClient) -> None:
     workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
     end = START + timedelta(days=88)
-    assert ml.ensure_workspace_dates.fn(workspace.id, START, end)
+    assert ml.ensure_workspace_dates.fn(workspace, START, end)
     (row,) = [w for w in outside.state("mavenlink", "workspaces") if w["id"] == workspace.id]
     assert (row["start_date"], row["due_date"]) == (START.isoformat(), end.isoformat())
 
     edit_in_kantata(f"workspaces/{workspace.id}.json", "workspace", due_date="2027-05-28")
     before = outside.last_request_id()
-    assert not ml.ensure_workspace_dates.fn(workspace.id, START, end)  # the person's due date kept
+    found = ml.find_workspace.fn(OPPORTUNITY.id)  # as the next run finds it
+    assert found is not None
+    assert not ml.ensure_workspace_dates.fn(found, START, end)  # the person's due date kept
     assert outside.writes(system="mavenlink", since=before) == 0
 
 
 def test_a_project_is_only_moved_forward(outside: SandboxClient) -> None:
     workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
     ml.ensure_workspace_details.fn(workspace.id, OPPORTUNITY.amount, "USD", 40, {})  # Initiate's
-    assert ml.ensure_workspace_status.fn(workspace.id, ml.ACTIVE)  # Plan's
+    assert ml.ensure_workspace_status.fn(workspace, ml.ACTIVE)  # Plan's
     before = outside.last_request_id()
     # a re-run of Initiate after Plan: the project stays Active
-    assert not ml.ensure_workspace_status.fn(workspace.id, ml.IN_SET_UP)
+    active = ml.find_workspace.fn(OPPORTUNITY.id)
+    assert active is not None
+    assert not ml.ensure_workspace_status.fn(active, ml.IN_SET_UP)
     assert not ml.ensure_workspace_details.fn(
         workspace.id, OPPORTUNITY.amount, "USD", 40, {}, status=ml.IN_SET_UP
     )

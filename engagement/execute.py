@@ -1,0 +1,187 @@
+"""The Execute phase's rules, pure: the week a status report belongs to, the hours burn-down, the
+project's health, and when hours over budget call for a work exception.
+
+psflow's choices where the handbook leaves one (change them only with a reason in a note):
+- a report belongs to its ISO week ("2027-W03"), its natural key everywhere: a re-run in the same
+  week updates that week's report, never adds one;
+- time elapsed and the ideal burn count working days (the customer's calendar), so a holiday week
+  is not a week behind;
+- health is the worst colour any rule gives, and every rule that fired is said (`Health.reasons`);
+- a work exception is raised once per engagement and threshold of consumed hours against the
+  scoped ones (100%, then 110%, 125%, 150%), not every week it stays over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from engagement.workdays import business_days
+
+# Consumed hours against the scoped ones, in percent, at which a work exception is raised (once each)
+EXCEPTION_THRESHOLDS = (100, 110, 125, 150)
+# Burn ahead of time elapsed, in percentage points: yellow from the first, red from the second
+BURN_AHEAD = (10, 25)
+# Working days a milestone is overdue: yellow from the first, red from the second
+SLIP_DAYS = (1, 10)
+
+
+def iso_week(day: date) -> str:
+    """The ISO week `day` falls in, as the status report's key.
+
+    Example:
+        >>> iso_week(date(2027, 1, 1)), iso_week(date(2027, 1, 4))  # a Friday of 2026's week 53
+        ('2026-W53', '2027-W01')
+    """
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def monday(day: date) -> date:
+    """The Monday of `day`'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BurnPoint(_Frozen):
+    """One week of the burn-down: the hours left at its end, and where the ideal line is."""
+
+    week: str  # ISO week
+    ends: date  # the week's last day (Sunday), or the engagement's end in its last week
+    remaining: Decimal | None  # None: a week still to come
+    ideal: Decimal
+
+
+def burn_down(
+    scoped: Decimal,
+    start: date,
+    end: date,
+    logged: Iterable[tuple[date, Decimal]],
+    today: date,
+    country: str | None = None,
+) -> tuple[BurnPoint, ...]:
+    """Week by week from the engagement's first week to its last: the scoped hours less those
+    logged by each week's end (weeks after `today`'s: still to come), against the ideal line, which
+    falls from the scoped hours to none by the end, evenly over the working days.
+
+    Raises:
+        ValueError: `end` before `start`.
+
+    Example:
+        >>> points = burn_down(Decimal(80), date(2027, 1, 4), date(2027, 1, 15),
+        ...                    [(date(2027, 1, 5), Decimal(30))], today=date(2027, 1, 8))
+        >>> [(p.week, p.remaining, p.ideal) for p in points]
+        [('2027-W01', Decimal('50'), Decimal('40')), ('2027-W02', None, Decimal('0'))]
+    """
+    if end < start:
+        raise ValueError(f"the engagement ends ({end}) before it starts ({start})")
+    days = business_days(start, end, country) or (end,)
+    entries = sorted(logged)
+    points = []
+    week = monday(start)
+    while week <= end:
+        ends = min(week + timedelta(days=6), end)
+        worked = sum(1 for day in days if day <= ends)
+        ideal = scoped - scoped * worked / len(days)
+        spent = sum((hours for day, hours in entries if day <= ends), Decimal(0))
+        remaining = scoped - spent if week <= today else None
+        points.append(
+            BurnPoint(week=iso_week(week), ends=ends, remaining=remaining, ideal=_hours(ideal))
+        )
+        week += timedelta(days=7)
+    return tuple(points)
+
+
+def _hours(value: Decimal) -> Decimal:
+    """To a tenth of an hour, written plainly (40, not 4E+1)."""
+    return Decimal(f"{value.quantize(Decimal('0.1')).normalize():f}")
+
+
+class Colour(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class Health(_Frozen):
+    """The project's health, and every rule that made it so."""
+
+    colour: Colour
+    reasons: tuple[str, ...]
+
+
+def health(
+    *,
+    today: date,
+    start: date,
+    end: date,
+    scoped: Decimal,
+    consumed: Decimal,
+    overdue: Sequence[tuple[str, date]],
+    escalations: Sequence[str],
+    country: str | None = None,
+) -> Health:
+    """Green, yellow or red from schedule slip (milestones past their due date and not done),
+    hours burned against time elapsed, and open escalations: the worst colour any rule gives.
+
+    Args:
+        overdue: (milestone, due) of each milestone not done whose due date has passed.
+        escalations: the titles of the open risk or escalation issues.
+
+    Example:
+        >>> h = health(today=date(2027, 1, 15), start=date(2027, 1, 4), end=date(2027, 2, 26),
+        ...            scoped=Decimal(100), consumed=Decimal(40), overdue=[], escalations=[])
+        >>> h.colour, h.reasons
+        (<Colour.YELLOW: 'yellow'>, ('40% of the hours burned with 25% of the time elapsed',))
+    """
+    found: list[tuple[Colour, str]] = []
+    for name, due in overdue:
+        late = len(business_days(due + timedelta(days=1), today, country))
+        if late >= SLIP_DAYS[0]:
+            colour = Colour.RED if late >= SLIP_DAYS[1] else Colour.YELLOW
+            found.append((colour, f"{name} is {late} working days past its due date {due}"))
+    days = business_days(start, end, country)
+    gone = sum(1 for day in days if day <= today)
+    elapsed = Decimal(gone) / len(days) if days else Decimal(1)
+    burned = consumed / scoped if scoped else Decimal(0)
+    ahead = (burned - elapsed) * 100
+    if consumed > scoped:
+        found.append(
+            (Colour.RED, f"{_number(consumed)} hours consumed of {_number(scoped)} scoped")
+        )
+    elif ahead >= BURN_AHEAD[0]:
+        colour = Colour.RED if ahead >= BURN_AHEAD[1] else Colour.YELLOW
+        found.append(
+            (colour, f"{burned:.0%} of the hours burned with {elapsed:.0%} of the time elapsed")
+        )
+    found.extend((Colour.RED, f"open escalation: {title}") for title in escalations)
+    if not found:
+        return Health(colour=Colour.GREEN, reasons=("on schedule, hours in line with time",))
+    order = list(Colour)
+    worst = max((colour for colour, _ in found), key=order.index)
+    return Health(colour=worst, reasons=tuple(reason for _, reason in found))
+
+
+def exception_threshold(consumed: Decimal, scoped: Decimal) -> int | None:
+    """The highest threshold (percent of the scoped hours) the consumed hours have reached, or
+    None under the first: the work exception's key, so each is raised once.
+
+    Example:
+        >>> exception_threshold(Decimal(99), Decimal(100)), exception_threshold(Decimal(112), Decimal(100))
+        (None, 110)
+    """
+    if scoped <= 0:
+        return EXCEPTION_THRESHOLDS[0] if consumed > 0 else None
+    reached = [t for t in EXCEPTION_THRESHOLDS if consumed * 100 >= scoped * t]
+    return reached[-1] if reached else None
+
+
+def _number(value: Decimal) -> str:
+    return f"{value.normalize():f}"

@@ -1,0 +1,99 @@
+"""Execute's rules: the report's week, the burn-down, health and the work exception's thresholds."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from engagement.execute import (
+    Colour,
+    burn_down,
+    exception_threshold,
+    health,
+    iso_week,
+)
+
+START, END = date(2027, 1, 4), date(2027, 2, 26)  # Monday to Friday, eight weeks, 40 working days
+
+
+def test_a_report_is_keyed_by_its_iso_week_across_the_year_end() -> None:
+    assert [iso_week(date(2026, 12, d)) for d in (27, 28, 31)] == [
+        "2026-W52",
+        "2026-W53",
+        "2026-W53",
+    ]
+    assert iso_week(date(2027, 1, 3)) == "2026-W53"
+    assert iso_week(date(2027, 1, 4)) == "2027-W01"
+
+
+def test_the_burn_down_has_a_point_a_week_and_none_for_weeks_to_come() -> None:
+    logged = [(date(2027, 1, 5), Decimal(20)), (date(2027, 1, 12), Decimal("12.5"))]
+    points = burn_down(Decimal(200), START, END, logged, today=date(2027, 1, 13))
+    assert [p.week for p in points] == [f"2027-W0{n}" for n in range(1, 9)]
+    assert [p.remaining for p in points[:3]] == [Decimal(180), Decimal("167.5"), None]
+    assert points[0].ideal == Decimal(175)  # 5 of 40 working days gone
+    assert points[-1].ideal == 0
+    assert points[-1].ends == END
+
+
+def test_a_holiday_week_burns_less_of_the_ideal_line() -> None:
+    # Martin Luther King Jr. Day (18 January 2027) and Presidents' Day: 38 working days, four
+    # in the week of the 18th
+    plain = burn_down(Decimal(100), START, END, [], today=START)
+    us = burn_down(Decimal(100), START, END, [], today=START, country="US")
+    assert plain[2].ideal - plain[1].ideal == Decimal("-12.5")
+    assert us[2].ideal - us[1].ideal == Decimal("-10.5")
+
+
+def test_an_end_before_the_start_is_refused() -> None:
+    with pytest.raises(ValueError, match="ends"):
+        burn_down(Decimal(1), END, START, [], today=START)
+
+
+def at(today: date, consumed: int, overdue=(), escalations=()) -> tuple[Colour, tuple[str, ...]]:  # type: ignore[no-untyped-def]
+    found = health(
+        today=today,
+        start=START,
+        end=END,
+        scoped=Decimal(100),
+        consumed=Decimal(consumed),
+        overdue=list(overdue),
+        escalations=list(escalations),
+    )
+    return found.colour, found.reasons
+
+
+def test_health_is_green_when_hours_follow_time_and_nothing_is_late() -> None:
+    assert at(date(2027, 1, 15), 25) == (Colour.GREEN, ("on schedule, hours in line with time",))
+
+
+def test_health_turns_yellow_then_red_as_hours_run_ahead_of_time() -> None:
+    day = date(2027, 1, 15)  # 10 of 40 working days: 25% elapsed
+    assert at(day, 34)[0] == Colour.GREEN  # 9 points ahead
+    assert at(day, 35)[0] == Colour.YELLOW  # 10
+    assert at(day, 50)[0] == Colour.RED  # 25
+    assert at(day, 101) == (Colour.RED, ("101 hours consumed of 100 scoped",))
+
+
+def test_a_late_milestone_and_an_escalation_say_why() -> None:
+    day = date(2027, 1, 29)
+    colour, reasons = at(day, 50, overdue=[("PS-MIG Migration", date(2027, 1, 28))])
+    assert colour == Colour.YELLOW
+    assert reasons == ("PS-MIG Migration is 1 working days past its due date 2027-01-28",)
+    colour, _ = at(day, 50, overdue=[("PS-MIG Migration", date(2027, 1, 15))])
+    assert colour == Colour.RED  # ten working days late
+    colour, reasons = at(day, 50, escalations=["Customer VPN access blocked"])
+    assert (colour, reasons) == (Colour.RED, ("open escalation: Customer VPN access blocked",))
+
+
+def test_a_work_exception_is_keyed_by_the_highest_threshold_reached() -> None:
+    scoped = Decimal(200)
+    assert exception_threshold(Decimal("199.9"), scoped) is None
+    assert exception_threshold(Decimal(200), scoped) == 100
+    assert exception_threshold(Decimal("219.9"), scoped) == 100
+    assert exception_threshold(Decimal(220), scoped) == 110
+    assert exception_threshold(Decimal(400), scoped) == 150
+    assert exception_threshold(Decimal(1), Decimal(0)) == 100  # nothing scoped, hours logged
+    assert exception_threshold(Decimal(0), Decimal(0)) is None

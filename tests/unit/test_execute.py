@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from engagement.charts import burn_down_png
 from engagement.execute import (
     Colour,
     burn_down,
@@ -97,3 +99,15 @@ def test_a_work_exception_is_keyed_by_the_highest_threshold_reached() -> None:
     assert exception_threshold(Decimal(400), scoped) == 150
     assert exception_threshold(Decimal(1), Decimal(0)) == 100  # nothing scoped, hours logged
     assert exception_threshold(Decimal(0), Decimal(0)) is None
+
+
+def test_the_burn_down_chart_is_a_png_drawn_the_same_each_time() -> None:
+    points = burn_down(
+        Decimal(200), START, END, [(date(2027, 1, 5), Decimal(30))], date(2027, 1, 8)
+    )
+    png = burn_down_png(points, Decimal(200), "Acme – CI/CD Modernisation")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
+    assert (width, height) == (800, 400)
+    assert burn_down_png(points, Decimal(200), "Acme – CI/CD Modernisation") == png
+    assert b"Software" not in png  # no version in it: a new release draws the same bytes

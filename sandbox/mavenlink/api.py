@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse, Response
 
 from sandbox.core import ApiError, Json, Quota, Sandbox
@@ -40,6 +41,8 @@ SUBJECTS = {
     "Participation": "participations",
     "Assignment": "assignments",
     "Role": "roles",
+    "TimeEntry": "time_entries",
+    "StatusReport": "status_reports",
 }
 
 
@@ -136,6 +139,16 @@ def of_subject(kind: str, subject_type: str) -> Include:
             if r["subject_type"] == subject_type and str(r["subject_id"]) == obj["id"]
         ]
         return f"{kind.removesuffix('s')}_ids", [r["id"] for r in rows], kind, rows
+
+    return include
+
+
+def none_yet(field: str, kind: str) -> Include:
+    """An association the sandbox never makes (an invoice, a timesheet submission): the include is
+    accepted and answers that there is none."""
+
+    def include(sb: Sandbox, obj: Json) -> tuple[str, Any, str, list[Json]]:
+        return field, None, kind, []
 
     return include
 
@@ -362,6 +375,50 @@ def blank(field: str) -> tuple[str, str]:
 
 def truthy(value: Any) -> bool:
     return str(value).lower() in ("true", "1")
+
+
+def date_range(raw: str, param: str) -> tuple[str, str]:
+    """Kantata's `<first>:<last>` date range (`2013-06-01:2013-08-01`), both ends ISO dates."""
+    first, _, last = raw.partition(":")
+    try:
+        return date.fromisoformat(first).isoformat(), date.fromisoformat(last).isoformat()
+    except ValueError:
+        raise bad_request(f"{param} takes two dates: 2026-01-01:2026-01-31") from None
+
+
+def _moment(raw: str, param: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw.replace(" ", "+"))  # a `+` arrives as a space
+    except ValueError:
+        raise bad_request(f"{param} must be an ISO 8601 datetime") from None
+    # The docs do not say which zone a moment without one is in; the sandbox takes UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def stamped_between(sb: Sandbox, q: QueryParams, rows: list[Json]) -> list[Json]:
+    """`created_after`, `created_before`, `updated_after`, `updated_before`: "Filter for records
+    created after a specified datetime. The datetime must be in ISO 8601 format." (each listing
+    that documents them). Strictly after or before: the docs do not say whether the moment itself
+    counts."""
+    for param, field, after in (
+        ("created_after", "created_at", True),
+        ("created_before", "created_at", False),
+        ("updated_after", "updated_at", True),
+        ("updated_before", "updated_at", False),
+    ):
+        if (raw := q.get(param)) is None:
+            continue
+        moment = _moment(raw, param)
+        rows = [
+            r
+            for r in rows
+            if (
+                datetime.fromisoformat(r[field]) > moment
+                if after
+                else datetime.fromisoformat(r[field]) < moment
+            )
+        ]
+    return rows
 
 
 def dates_in_order(start: str | None, end: str | None, field: str, problems: Problems) -> None:

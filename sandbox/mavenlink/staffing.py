@@ -17,6 +17,7 @@ from sandbox.mavenlink.api import (
     bad_request,
     belongs_to,
     blank,
+    date_range,
     dates_in_order,
     exists,
     of_subject,
@@ -193,16 +194,7 @@ def _allocations(sb: Sandbox, q: QueryParams, rows: list[Json]) -> list[Json]:
     if flag(q.get("unnamed_resources_only")):
         rows = [a for a in rows if not _allocated_user(sb, a)]
     if span := q.get("overlaps_with_date_range"):
-        first, _, last = span.partition(":")
-        try:
-            first, last = (
-                date.fromisoformat(first).isoformat(),
-                date.fromisoformat(last).isoformat(),
-            )
-        except ValueError:
-            raise bad_request(
-                "overlaps_with_date_range takes two dates: 2026-01-01:2026-01-31"
-            ) from None
+        first, last = date_range(span, "overlaps_with_date_range")
         rows = [a for a in rows if a["start_date"] <= last and a["end_date"] >= first]
     return rows
 

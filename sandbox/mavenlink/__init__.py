@@ -3,7 +3,8 @@
 What psflow uses of it: users, workspaces (projects) with their status, budget and target margin,
 external references (how psflow ties a workspace to its Salesforce opportunity and finds it again),
 participations, workspace resources and allocations (staffing), stories (tasks, deliverables,
-milestones) with assignments, and custom fields with their values.
+milestones) with assignments, custom fields with their values, and the time people log (time
+entries). `control` plays the people who use Kantata's web app (a PSE logging time).
 
 Each resource is declared once (`sandbox.kit.Resource`: its filters, includes, checks and writes)
 and served by the kit's generic list/get/create/update/delete handlers in Kantata's wire format
@@ -13,8 +14,16 @@ and served by the kit's generic list/get/create/update/delete handlers in Kantat
 from __future__ import annotations
 
 from sandbox.core import Quota, System
-from sandbox.mavenlink import people, references, staffing, stories, workspaces
+from sandbox.mavenlink import (
+    people,
+    references,
+    staffing,
+    stories,
+    time_entries,
+    workspaces,
+)
 from sandbox.mavenlink.api import NAME, api, quota_error, render_error, router
+from sandbox.mavenlink.control import router as control
 from sandbox.mavenlink.pages import pages
 from sandbox.mavenlink.seed import seed
 
@@ -24,6 +33,7 @@ api.serve(
     workspaces.WORKSPACES,
     *staffing.RESOURCES,
     *stories.RESOURCES,
+    *time_entries.RESOURCES,
 )
 
 QUOTAS = (
@@ -48,5 +58,6 @@ SYSTEM = System(
     quotas=QUOTAS,
     quota_error=quota_error,
     validation_status=422,
+    control=control,
     pages=pages,
 )

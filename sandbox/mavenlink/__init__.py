@@ -3,8 +3,9 @@
 What psflow uses of it: users, workspaces (projects) with their status, budget and target margin,
 external references (how psflow ties a workspace to its Salesforce opportunity and finds it again),
 participations, workspace resources and allocations (staffing), stories (tasks, deliverables,
-milestones) with assignments, custom fields with their values, and the time people log (time
-entries). `control` plays the people who use Kantata's web app (a PSE logging time).
+milestones) with assignments, custom fields with their values, the time people log (time
+entries) and projects' status reports. `control` plays the people who use Kantata's web app (a PSE
+logging time).
 
 Each resource is declared once (`sandbox.kit.Resource`: its filters, includes, checks and writes)
 and served by the kit's generic list/get/create/update/delete handlers in Kantata's wire format
@@ -18,6 +19,7 @@ from sandbox.mavenlink import (
     people,
     references,
     staffing,
+    status_reports,
     stories,
     time_entries,
     workspaces,
@@ -34,6 +36,7 @@ api.serve(
     *staffing.RESOURCES,
     *stories.RESOURCES,
     *time_entries.RESOURCES,
+    *status_reports.RESOURCES,
 )
 
 QUOTAS = (

@@ -1,8 +1,9 @@
-"""The Mavenlink (Kantata OX) stand-in's time entries, driven through the httpx client of
-`MavenlinkConnection`, and the control action a PSE logs time with.
+"""The Mavenlink (Kantata OX) stand-in's time entries and status reports, driven through the httpx
+client of `MavenlinkConnection`, and the control action a PSE logs time with.
 
 The shapes, filters and checks follow Kantata's API reference (developer.kantata.com, "Time
-Entries"); the module's docstring says where it is silent and what the sandbox chose."""
+Entries" and "Status Reports"); the modules' docstrings say where it is silent and what the sandbox
+chose."""
 
 from __future__ import annotations
 
@@ -366,3 +367,134 @@ def test_the_control_action_checks_as_the_api_does(
         sandbox.act("mavenlink", "/time_entries", user_email=aisha, **{**entry, "hours": 0})
     assert refused.value.response.status_code == 400  # the request's own shape: hours > 0
     assert sandbox.state("mavenlink", "time_entries") == []
+
+
+# --- status reports ------------------------------------------------------------------------------
+
+
+def report(api: httpx.Client, include: str = "", **fields: Any) -> httpx.Response:
+    params = {"include": include} if include else {}
+    return api.post("status_reports.json", params=params, json={"status_report": fields})
+
+
+def test_create_show_list_and_update_status_reports(
+    api: httpx.Client, sandbox: SandboxClient
+) -> None:
+    hooli, stark = workspace_id(api, HOOLI), workspace_id(api, STARK)
+    details = [
+        {"category": "Schedule", "color": "yellow", "description": "two days behind"},
+        {"category": "Budget", "color": "green"},
+    ]
+    first = one(
+        report(api, workspace_id=int(hooli), color="yellow", description="Week 10", details=details)
+    )
+    assert (first["color"], first["description"]) == ("yellow", "Week 10")
+    assert first["details"] == [
+        {"category": "Schedule", "color": "yellow", "description": "two days behind"},
+        {"category": "Budget", "color": "green", "description": ""},
+    ]
+    # StatusReport: workspace_id, creator_id, updater_id only with their includes
+    for gated in ("workspace_id", "creator_id", "updater_id"):
+        assert gated not in first
+    # Kantata documents no limit of reports per project and day: a second one the same day is fine
+    second = one(report(api, workspace_id=hooli, color="green", description="Week 10, later"))
+    other = one(report(api, workspace_id=stark, color="red", description="Blocked"))
+
+    reply = api.get(
+        f"status_reports/{first['id']}.json", params={"include": "workspace,creator,updater"}
+    )
+    shown = one(reply)
+    me = str(one(api.get("users/me.json"))["id"])
+    assert (shown["workspace_id"], shown["creator_id"], shown["updater_id"]) == (hooli, me, me)
+    assert reply.json()["workspaces"][hooli]["title"] == HOOLI
+
+    listed = api.get("status_reports.json", params={"workspace_id": hooli})
+    assert [r["id"] for r in items(listed)] == [first["id"], second["id"]]
+    everything = api.get("status_reports.json", params={"order": "created_at:desc"})
+    assert {r["id"] for r in items(everything)} == {first["id"], second["id"], other["id"]}
+
+    updated = one(
+        api.put(
+            f"status_reports/{first['id']}.json",
+            json={
+                "status_report": {
+                    "color": "red",
+                    "details": [{"category": "Scope", "color": "red"}],
+                }
+            },
+        )
+    )
+    assert (updated["color"], updated["description"]) == ("red", "Week 10")
+    # "Any categories not provided when updating will be deleted if they were previously present"
+    assert [d["category"] for d in updated["details"]] == ["Scope"]
+    kept = one(
+        api.put(f"status_reports/{first['id']}.json", json={"status_report": {"description": "x"}})
+    )
+    assert [d["category"] for d in kept["details"]] == ["Scope"]
+    assert {r["id"] for r in sandbox.state("mavenlink", "status_reports")} == {
+        first["id"],
+        second["id"],
+        other["id"],
+    }
+    assert api.delete(f"status_reports/{second['id']}.json").status_code == 204
+
+
+def test_status_report_paging(api: httpx.Client) -> None:
+    hooli = workspace_id(api, HOOLI)
+    bulk = [
+        {"workspace_id": hooli, "color": "green", "description": f"Week {n:02d}"} for n in range(23)
+    ]
+    assert len(items(api.post("status_reports.json", json={"status_reports": bulk}))) == 23
+    page = api.get("status_reports.json", params={"workspace_id": hooli, "per_page": 10, "page": 3})
+    assert page.json()["meta"] == {"count": 23, "page_count": 3, "page_number": 3, "page_size": 10}
+    assert [r["description"] for r in items(page)] == ["Week 20", "Week 21", "Week 22"]
+
+
+def test_invalid_status_reports_answer_422_and_unknown_ones_404(
+    api: httpx.Client, sandbox: SandboxClient
+) -> None:
+    hooli = workspace_id(api, HOOLI)
+    assert set(errors(report(api))) == {"workspace_id", "color", "description"}
+    assert set(errors(report(api, workspace_id=999_999, color="green", description="x"))) == {
+        "workspace_id"
+    }
+    assert errors(report(api, workspace_id=hooli, color="amber", description="x")) == {
+        "color": "Color must be one of green, yellow, red"
+    }
+    assert errors(report(api, workspace_id=hooli, color="green", description="  ")) == {
+        "description": "Description can't be blank"
+    }
+    for details in (
+        [{"category": "Morale", "color": "green"}],
+        [{"category": "Scope"}],
+        [{"category": "Scope", "color": "blue"}],
+        "all fine",
+    ):
+        reply = report(api, workspace_id=hooli, color="green", description="x", details=details)
+        assert set(errors(reply)) == {"details"}
+    assert sandbox.state("mavenlink", "status_reports") == []
+    created = one(report(api, workspace_id=hooli, color="green", description="fine"))
+    reply = api.put(f"status_reports/{created['id']}.json", json={"status_report": {"color": ""}})
+    assert errors(reply) == {"color": "Color can't be blank"}
+    missing = api.get("status_reports/999999.json")
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["type"] == "system"
+    assert api.get("status_reports.json", params={"only": "999999"}).json()["count"] == 0
+
+
+def test_time_and_reports_count_in_the_log_and_the_quota(
+    api: httpx.Client, sandbox: SandboxClient
+) -> None:
+    (hooli,) = [w["id"] for w in sandbox.state("mavenlink", "workspaces") if w["title"] == HOOLI]
+    sandbox.set_quotas(True, {"mavenlink.requests-per-token": 2})
+    assert api.get("time_entries.json").status_code == 200
+    assert report(api, workspace_id=hooli, color="green", description="x").status_code == 200
+    throttled = api.get("status_reports.json")
+    assert throttled.status_code == 429
+    assert throttled.json()["errors"][0]["type"] == "system"
+    paths = [r["path"] for r in sandbox.requests(system="mavenlink")][-3:]
+    assert paths == [
+        "/mavenlink/api/v1/time_entries.json",
+        "/mavenlink/api/v1/status_reports.json",
+        "/mavenlink/api/v1/status_reports.json",
+    ]

@@ -12,7 +12,7 @@ import re
 import unicodedata
 import zoneinfo
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -233,6 +234,19 @@ def _currency(value: str) -> str:
 
 
 Currency = Annotated[str, AfterValidator(_currency)]
+
+# A form's answer is checked by Prefect's server against the form's JSON schema before the run
+# resumes, and a value it lets through that the form's model refuses fails the run. To that check
+# "format" is an annotation only, so dates in forms carry the pattern it does check.
+_DAY = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_TIME = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?"
+FormDate = Annotated[
+    date, WithJsonSchema({"type": "string", "format": "date", "pattern": f"^{_DAY}$"})
+]
+FormDateTime = Annotated[
+    datetime,
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": f"^{_DAY}T{_TIME}$"}),
+]
 
 _GOOGLE_DOC_PATH = re.compile(r"/document/(?:u/\d+/)?d/([A-Za-z0-9_-]{10,})(?:/[^?#]*)?")
 

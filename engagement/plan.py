@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.cost_estimate import activity_name
-from engagement.models import CostEstimate, Opportunity, SowActivity
+from engagement.models import CostEstimate, FormDate, FormDateTime, Opportunity, SowActivity
 from engagement.workdays import business_days
 
 HARD_MONTHS = 2
@@ -80,13 +80,13 @@ PAYLOAD_TEXT = 2000
 class KickoffHeld(BaseModel):
     """The Project Owner's word that the kickoff was held: what the Prefect UI's form asks."""
 
-    held_on: date = Field(description="The day the kickoff was held")
+    held_on: FormDate = Field(description="The day the kickoff was held")
     minutes: str = Field(default="", description="The minutes, or a link to them")
     actions: list[str] = Field(default_factory=list, description="Action items, one each")
     handoff_complete: bool = Field(
         default=True, description="The sales-to-PS hand-off issue is complete (it is closed)"
     )
-    weekly_meeting: datetime | None = Field(
+    weekly_meeting: FormDateTime | None = Field(
         default=None,
         description="The first weekly project meeting, in your time zone; empty when none",
     )

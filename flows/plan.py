@@ -40,7 +40,7 @@ from pydantic import Field, create_model
 from core.events import Phase
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady, Team
-from engagement.models import Engagement, EngagementStatus, Opportunity
+from engagement.models import Engagement, EngagementStatus, FormDate, Opportunity
 from engagement.people import User
 from engagement.plan import (
     KickoffHeld,
@@ -58,6 +58,7 @@ from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.workdays import business_days, meeting_slot
+from flows.forms import with_defaults
 from flows.guard import (
     engagement_document,
     not_asked_elsewhere,
@@ -206,7 +207,7 @@ def initiated_objects(opportunity: Opportunity) -> Initiated:
 class AllocationForm(RunInput):
     """What the PS Project Coordinator confirms in the Prefect UI before the team is booked hard."""
 
-    start: date = Field(description="The engagement's first day")
+    start: FormDate = Field(description="The engagement's first day")
     hours_per_day: dict[str, float] = Field(description="Hours a day each PSE works on it")
 
 
@@ -229,7 +230,7 @@ def confirmed_allocation(
     form = create_model(
         AllocationForm.__name__,
         __base__=AllocationForm,
-        start=(date, Field(default=start, description="The engagement's first day")),
+        start=(FormDate, Field(default=start, description="The engagement's first day")),
         hours_per_day=(
             dict[people, Annotated[float, Field(gt=0, le=24)]],
             Field(
@@ -401,11 +402,10 @@ def kickoff_record(opportunity: Opportunity, team: Team, planned: date) -> Kicko
         return KickoffHeld.from_payload(recorded.payload)
     not_asked_elsewhere(opportunity.id)
     answer = suspend_flow_run(
-        wait_for_input=KickoffForm.with_initial_data(
-            description=(
-                f"{team.project_owner}: once the kickoff of {opportunity.name} "
-                f"({opportunity.account.name}) is held, say so here."
-            ),
+        wait_for_input=with_defaults(
+            KickoffForm,
+            f"{team.project_owner}: once the kickoff of {opportunity.name} "
+            f"({opportunity.account.name}) is held, say so here.",
             held_on=planned,  # the kickoff meeting's day
         ),
         timeout=systems().settings.approval_timeout_hours * 3600,

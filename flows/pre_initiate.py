@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
@@ -32,7 +31,7 @@ from core.events import Phase
 from engagement.cost_estimate import prefill
 from engagement.keys import Kind
 from engagement.lifecycle import NotReady, pre_initiate_problems
-from engagement.models import CostEstimate, Opportunity
+from engagement.models import CostEstimate, FormDate, Opportunity
 from engagement.people import Staff
 from engagement.refs import Ref
 from engagement.slugs import slack_text
@@ -256,8 +255,8 @@ class StaffingForm(RunInput):
     chosen_by: str | None = Field(
         default=None, description="Who chose the PSE (the Sr. PSE or Technical Architect)"
     )
-    start: date = Field(description="First day booked")
-    end: date = Field(description="Last day booked")
+    start: FormDate = Field(description="First day booked")
+    end: FormDate = Field(description="Last day booked")
     hours_per_day: float = Field(gt=0, le=24, description="Hours a day each person is booked")
     approver: str = Field(description="You, the PS Project Coordinator, recorded as the approver")
     comment: str = Field(default="", description="Your reasoning, or why you reject it")
@@ -334,8 +333,8 @@ def _decision_form(
             field("project_owner", default=owning(owner) if owner else None),
         ),
         chosen_by=((choosing | None) if choosing else None, field("chosen_by", default=None)),
-        start=(date, field("start", default=need.start)),
-        end=(date, field("end", default=need.end)),
+        start=(FormDate, field("start", default=need.start)),
+        end=(FormDate, field("end", default=need.end)),
         hours_per_day=(
             float,
             field("hours_per_day", default=float(need.hours_per_day), gt=0, le=24),

@@ -4,6 +4,7 @@ and scheduled, each object once; a re-run asks nobody and writes nothing."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
+from prefect.flow_runs import resume_flow_run
 
 from core.events import PHASE_COMPLETED, Phase, event_kwargs
 from flows.plan import plan
@@ -20,7 +22,7 @@ from sandbox.client import SandboxClient
 from testkit.expect import written
 from testkit.factories import opportunities
 from testkit.phases import initiated, run_phase
-from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state
+from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
@@ -259,3 +261,47 @@ def test_an_opportunity_renamed_after_initiate_keeps_its_gitlab_project(
     assert len(projects) == 1
     due = mine(sandbox.state("gitlab", "issue"), opportunity, "description")
     assert sum(bool(i["due_date"]) for i in due) == 2  # the activity issues, in that project
+
+
+def test_plans_forms_refuse_answers_outside_their_values_and_wait_through_restarts(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity = initiated(sandbox)
+    run = run_of("plan", opportunity)
+    form = paused_at(run, "plan-allocation")
+    (pse,) = form["properties"]["hours_per_day"]["default"]
+    for bad in (
+        {"start": "2027-01-04", "hours_per_day": {pse: 0}},  # more than none
+        {"start": "2027-01-04", "hours_per_day": {pse: 25}},  # at most a day
+        {"start": "2027-01-04", "hours_per_day": {"nobody@northwind.example": 8}},  # not staffed
+        {"start": "next week", "hours_per_day": {pse: 8}},  # a date the form's model takes
+        {"start": "2027-13-01", "hours_per_day": {pse: 8}},
+    ):
+        with pytest.raises(RuntimeError, match="Cannot resume"):
+            resume_flow_run(run.id, run_input=bad)
+        assert state_of(run).state_details.pause_key == "plan-allocation"
+    resume(run, form)
+
+    kickoff = paused_at(run, "kickoff-held")
+    for bad_kickoff in (
+        {"held_on": "yesterday"},
+        {"held_on": "2027-01-05", "weekly_meeting": "Tuesdays at ten"},
+        {"held_on": "2027-01-05", "actions": "one string, not a list"},
+    ):
+        with pytest.raises(RuntimeError, match="Cannot resume"):
+            resume_flow_run(run.id, run_input=bad_kickoff)
+    # the wait survives a restart of both (the runner must have seen the run's process exit)
+    runner = served.runner
+    assert runner is not None
+    wait_until(
+        lambda: runner.tail(100_000).count(f"Execution of flow run '{run.id}' is paused") >= 2,
+        60,
+        "the runner to see the run suspended at the kickoff",
+    )
+    time.sleep(2)  # its process winding down (as test_pre_initiate's restart)
+    served.restart_server()
+    served.restart_runner()
+    assert state_of(run).state_details.pause_key == "kickoff-held"
+    resume(run, kickoff)
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message

@@ -60,6 +60,8 @@ def test_negotiating_to_an_approved_staffing_plan_and_a_rerun_writes_nothing(
         {"approve": True, "pses": [], "approver": COORDINATOR},
         {"approve": "maybe", "pses": ["aisha.bello@northwind.example"], "approver": COORDINATOR},
         {"approve": True, "pses": ["grace.kim@northwind.example"], "approver": "not an e-mail"},
+        # a date the server would pass on to the run, which could not read it
+        {"pses": ["grace.kim@northwind.example"], "approver": COORDINATOR, "start": "next week"},
         # only a PS Project Coordinator may approve: an engagement manager may not
         {
             "approve": True,

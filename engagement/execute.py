@@ -50,6 +50,15 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Logged(_Frozen):
+    """Hours a person logged on the engagement one day (a Kantata time entry)."""
+
+    day: date
+    person: str  # their e-mail
+    task_id: str | None  # the Kantata task (a SOW activity's) it was logged on, if any
+    hours: Decimal
+
+
 class BurnPoint(_Frozen):
     """One week of the burn-down: the hours left at its end, and where the ideal line is."""
 

@@ -18,6 +18,9 @@ class Ref(BaseModel):
     url: str | None = None
     created: bool  # False when it already existed (a re-run, a retry)
 
+    def __str__(self) -> str:  # as a task run's name shows it
+        return self.name
+
     def row(self) -> dict[str, str]:
         """A row of the phase's table artifact. The UI renders each cell as markdown: the name is
         the link a person clicks (the bare URL follows, for whoever reads the data)."""

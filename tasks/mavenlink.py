@@ -8,11 +8,12 @@ by that reference before any create, so a retried or re-run phase creates nothin
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from blocks import MavenlinkConnection
+from engagement.execute import Health, Logged
 from engagement.keys import (
     Kind,
     MavenlinkExternalReference,
@@ -306,7 +307,7 @@ def ensure_workspace(opportunity: Opportunity, status: str = PROSPECT) -> Worksp
     return _workspace_ref(_rows(body, "workspaces")[0], created=True)
 
 
-@outside_task("set Mavenlink project status {status}")
+@outside_task("set Mavenlink project {workspace} status {status}")
 def ensure_workspace_status(workspace: Workspace, status: str) -> bool:
     """Move the project forward to `status` (a Kantata status key) from the status it had when this
     run found it; True when it moved, False when it was there or further along already (nothing is
@@ -724,7 +725,7 @@ def ensure_milestones(
     return made
 
 
-@outside_task("set Mavenlink project dates")
+@outside_task("set Mavenlink project {workspace} dates")
 def ensure_workspace_dates(workspace: Workspace, start: date, due: date) -> bool:
     """The project's start and due dates, each only where it had none when this run found it (a
     date a person set is theirs). True when Kantata was written."""
@@ -837,3 +838,55 @@ def ensure_lead(workspace_id: str, email: str) -> bool:
             json={"participation": {"team_lead": True}},
         )
     return True
+
+
+# --- Execute: hours logged, health reported -------------------------------------------------------
+
+
+@read_task("read hours logged on project {workspace_id}")
+def get_time_entries(workspace_id: str) -> tuple[Logged, ...]:
+    """Every time entry on the project, with who logged it and on which task: one listing (pages
+    of 200), the people and tasks side-loaded."""
+    params = {"workspace_id": workspace_id, "include": "user,story"}
+    logged = []
+    with calling(SYSTEM, f"time entries of project {workspace_id}"):
+        for row, body in _pages("time_entries.json", "time_entries", params):
+            user = body.get("users", {}).get(str(row.get("user_id")), {})
+            logged.append(
+                Logged(
+                    day=date.fromisoformat(row["date_performed"]),
+                    person=str(user.get("email_address") or row.get("user_id")),
+                    task_id=str(row["story_id"]) if row.get("story_id") else None,
+                    hours=Decimal(int(row["time_in_minutes"])) / 60,
+                )
+            )
+    return tuple(logged)
+
+
+@outside_task("report the health of Mavenlink project {workspace}")
+def ensure_health_report(workspace: Workspace, since: datetime, health: Health) -> Ref:
+    """The project's status report (its health: colour and why), at most one a day: a report
+    made since `since` (the day's start, in the customer's time zone), by psflow or a person,
+    stands for the day."""
+    params = {"workspace_id": workspace.id, "created_after": since.isoformat()}
+    with calling(SYSTEM, f"status reports of project {workspace.id}"):
+        made = _first("status_reports.json", "status_reports", params)
+        created = made is None
+        if made is None:
+            report = {
+                "workspace_id": workspace.id,
+                "color": health.colour.value,
+                "description": "\n".join(health.reasons),
+            }
+            made = _rows(
+                _call("POST", "status_reports.json", json={"status_report": report}),
+                "status_reports",
+            )[0]
+    return Ref(
+        system=SYSTEM,
+        kind="health report",
+        name=f"{made['color']}: {made['description'].splitlines()[0] if made['description'] else ''}",
+        url=f"{project_url(workspace.id)}#status",
+        id=str(made["id"]),
+        created=created,
+    )

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from engagement.cost_estimate import Grid, as_text, cells_to_fill, column_letters, quote_sheet
@@ -115,6 +116,7 @@ class Table:
     tab: str
     header: tuple[str, ...]
     keys: tuple[int, ...] = (0,)
+    owned: bool = False  # psflow's own rows (a week's report): a re-run rewrites what changed
 
     @property
     def columns(self) -> str:
@@ -131,6 +133,21 @@ class Table:
 PLAN = Table("Plan", ("Activity", "Milestone", "Hours", "Start", "Due"))
 ACTIONS = Table("Actions", ("Date", "Action", "Owner", "Due", "Status"), keys=(1,))
 MEETING_NOTES = Table("Meeting Notes", ("Date", "Meeting", "Attendees", "Notes"), keys=(1,))
+STATUS_REPORT = Table(
+    "Status Report",
+    (
+        "Week",
+        "Schedule",
+        "Hours used",
+        "Hours remaining",
+        "Issues",
+        "Out of office",
+        "Health",
+        "Open actions",
+        "Burn-down",
+    ),
+    owned=True,
+)
 
 
 def plan_rows(milestones: Sequence[Milestone]) -> list[list[Any]]:
@@ -152,12 +169,16 @@ def rows_to_write(
 ) -> tuple[dict[str, list[list[Any]]], list[list[Any]]]:
     """What makes `current` (the table as read, its header first) hold `wanted`: the empty cells
     of rows found by their key, filled ({A1 cell: [[value]]}), and the rows not there, to append.
-    Cells a person filled are never in it; a table that holds every row already gives nothing.
+    Cells a person filled are never in it, but in a table psflow owns (`Table.owned`) each cell
+    that differs is; a table that holds every row already gives nothing.
 
     Example:
         >>> current = [["Activity", "Milestone"], ["PS-A", "Assess"], ["PS-B"]]
         >>> rows_to_write(PLAN, current, [["PS-B", "Build"], ["PS-C", "Cut"]])
         ({"'Plan'!B3": [['Build']]}, [['PS-C', 'Cut']])
+        >>> report = [["Week", "Schedule", "Hours used"], ["2027-W02", "On track", 16]]
+        >>> rows_to_write(STATUS_REPORT, report, [["2027-W02", "On track", 24.0]])
+        ({"'Status Report'!C2": [[24.0]]}, [])
     """
     where = {table.key(row): number for number, row in enumerate(current[1:], start=2)}
     fill: dict[str, list[list[Any]]] = {}
@@ -167,6 +188,23 @@ def rows_to_write(
         if number is None:
             append.append(list(row))
             continue
+        if table.owned:
+            have = current[number - 1]
+            for column, value in enumerate(row):
+                held = have[column] if column < len(have) else ""
+                if _shown(value) != _shown(held):
+                    cell = f"{quote_sheet(table.tab)}!{column_letters(column)}{number}"
+                    fill[cell] = [[value]]
+            continue
         found = f"{quote_sheet(table.tab)}!A{number}"
         fill |= cells_to_fill({found: [current[number - 1]]}, {found: [list(row)]})
     return fill, append
+
+
+def _shown(value: Any) -> str:
+    """A cell's value as compared: 24, 24.0 and "24" are the same figure."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).upper()
+    if isinstance(value, int | float | Decimal):
+        return f"{float(value):g}"
+    return str(value).strip()

@@ -595,7 +595,17 @@ TEMPLATES = (
             "Actions": (("Date", "Action", "Owner", "Due", "Status"),),
             "Meeting Notes": (("Date", "Meeting", "Attendees", "Notes"),),
             "Status Report": (
-                ("Week", "Schedule", "Hours used", "Hours remaining", "Issues", "Out of office"),
+                (
+                    "Week",
+                    "Schedule",
+                    "Hours used",
+                    "Hours remaining",
+                    "Issues",
+                    "Out of office",
+                    "Health",
+                    "Open actions",
+                    "Burn-down",
+                ),
             ),
         },
     ),

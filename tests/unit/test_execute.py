@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import doctest
 import struct
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+import engagement.charts
+import engagement.execute
 from engagement.charts import burn_down_png
 from engagement.execute import (
     Colour,
@@ -111,3 +114,10 @@ def test_the_burn_down_chart_is_a_png_drawn_the_same_each_time() -> None:
     assert (width, height) == (800, 400)
     assert burn_down_png(points, Decimal(200), "Acme – CI/CD Modernisation") == png
     assert b"Software" not in png  # no version in it: a new release draws the same bytes
+
+
+def test_the_execute_and_chart_doctests_run() -> None:
+    for module in (engagement.execute, engagement.charts):
+        result = doctest.testmod(module)
+        assert result.attempted > 0, module
+        assert result.failed == 0, module

@@ -194,3 +194,101 @@ def exception_threshold(consumed: Decimal, scoped: Decimal) -> int | None:
 
 def _number(value: Decimal) -> str:
     return f"{value.normalize():f}"
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+class MilestoneState(_Frozen):
+    """A milestone as the schedule snapshot shows it."""
+
+    title: str
+    due: date
+    done: bool
+
+
+class Absence(_Frozen):
+    """A team member's planned out-of-office (a Calendar out-of-office event)."""
+
+    person: str
+    start: date
+    end: date  # the last day away
+
+
+class StatusReport(_Frozen):
+    """A week's status report of one engagement, as its facts were gathered."""
+
+    week: str  # ISO week: the report's key
+    as_of: date
+    title: str  # "<customer> – <engagement>"
+    health: Health
+    due: date  # the project's due date
+    milestones: tuple[MilestoneState, ...]
+    scoped: Decimal
+    consumed: Decimal
+    by_person: tuple[tuple[str, Decimal], ...]
+    actions: tuple[str, ...]  # the open action items
+    issues: tuple[str, ...]  # open issues and escalations
+    absences: tuple[Absence, ...]
+    note: str = ""
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.scoped - self.consumed
+
+    def schedule(self) -> str:
+        """The schedule in a line: "2 of 4 milestones done; late: Migration (due 2027-01-29)"."""
+        done = sum(m.done for m in self.milestones)
+        late = [m for m in self.milestones if not m.done and m.due < self.as_of]
+        text = f"{done} of {len(self.milestones)} milestones done, the project due {self.due}"
+        if late:
+            text += "; late: " + ", ".join(f"{m.title} (due {m.due})" for m in late)
+        return text
+
+    def away(self) -> str:
+        return "; ".join(f"{a.person} {a.start} to {a.end}" for a in self.absences) or "none"
+
+    def row(self, chart: str) -> list[object]:
+        """The report's row in the Project Definition (`project_definition.STATUS_REPORT`)."""
+        return [
+            self.week,
+            self.schedule(),
+            float(self.consumed),
+            float(self.remaining),
+            "; ".join(self.issues) or "none",
+            self.away(),
+            self.health.colour.value,
+            len(self.actions),
+            chart,
+        ]
+
+    def markdown(self, chart: str) -> str:
+        """The whole report, as the run's artifact and the e-mail's text show it."""
+        lines = [
+            f"# Status report {self.week}: {self.title}",
+            "",
+            f"**Health: {self.health.colour.value}** — " + "; ".join(self.health.reasons),
+            "",
+            "## Schedule",
+            self.schedule(),
+            *(f"- {'done' if m.done else 'open'}: {m.title}, due {m.due}" for m in self.milestones),
+            "",
+            "## Hours",
+            f"{_number(self.consumed)} of {_number(self.scoped)} hours used, "
+            f"{_number(self.remaining)} remaining.",
+            *(f"- {person}: {_number(hours)} h" for person, hours in self.by_person),
+            f"![Burn-down]({chart})",
+            "",
+            "## Open action items",
+            *(f"- {action}" for action in self.actions or ("none",)),
+            "",
+            "## Issues and escalations",
+            *(f"- {issue}" for issue in self.issues or ("none",)),
+            "",
+            "## Planned out of office (next two weeks)",
+            *(f"- {a.person}: {a.start} to {a.end}" for a in self.absences or ()),
+            *(["- none"] if not self.absences else []),
+        ]
+        if self.note:
+            lines += ["", "## Note", self.note]
+        return "\n".join(lines) + "\n"

@@ -13,7 +13,11 @@ import engagement.charts
 import engagement.execute
 from engagement.charts import burn_down_png
 from engagement.execute import (
+    Absence,
     Colour,
+    Health,
+    MilestoneState,
+    StatusReport,
     burn_down,
     exception_threshold,
     health,
@@ -121,3 +125,45 @@ def test_the_execute_and_chart_doctests_run() -> None:
         result = doctest.testmod(module)
         assert result.attempted > 0, module
         assert result.failed == 0, module
+
+
+def test_a_report_reads_as_a_row_and_as_markdown() -> None:
+    report = StatusReport(
+        week="2027-W05",
+        as_of=date(2027, 2, 1),
+        title="Acme – CI/CD Modernisation",
+        health=Health(colour=Colour.YELLOW, reasons=("Migration is 1 working days past its due",)),
+        due=END,
+        milestones=(
+            MilestoneState(title="Assessment", due=date(2027, 1, 15), done=True),
+            MilestoneState(title="Migration", due=date(2027, 1, 29), done=False),
+            MilestoneState(title="Cutover", due=END, done=False),
+        ),
+        scoped=Decimal(200),
+        consumed=Decimal("92.5"),
+        by_person=(("aisha.bello@northwind.example", Decimal("92.5")),),
+        actions=("Provision the runners",),
+        issues=(),
+        absences=(
+            Absence(
+                person="aisha.bello@northwind.example", start=date(2027, 2, 8), end=date(2027, 2, 9)
+            ),
+        ),
+    )
+    assert report.row("https://drive/chart") == [
+        "2027-W05",
+        "1 of 3 milestones done, the project due 2027-02-26; late: Migration (due 2027-01-29)",
+        92.5,
+        107.5,
+        "none",
+        "aisha.bello@northwind.example 2027-02-08 to 2027-02-09",
+        "yellow",
+        1,
+        "https://drive/chart",
+    ]
+    text = report.markdown("https://drive/chart")
+    assert text.startswith("# Status report 2027-W05: Acme – CI/CD Modernisation\n")
+    assert "**Health: yellow**" in text
+    assert "92.5 of 200 hours used, 107.5 remaining." in text
+    assert "![Burn-down](https://drive/chart)" in text
+    assert "## Issues and escalations\n- none" in text

@@ -1,4 +1,10 @@
-"""Google Calendar API v3 stand-in: events of the PS team's calendar (`primary`).
+"""Google Calendar API v3 stand-in: events of the PS team's calendar (`primary`) and of each
+Northwind person's calendar, whose id is their e-mail address.
+
+The PS mailbox reads and writes its colleagues' calendars as a Workspace account does when they are
+shared with it ("make changes to events") or through domain-wide delegation: the same token, their
+e-mail as `calendarId`. Each calendar has its owner's time zone (the seed's; the PS mailbox's is
+UTC), in which an all-day event starts. An id no calendar has is a 404, as Google answers.
 
 psflow makes meetings idempotent with client-supplied event ids, so those are checked as Google
 checks them: base32hex characters (a-v, 0-9), 5 to 1024 long, unique in the calendar for good. A
@@ -8,6 +14,13 @@ A recurring event keeps its `recurrence` (RFC 5545 RRULE lines) and, as Google r
 zone for its start and end; `events.list` with `singleEvents=true` expands it into its instances
 (ids `<eventId>_<UTC start, 20270104T150000Z>`, `recurringEventId`, `originalStartTime`), which
 needs a `timeMax` or an end to the rule (COUNT or UNTIL).
+
+Event types (the Event resource's `eventType`, discovery document calendar.v3): `events.list` takes
+`eventTypes`, repeatable, and lists every type when it is absent. An `outOfOffice` event is
+checked as the guide "Manage focus time, out of office, and working location events"
+(developers.google.com/workspace/calendar/api/guides/calendar-status) asks: `outOfOfficeProperties`
+given, a transparency of `opaque`, a timed start and end (`dateTime`: never all-day), and no
+attendees. `eventType` cannot change once the event exists; `fromGmail` events cannot be made.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ from fastapi import APIRouter, Body, Request
 
 from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep, base_url
 from sandbox.google import common
-from sandbox.seed import PS_MAILBOX
+from sandbox.seed import PS_MAILBOX, PSES, STAFF
 
 router = APIRouter(tags=["google-calendar"])
 control: APIRouter | None = None
@@ -32,6 +45,8 @@ control: APIRouter | None = None
 _PREFIX = "/google/calendar/v3/"
 _KIND = "event"  # stored under "<calendarId>/<eventId>"
 CALENDAR_TIME_ZONE = "UTC"  # the PS mailbox's calendar; all-day events start at its midnight
+# Every other calendar: a Northwind person's primary calendar, in their own time zone.
+PEOPLE_TIME_ZONES = {person.email.lower(): person.time_zone for person in (*STAFF, *PSES)}
 
 
 def _applies(method: str, path: str) -> bool:
@@ -72,9 +87,18 @@ _READ_ONLY = {"kind", "etag", "id", "htmlLink", "created", "updated", "creator",
 
 
 def _calendar(calendar_id: str) -> str:
-    if calendar_id in ("primary", PS_MAILBOX):
+    """The calendar an id names: `primary` is the caller's (the PS mailbox's), an e-mail address
+    that person's primary calendar (shared with the PS mailbox)."""
+    if calendar_id == "primary" or calendar_id.lower() == PS_MAILBOX:
         return PS_MAILBOX
+    if calendar_id.lower() in PEOPLE_TIME_ZONES:
+        return calendar_id.lower()
     raise ApiError(404, "Not Found", "notFound")
+
+
+def _time_zone(calendar: str) -> str:
+    """The calendar's time zone (`timeZone` of its listing; where its all-day events start)."""
+    return PEOPLE_TIME_ZONES.get(calendar, CALENDAR_TIME_ZONE)
 
 
 def _key(calendar: str, event_id: str) -> str:
@@ -97,9 +121,9 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def _instant(when: Json, field: str) -> datetime:
+def _instant(when: Json, field: str, zone: str) -> datetime:
     """An EventDateTime as an aware datetime: dateTime with its offset (or in timeZone), or the
-    calendar's midnight of an all-day `date`."""
+    midnight of an all-day `date` in `zone`, the calendar's time zone."""
     try:
         if when.get("dateTime"):
             moment = datetime.fromisoformat(str(when["dateTime"]).replace("Z", "+00:00"))
@@ -112,18 +136,18 @@ def _instant(when: Json, field: str) -> datetime:
             return moment
         if when.get("date"):
             day = date.fromisoformat(str(when["date"]))
-            return datetime.combine(day, time(), ZoneInfo(CALENDAR_TIME_ZONE))
+            return datetime.combine(day, time(), ZoneInfo(zone))
     except ValueError:
         raise ApiError(400, "Invalid value for: Invalid format", "invalid") from None
     raise ApiError(400, f"Missing {field} time.", "required")
 
 
-def _normal_time(when: Json, field: str) -> Json:
+def _normal_time(when: Json, field: str, zone: str) -> Json:
     """The EventDateTime as Google returns it: dateTime with an explicit offset (in timeZone
     when given), timeZone kept; or the all-day date."""
     if when.get("date") and not when.get("dateTime"):
         return {"date": str(when["date"])}
-    moment = _instant(when, field)
+    moment = _instant(when, field, zone)
     out: Json = {}
     if when.get("timeZone"):
         moment = moment.astimezone(_zone(str(when["timeZone"])))
@@ -131,20 +155,21 @@ def _normal_time(when: Json, field: str) -> Json:
     return {"dateTime": moment.isoformat(timespec="seconds"), **out}
 
 
-def _validate_times(event: Json) -> None:
+def _validate_times(event: Json, zone: str) -> None:
     start, end = event.get("start"), event.get("end")
     if not isinstance(start, dict) or not (start.get("dateTime") or start.get("date")):
         raise ApiError(400, "Missing start time.", "required")
     if not isinstance(end, dict) or not (end.get("dateTime") or end.get("date")):
         raise ApiError(400, "Missing end time.", "required")
-    if _instant(end, "end") < _instant(start, "start"):
+    if _instant(end, "end", zone) < _instant(start, "start", zone):
         raise ApiError(400, "The specified time range is empty.", "timeRangeEmpty")
     if event.get("recurrence"):
-        _validate_recurrence(event)
-    event["start"], event["end"] = _normal_time(start, "start"), _normal_time(end, "end")
+        _validate_recurrence(event, zone)
+    event["start"] = _normal_time(start, "start", zone)
+    event["end"] = _normal_time(end, "end", zone)
 
 
-def _validate_recurrence(event: Json) -> None:
+def _validate_recurrence(event: Json, zone: str) -> None:
     """Google refuses a recurring event without a time zone for its start and end (the rule
     repeats the local time), and a rule it cannot parse."""
     for field in ("start", "end"):
@@ -158,16 +183,17 @@ def _validate_recurrence(event: Json) -> None:
         if name not in ("RRULE", "EXRULE", "RDATE", "EXDATE") or not value:
             raise ApiError(400, "Invalid recurrence rule.", "invalid")
     try:
-        _occurrences(event, None)
+        _occurrences(event, None, zone)
     except ValueError:
         raise ApiError(400, "Invalid recurrence rule.", "invalid") from None
 
 
-def _occurrences(event: Json, until: datetime | None) -> list[datetime]:
-    """The starts of a recurring event (in its time zone), up to `until` when the rule is
-    endless; at most 730 of them, as Google's expansion caps an endless series."""
-    zone = _zone(str(event["start"].get("timeZone") or CALENDAR_TIME_ZONE))
-    first = _instant(event["start"], "start").astimezone(zone)
+def _occurrences(event: Json, until: datetime | None, calendar_zone: str) -> list[datetime]:
+    """The starts of a recurring event (in its time zone, else the calendar's), up to `until`
+    when the rule is endless; at most 730 of them, as Google's expansion caps an endless
+    series."""
+    zone = _zone(str(event["start"].get("timeZone") or calendar_zone))
+    first = _instant(event["start"], "start", calendar_zone).astimezone(zone)
     # the rule repeats the local time (RFC 5545: an UNTIL is then in UTC)
     rule = rrulestr("\n".join(event["recurrence"]), dtstart=first, forceset=True)
     starts: list[datetime] = []
@@ -178,12 +204,16 @@ def _occurrences(event: Json, until: datetime | None) -> list[datetime]:
     return starts
 
 
-def _instances(event: Json, time_min: datetime | None, time_max: datetime | None) -> list[Json]:
+def _instances(
+    event: Json, time_min: datetime | None, time_max: datetime | None, calendar_zone: str
+) -> list[Json]:
     """A recurring event's instances overlapping [time_min, time_max), as Google lists them."""
-    length = _instant(event["end"], "end") - _instant(event["start"], "start")
+    length = _instant(event["end"], "end", calendar_zone) - _instant(
+        event["start"], "start", calendar_zone
+    )
     zone = str(event["start"].get("timeZone"))
     out = []
-    for start in _occurrences(event, time_max):
+    for start in _occurrences(event, time_max, calendar_zone):
         if time_min is not None and start + length <= time_min:
             continue
         stamp = start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
@@ -229,8 +259,78 @@ def _conference(event: Json, body: Json, version: int) -> None:
     }
 
 
-def _build(sb: Sandbox, calendar: str, body: Json, event_id: str, version: int) -> Json:
-    """A new event from a client's resource, with the fields Google fills in."""
+# The Event resource's eventType values (discovery document calendar.v3); `fromGmail` events come
+# from Gmail only: "This type of event cannot be created."
+EVENT_TYPES = ("default", "outOfOffice", "focusTime", "workingLocation", "birthday", "fromGmail")
+# EventOutOfOfficeProperties.autoDeclineMode: "Valid values are ..."
+AUTO_DECLINE_MODES = (
+    "declineNone",
+    "declineAllConflictingInvitations",
+    "declineOnlyNewConflictingInvitations",
+)
+
+
+def _event_type(body: Json) -> str:
+    event_type = body.get("eventType") or "default"
+    if event_type not in EVENT_TYPES:
+        raise ApiError(400, f"Invalid event type: {event_type}.", "invalid")
+    if event_type == "fromGmail":
+        raise ApiError(400, "Events of type fromGmail cannot be created.", "invalid")
+    return str(event_type)
+
+
+def _validate_out_of_office(event: Json) -> None:
+    """What the calendar-status guide asks of an out-of-office event, on insert and update alike
+    ("the event must keep the required fields"): outOfOfficeProperties, transparency opaque,
+    a timed start and end (it cannot be an all-day event), and, being one person's own status,
+    no attendees. The stored event keeps transparency `opaque` explicitly, as Google's do."""
+    properties = event.get("outOfOfficeProperties")
+    if not isinstance(properties, dict):
+        raise ApiError(400, "An out of office event needs outOfOfficeProperties.", "required")
+    mode = properties.get("autoDeclineMode")
+    if mode is not None and mode not in AUTO_DECLINE_MODES:
+        raise ApiError(400, f"Invalid value for autoDeclineMode: {mode}.", "invalid")
+    message = properties.get("declineMessage")
+    if message is not None and not isinstance(message, str):
+        raise ApiError(400, "Invalid value for declineMessage.", "invalid")
+    if event.setdefault("transparency", "opaque") != "opaque":
+        raise ApiError(400, "An out of office event must have transparency opaque.", "invalid")
+    for field in ("start", "end"):
+        when = event.get(field)
+        if isinstance(when, dict) and when.get("date") and not when.get("dateTime"):
+            raise ApiError(
+                400,
+                f"An out of office event cannot be an all-day event: its {field} needs a dateTime.",
+                "invalid",
+            )
+    if event.get("attendees"):
+        raise ApiError(400, "An out of office event cannot have attendees.", "invalid")
+
+
+def _validate_type(event: Json) -> None:
+    """Checks of the event's own type; the properties of another type are not kept (each is
+    "used if eventType is" its type)."""
+    for event_type, field in (
+        ("outOfOffice", "outOfOfficeProperties"),
+        ("focusTime", "focusTimeProperties"),
+        ("workingLocation", "workingLocationProperties"),
+    ):
+        if event["eventType"] != event_type:
+            event.pop(field, None)
+    if event["eventType"] == "outOfOffice":
+        _validate_out_of_office(event)
+
+
+def _build(
+    sb: Sandbox,
+    calendar: str,
+    body: Json,
+    event_id: str,
+    version: int,
+    creator: str = PS_MAILBOX,
+) -> Json:
+    """A new event from a client's resource, with the fields Google fills in. The `creator` is
+    who writes it (the PS mailbox through the API); the organizer is the calendar it is on."""
     now = _stamp(sb)
     event = {k: v for k, v in body.items() if k not in _READ_ONLY}
     event.update(
@@ -241,12 +341,13 @@ def _build(sb: Sandbox, calendar: str, body: Json, event_id: str, version: int) 
             "status": body.get("status") or "confirmed",
             "created": now,
             "updated": now,
-            "creator": {"email": calendar, "self": True},
+            # `self`: whether they are the calendar this copy of the event is on
+            "creator": {"email": creator, **({"self": True} if creator == calendar else {})},
             "organizer": body.get("organizer") or {"email": calendar, "self": True},
             "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
             "sequence": int(body.get("sequence") or 0),
             "reminders": body.get("reminders") or {"useDefault": True},
-            "eventType": body.get("eventType") or "default",
+            "eventType": _event_type(body),
         }
     )
     event["attendees"] = [
@@ -254,7 +355,8 @@ def _build(sb: Sandbox, calendar: str, body: Json, event_id: str, version: int) 
     ]
     if not event["attendees"]:
         del event["attendees"]
-    _validate_times(event)
+    _validate_type(event)
+    _validate_times(event, _time_zone(calendar))
     _conference(event, body, version)
     return event
 
@@ -314,7 +416,11 @@ def _save_changes(
     for field in _READ_ONLY - {"etag", "updated"}:
         if field in old:
             new[field] = old[field]
-    _validate_times(new)
+    if new.get("eventType", "default") != old.get("eventType", "default"):
+        # "This cannot be modified after the event is created."
+        raise ApiError(400, "The event type cannot be changed.", "invalid")
+    _validate_type(new)
+    _validate_times(new, _time_zone(calendar))
     if "conferenceData" in body:
         _conference(new, body, version)
     if (new["start"], new["end"]) != (old["start"], old["end"]):
@@ -387,9 +493,15 @@ def _matches_text(event: Json, query: str) -> bool:
 @router.get("/calendar/v3/calendars/{calendar_id}/events")
 async def list_events(sb: SandboxDep, request: Request, calendar_id: str) -> Json:
     """events.list: timeMin bounds the end and timeMax the start (both exclusive), q searches
-    summary, description, location and attendees; paging with pageToken."""
+    summary, description, location and attendees, eventTypes (repeatable) keeps those types
+    (all when absent); paging with pageToken."""
     calendar = _calendar(calendar_id)
+    zone = _time_zone(calendar)
     params = request.query_params
+    types = set(params.getlist("eventTypes"))
+    if types - set(EVENT_TYPES):
+        bad = sorted(types - set(EVENT_TYPES))[0]
+        raise ApiError(400, f"Invalid value for eventTypes: {bad}", "invalidParameter")
     time_min, time_max = _bound(request, "timeMin"), _bound(request, "timeMax")
     order = params.get("orderBy")
     single = params.get("singleEvents", "false").lower() == "true"
@@ -406,20 +518,22 @@ async def list_events(sb: SandboxDep, request: Request, calendar_id: str) -> Jso
             continue
         if event["status"] == "cancelled" and not show_deleted:
             continue
+        if types and event.get("eventType", "default") not in types:
+            continue
         if ical_uid and event["iCalUID"] != ical_uid:
             continue
         if query and not _matches_text(event, query):
             continue
         if single and event.get("recurrence"):
-            events.extend(_instances(event, time_min, time_max))
+            events.extend(_instances(event, time_min, time_max, zone))
             continue
-        if time_min and _instant(event["end"], "end") <= time_min:
+        if time_min and _instant(event["end"], "end", zone) <= time_min:
             continue
-        if time_max and _instant(event["start"], "start") >= time_max:
+        if time_max and _instant(event["start"], "start", zone) >= time_max:
             continue
         events.append(event)
     if order == "startTime":
-        events.sort(key=lambda e: (_instant(e["start"], "start"), e["id"]))
+        events.sort(key=lambda e: (_instant(e["start"], "start", zone), e["id"]))
     elif order == "updated":
         events.sort(key=lambda e: e["updated"])
     try:
@@ -433,8 +547,9 @@ async def list_events(sb: SandboxDep, request: Request, calendar_id: str) -> Jso
         "etag": _etag(sb),
         "summary": calendar,
         "updated": _stamp(sb),
-        "timeZone": CALENDAR_TIME_ZONE,
-        "accessRole": "owner",
+        "timeZone": zone,
+        # a colleague's calendar is shared with the PS mailbox: "make changes to events"
+        "accessRole": "owner" if calendar == PS_MAILBOX else "writer",
         "defaultReminders": [{"method": "popup", "minutes": 10}],
         "items": [_resource(request, calendar, e) for e in page],
     }

@@ -21,6 +21,7 @@ checked as the guide "Manage focus time, out of office, and working location eve
 (developers.google.com/workspace/calendar/api/guides/calendar-status) asks: `outOfOfficeProperties`
 given, a transparency of `opaque`, a timed start and end (`dateTime`: never all-day), and no
 attendees. `eventType` cannot change once the event exists; `fromGmail` events cannot be made.
+A control action plays a person booking time off in Google Calendar's UI (see `book_time_off`).
 """
 
 from __future__ import annotations
@@ -28,19 +29,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, HTTPException, Request
+from pydantic import BaseModel, Field
 
 from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep, base_url
 from sandbox.google import common
 from sandbox.seed import PS_MAILBOX, PSES, STAFF
 
 router = APIRouter(tags=["google-calendar"])
-control: APIRouter | None = None
+control = APIRouter(tags=["google-calendar-control"])
 
 _PREFIX = "/google/calendar/v3/"
 _KIND = "event"  # stored under "<calendarId>/<eventId>"
@@ -556,3 +558,52 @@ async def list_events(sb: SandboxDep, request: Request, calendar_id: str) -> Jso
     if start + size < len(events):
         out["nextPageToken"] = f"{start + size:012d}"
     return out
+
+
+# --- control: a person books time off ------------------------------------------------------------
+
+
+class TimeOff(BaseModel):
+    email: str = Field(description="whose calendar: a Northwind person's e-mail address")
+    start: date = Field(description="the first day away")
+    end: date = Field(description="the last day away (inclusive)")
+    summary: str = Field("Out of office", description="the event's title")
+    decline_message: str = Field(
+        "Declined because I am out of office",
+        description="outOfOfficeProperties.declineMessage, sent with declined invitations",
+    )
+
+
+@control.post("/calendar/out_of_office")
+async def book_time_off(sb: SandboxDep, request: Request, time_off: TimeOff) -> Json:
+    """A person marks days out of office in Google Calendar's UI: one outOfOffice event in their
+    own calendar from midnight of the first day to midnight after the last, in their time zone
+    (a timed event, as out-of-office events are; the UI's "all day" makes these bounds), which
+    declines new conflicting invitations. Answers the event as events.get would. Written
+    straight to the store, so the request log stays psflow's own."""
+    calendar = time_off.email.strip().lower()
+    if calendar not in PEOPLE_TIME_ZONES and calendar != PS_MAILBOX:
+        raise HTTPException(404, f"no Northwind calendar for {time_off.email!r}")
+    if time_off.end < time_off.start:
+        raise HTTPException(422, "end (the last day away) is before start")
+    zone = _time_zone(calendar)
+
+    def midnight(day: date) -> Json:
+        moment = datetime.combine(day, time(), ZoneInfo(zone))
+        return {"dateTime": moment.isoformat(timespec="seconds"), "timeZone": zone}
+
+    body = {
+        "summary": time_off.summary,
+        "eventType": "outOfOffice",
+        "transparency": "opaque",
+        "start": midnight(time_off.start),
+        "end": midnight(time_off.end + timedelta(days=1)),
+        "outOfOfficeProperties": {
+            "autoDeclineMode": "declineOnlyNewConflictingInvitations",
+            "declineMessage": time_off.decline_message,
+        },
+    }
+    event_id = _new_event_id(sb)
+    event = _build(sb, calendar, body, event_id, 0, creator=calendar)
+    sb.store.put(common.SYSTEM, _KIND, _key(calendar, event_id), event)
+    return _resource(request, calendar, event)

@@ -1,6 +1,6 @@
 """People's calendars in the Calendar v3 stand-in, through googleapiclient: the PS mailbox reads a
-colleague's out of office (`eventTypes`), books it for them, and is refused what Google
-refuses."""
+colleague's out of office (`eventTypes`, time bounds), books it for them, and is refused what
+Google refuses; a person books time off through the sandbox's control API."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def events(sandbox: SandboxClient, sandbox_url: str) -> Any:
     return conn.calendar().events()
 
 
+def book_time_off(sandbox: SandboxClient, email: str, start: str, end: str, **extra: Any) -> Any:
+    """A person marks the days from `start` to `end` (the last day away) out of office."""
+    return sandbox.act(
+        "google", "/calendar/out_of_office", email=email, start=start, end=end, **extra
+    )
+
+
 def out_of_office(**extra: Any) -> dict[str, Any]:
     """An out-of-office event as the calendar-status guide asks for one."""
     return {
@@ -44,6 +51,80 @@ def out_of_office(**extra: Any) -> dict[str, Any]:
 
 def ids(listing: dict[str, Any]) -> list[str]:
     return [event["id"] for event in listing["items"]]
+
+
+def test_time_off_is_listed_by_type_and_bounds(
+    sandbox: SandboxClient, sandbox_url: str, events: Any
+) -> None:
+    vacation = book_time_off(sandbox, AISHA, "2026-03-09", "2026-03-13", summary="Vacation")
+    assert vacation["eventType"] == "outOfOffice"
+    assert vacation["summary"] == "Vacation"
+    assert vacation["transparency"] == "opaque"
+    # midnight to midnight in Lagos: the first day away and the day after the last
+    assert vacation["start"] == {
+        "dateTime": "2026-03-09T00:00:00+01:00",
+        "timeZone": "Africa/Lagos",
+    }
+    assert vacation["end"] == {"dateTime": "2026-03-14T00:00:00+01:00", "timeZone": "Africa/Lagos"}
+    assert vacation["outOfOfficeProperties"] == {
+        "autoDeclineMode": "declineOnlyNewConflictingInvitations",
+        "declineMessage": "Declined because I am out of office",
+    }
+    assert vacation["creator"] == {"email": AISHA, "self": True}
+    assert vacation["organizer"] == {"email": AISHA, "self": True}
+    assert "attendees" not in vacation
+    assert sandbox.writes() == 0  # a person's action, not psflow's request
+
+    later = book_time_off(sandbox, AISHA, "2026-04-20", "2026-04-24")
+    bruno_away = book_time_off(sandbox, BRUNO, "2026-03-09", "2026-03-09")
+    workshop = events.insert(
+        calendarId=AISHA,
+        body={
+            "summary": "Globex – CI workshop",
+            "start": {"dateTime": "2026-03-10T09:00:00+01:00"},
+            "end": {"dateTime": "2026-03-10T12:00:00+01:00"},
+        },
+    ).execute()
+    assert workshop["eventType"] == "default"
+
+    two_weeks = events.list(
+        calendarId=AISHA,
+        eventTypes="outOfOffice",
+        timeMin="2026-03-02T00:00:00Z",
+        timeMax="2026-03-16T00:00:00Z",
+        singleEvents=True,
+        orderBy="startTime",
+    ).execute()
+    assert ids(two_weeks) == [vacation["id"]]
+    assert two_weeks["items"][0] == events.get(calendarId=AISHA, eventId=vacation["id"]).execute()
+    assert (two_weeks["timeZone"], two_weeks["accessRole"]) == ("Africa/Lagos", "writer")
+    # the bounds cut on the instant: Lagos's midnight of the 9th is 23:00Z on the 8th
+    assert ids(
+        events.list(
+            calendarId=AISHA, eventTypes="outOfOffice", timeMax="2026-03-08T23:30:00Z"
+        ).execute()
+    ) == [vacation["id"]]
+    assert (
+        ids(
+            events.list(
+                calendarId=AISHA, eventTypes="outOfOffice", timeMax="2026-03-08T23:00:00Z"
+            ).execute()
+        )
+        == []
+    )
+
+    everything = {vacation["id"], later["id"], workshop["id"]}
+    assert set(ids(events.list(calendarId=AISHA).execute())) == everything  # no eventTypes: all
+    both = events.list(calendarId=AISHA, eventTypes=["default", "outOfOffice"]).execute()
+    assert set(ids(both)) == everything
+    assert ids(events.list(calendarId=AISHA, eventTypes="default").execute()) == [workshop["id"]]
+    assert ids(events.list(calendarId=AISHA, eventTypes="focusTime").execute()) == []
+    assert ids(events.list(calendarId=BRUNO, eventTypes="outOfOffice").execute()) == [
+        bruno_away["id"]
+    ]
+    # the PS mailbox's own calendar keeps only its own events
+    assert events.list(calendarId="primary").execute()["items"] == []
+    assert events.list(calendarId=PS_MAILBOX).execute()["timeZone"] == "UTC"
 
 
 def test_the_ps_mailbox_books_and_changes_time_off_in_a_colleagues_calendar(
@@ -157,6 +238,13 @@ def test_an_unknown_calendar_or_event_type(
     )
     assert answer.status_code == 400
     assert answer.json()["error"]["errors"][0]["reason"] == "invalidParameter"
+
+    with pytest.raises(httpx.HTTPStatusError) as nobody:
+        book_time_off(sandbox, "nobody@northwind.example", "2026-03-09", "2026-03-10")
+    assert nobody.value.response.status_code == 404
+    with pytest.raises(httpx.HTTPStatusError) as backwards:
+        book_time_off(sandbox, AISHA, "2026-03-10", "2026-03-09")
+    assert backwards.value.response.status_code == 422
 
 
 def test_an_all_day_event_starts_at_midnight_in_its_calendars_time_zone(events: Any) -> None:

@@ -21,7 +21,7 @@ from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from testkit.expect import written
 from testkit.factories import opportunities
-from testkit.phases import initiated, run_phase
+from testkit.phases import initiated, run_phase, staffed
 from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
@@ -61,10 +61,15 @@ def mine(rows: list[dict[str, Any]], opportunity: str, *fields: str) -> list[dic
     return [r for r in rows if any(opportunity in str(r.get(f) or "") for f in fields)]
 
 
-def test_initiate_completing_starts_plan_which_ends_in_progress_with_each_object_once(
+def test_negotiating_to_in_progress_through_the_served_deployments_each_object_once(
     served: PrefectStack, sandbox: SandboxClient
 ) -> None:
-    opportunity = initiated(sandbox)
+    # Negotiating: the watcher starts Pre-Initiate, the coordinator approves in its form; Closed
+    # Won: Initiate; its completion: Plan. Nothing runs in this process.
+    (opportunity,) = staffed(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
 
     run = run_of("plan", opportunity)
     assert run.parameters == {"opportunity_id": opportunity, "customer": "Acme Corporation"}

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from engagement.execute import Absence
 from engagement.keys import Kind, calendar_event_id, natural_key
 from engagement.models import addresses
 from engagement.refs import Ref
 from engagement.slugs import one_line
-from tasks.calls import PermanentError, calling, outside_task
+from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import systems
 
 SYSTEM = "Google Calendar"
@@ -187,3 +188,35 @@ def ensure_event(
         id=str(event["id"]),
         created=created,
     )
+
+
+@read_task("read out of office of {emails}")
+def get_out_of_office(emails: Sequence[str], start: date, end: date) -> tuple[Absence, ...]:
+    """The team's out-of-office from `start` to `end` (the last day looked at), from each person's
+    calendar (shared with the PS mailbox): one listing per person, out-of-office events only. An
+    absence shows the days it covers in the person's own calendar."""
+    found = []
+    for email in dict.fromkeys(emails):
+        with calling(SYSTEM, f"out of office of {email}"):
+            answer = (
+                systems()
+                .calendar()
+                .events()
+                .list(
+                    calendarId=email,
+                    eventTypes="outOfOffice",
+                    timeMin=f"{start.isoformat()}T00:00:00Z",
+                    timeMax=f"{(end + timedelta(days=1)).isoformat()}T00:00:00Z",
+                    singleEvents=True,
+                    orderBy="startTime",
+                    maxResults=250,
+                )
+                .execute()
+            )
+        for event in answer.get("items", []):
+            first = datetime.fromisoformat(event["start"]["dateTime"])
+            after = datetime.fromisoformat(event["end"]["dateTime"])
+            # an end at midnight is the day before's end: the last day away
+            last = (after - timedelta(microseconds=1)).date()
+            found.append(Absence(person=email, start=first.date(), end=last))
+    return tuple(found)

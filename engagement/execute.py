@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from engagement.keys import GITLAB_KIND_LABELS
 from engagement.workdays import business_days
 
 # Consumed hours against the scoped ones, in percent, at which a work exception is raised (once each)
@@ -197,6 +198,62 @@ def _number(value: Decimal) -> str:
 
 
 # --- the report ----------------------------------------------------------------------------------
+
+
+class ProjectIssue(_Frozen):
+    """An open issue in the engagement's GitLab project."""
+
+    title: str
+    labels: tuple[str, ...]
+    url: str = ""
+
+
+ESCALATION_WORDS = ("escalation", "risk")  # a label naming one of these makes an issue one
+
+
+def issues_and_escalations(issues: Iterable[ProjectIssue]) -> tuple[list[str], list[str]]:
+    """The report's issues (every open issue but psflow's own: the hand-off, activities, reviews,
+    change requests) and, among them, the escalations (labelled risk or escalation).
+
+    Example:
+        >>> found = [ProjectIssue(title="VPN blocked", labels=("Escalation",)),
+        ...          ProjectIssue(title="Docs typo", labels=()),
+        ...          ProjectIssue(title="PS-MIG Migration", labels=("PS::Activity",))]
+        >>> issues_and_escalations(found)
+        (['VPN blocked', 'Docs typo'], ['VPN blocked'])
+    """
+    ours = set(GITLAB_KIND_LABELS.values())
+    theirs = [issue for issue in issues if not ours & set(issue.labels)]
+    escalated = [
+        issue.title
+        for issue in theirs
+        if any(word in label.lower() for label in issue.labels for word in ESCALATION_WORDS)
+    ]
+    return [issue.title for issue in theirs], escalated
+
+
+def open_actions(rows: Sequence[Sequence[object]]) -> tuple[str, ...]:
+    """The action items still open in the Project Definition's Actions table (its rows after the
+    header: date, action, owner, due, status), each with its owner and due date when known.
+
+    Example:
+        >>> open_actions([["Date", "Action", "Owner", "Due", "Status"],
+        ...               ["2027-01-04", "Share the inventory", "Wile", "2027-01-08", "Done"],
+        ...               ["2027-01-04", "Provision runners", "Aisha", "2027-01-15", "Open"]])
+        ('Provision runners (Aisha, due 2027-01-15)',)
+    """
+    found = []
+    for row in rows[1:]:
+        cells = [str(cell).strip() for cell in row] + [""] * 5
+        _, action, owner, due, status = cells[:5]
+        if not action or status.lower() in CLOSED_ACTIONS:
+            continue
+        said = ", ".join(part for part in (owner, f"due {due}" if due else "") if part)
+        found.append(f"{action} ({said})" if said else action)
+    return tuple(found)
+
+
+CLOSED_ACTIONS = frozenset({"done", "closed", "cancelled", "canceled", "n/a"})
 
 
 class MilestoneState(_Frozen):

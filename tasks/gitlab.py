@@ -19,6 +19,7 @@ from typing import Any
 from gitlab.const import AccessLevel
 from pydantic import BaseModel, ConfigDict
 
+from engagement.execute import ProjectIssue
 from engagement.keys import (
     Kind,
     find_key_marker,
@@ -452,3 +453,17 @@ def ensure_project_member(
             direct.access_level = int(access_level)
             direct.save(**NO_LIBRARY_RETRIES)
     return True
+
+
+@read_task("read the open issues of project {project_path}")
+def get_open_issues(project_path: str) -> tuple[ProjectIssue, ...]:
+    """Every open issue of the project, its title and labels: pages of 100."""
+    with calling(SYSTEM, f"open issues of project {project_path}"):
+        project = systems().gitlab().projects.get(project_path, lazy=True)
+        found = project.issues.list(
+            state="opened", iterator=True, per_page=100, **NO_LIBRARY_RETRIES
+        )
+        return tuple(
+            ProjectIssue(title=issue.title, labels=tuple(issue.labels), url=issue.web_url)
+            for issue in found
+        )

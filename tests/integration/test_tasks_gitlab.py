@@ -12,6 +12,7 @@ import pytest
 from gitlab.const import AccessLevel
 
 from blocks import PsflowSettings, sandbox_blocks
+from engagement.execute import issues_and_escalations
 from engagement.keys import (
     Kind,
     find_key_marker,
@@ -637,3 +638,24 @@ def test_a_project_path_comes_from_its_link_without_a_request(
     assert outside.requests(since=before) == []
     with pytest.raises(PermanentError, match=r"GitLab: project https://gitlab\.example/x/y: not a"):
         gl.project_path("https://gitlab.example/x/y")
+
+
+def test_the_open_issues_are_read_with_their_labels(outside: SandboxClient, project: str) -> None:
+    handoff(project)  # psflow's own
+    gitlab = clients.systems().gitlab().projects.get(project, lazy=True)
+    gitlab.issues.create({"title": "Customer VPN access blocked", "labels": "escalation"})
+    closed = gitlab.issues.create({"title": "Fixed already"})
+    closed.state_event = "close"
+    closed.save()
+    before = outside.last_request_id()
+    found = gl.get_open_issues.fn(project)
+    assert len(outside.requests(system="gitlab", since=before)) == 1
+    titles = sorted(issue.title for issue in found)
+    assert titles == [
+        "Customer VPN access blocked",
+        "Sales to PS hand-off: Globex Industries – SOW-2026-042",
+    ]
+    assert issues_and_escalations(found) == (
+        ["Customer VPN access blocked"],
+        ["Customer VPN access blocked"],
+    )

@@ -17,7 +17,7 @@ from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import TransientError
 from tasks.drive import ensure_copy
-from tasks.sheets import ensure_prefilled, ensure_rows, get_cost_estimate, get_roster
+from tasks.sheets import ensure_prefilled, ensure_rows, get_cost_estimate, get_roster, get_tables
 from testkit.factories import from_seed
 from testkit.outside import sheet
 
@@ -247,3 +247,21 @@ def test_the_kickoffs_notes_and_actions_are_read_at_once_and_written_once(
     assert ensure_rows.fn(definition, wanted) == 0
     assert outside.writes(system="google", since=before) == 0
     assert len(outside.requests(system="google", since=before)) == 1  # one read of both
+
+
+def test_tables_are_read_at_once_and_a_missing_tab_reads_empty(
+    outside: SandboxClient, definition: str
+) -> None:
+    actions = [["2027-01-05", "Share the inventory", "Wile", "2027-01-08", "Open"]]
+    ensure_rows.fn(definition, {ACTIONS: actions})
+    before = outside.last_request_id()
+    read = get_tables.fn(definition, [ACTIONS, MEETING_NOTES])
+    assert read[ACTIONS] == [list(ACTIONS.header), *actions]
+    assert read[MEETING_NOTES][0] == list(MEETING_NOTES.header)
+    assert len(outside.requests(system="google", since=before)) == 1
+    book = sheet(definition, "Plan").spreadsheet
+    book.del_worksheet(book.worksheet("Meeting Notes"))
+    before = outside.last_request_id()
+    again = get_tables.fn(definition, [ACTIONS, MEETING_NOTES])
+    assert again == {ACTIONS: read[ACTIONS], MEETING_NOTES: []}
+    assert outside.writes(system="google", since=before) == 0

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from blocks import MavenlinkConnection
-from engagement.execute import Health, Logged
+from engagement.execute import Health, Logged, MilestoneState
 from engagement.keys import (
     Kind,
     MavenlinkExternalReference,
@@ -889,4 +889,21 @@ def ensure_health_report(workspace: Workspace, since: datetime, health: Health) 
         url=f"{project_url(workspace.id)}#status",
         id=str(made["id"]),
         created=created,
+    )
+
+
+@read_task("read the milestones of project {workspace_id}")
+def get_milestones(workspace_id: str) -> tuple[MilestoneState, ...]:
+    """The project's milestones with their due dates and whether they are done: one listing."""
+    params = {"workspace_id": workspace_id, "story_type": "milestone"}
+    with calling(SYSTEM, f"milestones of project {workspace_id}"):
+        rows = [row for row, _ in _pages("stories.json", "stories", params)]
+    return tuple(
+        MilestoneState(
+            title=row["title"],
+            due=date.fromisoformat(row["due_date"]),
+            done=row.get("state") == "completed",
+        )
+        for row in sorted(rows, key=lambda r: (r.get("due_date") or "", r["title"]))
+        if row.get("due_date")
     )

@@ -1,0 +1,141 @@
+"""Execute: the weekly status report of one engagement In Progress (issue 19, being built).
+
+It gathers each fact from the system that owns it: the schedule (Mavenlink milestones), the hours
+(Kantata time entries against the cost estimate's), the open action items (the Project
+Definition), the issues and escalations (the GitLab project), the team's planned out-of-office
+(Calendar). From them, pure (`engagement/execute.py`): the burn-down and the health, explained.
+Then the week's row in the Project Definition's Status Report (keyed by ISO week: a re-run the
+same week rewrites what changed, never adds a row), the project's health report in Kantata (at
+most one a day) and the whole report as the run's artifact.
+
+Still to come (issue 19): the chart saved to Drive and the status e-mail, the Project Owner's
+review form, the work exception, the allocations rolled forward, Salesforce's hours, the weekly
+meeting's notes row, and the weekly schedule over every engagement In Progress.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, State
+
+from core.events import Phase
+from engagement.execute import (
+    StatusReport,
+    burn_down,
+    health,
+    iso_week,
+    issues_and_escalations,
+    open_actions,
+)
+from engagement.keys import Kind
+from engagement.lifecycle import NotReady
+from engagement.models import EngagementStatus
+from engagement.plan import plan_activities
+from engagement.project_definition import ACTIONS, STATUS_REPORT
+from engagement.staffing import StaffingDecision
+from flows.guard import phase_run
+from flows.initiate import cost_estimate_gate, team_of
+from flows.plan import initiated_objects
+from tasks.calendar import get_out_of_office
+from tasks.clients import systems
+from tasks.gitlab import get_open_issues
+from tasks.mavenlink import ensure_health_report, get_milestones, get_time_entries
+from tasks.salesforce import get_opportunity
+from tasks.sheets import ensure_rows, get_tables
+from tasks.slack import find_channel, find_message
+
+PHASE = Phase.EXECUTE
+AHEAD = timedelta(days=14)  # the out-of-office the report shows
+
+
+@flow(name="status", flow_run_name="status · {customer} · {opportunity_id}")
+def status_report(opportunity_id: str, customer: str = "") -> State[Any]:
+    """This week's status report of one engagement In Progress.
+
+    Args:
+        opportunity_id: the Salesforce Opportunity id (15 or 18 characters).
+        customer: the account's name, for the run's name in the UI only.
+    """
+    return phase_run(PHASE, opportunity_id, run_status_report)
+
+
+def run_status_report(opportunity_id: str) -> State[Any]:
+    settings = systems().settings
+    opportunity = get_opportunity(opportunity_id)
+    initiated = initiated_objects(opportunity)
+    engagement = initiated.engagement
+    if engagement.status != EngagementStatus.IN_PROGRESS or engagement.actual_start is None:
+        raise NotReady(
+            opportunity.id,
+            "a status report",
+            [f"the PS Engagement is {engagement.status.value}, not In Progress since a kickoff"],
+        )
+    zone = opportunity.account.time_zone
+    today = systems().clock().today(zone)
+    end = opportunity.expected_completion or today
+    recorded = find_message(
+        find_channel(settings.planning_channel), Kind.STAFFING_DECISION, opportunity.id
+    )
+    if recorded is None:
+        raise NotReady(opportunity.id, "a status report", ["#ps_planning holds no staffing"])
+    team = team_of(opportunity, StaffingDecision.from_payload(recorded.payload))
+    estimate = cost_estimate_gate(opportunity)
+    scoped = sum(
+        (hours for _, _, hours in plan_activities(opportunity.line_items, estimate)), Decimal(0)
+    )
+
+    # the facts, each from the system that owns it
+    logged = get_time_entries(initiated.workspace.id)
+    milestones = get_milestones(initiated.workspace.id)
+    actions = open_actions(get_tables(initiated.definition.id, [ACTIONS])[ACTIONS])
+    issues, escalations = issues_and_escalations(get_open_issues(initiated.project))
+    absences = get_out_of_office(list(team.internal), today, today + AHEAD)
+
+    consumed = sum((entry.hours for entry in logged), Decimal(0))
+    country = opportunity.account.country
+    start = engagement.actual_start
+    judged = health(
+        today=today,
+        start=start,
+        end=end,
+        scoped=scoped,
+        consumed=consumed,
+        overdue=[(m.title, m.due) for m in milestones if not m.done and m.due < today],
+        escalations=escalations,
+        country=country,
+    )
+    points = burn_down(scoped, start, end, [(e.day, e.hours) for e in logged], today, country)
+    people: dict[str, Decimal] = {}
+    for entry in logged:
+        people[entry.person] = people.get(entry.person, Decimal(0)) + entry.hours
+    report = StatusReport(
+        week=iso_week(today),
+        as_of=today,
+        title=f"{opportunity.account.name} – {opportunity.name}",
+        health=judged,
+        due=end,
+        milestones=milestones,
+        scoped=scoped,
+        consumed=consumed,
+        by_person=tuple(sorted(people.items())),
+        actions=actions,
+        issues=tuple(issues),
+        absences=absences,
+    )
+
+    chart = f"(burn-down: {len(points)} weeks)"  # the chart in Drive: still to come
+    ensure_rows(initiated.definition.id, {STATUS_REPORT: [report.row(chart)]})
+    midnight = datetime.combine(today, time(0), ZoneInfo(zone))
+    reported = ensure_health_report(initiated.workspace, midnight, judged)
+    create_markdown_artifact(
+        key=f"status-{opportunity.id.lower()}",
+        markdown=report.markdown(chart),
+        description=report.title,
+    )
+    return Completed(message=f"{report.week}: {judged.colour.value}; health report {reported.name}")

@@ -1,0 +1,116 @@
+"""Execute's weekly status report of one engagement (issue 19, being built), run in this process
+against a real Prefect server: an engagement through Plan, the team logs hours and books time
+off, the week's report is one row, one health report, and a re-run that week writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from prefect.client.schemas.objects import StateType
+
+from engagement.execute import iso_week
+from engagement.keys import Kind
+from engagement.project_definition import STATUS_REPORT
+from flows.execute import status_report
+from flows.initiate import approved_staffing
+from flows.plan import plan
+from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
+from tasks.clients import systems
+from tasks.drive import find_keyed_file
+from tasks.mavenlink import find_workspace
+from tasks.salesforce import get_opportunity
+from tasks.sheets import get_tables
+from testkit.expect import written
+from testkit.faults import configured, prepare
+from testkit.phases import run_phase
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def world(prefect_api: str, sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
+    """The e2e sandbox, reset, with the phases' tasks pointed at it."""
+    client = SandboxClient(sandbox_server.url)
+    with configured(sandbox_server.url):
+        yield client
+    client.reset()
+    client.close()
+
+
+def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_nothing(
+    world: SandboxClient,
+) -> None:
+    opportunity = prepare(world, "plan")  # a new customer's engagement, Plan's answers recorded
+    state, _ = run_phase(plan, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    (engagement,) = [
+        e
+        for e in world.state("salesforce", "PS_Engagement__c")
+        if opportunity in e["Opportunity_Id__c"]
+    ]
+    start = datetime.fromisoformat(engagement["Actual_Start__c"]).date()
+    workspace = find_workspace.fn(opportunity)
+    assert workspace is not None
+    decision = approved_staffing(get_opportunity.fn(opportunity))
+    assert decision is not None
+    (pse,) = decision.pses
+
+    # two weeks in: the PSE logged six days of eight hours and books two days off
+    world.set_clock(datetime.combine(start + timedelta(days=11), time(15), UTC))
+    for day in (0, 1, 2, 7, 8, 9):
+        world.act(
+            "mavenlink",
+            "/time_entries",
+            workspace_id=workspace.id,
+            user_email=pse,
+            date=(start + timedelta(days=day)).isoformat(),
+            hours=8,
+        )
+    world.act(
+        "google",
+        "/calendar/out_of_office",
+        email=pse,
+        start=(start + timedelta(days=14)).isoformat(),
+        end=(start + timedelta(days=15)).isoformat(),
+    )
+
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    assert written(world, before) == {"sheets": 1, "mavenlink": 1}  # the week's row, the health
+    today = systems().clock().today("UTC")
+    (report,) = world.state("mavenlink", "status_reports")
+    assert report["color"] in {"green", "yellow", "red"}
+    definition = find_keyed_file.fn(Kind.PROJECT_DEFINITION, opportunity)
+    assert definition is not None
+    rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
+    (row,) = [r for r in rows[1:] if r[0] == iso_week(today)]
+    assert float(row[2]) == 48  # hours used
+    assert pse in row[5]  # out of office
+    assert row[6] == report["color"]
+
+    # later the same week: nothing new, nothing written
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    assert written(world, before) == {}
+
+    # the PSE logs four more hours that day: the week's row is rewritten, nothing added
+    world.act(
+        "mavenlink",
+        "/time_entries",
+        workspace_id=workspace.id,
+        user_email=pse,
+        date=today.isoformat(),
+        hours=4,
+    )
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    assert written(world, before) == {"sheets": 1}  # one batchUpdate; the day's health stands
+    rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
+    (row,) = [r for r in rows[1:] if r[0] == iso_week(today)]
+    assert float(row[2]) == 52

@@ -14,8 +14,10 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks import save_sandbox_blocks
 from psflow.production import database
+from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from testkit.browser import WAIT_MS, Screen, chromium
+from testkit.faults import configured
 from testkit.runs import busy_since, wait_until
 from testkit.stack import PrefectStack
 
@@ -69,6 +71,17 @@ def served(prefect_stack: PrefectStack, sandbox_server: SandboxServer) -> Prefec
     if prefect_stack.runner is None:
         prefect_stack.serve()
     return prefect_stack
+
+
+@pytest.fixture(scope="module")
+def world(prefect_api: str, sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
+    """The e2e sandbox, with the phases' tasks pointed at it (short client timeouts): phases run in
+    this process (`testkit.phases.run_phase`), prepared by `testkit.faults.prepare`."""
+    client = SandboxClient(sandbox_server.url)
+    with configured(sandbox_server.url):
+        yield client
+    client.reset()
+    client.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ off, the week's report is one row, one health report, and a re-run that week wri
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -17,27 +16,16 @@ from flows.execute import status_report
 from flows.initiate import approved_staffing
 from flows.plan import plan
 from sandbox.client import SandboxClient
-from sandbox.server import SandboxServer
 from tasks.clients import systems
 from tasks.drive import find_keyed_file
 from tasks.mavenlink import find_workspace
 from tasks.salesforce import get_opportunity
 from tasks.sheets import get_tables
 from testkit.expect import written
-from testkit.faults import configured, prepare
+from testkit.faults import prepare
 from testkit.phases import run_phase
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def world(prefect_api: str, sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
-    """The e2e sandbox, reset, with the phases' tasks pointed at it."""
-    client = SandboxClient(sandbox_server.url)
-    with configured(sandbox_server.url):
-        yield client
-    client.reset()
-    client.close()
 
 
 def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_nothing(

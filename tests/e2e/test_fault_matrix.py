@@ -11,20 +11,17 @@ in turn. The per-route x per-kind matrix is `python -m benchmarks.reliability`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from sandbox.client import SandboxClient
-from sandbox.server import SandboxServer
 from testkit.discovery import conformance_problems, method_of
 from testkit.faults import (
     BATCHED_KINDS,
     PHASES,
     Reference,
     WriteRoute,
-    configured,
     reference_run,
     route_of,
     run_case,
@@ -32,16 +29,6 @@ from testkit.faults import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def world(prefect_api: str, sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
-    """The e2e sandbox, with the phases' tasks pointed at it (short client timeouts)."""
-    client = SandboxClient(sandbox_server.url)
-    with configured(sandbox_server.url):
-        yield client
-    client.reset()
-    client.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,11 @@ Definition), the issues and escalations (the GitLab project), the team's planned
 (Calendar). From them, pure (`engagement/execute.py`): the burn-down and the health, explained.
 Then the week's row in the Project Definition's Status Report (keyed by ISO week: a re-run the
 same week rewrites what changed, never adds a row), the project's health report in Kantata (at
-most one a day) and the whole report as the run's artifact.
+most one a day), the PS Engagement's Hours Consumed (Salesforce) and the whole report as the
+run's artifact.
 
 Still to come (issue 19): the chart saved to Drive and the status e-mail, the Project Owner's
-review form, the work exception, the allocations rolled forward, Salesforce's hours, the weekly
+review form, the work exception, the allocations rolled forward, the weekly
 meeting's notes row, and the weekly schedule over every engagement In Progress.
 """
 
@@ -46,7 +47,7 @@ from tasks.calendar import get_out_of_office
 from tasks.clients import systems
 from tasks.gitlab import get_open_issues
 from tasks.mavenlink import ensure_health_report, get_milestones, get_time_entries
-from tasks.salesforce import get_opportunity
+from tasks.salesforce import ensure_hours_consumed, get_opportunity
 from tasks.sheets import ensure_rows, get_tables
 from tasks.slack import find_channel, find_message
 
@@ -133,6 +134,7 @@ def run_status_report(opportunity_id: str) -> State[Any]:
     ensure_rows(initiated.definition.id, {STATUS_REPORT: [report.row(chart)]})
     midnight = datetime.combine(today, time(0), ZoneInfo(zone))
     reported = ensure_health_report(initiated.workspace, midnight, judged)
+    ensure_hours_consumed(engagement, consumed)
     create_markdown_artifact(
         key=f"status-{opportunity.id.lower()}",
         markdown=report.markdown(chart),

@@ -342,7 +342,8 @@ def find_engagement(opportunity: str) -> Engagement | None:
             systems()
             .salesforce()
             .query(
-                "SELECT Id, Name, Status__c, Actual_Start__c, Collaboration_Project__c "
+                "SELECT Id, Name, Status__c, Actual_Start__c, Collaboration_Project__c, "
+                "Scoped_Hours__c, Hours_Consumed__c "
                 f"FROM {ENGAGEMENT} "
                 f"WHERE {ENGAGEMENT_KEY} = '{key}'"
             )["records"]
@@ -357,6 +358,8 @@ def find_engagement(opportunity: str) -> Engagement | None:
         status=row["Status__c"],
         actual_start=row["Actual_Start__c"],
         collaboration_project=row["Collaboration_Project__c"],
+        scoped_hours=row["Scoped_Hours__c"],
+        hours_consumed=row["Hours_Consumed__c"] or 0,
     )
 
 
@@ -383,6 +386,21 @@ def ensure_engagement_status(
                 f"sobjects/{ENGAGEMENT}/{engagement.id}", method="PATCH", json=changed
             )
     return bool(changed)
+
+
+@outside_task("set PS engagement hours consumed {hours}")
+def ensure_hours_consumed(engagement: Engagement, hours: Decimal) -> bool:
+    """The PS Engagement's Hours Consumed (its Remaining Hours is Salesforce's formula), written
+    only when it differs from the record as this run read it: True when Salesforce was written."""
+    if Decimal(engagement.hours_consumed) == hours:
+        return False
+    with calling(SYSTEM, f"hours of PS engagement {engagement.id}"):
+        systems().salesforce().restful(
+            f"sobjects/{ENGAGEMENT}/{engagement.id}",
+            method="PATCH",
+            json={"Hours_Consumed__c": _json_number(hours)},
+        )
+    return True
 
 
 # --- from Salesforce records to the domain ---------------------------------------------------------

@@ -68,7 +68,8 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
-    assert written(world, before) == {"sheets": 1, "mavenlink": 1}  # the week's row, the health
+    # the week's row, the day's health, the hours on the PS Engagement
+    assert written(world, before) == {"sheets": 1, "mavenlink": 1, "salesforce": 1}
     today = systems().clock().today("UTC")
     (report,) = world.state("mavenlink", "status_reports")
     assert report["color"] in {"green", "yellow", "red"}
@@ -98,7 +99,8 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
-    assert written(world, before) == {"sheets": 1}  # one batchUpdate; the day's health stands
+    # the row's changed cells in one batchUpdate and the hours; the day's health stands
+    assert written(world, before) == {"sheets": 1, "salesforce": 1}
     rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
     (row,) = [r for r in rows[1:] if r[0] == iso_week(today)]
     assert float(row[2]) == 52

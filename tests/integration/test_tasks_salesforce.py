@@ -20,6 +20,7 @@ from tasks.salesforce import (
     ensure_cost_estimate_linked,
     ensure_engagement,
     ensure_engagement_status,
+    ensure_hours_consumed,
     find_engagement,
     find_stage_changes,
     get_opportunity,
@@ -344,6 +345,16 @@ def test_an_engagement_starts_once_and_reads_back(outside: SandboxClient) -> Non
     again = find_engagement.fn(ACME_NEW.id)
     assert again is not None
     assert (again.status, again.actual_start) == (EngagementStatus.IN_PROGRESS, date(2027, 1, 6))
+
+    # the hours logged so far, written only when they change
+    assert found.hours_consumed == 0
+    assert ensure_hours_consumed.fn(found, Decimal("52.5"))
+    logged = find_engagement.fn(ACME_NEW.id)
+    assert logged is not None
+    assert logged.hours_consumed == Decimal("52.5")
+    before = outside.last_request_id()
+    assert not ensure_hours_consumed.fn(logged, Decimal("52.5"))
+    assert outside.writes(system="salesforce", since=before) == 0
 
     # a re-run of Initiate (its record says Initiation) does not set the engagement back
     before = outside.last_request_id()

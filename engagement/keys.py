@@ -64,6 +64,7 @@ class Kind(StrEnum):
     ACTIVITY_ISSUE = "activity-issue"  # part: activity code
     TA_REVIEW_ISSUE = "ta-review-issue"
     CHANGE_REQUEST_ISSUE = "change-request-issue"  # part: change request number
+    WORK_EXCEPTION = "work-exception"  # GitLab issue and Slack notice; part: the threshold (%)
     WORKSPACE = "workspace"  # Mavenlink project
     WORKSPACE_TASK = "workspace-task"  # part: activity code
     STAFFING_PROPOSAL = "staffing-proposal"  # Slack message in #ps_planning
@@ -150,6 +151,7 @@ GITLAB_KIND_LABELS = {
     Kind.ACTIVITY_ISSUE: "PS::Activity",
     Kind.TA_REVIEW_ISSUE: "PS::TA Review",
     Kind.CHANGE_REQUEST_ISSUE: "PS::Change Request",
+    Kind.WORK_EXCEPTION: "PS::Work Exception",
 }
 
 

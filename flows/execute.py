@@ -6,11 +6,11 @@ Definition), the issues and escalations (the GitLab project), the team's planned
 (Calendar). From them, pure (`engagement/execute.py`): the burn-down and the health, explained.
 Then the week's row in the Project Definition's Status Report (keyed by ISO week: a re-run the
 same week rewrites what changed, never adds a row), the project's health report in Kantata (at
-most one a day), the PS Engagement's Hours Consumed (Salesforce) and the whole report as the
-run's artifact.
+most one a day), the PS Engagement's Hours Consumed (Salesforce), a work exception once per threshold of hours
+over the scoped ones (GitLab, Slack) and the whole report as the run's artifact.
 
 Still to come (issue 19): the chart saved to Drive and the status e-mail, the Project Owner's
-review form, the work exception, the allocations rolled forward, the weekly
+review form, the allocations rolled forward, the weekly
 meeting's notes row, and the weekly schedule over every engagement In Progress.
 """
 
@@ -29,27 +29,30 @@ from core.events import Phase
 from engagement.execute import (
     StatusReport,
     burn_down,
+    exception_threshold,
     health,
     iso_week,
     issues_and_escalations,
     open_actions,
 )
-from engagement.keys import Kind
-from engagement.lifecycle import NotReady
-from engagement.models import EngagementStatus
+from engagement.keys import Kind, slack_customer_channel
+from engagement.lifecycle import NotReady, Team
+from engagement.models import EngagementStatus, Opportunity
 from engagement.plan import plan_activities
 from engagement.project_definition import ACTIONS, STATUS_REPORT
+from engagement.refs import Ref
+from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from flows.guard import phase_run
 from flows.initiate import cost_estimate_gate, team_of
 from flows.plan import initiated_objects
 from tasks.calendar import get_out_of_office
 from tasks.clients import systems
-from tasks.gitlab import get_open_issues
+from tasks.gitlab import ensure_issue, get_open_issues
 from tasks.mavenlink import ensure_health_report, get_milestones, get_time_entries
 from tasks.salesforce import ensure_hours_consumed, get_opportunity
 from tasks.sheets import ensure_rows, get_tables
-from tasks.slack import find_channel, find_message
+from tasks.slack import ensure_message, find_channel, find_message
 
 PHASE = Phase.EXECUTE
 AHEAD = timedelta(days=14)  # the out-of-office the report shows
@@ -64,6 +67,39 @@ def status_report(opportunity_id: str, customer: str = "") -> State[Any]:
         customer: the account's name, for the run's name in the UI only.
     """
     return phase_run(PHASE, opportunity_id, run_status_report)
+
+
+def work_exception(
+    opportunity: Opportunity,
+    team: Team,
+    project: str,
+    consumed: Decimal,
+    scoped: Decimal,
+    threshold: int,
+) -> list[Ref]:
+    """Hours over the scoped ones with no approved change: the handbook's work exception, an issue
+    in the GitLab project and the engagement manager told in the customer's channel, once per
+    threshold reached (100%, then 110%, 125%, 150%), not every week it stays over."""
+    over = f"{consumed.normalize():f} of {scoped.normalize():f} scoped hours ({threshold}%)"
+    issue = ensure_issue(
+        project,
+        Kind.WORK_EXCEPTION,
+        opportunity.id,
+        f"Work exception: {over}",
+        f"The hours logged on **{opportunity.name}** reached {over} with no approved change "
+        "request. The engagement manager decides: a change request, or the overrun accepted.",
+        part=str(threshold),
+    )
+    channel = slack_customer_channel(opportunity.account.id, opportunity.account.name)
+    notice = ensure_message(
+        channel,
+        f"{slack_text(team.engagement_manager)}: *work exception* on "
+        f"{slack_text(opportunity.name)}: {over}. {slack_text(issue.url or issue.name)}",
+        Kind.WORK_EXCEPTION,
+        opportunity.id,
+        part=str(threshold),
+    )
+    return [issue, notice]
 
 
 def run_status_report(opportunity_id: str) -> State[Any]:
@@ -135,6 +171,8 @@ def run_status_report(opportunity_id: str) -> State[Any]:
     midnight = datetime.combine(today, time(0), ZoneInfo(zone))
     reported = ensure_health_report(initiated.workspace, midnight, judged)
     ensure_hours_consumed(engagement, consumed)
+    if (threshold := exception_threshold(consumed, scoped)) is not None:
+        work_exception(opportunity, team, initiated.project, consumed, scoped, threshold)
     create_markdown_artifact(
         key=f"status-{opportunity.id.lower()}",
         markdown=report.markdown(chart),

@@ -739,6 +739,7 @@ GROUP_LABELS = (
     ("PS::Activity", "#428bca"),
     ("PS::TA Review", "#d9534f"),
     ("PS::Change Request", "#f0ad4e"),
+    ("PS::Work Exception", "#8e44ad"),
 )
 
 

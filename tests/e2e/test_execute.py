@@ -104,3 +104,25 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
     rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
     (row,) = [r for r in rows[1:] if r[0] == iso_week(today)]
     assert float(row[2]) == 52
+
+    # a week of overrun: the hours pass the scoped ones, a work exception is raised, once
+    scoped = float(engagement["Scoped_Hours__c"])
+    world.act(
+        "mavenlink",
+        "/time_entries",
+        workspace_id=workspace.id,
+        user_email=pse,
+        date=today.isoformat(),
+        hours=scoped - 52,  # to exactly the scoped hours
+    )
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    # the row, the hours, the exception's issue and its notice to the engagement manager
+    assert written(world, before) == {"sheets": 1, "salesforce": 1, "gitlab": 1, "slack": 1}
+    (issue,) = [i for i in world.state("gitlab", "issue") if "Work exception" in i["title"]]
+    assert "(100%)" in issue["title"]
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    assert written(world, before) == {}

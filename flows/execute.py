@@ -7,10 +7,11 @@ Definition), the issues and escalations (the GitLab project), the team's planned
 Then the week's row in the Project Definition's Status Report (keyed by ISO week: a re-run the
 same week rewrites what changed, never adds a row), the project's health report in Kantata (at
 most one a day), the PS Engagement's Hours Consumed (Salesforce), a work exception once per threshold of hours
-over the scoped ones (GitLab, Slack) and the whole report as the run's artifact.
+over the scoped ones (GitLab, Slack), the team's bookings rolled forward (hard two months ahead,
+Mavenlink) and the whole report as the run's artifact.
 
 Still to come (issue 19): the chart saved to Drive and the status e-mail, the Project Owner's
-review form, the allocations rolled forward, the weekly
+review form, the weekly
 meeting's notes row, and the weekly schedule over every engagement In Progress.
 """
 
@@ -38,21 +39,21 @@ from engagement.execute import (
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady, Team
 from engagement.models import EngagementStatus, Opportunity
-from engagement.plan import plan_activities
+from engagement.plan import TeamAllocation, plan_activities
 from engagement.project_definition import ACTIONS, STATUS_REPORT
 from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from flows.guard import phase_run
 from flows.initiate import cost_estimate_gate, team_of
-from flows.plan import initiated_objects
+from flows.plan import bookings, initiated_objects
 from tasks.calendar import get_out_of_office
 from tasks.clients import systems
 from tasks.gitlab import ensure_issue, get_open_issues
 from tasks.mavenlink import ensure_health_report, get_milestones, get_time_entries
 from tasks.salesforce import ensure_hours_consumed, get_opportunity
 from tasks.sheets import ensure_rows, get_tables
-from tasks.slack import ensure_message, find_channel, find_message
+from tasks.slack import ensure_message, find_channel, find_messages
 
 PHASE = Phase.EXECUTE
 AHEAD = timedelta(days=14)  # the out-of-office the report shows
@@ -116,12 +117,17 @@ def run_status_report(opportunity_id: str) -> State[Any]:
     zone = opportunity.account.time_zone
     today = systems().clock().today(zone)
     end = opportunity.expected_completion or today
-    recorded = find_message(
-        find_channel(settings.planning_channel), Kind.STAFFING_DECISION, opportunity.id
+    # the team as staffed and as Plan confirmed it: #ps_planning, one read
+    kinds = (Kind.STAFFING_DECISION, Kind.TEAM_ALLOCATION)
+    recorded = find_messages(find_channel(settings.planning_channel), kinds, opportunity.id)
+    if missing := [kind.value for kind in kinds if kind not in recorded]:
+        raise NotReady(
+            opportunity.id, "a status report", [f"#ps_planning holds no {m}" for m in missing]
+        )
+    team = team_of(
+        opportunity, StaffingDecision.from_payload(recorded[Kind.STAFFING_DECISION].payload)
     )
-    if recorded is None:
-        raise NotReady(opportunity.id, "a status report", ["#ps_planning holds no staffing"])
-    team = team_of(opportunity, StaffingDecision.from_payload(recorded.payload))
+    allocation = TeamAllocation.from_payload(recorded[Kind.TEAM_ALLOCATION].payload)
     estimate = cost_estimate_gate(opportunity)
     scoped = sum(
         (hours for _, _, hours in plan_activities(opportunity.line_items, estimate)), Decimal(0)
@@ -171,6 +177,8 @@ def run_status_report(opportunity_id: str) -> State[Any]:
     midnight = datetime.combine(today, time(0), ZoneInfo(zone))
     reported = ensure_health_report(initiated.workspace, midnight, judged)
     ensure_hours_consumed(engagement, consumed)
+    # hard two months ahead of this week, no soft booking left in its month (the handbook)
+    bookings(opportunity, initiated.workspace, allocation)
     if (threshold := exception_threshold(consumed, scoped)) is not None:
         work_exception(opportunity, team, initiated.project, consumed, scoped, threshold)
     create_markdown_artifact(

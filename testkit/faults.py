@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.routing import _iter_included_route_candidates
@@ -278,10 +279,10 @@ BEFORE: dict[str, tuple[Flow[..., Any], ...]] = {
 }
 
 
-def prepare(sandbox: SandboxClient, phase: str) -> str:
+def prepare(sandbox: SandboxClient, phase: str, weeks: int | None = None) -> str:
     """A reset sandbox and a new customer's opportunity ready for the phase: in its stage
     (`STAGES`) with the approval recorded, and through the phases before it (for Plan, its
-    forms' answers recorded too).
+    forms' answers recorded too); `weeks` long when given (the bulk's run four to twelve).
 
     A new customer (the second bulk opportunity: Globex) makes every write, its GitLab group, Drive
     folder and Slack channel included; 75,000 is over $50k, so a TA review too. Bulk opportunities
@@ -291,7 +292,12 @@ def prepare(sandbox: SandboxClient, phase: str) -> str:
     _, opportunity = opportunities(
         sandbox, count=2, amount=None, stage=STAGES[phase], imported=True
     )
-    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", Amount=75_000)
+    edits: dict[str, Any] = {"Amount": 75_000}
+    if weeks is not None:
+        (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
+        start = date.fromisoformat(row["PS_Expected_Start__c"])
+        edits["PS_Expected_Completion__c"] = (start + timedelta(weeks=weeks)).isoformat()
+    sandbox.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", **edits)
     record_approval(opportunity)
     for earlier in BEFORE[phase]:
         state, _ = run_phase(earlier, opportunity)

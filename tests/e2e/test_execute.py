@@ -4,13 +4,14 @@ off, the week's report is one row, one health report, and a re-run that week wri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from prefect.client.schemas.objects import StateType
 
 from engagement.execute import iso_week
 from engagement.keys import Kind
+from engagement.plan import hard_until
 from engagement.project_definition import STATUS_REPORT
 from flows.execute import status_report
 from flows.initiate import approved_staffing
@@ -126,3 +127,32 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
     assert written(world, before) == {}
+
+
+def test_each_week_the_team_is_booked_hard_two_months_ahead(world: SandboxClient) -> None:
+    opportunity = prepare(world, "plan", weeks=26)  # half a year: hard two months, soft the rest
+    state, _ = run_phase(plan, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    workspace = find_workspace.fn(opportunity)
+    assert workspace is not None
+
+    def booked() -> dict[bool, tuple[str, str]]:
+        rows = world.state("mavenlink", "workspace_allocations")
+        mine = [a for a in rows if str(a["workspace_id"]) == workspace.id]
+        return {a["hard"]: (a["start_date"], a["end_date"]) for a in mine}
+
+    start = date.fromisoformat(booked()[True][0])
+    end = date.fromisoformat(booked()[False][1])
+    assert date.fromisoformat(booked()[True][1]) == hard_until(start, start)  # Plan's booking
+
+    # five weeks later, the weekly report's run: the hard booking reaches two months ahead of
+    # that week, the soft one starts after it and still ends with the engagement
+    world.set_clock(datetime.combine(start + timedelta(weeks=5), time(15), UTC))
+    today = systems().clock().today("UTC")
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    until = hard_until(start, today)
+    assert booked() == {
+        True: (start.isoformat(), until.isoformat()),
+        False: ((until + timedelta(days=1)).isoformat(), end.isoformat()),
+    }

@@ -1,7 +1,7 @@
 """Execute: the weekly status report of one engagement In Progress (issue 19, being built).
 
 It gathers each fact from the system that owns it: the schedule (Mavenlink milestones), the hours
-(Kantata time entries against the cost estimate's), the open action items (the Project
+(Kantata time entries against the PS Engagement's scoped hours), the open action items (the Project
 Definition), the issues and escalations (the GitLab project), the team's planned out-of-office
 (Calendar). From them, pure (`engagement/execute.py`): the burn-down and the health, explained.
 Then the week's row in the Project Definition's Status Report (keyed by ISO week: a re-run the
@@ -39,13 +39,13 @@ from engagement.execute import (
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady, Team
 from engagement.models import EngagementStatus, Opportunity
-from engagement.plan import TeamAllocation, plan_activities
+from engagement.plan import TeamAllocation
 from engagement.project_definition import ACTIONS, STATUS_REPORT
 from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from flows.guard import phase_run
-from flows.initiate import cost_estimate_gate, team_of
+from flows.initiate import team_of
 from flows.plan import bookings, initiated_objects
 from tasks.calendar import get_out_of_office
 from tasks.clients import systems
@@ -106,7 +106,7 @@ def work_exception(
 def run_status_report(opportunity_id: str) -> State[Any]:
     settings = systems().settings
     opportunity = get_opportunity(opportunity_id)
-    initiated = initiated_objects(opportunity)
+    initiated = initiated_objects(opportunity, "a status report")
     engagement = initiated.engagement
     if engagement.status != EngagementStatus.IN_PROGRESS or engagement.actual_start is None:
         raise NotReady(
@@ -114,6 +114,9 @@ def run_status_report(opportunity_id: str) -> State[Any]:
             "a status report",
             [f"the PS Engagement is {engagement.status.value}, not In Progress since a kickoff"],
         )
+    if not engagement.scoped_hours:  # Initiate writes it from the cost estimate
+        raise NotReady(opportunity.id, "a status report", ["Scoped_Hours__c is empty"])
+    scoped = Decimal(engagement.scoped_hours)
     zone = opportunity.account.time_zone
     today = systems().clock().today(zone)
     end = opportunity.expected_completion or today
@@ -128,10 +131,6 @@ def run_status_report(opportunity_id: str) -> State[Any]:
         opportunity, StaffingDecision.from_payload(recorded[Kind.STAFFING_DECISION].payload)
     )
     allocation = TeamAllocation.from_payload(recorded[Kind.TEAM_ALLOCATION].payload)
-    estimate = cost_estimate_gate(opportunity)
-    scoped = sum(
-        (hours for _, _, hours in plan_activities(opportunity.line_items, estimate)), Decimal(0)
-    )
 
     # the facts, each from the system that owns it
     logged = get_time_entries(initiated.workspace.id)

@@ -180,10 +180,10 @@ class Initiated:
     project: str  # the GitLab project's full path, from the engagement's link to it
 
 
-def initiated_objects(opportunity: Opportunity) -> Initiated:
-    """What Initiate made; NotReady naming each missing one (nothing is written: a Plan started
-    before Initiate completed waits for it). The GitLab project is the one the PS Engagement links
-    (its path holds the opportunity's name then, which may have changed since)."""
+def initiated_objects(opportunity: Opportunity, phase: str = "Plan") -> Initiated:
+    """What Initiate made; NotReady for `phase` naming each missing one (nothing is written: a
+    Plan started before Initiate completed waits for it). The GitLab project is the one the PS
+    Engagement links (its path holds the opportunity's name then, which may have changed since)."""
     engagement = find_engagement(opportunity.id)
     workspace = find_workspace(opportunity.id)
     definition = find_keyed_file(Kind.PROJECT_DEFINITION, opportunity.id)
@@ -197,7 +197,7 @@ def initiated_objects(opportunity: Opportunity) -> Initiated:
             "the Project Definition (Drive)": definition,
         }
         missing = [f"Initiate has not completed: no {name}" for name, it in found.items() if not it]
-        raise NotReady(opportunity.id, "Plan", missing)
+        raise NotReady(opportunity.id, phase, missing)
     return Initiated(engagement, workspace, definition, project_path(str(link)))
 
 

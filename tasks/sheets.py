@@ -173,68 +173,58 @@ def ensure_rows(spreadsheet_id: str, rows: Mapping[Table, Sequence[Sequence[Any]
 def get_tables(spreadsheet_id: str, tables: Sequence[Table]) -> dict[Table, list[list[Any]]]:
     """Each table as it stands, its header row first, in one read (a tab the spreadsheet lacks
     reads as empty: a read writes nothing)."""
-    from googleapiclient.errors import HttpError  # loaded with the client
-
-    values = systems().sheets().spreadsheets().values()
     with calling(SYSTEM, f"tabs {', '.join(map(str, tables))} of spreadsheet {spreadsheet_id}"):
-        try:
-            ranges = [table.columns for table in tables]
-            answer = values.batchGet(spreadsheetId=spreadsheet_id, ranges=ranges).execute()
-        except HttpError as error:
-            if not _missing_tab(error):
-                raise
-            return {table: _one_table(spreadsheet_id, table) for table in tables}
-    blocks = answer.get("valueRanges", [])
-    return {table: block.get("values", []) for table, block in zip(tables, blocks, strict=True)}
-
-
-def _missing_tab(error: Exception) -> bool:
-    return getattr(error, "status_code", None) == 400 and "Unable to parse range" in str(error)
-
-
-def _one_table(spreadsheet_id: str, table: Table) -> list[list[Any]]:
-    """One table, or none when its tab is missing."""
-    from googleapiclient.errors import HttpError  # loaded with the client
-
-    values = systems().sheets().spreadsheets().values()
-    try:
-        answer = values.get(spreadsheetId=spreadsheet_id, range=table.columns).execute()
-    except HttpError as error:
-        if _missing_tab(error):
-            return []
-        raise
-    return list(answer.get("values", []))
+        found = _read_tables(spreadsheet_id, tables)
+    return {table: rows or [] for table, rows in found.items()}
 
 
 def _tables(spreadsheet_id: str, tables: Sequence[Table]) -> dict[Table, list[list[Any]]]:
     """Each table as it stands (its header row first; empty when the tab is), one read; a tab
     missing (the spreadsheet was copied before the template had it) is added, empty."""
+    found = _read_tables(spreadsheet_id, tables)
+    if add := [
+        {"addSheet": {"properties": {"title": t.tab}}} for t, rows in found.items() if rows is None
+    ]:
+        body = {"requests": add}
+        systems().sheets().spreadsheets().batchUpdate(
+            spreadsheetId=spreadsheet_id, body=body
+        ).execute()
+    return {table: rows or [] for table, rows in found.items()}
+
+
+def _read_tables(
+    spreadsheet_id: str, tables: Sequence[Table]
+) -> dict[Table, list[list[Any]] | None]:
+    """Each table as it stands, its header row first (formulas as written: a formula whose result
+    is blank is still a person's cell); None for a tab the spreadsheet lacks. One read; when a
+    tab is missing, the spreadsheet's tabs first."""
     from googleapiclient.errors import HttpError  # loaded with the client
 
     sheets = systems().sheets().spreadsheets()
-    ranges = [table.columns for table in tables]
 
-    def read() -> list[dict[str, Any]]:
-        return list(
+    def read(present: Sequence[Table]) -> dict[Table, list[list[Any]]]:
+        if not present:
+            return {}
+        ranges = [table.columns for table in present]
+        answer = (
             sheets.values()
             .batchGet(spreadsheetId=spreadsheet_id, ranges=ranges, valueRenderOption="FORMULA")
             .execute()
-            .get("valueRanges", [])
         )
+        blocks = answer.get("valueRanges", [])
+        return {
+            table: block.get("values", []) for table, block in zip(present, blocks, strict=True)
+        }
 
     try:
-        blocks = read()
+        found = read(tables)
     except HttpError as error:
-        if not _missing_tab(error):
+        if error.status_code != 400 or "Unable to parse range" not in str(error):
             raise
         book = sheets.get(spreadsheetId=spreadsheet_id, fields="sheets.properties.title").execute()
         tabs = {sheet["properties"]["title"] for sheet in book.get("sheets", [])}
-        add = [{"addSheet": {"properties": {"title": t.tab}}} for t in tables if t.tab not in tabs]
-        if not add:
-            raise
-        sheets.batchUpdate(spreadsheetId=spreadsheet_id, body={"requests": add}).execute()
-        blocks = read()
-    return {table: block.get("values", []) for table, block in zip(tables, blocks, strict=True)}
+        found = read([table for table in tables if table.tab in tabs])
+    return {table: found.get(table) for table in tables}
 
 
 @read_task("read cost estimate")

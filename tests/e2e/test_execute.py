@@ -156,3 +156,14 @@ def test_each_week_the_team_is_booked_hard_two_months_ahead(world: SandboxClient
         True: (start.isoformat(), until.isoformat()),
         False: ((until + timedelta(days=1)).isoformat(), end.isoformat()),
     }
+
+
+def test_a_report_for_an_engagement_not_in_progress_is_refused_before_any_write(
+    world: SandboxClient,
+) -> None:
+    opportunity = prepare(world, "plan")  # initiated; Plan not run: no kickoff yet
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.FAILED
+    assert "the PS Engagement is Initiation, not In Progress since a kickoff" in str(state.message)
+    assert written(world, before) == {}

@@ -8,40 +8,19 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from blocks.mavenlink import MavenlinkConnection
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
 from sandbox.mavenlink.staffing import business_days
+from testkit.kantata import items, kantata, one, user_id
 
 OPPORTUNITY = demo.OPPORTUNITIES[2]  # Globex, not yet in Mavenlink
 
 
 @pytest.fixture
 def api(sandbox: SandboxClient, sandbox_url: str) -> Iterator[httpx.Client]:
-    connection = MavenlinkConnection(
-        base_url=f"{sandbox_url}/mavenlink/api/v1/", token=SecretStr("sandbox-token")
-    )
-    with connection.get_client() as client:
+    with kantata(sandbox_url) as client:
         yield client
-
-
-def items(reply: httpx.Response, key: str | None = None) -> list[dict[str, Any]]:
-    """The objects of a Kantata reply, in `results` order."""
-    assert reply.status_code == 200, reply.text
-    body = reply.json()
-    return [body[r["key"]][r["id"]] for r in body["results"] if key is None or r["key"] == key]
-
-
-def one(reply: httpx.Response) -> dict[str, Any]:
-    rows = items(reply)
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
-def user_id(api: httpx.Client, key: str) -> str:
-    return str(one(api.get("users.json", params={"by_email_address": demo.staff(key).email}))["id"])
 
 
 def new_workspace(api: httpx.Client, **fields: Any) -> dict[str, Any]:

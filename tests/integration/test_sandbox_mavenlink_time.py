@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from blocks.mavenlink import MavenlinkConnection
 from sandbox import seed as demo
 from sandbox.client import SandboxClient
+from testkit.kantata import errors, items, kantata, one, user_id
 
 HOOLI = "Hooli – Runner Fleet Upgrade"  # Aisha, Isaac and Grace are booked on it
 STARK = "Stark Industries – Compliance Pipelines"  # Chen and Erik
@@ -24,34 +23,8 @@ STARK = "Stark Industries – Compliance Pipelines"  # Chen and Erik
 
 @pytest.fixture
 def api(sandbox: SandboxClient, sandbox_url: str) -> Iterator[httpx.Client]:
-    connection = MavenlinkConnection(
-        base_url=f"{sandbox_url}/mavenlink/api/v1/", token=SecretStr("sandbox-token")
-    )
-    with connection.get_client() as client:
+    with kantata(sandbox_url) as client:
         yield client
-
-
-def items(reply: httpx.Response, key: str | None = None) -> list[dict[str, Any]]:
-    assert reply.status_code == 200, reply.text
-    body = reply.json()
-    return [body[r["key"]][r["id"]] for r in body["results"] if key is None or r["key"] == key]
-
-
-def one(reply: httpx.Response) -> dict[str, Any]:
-    rows = items(reply)
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
-def errors(reply: httpx.Response) -> dict[str, str]:
-    assert reply.status_code == 422, reply.text
-    found = reply.json()["errors"]
-    assert {e["type"] for e in found} == {"validation"}
-    return {e["field"]: e["message"] for e in found}
-
-
-def user_id(api: httpx.Client, key: str) -> str:
-    return str(one(api.get("users.json", params={"by_email_address": demo.staff(key).email}))["id"])
 
 
 def workspace_id(api: httpx.Client, title: str) -> str:

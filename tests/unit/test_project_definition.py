@@ -26,6 +26,10 @@ def test_the_layout_is_the_templates() -> None:
     assert pd.LABELS[pd.PROJECT_OWNER_ROW - pd.HEADING_ROW] == "Project owner"
     assert pd.LABELS[pd.GITLAB_PROJECT_ROW - pd.HEADING_ROW] == "GitLab project"
     assert pd.LABELS[pd.EXPECTED_COMPLETION_ROW - pd.HEADING_ROW] == "Expected completion"
+    # the tables psflow writes: the template's tabs with the same header (the sandbox holds no
+    # psflow code, so this test keeps the two the same)
+    for table in (pd.PLAN, pd.ACTIONS, pd.MEETING_NOTES, pd.STATUS_REPORT):
+        assert template.tabs[table.tab][0] == table.header, table.tab
 
 
 def test_prefill_puts_each_value_beside_its_label() -> None:

@@ -21,6 +21,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from engagement.keys import GITLAB_KIND_LABELS
+from engagement.models import Engagement, EngagementStatus
 from engagement.workdays import business_days
 
 # Consumed hours against the scoped ones, in percent, at which a work exception is raised (once each)
@@ -45,6 +46,20 @@ def iso_week(day: date) -> str:
 def monday(day: date) -> date:
     """The Monday of `day`'s week."""
     return day - timedelta(days=day.weekday())
+
+
+def report_problems(engagement: Engagement) -> list[str]:
+    """What keeps a PS Engagement from its weekly status report, in Salesforce's field names;
+    empty when it is under way (In Progress since its kickoff, with its scoped hours)."""
+    problems = []
+    if engagement.status != EngagementStatus.IN_PROGRESS or engagement.actual_start is None:
+        problems.append(
+            f"Status__c is {engagement.status.value!r}, not In Progress since a kickoff "
+            "(Actual_Start__c)"
+        )
+    if not engagement.scoped_hours:  # Initiate writes it from the cost estimate
+        problems.append("Scoped_Hours__c is empty")
+    return problems
 
 
 class _Frozen(BaseModel):

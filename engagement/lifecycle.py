@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from engagement.models import Opportunity
+from engagement.models import Engagement, Opportunity
 from engagement.workdays import business_days
 
 
@@ -96,6 +96,35 @@ def signature_problems(
             f"the Technical Architect has not approved the review (label {approved_label})"
         )
     return problems
+
+
+def stage_problems(opportunity: Opportunity, stages: Collection[str], phase: str) -> list[str]:
+    """The opportunity's stage where a phase does not run, in Salesforce's field name."""
+    if opportunity.stage in stages:
+        return []
+    return [f"StageName is {opportunity.stage!r}; {phase} run at {', '.join(map(repr, stages))}"]
+
+
+def release_problems(opportunity: Opportunity, lost: str, holding: Collection[str]) -> list[str]:
+    """What keeps a release from running: a deal still on (lost, or moved back before
+    Negotiating, it releases)."""
+    if opportunity.stage != lost and opportunity.stage in holding:
+        return [f"StageName is {opportunity.stage!r}: the deal is on, nothing is released"]
+    return []
+
+
+def initiated_problems(
+    engagement: Engagement | None, workspace: object | None, definition: object | None
+) -> list[str]:
+    """What Initiate left undone that a later phase needs, each object named where it lives."""
+    found = {
+        "the PS Engagement record (Salesforce)": engagement,
+        "the PS Engagement's GitLab project link (Collaboration_Project__c)": engagement is None
+        or engagement.collaboration_project,
+        "the Mavenlink project": workspace,
+        "the Project Definition (Drive)": definition,
+    }
+    return [f"Initiate has not completed: no {name}" for name, it in found.items() if not it]
 
 
 def stage_at_creation(stage_now: str, moves: Iterable[StageChange]) -> str:

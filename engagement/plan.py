@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.cost_estimate import activity_name
+from engagement.lifecycle import Team
 from engagement.models import CostEstimate, FormDate, FormDateTime, Opportunity, SowActivity
 from engagement.workdays import business_days
 
@@ -246,6 +247,28 @@ def plan_problems(opportunity: Opportunity, closed_won: str) -> list[str]:
     if not opportunity.line_items:
         problems.append("Opportunity Products: no SOW activity to plan (no line items)")
     return problems
+
+
+def kickoff_deck_values(
+    opportunity: Opportunity,
+    team: Team,
+    names: Mapping[str, str],
+    allocation: TeamAllocation,
+    schedule: Sequence[Milestone],
+) -> dict[str, str]:
+    """The kickoff deck's placeholders, filled: `names` are people's names by e-mail (an
+    address stands for anyone without one)."""
+    roles = {team.project_owner: "Project Owner", team.engagement_manager: "Engagement Manager"}
+    roles |= {email: "PSE" for email in team.pses if email not in roles}
+    return {
+        "customer": opportunity.account.name,
+        "sow_number": opportunity.sow_number or "",
+        "opportunity": opportunity.name,
+        "team": ", ".join(f"{names.get(email, email)} ({role})" for email, role in roles.items()),
+        "start": allocation.start.isoformat(),
+        "end": allocation.end.isoformat(),
+        "milestones": "\n" + milestone_lines(schedule),
+    }
 
 
 def milestone_lines(plan: Sequence[Milestone]) -> str:

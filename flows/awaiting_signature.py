@@ -19,7 +19,7 @@ from prefect.states import Completed, State
 from core.events import Phase
 from engagement.cost_estimate import activity_name
 from engagement.keys import Kind
-from engagement.lifecycle import NotReady, signature_problems
+from engagement.lifecycle import NotReady, signature_problems, stage_problems
 from engagement.models import CostEstimate, Opportunity
 from engagement.refs import Ref
 from engagement.slugs import slack_text
@@ -49,12 +49,9 @@ def awaiting_signature(opportunity_id: str, customer: str = "") -> State[Any]:
 def run_awaiting_signature(opportunity_id: str) -> State[Any]:
     settings = systems().settings
     opportunity = get_opportunity(opportunity_id)
-    if opportunity.stage != settings.awaiting_signature_stage:
-        raise NotReady(
-            opportunity.id,
-            "the signature checks",
-            [f"StageName is {opportunity.stage!r}, not {settings.awaiting_signature_stage!r}"],
-        )
+    stages = [settings.awaiting_signature_stage]
+    if problems := stage_problems(opportunity, stages, "the signature checks"):
+        raise NotReady(opportunity.id, "the signature checks", problems)
     problems = what_is_missing(opportunity)
     made: list[Ref] = []
     if problems:

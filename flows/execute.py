@@ -35,10 +35,11 @@ from engagement.execute import (
     iso_week,
     issues_and_escalations,
     open_actions,
+    report_problems,
 )
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady, Team
-from engagement.models import EngagementStatus, Opportunity
+from engagement.models import Opportunity
 from engagement.plan import TeamAllocation
 from engagement.project_definition import ACTIONS, STATUS_REPORT
 from engagement.refs import Ref
@@ -108,15 +109,12 @@ def run_status_report(opportunity_id: str) -> State[Any]:
     opportunity = get_opportunity(opportunity_id)
     initiated = initiated_objects(opportunity, "a status report")
     engagement = initiated.engagement
-    if engagement.status != EngagementStatus.IN_PROGRESS or engagement.actual_start is None:
-        raise NotReady(
-            opportunity.id,
-            "a status report",
-            [f"the PS Engagement is {engagement.status.value}, not In Progress since a kickoff"],
-        )
-    if not engagement.scoped_hours:  # Initiate writes it from the cost estimate
-        raise NotReady(opportunity.id, "a status report", ["Scoped_Hours__c is empty"])
-    scoped = Decimal(engagement.scoped_hours)
+    if problems := report_problems(engagement):
+        raise NotReady(opportunity.id, "a status report", problems)
+    scoped = engagement.scoped_hours
+    start = engagement.actual_start
+    assert scoped is not None  # the problems name them: narrowed for the type checker
+    assert start is not None
     zone = opportunity.account.time_zone
     today = systems().clock().today(zone)
     end = opportunity.expected_completion or today
@@ -141,7 +139,6 @@ def run_status_report(opportunity_id: str) -> State[Any]:
 
     consumed = sum((entry.hours for entry in logged), Decimal(0))
     country = opportunity.account.country
-    start = engagement.actual_start
     judged = health(
         today=today,
         start=start,

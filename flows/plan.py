@@ -39,14 +39,14 @@ from pydantic import Field, create_model
 
 from core.events import Phase
 from engagement.keys import Kind, slack_customer_channel
-from engagement.lifecycle import NotReady, Team
+from engagement.lifecycle import NotReady, Team, initiated_problems
 from engagement.models import Engagement, EngagementStatus, FormDate, Opportunity
 from engagement.people import User
 from engagement.plan import (
     KickoffHeld,
     Milestone,
     TeamAllocation,
-    milestone_lines,
+    kickoff_deck_values,
     milestones,
     plan_activities,
     plan_problems,
@@ -187,18 +187,15 @@ def initiated_objects(opportunity: Opportunity, phase: str = "Plan") -> Initiate
     engagement = find_engagement(opportunity.id)
     workspace = find_workspace(opportunity.id)
     definition = find_keyed_file(Kind.PROJECT_DEFINITION, opportunity.id)
-    link = engagement.collaboration_project if engagement else None
-    if engagement is None or workspace is None or definition is None or link is None:
-        found = {
-            "the PS Engagement record (Salesforce)": engagement,
-            "the PS Engagement's GitLab project link (Collaboration_Project__c)": engagement is None
-            or link,
-            "the Mavenlink project": workspace,
-            "the Project Definition (Drive)": definition,
-        }
-        missing = [f"Initiate has not completed: no {name}" for name, it in found.items() if not it]
-        raise NotReady(opportunity.id, phase, missing)
-    return Initiated(engagement, workspace, definition, project_path(str(link)))
+    if problems := initiated_problems(engagement, workspace, definition):
+        raise NotReady(opportunity.id, phase, problems)
+    # the problems name each missing one: narrowed for the type checker
+    assert engagement is not None
+    assert workspace is not None
+    assert definition is not None
+    return Initiated(
+        engagement, workspace, definition, project_path(str(engagement.collaboration_project))
+    )
 
 
 # --- 1. hard allocation ----------------------------------------------------------------------------
@@ -321,16 +318,6 @@ def project_plan(
 # --- 3. and 4. the kickoff -------------------------------------------------------------------------
 
 
-def _roles(team: Team, people: Mapping[str, User]) -> str:
-    """The team as the deck shows it: "Divya Nair (Project Owner), Marcus Webb (...)"."""
-    roles = {team.project_owner: "Project Owner", team.engagement_manager: "Engagement Manager"}
-    roles |= {email: "PSE" for email in team.pses if email not in roles}
-    return ", ".join(
-        f"{people[email].name if email in people else email} ({role})"
-        for email, role in roles.items()
-    )
-
-
 def kickoff_deck(
     opportunity: Opportunity,
     team: Team,
@@ -340,15 +327,8 @@ def kickoff_deck(
 ) -> Ref:
     """The kickoff deck from its Slides template in the SOW folder, filled in, shared."""
     deck = engagement_document("kickoff-deck", Kind.KICKOFF_DECK, "Kickoff", opportunity)
-    values = {
-        "customer": opportunity.account.name,
-        "sow_number": opportunity.sow_number or "",
-        "opportunity": opportunity.name,
-        "team": _roles(team, people),
-        "start": allocation.start.isoformat(),
-        "end": allocation.end.isoformat(),
-        "milestones": "\n" + milestone_lines(schedule),
-    }
+    names = {user.email: user.name for user in people.values()}
+    values = kickoff_deck_values(opportunity, team, names, allocation, schedule)
     ensure_deck_filled(deck.id, Kind.KICKOFF_DECK, values)
     ensure_shared(deck.id, list(team.internal))
     return deck

@@ -18,7 +18,7 @@ from prefect.states import Completed, State
 
 from core.events import Phase
 from engagement.keys import Kind
-from engagement.lifecycle import NotReady
+from engagement.lifecycle import NotReady, release_problems
 from engagement.models import Opportunity
 from engagement.refs import Ref
 from engagement.slugs import slack_text
@@ -58,12 +58,8 @@ def run_release(opportunity_id: str) -> State[Any]:
         settings.awaiting_signature_stage,
         *settings.later_stages,
     }
-    if not lost and opportunity.stage in holding:
-        raise NotReady(
-            opportunity.id,
-            "a release",
-            [f"StageName is {opportunity.stage!r}: the deal is on, nothing is released"],
-        )
+    if problems := release_problems(opportunity, settings.closed_lost_stage, holding):
+        raise NotReady(opportunity.id, "a release", problems)
     made: list[Ref] = []
     workspace = find_workspace(opportunity.id)
     if workspace is not None:

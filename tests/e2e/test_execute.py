@@ -165,5 +165,5 @@ def test_a_report_for_an_engagement_not_in_progress_is_refused_before_any_write(
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.FAILED
-    assert "the PS Engagement is Initiation, not In Progress since a kickoff" in str(state.message)
+    assert "Status__c is 'Initiation', not In Progress since a kickoff" in str(state.message)
     assert written(world, before) == {}

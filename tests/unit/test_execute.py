@@ -22,7 +22,9 @@ from engagement.execute import (
     exception_threshold,
     health,
     iso_week,
+    report_problems,
 )
+from engagement.models import Engagement, EngagementStatus
 
 START, END = date(2027, 1, 4), date(2027, 2, 26)  # Monday to Friday, eight weeks, 40 working days
 
@@ -167,3 +169,19 @@ def test_a_report_reads_as_a_row_and_as_markdown() -> None:
     assert "92.5 of 200 hours used, 107.5 remaining." in text
     assert "![Burn-down](https://drive/chart)" in text
     assert "## Issues and escalations\n- none" in text
+
+
+def test_a_report_needs_the_engagement_in_progress_with_its_scoped_hours() -> None:
+    backlog = Engagement(name="Acme", opportunity_id="006Dn0000000002IAA")
+    assert report_problems(backlog) == [
+        "Status__c is 'Backlog', not In Progress since a kickoff (Actual_Start__c)",
+        "Scoped_Hours__c is empty",
+    ]
+    under_way = backlog.model_copy(
+        update={
+            "status": EngagementStatus.IN_PROGRESS,
+            "actual_start": START,
+            "scoped_hours": Decimal(120),
+        }
+    )
+    assert report_problems(under_way) == []

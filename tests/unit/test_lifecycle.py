@@ -11,9 +11,13 @@ from engagement.lifecycle import (
     NotReady,
     StageChange,
     Transition,
+    initiated_problems,
     pre_initiate_problems,
+    release_problems,
+    stage_problems,
     transition,
 )
+from engagement.models import Engagement
 from testkit.factories import opportunity
 
 STAGES = {
@@ -128,3 +132,37 @@ def test_a_deal_moved_back_before_negotiating_is_withdrawn(
         "later": ["6-Awaiting Signature", "Closed Won"],
     }
     assert transition(move, **stages) == expected
+
+
+def test_a_phase_run_in_the_wrong_stage_names_the_stage_field() -> None:
+    won = opportunity(stage="Closed Won")
+    assert stage_problems(won, ["Closed Won"], "Plan") == []
+    assert stage_problems(won, ["6-Awaiting Signature"], "the signature checks") == [
+        "StageName is 'Closed Won'; the signature checks run at '6-Awaiting Signature'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stage", "released"),
+    [("8-Closed Lost", True), ("3-Qualification", True), ("5-Negotiating", False)],
+)
+def test_a_release_runs_for_a_lost_deal_or_one_moved_back(stage: str, released: bool) -> None:
+    holding = {"5-Negotiating", "6-Awaiting Signature", "Closed Won"}
+    problems = release_problems(opportunity(stage=stage), "8-Closed Lost", holding)
+    assert problems == (
+        [] if released else [f"StageName is {stage!r}: the deal is on, nothing is released"]
+    )
+
+
+def test_what_initiate_left_undone_is_named_object_by_object() -> None:
+    engagement = Engagement(name="Acme", opportunity_id="006Dn0000000002IAA")
+    assert initiated_problems(None, None, object()) == [
+        "Initiate has not completed: no the PS Engagement record (Salesforce)",
+        "Initiate has not completed: no the Mavenlink project",
+    ]
+    assert initiated_problems(engagement, object(), object()) == [
+        "Initiate has not completed: no the PS Engagement's GitLab project link "
+        "(Collaboration_Project__c)"
+    ]
+    linked = engagement.model_copy(update={"collaboration_project": "https://gitlab.test/acme/p"})
+    assert initiated_problems(linked, object(), object()) == []

@@ -12,8 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engagement.plan
-from engagement.plan import add_months, hard_until, milestones, split_booking
+from engagement.lifecycle import Team
+from engagement.plan import (
+    TeamAllocation,
+    add_months,
+    hard_until,
+    kickoff_deck_values,
+    milestones,
+    split_booking,
+)
 from engagement.workdays import business_days, working_day
+from testkit.factories import opportunity
 
 MONDAY = date(2027, 1, 4)
 
@@ -118,3 +127,31 @@ def test_a_split_booking_is_the_booking_hard_then_soft(
     # nothing soft is left in the month of today (or of the start, when that is later)
     month = max(start, today)
     assert soft is None or (soft[0].year, soft[0].month) > (month.year, month.month)
+
+
+def test_the_kickoff_deck_names_each_person_once_with_their_role() -> None:
+    team = Team(
+        engagement_manager="em@northwind.test",
+        coordinator="pc@northwind.test",
+        pses=("divya@northwind.test", "marcus@northwind.test"),
+        project_owner="divya@northwind.test",
+    )
+    allocation = TeamAllocation(
+        start=date(2027, 1, 4), end=date(2027, 1, 29), hours_per_day={"divya@northwind.test": 8}
+    )
+    values = kickoff_deck_values(
+        opportunity(sow_number="SOW-2026-041"),
+        team,
+        {"divya@northwind.test": "Divya Nair"},
+        allocation,
+        (),
+    )
+    assert values["team"] == (
+        "Divya Nair (Project Owner), em@northwind.test (Engagement Manager), "
+        "marcus@northwind.test (PSE)"
+    )
+    assert (values["sow_number"], values["start"], values["end"]) == (
+        "SOW-2026-041",
+        "2027-01-04",
+        "2027-01-29",
+    )

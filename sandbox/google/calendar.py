@@ -412,6 +412,25 @@ async def get_event(sb: SandboxDep, request: Request, calendar_id: str, event_id
     return _resource(request, calendar, _get(sb, calendar, event_id))
 
 
+@router.get("/calendar/v3/calendars/{calendar_id}/events/{event_id}/instances")
+async def list_instances(sb: SandboxDep, request: Request, calendar_id: str, event_id: str) -> Json:
+    """events.instances: a recurring event's instances in [timeMin, timeMax), by start time (a
+    single event is its own one instance); 404 for an unknown event, none for a deleted one."""
+    calendar = _calendar(calendar_id)
+    zone = _time_zone(calendar)
+    event = _get(sb, calendar, event_id)
+    time_min, time_max = _bound(request, "timeMin"), _bound(request, "timeMax")
+    if event["status"] == "cancelled":
+        events: list[Json] = []
+    elif event.get("recurrence"):
+        events = _instances(event, time_min, time_max, zone)
+    else:
+        ends_after = time_min is None or _instant(event["end"], "end", zone) > time_min
+        starts_before = time_max is None or _instant(event["start"], "start", zone) < time_max
+        events = [event] if ends_after and starts_before else []
+    return _events_page(sb, request, calendar, zone, events)
+
+
 def _save_changes(
     sb: Sandbox, calendar: str, old: Json, new: Json, version: int, body: Json
 ) -> Json:
@@ -538,6 +557,14 @@ async def list_events(sb: SandboxDep, request: Request, calendar_id: str) -> Jso
         events.sort(key=lambda e: (_instant(e["start"], "start", zone), e["id"]))
     elif order == "updated":
         events.sort(key=lambda e: e["updated"])
+    return _events_page(sb, request, calendar, zone, events)
+
+
+def _events_page(
+    sb: Sandbox, request: Request, calendar: str, zone: str, events: list[Json]
+) -> Json:
+    """A page of `events` as events.list and events.instances answer (maxResults, pageToken)."""
+    params = request.query_params
     try:
         size = min(max(int(params.get("maxResults", 250)), 1), 2500)
         start = int(params.get("pageToken") or 0)

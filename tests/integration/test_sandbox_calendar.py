@@ -266,6 +266,27 @@ def test_an_endless_rule_is_expanded_up_to_time_max(events: Any) -> None:
     ]
 
 
+def test_a_series_instances_are_listed_by_its_id(events: Any) -> None:
+    insert(events, meeting(WEEKLY_ID, recurrence=["RRULE:FREQ=WEEKLY;COUNT=4"]))
+    insert(events, meeting("single0001", day=10))
+    instances = events.instances(
+        calendarId="primary",
+        eventId=WEEKLY_ID,
+        timeMin="2026-03-10T00:00:00Z",
+        maxResults=2,
+    ).execute()
+    assert [e["start"]["dateTime"] for e in instances["items"]] == [
+        "2026-03-16T10:00:00-05:00",
+        "2026-03-23T10:00:00-05:00",
+    ]
+    assert "nextPageToken" not in instances  # two of the series' last two
+    single = events.instances(calendarId="primary", eventId="single0001").execute()["items"]
+    assert [e["id"] for e in single] == ["single0001"]
+    with pytest.raises(HttpError) as missing:
+        events.instances(calendarId="primary", eventId="nosuchevent").execute()
+    assert missing.value.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -220,3 +220,34 @@ def get_out_of_office(emails: Sequence[str], start: date, end: date) -> tuple[Ab
             last = (after - timedelta(microseconds=1)).date()
             found.append(Absence(person=email, start=first.date(), end=last))
     return tuple(found)
+
+
+@read_task("find next {kind}")
+def find_next_meeting(
+    kind: Kind, record_id: str, start: datetime, end: datetime
+) -> datetime | None:
+    """When the recurring meeting of `kind` next starts from `start` to `end` (aware datetimes),
+    as people may have moved that instance; None when the series has none then or is gone (one
+    events.instances request)."""
+    event_id = calendar_event_id(kind, record_id)
+    try:
+        with calling(SYSTEM, f"the next {kind.value.replace('-', ' ')}"):
+            answer = (
+                systems()
+                .calendar()
+                .events()
+                .instances(
+                    calendarId=CALENDAR,
+                    eventId=event_id,
+                    timeMin=start.isoformat(),
+                    timeMax=end.isoformat(),
+                    maxResults=1,
+                )
+                .execute()
+            )
+    except PermanentError as error:
+        if error.status == 404:
+            return None
+        raise
+    items = answer.get("items", [])
+    return datetime.fromisoformat(items[0]["start"]["dateTime"]) if items else None

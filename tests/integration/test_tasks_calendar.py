@@ -11,7 +11,7 @@ import pytest
 from engagement.keys import Kind, calendar_event_id, natural_key
 from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks.calendar import ensure_event
+from tasks.calendar import ensure_event, find_next_meeting
 from tasks.calls import TransientError
 from tasks.clients import systems
 
@@ -186,3 +186,24 @@ def test_a_weekly_meeting_is_one_recurring_event(outside: SandboxClient) -> None
         "2026-03-23T10:00:00-04:00",
         "2026-03-30T10:00:00-04:00",
     ]
+
+
+def test_the_next_weekly_meeting_is_read_from_the_series(outside: SandboxClient) -> None:
+    weekly = ["RRULE:FREQ=WEEKLY;UNTIL=20260330T235959Z"]
+    schedule(kind=Kind.WEEKLY_MEETING, recurrence=weekly)
+    wednesday = datetime(2026, 3, 11, tzinfo=UTC)
+    before = outside.last_request_id()
+    found = find_next_meeting.fn(
+        Kind.WEEKLY_MEETING, OPPORTUNITY, wednesday, wednesday + timedelta(days=7)
+    )
+    assert found == datetime(2026, 3, 16, 14, 0, tzinfo=UTC)  # 10:00 in New York, summer time
+    assert len(outside.requests(service="calendar", since=before)) == 1
+    after_the_last = datetime(2026, 3, 31, tzinfo=UTC)
+    none_left = find_next_meeting.fn(
+        Kind.WEEKLY_MEETING, OPPORTUNITY, after_the_last, after_the_last + timedelta(days=7)
+    )
+    assert none_left is None
+    never_made = find_next_meeting.fn(
+        Kind.WEEKLY_MEETING, seed.OPPORTUNITIES[0].id, wednesday, after_the_last
+    )
+    assert never_made is None

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.lifecycle import Team
 from engagement.models import Opportunity
@@ -42,13 +42,25 @@ class Template(BaseModel):
     values: dict[str, str]
 
 
+class Attachment(BaseModel):
+    """A file sent with an e-mail, e.g. the status report's burn-down chart."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filename: str = Field(pattern=r"^[\w .()-]{1,100}\.[A-Za-z0-9]{1,8}$")
+    mime_type: str = Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$")  # e.g. "image/png"
+    data: bytes
+
+
 class Email(BaseModel):
-    """An e-mail's text as a template gives it: a one-line subject and a plain-text body."""
+    """An e-mail's text as a template gives it: a one-line subject and a plain-text body, and
+    any files sent with it."""
 
     model_config = ConfigDict(frozen=True)
 
     subject: str
     body: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 def placeholders(text: str) -> list[str]:

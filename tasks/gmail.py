@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import email.policy
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -30,7 +31,7 @@ from engagement.keys import Kind, gmail_key_marker, gmail_message_id, natural_ke
 from engagement.models import addresses
 from engagement.refs import Ref
 from engagement.slugs import one_line
-from engagement.templates import Email, Template, email_from_template
+from engagement.templates import Attachment, Email, Template, email_from_template
 from tasks.calls import calling, outside_task, read_task
 from tasks.clients import systems
 from tasks.docs import template_paragraphs
@@ -77,6 +78,7 @@ def build_message(
     message_id: str,
     reply_to: str | None = None,
     on_behalf_of: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     """The RFC 822 message. Without a sender, Gmail puts the mailbox's own address in From (and
     no name can be shown with it)."""
@@ -92,6 +94,11 @@ def build_message(
     message["Subject"] = subject
     message["Message-ID"] = message_id
     message.set_content(body)
+    for attachment in attachments:
+        main, _, sub = attachment.mime_type.partition("/")
+        message.add_attachment(
+            attachment.data, maintype=main, subtype=sub, filename=attachment.filename
+        )
     return message
 
 
@@ -156,8 +163,9 @@ def ensure_email(
         cc: copied addresses, e.g. the PS Ops Manager on the sign-off.
         reply_to: where answers go, when not the PS mailbox (the person it is sent for).
         on_behalf_of: the name shown as the sender: "<name> via <mailbox>" (a person's name).
-        email: the subject (one line) and plain-text body, or a template document read only
-            when the e-mail was not sent yet (`engagement.templates.email_from_template`).
+        email: the subject (one line), plain-text body and attachments, or a template
+            document read only when the e-mail was not sent yet
+            (`engagement.templates.email_from_template`).
 
     Returns:
         The e-mail as a Ref: id its Gmail message id (its draft's, in the moment after sending
@@ -196,7 +204,15 @@ def ensure_email(
     # connection does not name it (an OAuth token), only for an e-mail that is to be sent
     mailbox = sender or (_mailbox_address() if on_behalf_of else None)
     message = build_message(
-        mailbox, recipients, copied, subject, text, message_id, answers, on_behalf_of
+        mailbox,
+        recipients,
+        copied,
+        subject,
+        text,
+        message_id,
+        answers,
+        on_behalf_of,
+        email.attachments,
     )
     what = f"sending of the {_label(kind)} to {', '.join(recipients)}"
     draft = _draft(natural_key(kind, record_id, part), marker, message, what)

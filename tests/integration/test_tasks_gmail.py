@@ -11,9 +11,10 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from engagement.keys import Kind, gmail_key_marker, gmail_message_id
-from engagement.templates import Email, Template, email_from_template
+from engagement.templates import Attachment, Email, Template, email_from_template
 from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import TransientError
@@ -27,6 +28,7 @@ SEND = r"/google/gmail/v1/users/me/drafts/send"
 SEARCHES = r"/google/gmail/v1/users/me/(messages|drafts)"
 CUSTOMER = "dana.whitfield@acme.example"
 OPS = "olivia.park@northwind.example"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # bytes of every value travel
 
 
 def sent(outside: SandboxClient) -> list[EmailMessage]:
@@ -250,3 +252,31 @@ def test_an_email_from_a_template_reads_it_only_to_send(outside: SandboxClient) 
     # found by its key: neither Drive nor Docs is asked for the template
     assert {r["service"] for r in outside.requests(since=before)} == {"gmail"}
     assert outside.writes(since=before) == 0
+
+
+def test_an_attachment_goes_with_the_text(outside: SandboxClient) -> None:
+    chart = Attachment(filename="Burn-down 2027-W02.png", mime_type="image/png", data=PNG)
+    send(
+        email=Email(
+            subject="Status report 2027-W02", body="Hours: 40 of 120.", attachments=(chart,)
+        )
+    )
+    [message] = sent(outside)
+    assert body_of(message).startswith("Hours: 40 of 120.\n")
+    [part] = list(message.iter_attachments())
+    assert (part.get_filename(), part.get_content_type()) == ("Burn-down 2027-W02.png", "image/png")
+    assert part.get_content() == PNG
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("filename", "chart\r\nBcc: x@evil.example.png"),
+        ("filename", "../chart"),
+        ("mime_type", "image"),
+    ],
+)
+def test_an_attachment_that_could_add_a_header_is_refused(field: str, value: str) -> None:
+    fields = {"filename": "chart.png", "mime_type": "image/png", "data": PNG} | {field: value}
+    with pytest.raises(ValidationError, match=field):
+        Attachment(**fields)

@@ -1,6 +1,7 @@
-"""Google Drive v3 stand-in: files (metadata, folders, small uploads, copies), search in Drive's query
-language, field selection and permissions, on the paths googleapiclient uses once its root URL is the
-sandbox: `/google/drive/v3/...`, and uploads under `/google/upload/drive/v3/...`.
+"""Google Drive v3 stand-in: files (metadata, folders, small uploads and content updates, copies),
+search in Drive's query language, field selection and permissions, on the paths googleapiclient
+uses once its root URL is the sandbox: `/google/drive/v3/...`, and uploads under
+`/google/upload/drive/v3/...`.
 
 Files live in kind `file` (shape: `common.new_file`). Uploaded bytes of a non-Google file live beside
 it in kind `blob` (`{"mimeType", "data": base64}`); a Sheet, Doc or Slides deck keeps its content in
@@ -24,12 +25,13 @@ from email import policy
 from email.parser import BytesParser
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
 
-from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep
+from sandbox.core import ApiError, Json, Quota, Sandbox, SandboxDep, base_url
 from sandbox.google import common
 from sandbox.google.common import DOCUMENT, FOLDER, PRESENTATION, SPREADSHEET, SYSTEM
 from sandbox.kit import json_object
@@ -218,14 +220,24 @@ def file_json(request: Request, file: Json) -> Json:
         out.pop(name, None)
     out["parents"] = file["parents"] or [ROOT_ID]
     out["webViewLink"] = common.view_link(request, file)
+    if "md5Checksum" in file:  # a file with binary content: Drive's download link
+        out["webContentLink"] = content_link(request, file["id"], "download")
     out["ownedByMe"] = True
     out["shared"] = len(file["permissions"]) > 1
     out["spaces"] = ["drive"]
     out["permissionIds"] = [p["id"] for p in file["permissions"]]
+    out["version"] = file.get("version") or "1"
     for name in ("appProperties", "properties"):  # Drive leaves out empty maps
         if not out.get(name):
             out.pop(name, None)
     return out
+
+
+def content_link(request: Request, file_id: str, export: str) -> str:
+    """Google's address of a file's bytes in a browser, served by the viewer: `export=download`
+    (`webContentLink`) saves them, `export=view` shows them, as an `<img>` does."""
+    query = urlencode({"id": file_id, "export": export})
+    return f"{base_url(request, SYSTEM)}/uc?{query}"
 
 
 def file_response(request: Request, file: Json, fields: str | None) -> Json:
@@ -607,8 +619,9 @@ def _parents(sb: Sandbox, parents: Any, location: str = "parents") -> list[str]:
 
 
 def touch(sb: Sandbox, file: Json) -> None:
-    """A write to a file moves its `modifiedTime`."""
+    """A write to a file moves its `modifiedTime` and `version`."""
     file["modifiedTime"] = file["modifiedByMeTime"] = common.now_rfc3339(sb)
+    _bump_version(file)
     sb.store.save(SYSTEM, "file", file["id"])
 
 
@@ -665,6 +678,8 @@ def _store_blob(sb: Sandbox, file: Json, media: tuple[str, bytes]) -> None:
     )
     file["size"] = str(len(data))
     file["md5Checksum"] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    file["sha1Checksum"] = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    file["sha256Checksum"] = hashlib.sha256(data).hexdigest()
 
 
 def delete_file(sb: Sandbox, file_id: str) -> None:
@@ -856,19 +871,51 @@ async def files_update(
     fields: str | None = None,
 ) -> Json:
     body = await _json_body(request)
+    app = common.app_of(request)
+    file = update_file(sb, app, file_id, body, addParents, removeParents)
+    return file_response(request, file, fields)
+
+
+@router.patch("/upload/drive/v3/files/{file_id}")
+async def files_update_upload(
+    request: Request,
+    sb: SandboxDep,
+    file_id: str,
+    uploadType: str | None = None,
+    addParents: str | None = None,
+    removeParents: str | None = None,
+    fields: str | None = None,
+) -> Json:
+    """files.update with new content: a `media` upload (the bytes alone) or a `multipart` one (the
+    metadata patch, then the bytes)."""
+    metadata, media = await _upload(request, uploadType)
+    app = common.app_of(request)
+    file = update_file(sb, app, file_id, metadata, addParents, removeParents, media)
+    return file_response(request, file, fields)
+
+
+def update_file(
+    sb: Sandbox,
+    app: str,
+    file_id: str,
+    body: Json,
+    add_parents: str | None,
+    remove_parents: str | None,
+    media: tuple[str, bytes] | None = None,
+) -> Json:
+    """files.update by `app`: the body patches the metadata; `media`, when given, replaces the
+    content. Everything is checked before anything changes."""
     _check_body(body, update=True)
     file = _get_file(sb, file_id)
-    app = common.app_of(request)
     own = merged_properties(
         app_properties(file, app), body.get("appProperties", {}), "appProperties"
     )
     properties = merged_properties(file["properties"], body.get("properties", {}), "properties")
-    parents = _moved_parents(sb, file, addParents, removeParents)
-    if "mimeType" in body and body["mimeType"] != file["mimeType"]:
-        raise DriveError(403, "The mimeType of a file cannot be changed.", "fieldNotWritable")
+    parents = _moved_parents(sb, file, add_parents, remove_parents)
+    mime_type = _updated_mime_type(file, body, media)
     # everything is checked: apply
     set_app_properties(file, app, own)
-    file.update(properties=properties, parents=parents)
+    file.update(properties=properties, parents=parents, mimeType=mime_type)
     if "name" in body:
         file["name"] = str(body["name"])
     if "description" in body:
@@ -882,9 +929,41 @@ async def files_update(
             file["trashedTime"] = common.now_rfc3339(sb)
         elif not body["trashed"]:
             file.pop("trashedTime", None)
+    if media is not None:
+        _store_blob(sb, file, media)
     file["modifiedTime"] = file["modifiedByMeTime"] = common.now_rfc3339(sb)
-    _apply_simple_fields(sb, file, body)  # saves; an explicit modifiedTime in the body wins
-    return file_response(request, file, fields)
+    _bump_version(file)
+    return _apply_simple_fields(sb, file, body)  # saves; an explicit modifiedTime in the body wins
+
+
+def _updated_mime_type(file: Json, body: Json, media: tuple[str, bytes] | None) -> str:
+    """Drive: a file's mimeType "cannot be changed unless a new revision is uploaded"; with one,
+    the body's value wins, else Drive detects it from the content (here: the upload's type)."""
+    if media is None:
+        if "mimeType" in body and body["mimeType"] != file["mimeType"]:
+            raise DriveError(403, "The mimeType of a file cannot be changed.", "fieldNotWritable")
+        return str(file["mimeType"])
+    mime_type = str(body.get("mimeType") or media[0])
+    if not _has_blob(file["mimeType"]) or not _has_blob(mime_type):
+        # A folder has no content; Drive would import the bytes into a Sheet or Doc, which the
+        # sandbox does only when it creates one (`create_file`). The wording is ours.
+        raise DriveError(
+            400,
+            "Only files with binary content take new content in the sandbox, not folders or "
+            "Docs Editors files.",
+            "badContent",
+        )
+    return mime_type
+
+
+def _has_blob(mime_type: str) -> bool:
+    return mime_type != FOLDER and mime_type not in common.CONTENT_KINDS
+
+
+def _bump_version(file: Json) -> None:
+    """Drive's `version` "reflects every change made to the file"; stored only once it moves, so a
+    file never changed is at version 1."""
+    file["version"] = str(int(file.get("version") or 1) + 1)
 
 
 def _moved_parents(sb: Sandbox, file: Json, add: str | None, remove: str | None) -> list[str]:
@@ -1021,6 +1100,7 @@ async def permissions_create(
     # A grant to someone who already has one changes their role rather than adding a second.
     file["permissions"] = [p for p in file["permissions"] if p["id"] != permission["id"]]
     file["permissions"].append(permission)
+    _bump_version(file)
     sb.store.save(SYSTEM, "file", file_id)
     return select(permission, parse_fields(fields or DEFAULT_PERMISSION_FIELDS))
 

@@ -1,6 +1,7 @@
 """A plain HTML view of the sandbox's Drive, so the links psflow puts in its artifacts (a Sheet's
 `webViewLink`, a folder) open in a browser during the demo: Sheets as tables, Docs as paragraphs,
-Slides as their texts, folders as lists of links. Same paths as Google's web apps.
+Slides as their texts, folders as lists of links, an uploaded image as the picture (its bytes
+served at Drive's `uc?id=...` address). Same paths as Google's web apps.
 
 These are reads (GETs); they are logged like any request but are no API traffic of psflow's.
 """
@@ -10,9 +11,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from html import escape
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request
+from starlette.responses import HTMLResponse, Response
 
 from sandbox import pages as web
 from sandbox.core import Json, Quota, Sandbox, SandboxDep
@@ -34,6 +36,8 @@ th { background: #f1f3f4; font-weight: 500; color: #5f6368; }
          aspect-ratio: 16 / 9; max-width: 40rem; }
 .slide p:first-child { font-size: 1.4rem; }
 ul.files li { margin: .3rem 0; }
+figure { margin: 0 0 1rem; }
+figure img { max-width: 100%; border: 1px solid #dadce0; }
 """
 
 _KIND_NAMES = {
@@ -161,16 +165,42 @@ async def view_folder(request: Request, sb: SandboxDep, file_id: str) -> HTMLRes
 
 @router.get("/file/d/{file_id}/view", response_class=HTMLResponse)
 async def view_file(request: Request, sb: SandboxDep, file_id: str) -> HTMLResponse:
-    """An uploaded file: its text when it is text, else what it is."""
+    """An uploaded file: an image as the picture, text as text, else what it is; and a link that
+    downloads it."""
     file = sb.store.get(SYSTEM, "file", file_id)
     if file is None:
         return _not_found(file_id)
     blob = sb.store.get(SYSTEM, "blob", file_id)
-    if blob is not None and blob["mimeType"].startswith("text/"):
+    if blob is not None and file["mimeType"].startswith("image/"):
+        src = drive.content_link(request, file_id, "view")
+        body = f'<figure><img src="{escape(src)}" alt="{escape(file["name"])}"></figure>'
+    elif blob is not None and blob["mimeType"].startswith("text/"):
         body = f"<pre>{escape(drive.blob_text(blob))}</pre>"
     else:
         body = f"<p>{escape(file.get('size', '0'))} bytes, no preview.</p>"
+    if blob is not None:
+        download = drive.content_link(request, file_id, "download")
+        body += f'<p class="meta"><a href="{escape(download)}">Download</a></p>'
     return _page(request, sb, file, body)
+
+
+@router.get("/uc", response_model=None)
+async def file_content(
+    sb: SandboxDep, file_id: str = Query("", alias="id"), export: str = "download"
+) -> Response:
+    """A file's bytes as a browser gets them from Drive's `uc` address (`webContentLink`): shown in
+    place for `export=view` (an `<img>`'s src), saved under the file's name for `download`."""
+    file = sb.store.get(SYSTEM, "file", file_id)
+    blob = sb.store.get(SYSTEM, "blob", file_id)
+    if file is None or blob is None:
+        return _not_found(file_id)
+    # Uploaded bytes are shown, never run: a script in an SVG or HTML file stays inert.
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+    if export != "view":
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(file['name'])}"
+    # Served as the file's mimeType, which the page went by in choosing an <img>.
+    data = base64.b64decode(blob["data"])
+    return Response(data, media_type=file["mimeType"], headers=headers)
 
 
 @router.get("/calendar/event", response_class=HTMLResponse)

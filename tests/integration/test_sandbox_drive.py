@@ -1,16 +1,22 @@
 """The Drive v3 stand-in, driven through googleapiclient as the Google Block builds it: files,
-search (`q`), fields, paging, properties and their limits, copies, permissions, uploads, errors,
-quotas, faults, the seeded Drive and the HTML viewer behind `webViewLink`."""
+search (`q`), fields, paging, properties and their limits, copies, permissions, uploads and content
+updates, errors, quotas, faults, the seeded Drive and the HTML viewer behind `webViewLink`."""
 
 from __future__ import annotations
 
+import hashlib
+import html
+import io
+import re
+import struct
+import zlib
 from typing import Any
 
 import httpx
 import pytest
 import requests
 from googleapiclient.errors import HttpError
-from googleapiclient.http import MediaInMemoryUpload
+from googleapiclient.http import MediaInMemoryUpload, MediaIoBaseUpload
 
 from blocks.google import GoogleWorkspaceConnection
 from sandbox import seed as org
@@ -451,11 +457,12 @@ def test_delete_removes_a_folder_with_everything_in_it(drive: Any, sandbox: Sand
     assert doc["id"] not in {f["id"] for f in sandbox.state("google", "file")}
 
 
-@pytest.mark.parametrize("call", ["get", "update", "copy", "delete", "permissions"])
+@pytest.mark.parametrize("call", ["get", "update", "upload", "copy", "delete", "permissions"])
 def test_an_unknown_file_is_404_not_found(drive: Any, call: str) -> None:
     request = {
         "get": lambda: drive.files().get(fileId="nope"),
         "update": lambda: drive.files().update(fileId="nope", body={"name": "x"}),
+        "upload": lambda: drive.files().update(fileId="nope", media_body=png_upload(png(1))),
         "copy": lambda: drive.files().copy(fileId="nope", body={}),
         "delete": lambda: drive.files().delete(fileId="nope"),
         "permissions": lambda: drive.permissions().list(fileId="nope"),
@@ -564,6 +571,135 @@ def test_multipart_upload_stores_the_content_and_converts_csv_to_a_sheet(
         .execute()
     )
     assert bare == {"name": "Untitled", "size": "5"}
+
+
+def png(shade: int) -> bytes:
+    """A real 1x1 grey PNG: binary bytes (its signature holds CR LF and ^Z) a browser can show."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)  # 1x1, 8-bit greyscale
+    pixels = zlib.compress(bytes([0, shade]))  # filter byte, one pixel
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def png_upload(data: bytes, mimetype: str = "image/png") -> MediaIoBaseUpload:
+    return MediaIoBaseUpload(io.BytesIO(data), mimetype=mimetype)
+
+
+CONTENT_FIELDS = "name,mimeType,size,md5Checksum,sha1Checksum,sha256Checksum,version,modifiedTime"
+
+
+def digests(data: bytes) -> dict[str, str]:
+    return {
+        "size": str(len(data)),
+        "md5Checksum": hashlib.md5(data).hexdigest(),
+        "sha1Checksum": hashlib.sha1(data).hexdigest(),
+        "sha256Checksum": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def test_update_with_media_replaces_the_content(drive: Any, sandbox: SandboxClient) -> None:
+    first, second = png(0), png(255)
+    made = (
+        drive.files()
+        .create(
+            body={"name": "chart.png"}, media_body=png_upload(first), fields=CONTENT_FIELDS + ",id"
+        )
+        .execute()
+    )
+    assert made == {"id": made["id"], "name": "chart.png", "mimeType": "image/png",
+                    "version": "1", "modifiedTime": made["modifiedTime"], **digests(first)}  # fmt: skip
+    sandbox.advance_clock(days=1)
+
+    # no body: googleapiclient sends the bytes alone (uploadType=media)
+    updated = (
+        drive.files()
+        .update(fileId=made["id"], media_body=png_upload(second), fields=CONTENT_FIELDS)
+        .execute()
+    )
+    assert updated == {"name": "chart.png", "mimeType": "image/png", "version": "2",
+                       "modifiedTime": updated["modifiedTime"], **digests(second)}  # fmt: skip
+    assert updated["modifiedTime"] > made["modifiedTime"]
+    assert drive.files().get_media(fileId=made["id"]).execute() == second
+    got = drive.files().get(fileId=made["id"], fields="md5Checksum,size").execute()
+    assert got == {"md5Checksum": hashlib.md5(second).hexdigest(), "size": str(len(second))}
+    [sent] = sandbox.requests(method="PATCH", path="/google/upload/%")
+    assert sent["path"] == f"/google/upload/drive/v3/files/{made['id']}"
+    assert "uploadType=media" in sent["query"]
+    assert sandbox.writes(service="drive") == 2
+
+
+def test_update_with_metadata_and_media_patches_both_in_one_call(
+    drive: Any, sandbox: SandboxClient, sandbox_url: str
+) -> None:
+    folder, other_folder = new_folder(drive, "Charts"), new_folder(drive, "Archive")
+    made = (
+        drive.files()
+        .create(
+            body={"name": "burn.png", "parents": [folder], "appProperties": {"a": "1", "b": "2"}},
+            media_body=png_upload(png(10)),
+            fields="id",
+        )
+        .execute()
+    )
+    photo = b"\xff\xd8\xff\xe0 not much of a JPEG \r\n--\r\n\x00\xff\xd9"
+    updated = (
+        drive.files()
+        .update(
+            fileId=made["id"],
+            body={
+                "name": "burn.jpg",
+                "description": "week 5",
+                "appProperties": {"a": None, "c": "3"},
+            },
+            media_body=png_upload(photo, "image/jpeg"),
+            addParents=other_folder,
+            removeParents=folder,
+            fields=CONTENT_FIELDS + ",description,appProperties,parents",
+        )
+        .execute()
+    )
+    # no mimeType in the body: Drive takes the new content's
+    assert updated == {"name": "burn.jpg", "mimeType": "image/jpeg", "description": "week 5",
+                       "appProperties": {"b": "2", "c": "3"}, "parents": [other_folder],
+                       "version": "2", "modifiedTime": updated["modifiedTime"], **digests(photo)}  # fmt: skip
+    assert drive.files().get_media(fileId=made["id"]).execute() == photo
+    assert "uploadType=multipart" in sandbox.requests(method="PATCH")[-1]["query"]
+
+    # another app's appProperties stay its own with a content update too
+    other = connection(sandbox_url, token="another-app-token").drive()
+    other.files().update(
+        fileId=made["id"], body={"appProperties": {"o": "1"}}, media_body=png_upload(png(20))
+    ).execute()
+    mine = drive.files().get(fileId=made["id"], fields="appProperties,version").execute()
+    assert mine == {"appProperties": {"b": "2", "c": "3"}, "version": "3"}
+    assert drive.files().get_media(fileId=made["id"]).execute() == png(20)
+
+    # a refused update changes nothing, content included
+    for body, refusal in (
+        ({"parents": [folder]}, (403, "fieldNotWritable")),
+        ({"appProperties": {"k" * 25: "v" * 100}}, (403, "propertyLengthLimitExceeded")),
+        ({"id": "other"}, (403, "fieldNotWritable")),
+        ({"mimeType": SHEET}, (400, "badContent")),
+    ):
+        with pytest.raises(HttpError) as err:
+            drive.files().update(
+                fileId=made["id"], body=body, media_body=png_upload(png(30))
+            ).execute()
+        assert error(err)[:2] == refusal
+    assert drive.files().get_media(fileId=made["id"]).execute() == png(20)
+    with pytest.raises(HttpError) as err:  # without new content the mimeType stays
+        drive.files().update(fileId=made["id"], body={"mimeType": "image/gif"}).execute()
+    assert error(err)[:2] == (403, "fieldNotWritable")
+    sheet = drive.files().create(body={"name": "S", "mimeType": SHEET}).execute()["id"]
+    with pytest.raises(HttpError) as err:  # the sandbox imports into a Sheet only on create
+        drive.files().update(fileId=sheet, media_body=png_upload(b"a,b", "text/csv")).execute()
+    assert error(err)[:2] == (400, "badContent")
 
 
 # --- quotas and faults ---------------------------------------------------------------------------
@@ -782,3 +918,53 @@ def test_the_web_view_links_open_as_html_pages(drive: Any, sandbox: SandboxClien
     viewed = sandbox.requests(path="/google/spreadsheets/%")
     assert [(r["method"], r["write"]) for r in viewed] == [("GET", False)]
     assert httpx.get(f"{sandbox.url}/google/document/d/nope/edit").status_code == 404
+
+
+def test_an_image_opens_as_the_picture_from_its_web_view_link(
+    drive: Any, sandbox: SandboxClient
+) -> None:
+    """A person following a chart's link from a Sheet, an e-mail or an artifact sees the picture:
+    the page's `<img>` loads the bytes from Drive's `uc` address, as an image."""
+    picture = png(128)
+    made = (
+        drive.files()
+        .create(body={"name": "burn-up.png"}, media_body=png_upload(picture),
+                fields="id,webViewLink,webContentLink")
+        .execute()
+    )  # fmt: skip
+    assert made["webViewLink"] == f"{sandbox.url}/google/file/d/{made['id']}/view"
+    assert made["webContentLink"] == f"{sandbox.url}/google/uc?id={made['id']}&export=download"
+
+    page = httpx.get(made["webViewLink"])
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    [src] = re.findall(r'<img src="([^"]+)" alt="burn-up.png">', page.text)
+    src = html.unescape(src)
+    assert src == f"{sandbox.url}/google/uc?id={made['id']}&export=view"
+    image = httpx.get(src)
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/png"
+    assert "content-disposition" not in image.headers  # shown in place
+    assert image.content == picture
+
+    drive.files().update(fileId=made["id"], media_body=png_upload(png(200))).execute()
+    assert httpx.get(src).content == png(200)  # the same link shows the new picture
+    download = httpx.get(made["webContentLink"])
+    assert download.content == png(200)
+    assert download.headers["content-disposition"] == "attachment; filename*=UTF-8''burn-up.png"
+
+    text = (
+        drive.files()
+        .create(
+            body={"name": "notes.txt"},
+            media_body=MediaInMemoryUpload(b"<b>hi</b>", mimetype="text/plain"),
+        )
+        .execute()["id"]
+    )
+    text_page = httpx.get(f"{sandbox.url}/google/file/d/{text}/view").text
+    assert "<pre>&lt;b&gt;hi&lt;/b&gt;</pre>" in text_page
+    assert "<img" not in text_page
+    sheet = drive.files().create(body={"name": "S", "mimeType": SHEET}).execute()["id"]
+    for missing in ("nope", sheet):  # no such file; a file with no bytes
+        assert httpx.get(f"{sandbox.url}/google/uc?id={missing}&export=view").status_code == 404
+    assert sandbox.writes(service="drive") == 4

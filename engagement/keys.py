@@ -82,6 +82,7 @@ class Kind(StrEnum):
     COST_ESTIMATE = "cost-estimate"
     PROJECT_DEFINITION = "project-definition"
     KICKOFF_DECK = "kickoff-deck"
+    BURN_DOWN_CHART = "burn-down-chart"  # Drive PNG of the status report; part: ISO week
     CHANGE_REQUEST = "change-request"  # Drive document; part: change request number
     ACCEPTANCE_REQUEST = "acceptance-request"  # Drive document; part: activity code
     CLOSURE_AGENDA = "closure-agenda"

@@ -11,6 +11,8 @@ exactly what it needs.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +26,7 @@ from tasks.clients import systems
 SYSTEM = "Google Drive"
 FOLDER = "application/vnd.google-apps.folder"
 SPREADSHEET = "application/vnd.google-apps.spreadsheet"
-FILE_FIELDS = "id,name,webViewLink"
+FILE_FIELDS = "id,name,webViewLink,md5Checksum"  # a checksum only for uploaded bytes
 # A Drive file id: letters, digits, "-" and "_", 33 or 44 long today (older ones 28); a name of
 # that shape with no space or other character is taken for an id.
 _FILE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
@@ -217,6 +219,45 @@ def ensure_copy(
             systems().drive().files().copy(fileId=source, body=body, fields=FILE_FIELDS).execute()
         )
     return _ref(kind, copy, created=True)
+
+
+@outside_task("upload {kind}")
+def ensure_upload(
+    kind: Kind,
+    record_id: str,
+    name: str,
+    folders: Sequence[Folder],
+    data: bytes,
+    mime_type: str,
+    part: str | None = None,
+) -> Ref:
+    """The record's file of `kind` holding `data`, e.g. a week's burn-down chart: made in the
+    last of `folders` when missing (each folder found by its key or made first), its content
+    replaced when Drive's checksum differs from the bytes', else left alone (one request)."""
+    from googleapiclient.http import MediaIoBaseUpload  # loaded with the client
+
+    what = f"{label(kind)} {name!r}"
+    found = find_by_key(kind, record_id, part, what)
+    if (
+        found is not None
+        and found.get("md5Checksum") == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    ):
+        return _ref(kind, found, created=False)
+    media = MediaIoBaseUpload(io.BytesIO(data), mimetype=mime_type, resumable=False)
+    files = systems().drive().files()
+    if found is not None:
+        with calling(SYSTEM, f"new content of {what}"):
+            updated = files.update(fileId=found["id"], media_body=media, fields=FILE_FIELDS)
+            return _ref(kind, updated.execute(), created=False)
+    body = {
+        "name": name,
+        "parents": [_folder_id(folders)],
+        "appProperties": drive_app_properties(kind, record_id, part),
+        "description": "Made by psflow.",
+    }
+    with calling(SYSTEM, f"upload of {what}"):
+        made = files.create(body=body, media_body=media, fields=FILE_FIELDS).execute()
+    return _ref(kind, made, created=True)
 
 
 @outside_task("share with {emails}")

@@ -15,7 +15,7 @@ from sandbox import seed
 from sandbox.client import SandboxClient
 from tasks.calls import PermanentError, TransientError
 from tasks.clients import systems
-from tasks.drive import ensure_copy, ensure_shared, find_folder, template_id
+from tasks.drive import ensure_copy, ensure_shared, ensure_upload, find_folder, template_id
 from testkit.outside import use_templates
 
 ACME_NEW = seed.OPPORTUNITIES[1]
@@ -357,3 +357,48 @@ def test_sharing_refuses_ownership_and_bad_addresses(outside: SandboxClient) -> 
     with pytest.raises(ValueError, match="bare address"):
         ensure_shared.fn("any", [EM, "Marcus <marcus.webb@northwind.example>"])
     assert outside.requests() == []
+
+
+def upload_chart(data: bytes) -> Any:
+    return ensure_upload.fn(
+        Kind.BURN_DOWN_CHART,
+        ACME_NEW.id,
+        "Burn-down 2027-W02.png",
+        [GLOBEX_FOLDER, SOW_FOLDER],
+        data,
+        "image/png",
+        part="2027-W02",
+    )
+
+
+def content(file_id: str) -> bytes:
+    return bytes(systems().drive().files().get_media(fileId=file_id).execute())
+
+
+def test_an_upload_is_made_once_and_its_content_replaced_only_when_it_changed(
+    outside: SandboxClient,
+) -> None:
+    first = b"\x89PNG\r\n\x1a\n week two"
+    made = upload_chart(first)
+    assert made.created
+    assert made.url
+    assert content(made.id) == first
+    [sow] = with_key(outside, Kind.SOW_FOLDER, ACME_NEW.id)
+    assert parent_of(outside, made.id) == sow["id"]
+
+    mark = outside.last_request_id()
+    again = upload_chart(first)
+    assert (again.id, again.created) == (made.id, False)
+    assert outside.writes(since=mark) == 0
+    assert len(outside.requests(since=mark)) == 1  # the key's look-up
+
+    mark = outside.last_request_id()
+    more_hours = b"\x89PNG\r\n\x1a\n week two, more hours"
+    replaced = upload_chart(more_hours)
+    assert (replaced.id, replaced.created) == (made.id, False)
+    assert outside.writes(since=mark) == 1
+    assert content(made.id) == more_hours
+    key = natural_key(Kind.BURN_DOWN_CHART, ACME_NEW.id, "2027-W02")
+    assert [f["id"] for f in files(outside) if f["appProperties"].get("psflow_key") == key] == [
+        made.id
+    ]

@@ -363,6 +363,25 @@ def find_engagement(opportunity: str) -> Engagement | None:
     )
 
 
+@read_task("find engagements {status}")
+def find_engagements(status: EngagementStatus) -> list[tuple[str, str]]:
+    """(opportunity id, customer) of every PS Engagement in `status`, by opportunity id: one
+    query (and its further pages, 2,000 records each)."""
+    with calling(SYSTEM, f"PS engagements {status.value}"):
+        rows = (
+            systems()
+            .salesforce()
+            .query_all(
+                f"SELECT {ENGAGEMENT_KEY}, Opportunity__r.Account.Name FROM {ENGAGEMENT} "
+                f"WHERE Status__c = '{status.value}' ORDER BY {ENGAGEMENT_KEY}"
+            )["records"]
+        )
+    return [
+        (row[ENGAGEMENT_KEY], (row["Opportunity__r"] or {}).get("Account", {}).get("Name", ""))
+        for row in rows
+    ]
+
+
 @outside_task("set PS engagement {status}")
 def ensure_engagement_status(
     engagement: Engagement, status: EngagementStatus, actual_start: date | None = None

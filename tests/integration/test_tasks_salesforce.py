@@ -22,6 +22,7 @@ from tasks.salesforce import (
     ensure_engagement_status,
     ensure_hours_consumed,
     find_engagement,
+    find_engagements,
     find_stage_changes,
     get_opportunity,
     get_users,
@@ -363,3 +364,18 @@ def test_an_engagement_starts_once_and_reads_back(outside: SandboxClient) -> Non
     found = find_engagement.fn(ACME_NEW.id)
     assert found is not None
     assert found.status == EngagementStatus.IN_PROGRESS
+
+
+def test_the_engagements_in_progress_are_listed_in_one_query(outside: SandboxClient) -> None:
+    assert find_engagements.fn(EngagementStatus.IN_PROGRESS) == []
+    ensure_engagement.fn(engagement())
+    found = find_engagement.fn(ACME_NEW.id)
+    assert found is not None
+    ensure_engagement_status.fn(found, EngagementStatus.IN_PROGRESS, date(2027, 1, 5))
+    before = outside.last_request_id()
+    assert find_engagements.fn(EngagementStatus.IN_PROGRESS) == [
+        (ACME_NEW.id, ACME_NEW.account.name)
+    ]
+    assert len(outside.requests(system="salesforce", since=before)) == 1
+    completed = find_engagements.fn(EngagementStatus.COMPLETED)
+    assert (seed.ACME_PAST.id, seed.ACME_PAST.account.name) in completed

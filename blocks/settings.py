@@ -119,6 +119,17 @@ class PsflowSettings(Block):
     approval_timeout_hours: int = Field(
         default=168, ge=1, description="How long a staffing approval waits before the run fails."
     )
+    status_review: bool = Field(
+        default=True,
+        description="The Project Owner reviews each weekly status report in the Prefect UI before "
+        "it is sent (off: sent as gathered).",
+    )
+    status_review_hours: int = Field(
+        default=48,
+        ge=1,
+        description="How long a weekly report waits for its review; then its run fails (the ops "
+        "channel is told) and nothing is sent: a retry asks again.",
+    )
     clock_url: str = Field(
         default="",
         description="Where psflow reads the time when not from this machine: a clock server's "

@@ -18,10 +18,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from engagement.cost_estimate import as_text
 from engagement.keys import GITLAB_KIND_LABELS
 from engagement.models import Engagement, EngagementStatus
+from engagement.project_definition import STATUS_REPORT
 from engagement.workdays import business_days
 
 # Consumed hours against the scoped ones, in percent, at which a work exception is raised (once each)
@@ -286,6 +288,57 @@ class Absence(_Frozen):
     start: date
     end: date  # the last day away
 
+    def __str__(self) -> str:
+        return f"{self.person}: {self.start} to {self.end}"
+
+
+# The status report row's E-mail column: what became of the week's e-mail. Once it was sent or
+# skipped the week's report is final: a re-run that week leaves the row, the health and the mail.
+WAITING = "waiting for the Project Owner's review"
+SENT = "sent to "
+SKIPPED = "not sent: "
+
+
+def week_email(rows: Sequence[Sequence[object]], week: str) -> str:
+    """The E-mail column of `week`'s row in the Status Report table (header first), or "".
+
+    Example:
+        >>> week_email([["Week"], ["2027-W02", "", "", "", "", "", "", "", "", "", "sent to x"]],
+        ...            "2027-W02")
+        'sent to x'
+    """
+    column = len(STATUS_REPORT.header) - 1
+    for row in rows[1:]:
+        if row and str(row[0]).strip() == week:
+            return str(row[column]).strip() if column < len(row) else ""
+    return ""
+
+
+def is_final(email: str) -> bool:
+    """Whether the week's report was sent or skipped (see `week_email`)."""
+    return email.startswith((SENT, SKIPPED))
+
+
+class StatusReview(BaseModel):
+    """What the Project Owner may change before the week's report goes to the customer: the
+    Prefect UI's form (prefilled with the report as gathered)."""
+
+    send: bool = Field(
+        default=True, description="Send it to the customer's contacts; untick to skip this week"
+    )
+    issues: list[str] = Field(default_factory=list, description="Issues and escalations, one each")
+    out_of_office: list[str] = Field(
+        default_factory=list, description="The team's planned out of office, one each"
+    )
+    note: str = Field(default="", description="A note to the customer, at the report's end")
+    # one field the server checks: a colour without its reason cannot be given
+    health_override: str = Field(
+        default="",
+        pattern=r"^$|^(green|yellow|red): *\S.*$",
+        description="To set the health yourself: the colour, a colon and why, e.g. "
+        "'yellow: the customer's test environment is late'; empty keeps the computed one",
+    )
+
 
 class StatusReport(_Frozen):
     """A week's status report of one engagement, as its facts were gathered."""
@@ -301,7 +354,7 @@ class StatusReport(_Frozen):
     by_person: tuple[tuple[str, Decimal], ...]
     actions: tuple[str, ...]  # the open action items
     issues: tuple[str, ...]  # open issues and escalations
-    absences: tuple[Absence, ...]
+    out_of_office: tuple[str, ...]  # "<person>: <first day> to <last day>"
     note: str = ""
 
     @property
@@ -317,21 +370,41 @@ class StatusReport(_Frozen):
             text += "; late: " + ", ".join(f"{m.title} (due {m.due})" for m in late)
         return text
 
-    def away(self) -> str:
-        return "; ".join(f"{a.person} {a.start} to {a.end}" for a in self.absences) or "none"
+    def reviewed(self, review: StatusReview, by: str) -> StatusReport:
+        """The report as the Project Owner `by` edited it: the issues, the out-of-office and
+        the note as given, and the health as they judged it (the computed one kept as a
+        reason)."""
+        judged = self.health
+        if review.health_override:
+            colour, _, why = review.health_override.partition(":")
+            computed = f"computed {self.health.colour.value}: " + "; ".join(self.health.reasons)
+            judged = Health(
+                colour=Colour(colour.strip()), reasons=(f"set by {by}: {why.strip()}", computed)
+            )
+        return self.model_copy(
+            update={
+                "issues": tuple(filter(None, map(str.strip, review.issues))),
+                "out_of_office": tuple(filter(None, map(str.strip, review.out_of_office))),
+                "note": review.note.strip(),
+                "health": judged,
+            }
+        )
 
-    def row(self, chart: str) -> list[object]:
-        """The report's row in the Project Definition (`project_definition.STATUS_REPORT`)."""
+    def row(self, chart: str, email: str = "") -> list[object]:
+        """The report's row in the Project Definition (`project_definition.STATUS_REPORT`): text
+        from people (an issue's title, the note) stays text in Sheets, never a formula."""
         return [
             self.week,
-            self.schedule(),
+            as_text(self.schedule()),
             float(self.consumed),
             float(self.remaining),
-            "; ".join(self.issues) or "none",
-            self.away(),
+            as_text("; ".join(self.issues) or "none"),
+            as_text("; ".join(self.out_of_office) or "none"),
             self.health.colour.value,
             len(self.actions),
-            chart,
+            as_text(chart),
+            as_text(self.note) if self.note else "",
+            as_text(email) if email else "",
         ]
 
     def markdown(self, chart: str) -> str:
@@ -358,8 +431,7 @@ class StatusReport(_Frozen):
             *(f"- {issue}" for issue in self.issues or ("none",)),
             "",
             "## Planned out of office (next two weeks)",
-            *(f"- {a.person}: {a.start} to {a.end}" for a in self.absences or ()),
-            *(["- none"] if not self.absences else []),
+            *(f"- {line}" for line in self.out_of_office or ("none",)),
         ]
         if self.note:
             lines += ["", "## Note", self.note]

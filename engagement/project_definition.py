@@ -145,6 +145,8 @@ STATUS_REPORT = Table(
         "Health",
         "Open actions",
         "Burn-down",
+        "Note",  # the Project Owner's, from the review
+        "E-mail",  # to whom it was sent, or that it was not: the week's report is final then
     ),
     owned=True,
 )
@@ -207,4 +209,4 @@ def _shown(value: Any) -> str:
         return "" if value is None else str(value).upper()
     if isinstance(value, int | float | Decimal):
         return f"{float(value):g}"
-    return str(value).strip()
+    return str(value).strip().removeprefix("'")  # Sheets shows text written as text bare

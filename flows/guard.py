@@ -80,12 +80,13 @@ UNDER_WAY = [
 ]
 
 
-def not_asked_elsewhere(opportunity_id: str) -> None:
+def not_asked_elsewhere(opportunity_id: str, *tags: str) -> None:
     """Before a run asks a person: when an earlier run of its flow for the opportunity has not
     ended (a duplicate trigger came while it waits for the answer, or while it goes on with it),
     this one ends (`AskedElsewhere`), so the UI shows one form per question and nobody answers
     twice. The earliest run asks: a run just answered is under way again, and a duplicate that
-    got to its form meanwhile must not make it give up."""
+    got to its form meanwhile must not make it give up. `tags` narrow the question (a week's
+    report: last week's waiting review is another question)."""
     this, flow = flow_run.get_id(), flow_run.get_flow_name()
     if this is None:
         return
@@ -93,7 +94,7 @@ def not_asked_elsewhere(opportunity_id: str) -> None:
         mine = client.read_flow_run(UUID(this))
         others = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[opportunity_tag(opportunity_id)]),
+                tags=FlowRunFilterTags(all_=[opportunity_tag(opportunity_id), *tags]),
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=UNDER_WAY)),
             )
         )
@@ -108,16 +109,17 @@ def not_asked_elsewhere(opportunity_id: str) -> None:
         raise AskedElsewhere(earlier[0].name)
 
 
-def tag_run(opportunity_id: str) -> None:
-    """Tag the current flow run with its opportunity, so `psflow status` and the UI filter by it."""
+def tag_run(opportunity_id: str, *more: str) -> None:
+    """Tag the current flow run with its opportunity (and `more`), so `psflow status` and the UI
+    filter by it."""
     run_id = flow_run.get_id()
     if run_id is None:
         return
-    tag = opportunity_tag(opportunity_id)
+    wanted = [opportunity_tag(opportunity_id), *more]
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(UUID(run_id))
-        if tag not in run.tags:
-            client.update_flow_run(run.id, tags=[*run.tags, tag])
+        if missing := [tag for tag in wanted if tag not in run.tags]:
+            client.update_flow_run(run.id, tags=[*run.tags, *missing])
 
 
 def for_the_account(account_id: str) -> AbstractContextManager[None]:

@@ -605,6 +605,8 @@ TEMPLATES = (
                     "Health",
                     "Open actions",
                     "Burn-down",
+                    "Note",
+                    "E-mail",
                 ),
             ),
         },

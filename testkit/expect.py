@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 from email import message_from_bytes
-from email.message import Message
+from email.message import EmailMessage
+from email.policy import default
 from typing import Any
 
 from sandbox.client import SandboxClient
@@ -55,13 +56,27 @@ def _bookings(sandbox: SandboxClient, opportunity: str) -> int:
     )
 
 
-def sent(sandbox: SandboxClient) -> list[Message]:
+def sent(sandbox: SandboxClient) -> list[EmailMessage]:
     """Every e-mail sent from the sandbox's mailboxes."""
-    return [
-        message_from_bytes(base64.urlsafe_b64decode(m["raw"]))
-        for m in sandbox.state("google", "message")
-        if "SENT" in m.get("labelIds", [])
-    ]
+    messages = []
+    for stored in sandbox.state("google", "message"):
+        if "SENT" in stored.get("labelIds", []):
+            parsed = message_from_bytes(base64.urlsafe_b64decode(stored["raw"]), policy=default)
+            assert isinstance(parsed, EmailMessage)
+            messages.append(parsed)
+    return messages
+
+
+def sent_mail(sandbox: SandboxClient, subject: str) -> list[EmailMessage]:
+    """The e-mails sent whose subject holds `subject`."""
+    return [message for message in sent(sandbox) if subject in str(message["Subject"])]
+
+
+def body_text(message: EmailMessage) -> str:
+    """An e-mail's plain text, with its line breaks as written."""
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def written(sandbox: SandboxClient, since: int) -> dict[str, int]:

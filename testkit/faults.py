@@ -27,7 +27,7 @@ from prefect.flow_engine import run_flow
 from prefect.states import AwaitingRetry, State
 from starlette.routing import Match, Route
 
-from blocks import sandbox_blocks
+from blocks import PsflowSettings, sandbox_blocks
 from flows.awaiting_signature import awaiting_signature
 from flows.initiate import initiate
 from flows.plan import plan
@@ -196,6 +196,8 @@ def configured(sandbox_url: str, pace: bool = False) -> Iterator[None]:
     for block in blocks:
         if "timeout_seconds" in type(block).model_fields:
             block.timeout_seconds = CLIENT_TIMEOUT  # type: ignore[attr-defined]
+        if isinstance(block, PsflowSettings):
+            block.status_review = False  # a run in this process cannot wait for a form
     clients.configure(blocks)
     try:
         yield

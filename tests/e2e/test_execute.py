@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import StateType
 from engagement.execute import iso_week
 from engagement.keys import Kind
 from engagement.plan import hard_until
-from engagement.project_definition import STATUS_REPORT
+from engagement.project_definition import MEETING_NOTES, STATUS_REPORT
 from flows.execute import status_report
 from flows.initiate import approved_staffing
 from flows.plan import plan
@@ -22,7 +22,7 @@ from tasks.drive import find_keyed_file
 from tasks.mavenlink import find_workspace
 from tasks.salesforce import get_opportunity
 from tasks.sheets import get_tables
-from testkit.expect import written
+from testkit.expect import body_text, sent_mail, written
 from testkit.faults import prepare
 from testkit.phases import run_phase
 
@@ -69,26 +69,52 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
-    # the week's row, the day's health, the hours on the PS Engagement
-    assert written(world, before) == {"sheets": 1, "mavenlink": 1, "salesforce": 1}
+    # the week's row and the next weekly meeting's notes row (two appends), the day's health, the
+    # hours on the PS Engagement, the chart in Drive, the e-mail (its draft, then its sending)
+    assert written(world, before) == {
+        "sheets": 2,
+        "mavenlink": 1,
+        "salesforce": 1,
+        "drive": 1,
+        "gmail": 2,
+    }
     today = systems().clock().today("UTC")
+    week = iso_week(today)
     (report,) = world.state("mavenlink", "status_reports")
     assert report["color"] in {"green", "yellow", "red"}
     definition = find_keyed_file.fn(Kind.PROJECT_DEFINITION, opportunity)
     assert definition is not None
-    rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
-    (row,) = [r for r in rows[1:] if r[0] == iso_week(today)]
+    tables = get_tables.fn(definition.id, [STATUS_REPORT, MEETING_NOTES])
+    (row,) = [r for r in tables[STATUS_REPORT][1:] if r[0] == week]
     assert float(row[2]) == 48  # hours used
     assert pse in row[5]  # out of office
     assert row[6] == report["color"]
+    chart = find_keyed_file.fn(Kind.BURN_DOWN_CHART, opportunity, part=week)
+    assert chart is not None
+    assert (chart.name, row[8]) == (f"Burn-down {week}.png", chart.url)
+    png = systems().drive().files().get_media(fileId=chart.id).execute()
+    assert png.startswith(b"\x89PNG")
+    contacts = [c.email for c in get_opportunity.fn(opportunity).contacts]
+    assert row[10] == f"sent to {', '.join(contacts)} on {today}"
+    (mail,) = sent_mail(world, f"status report {week}")
+    assert mail["To"] == ", ".join(contacts)
+    assert pse in mail["Cc"]
+    assert "48 of" in body_text(mail)
+    [attached] = list(mail.iter_attachments())
+    assert (attached.get_filename(), attached.get_content()) == (f"Burn-down {week}.png", png)
+    # the next weekly meeting (Plan's series: a week after the start, weekly) has its notes row
+    meeting = start + timedelta(days=14)
+    notes = [r for r in tables[MEETING_NOTES][1:] if r[1] == f"Weekly project meeting {meeting}"]
+    assert [r[0] for r in notes] == [meeting.isoformat()]
 
-    # later the same week: nothing new, nothing written
+    # later the same week: the report as sent stands, nothing written
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
     assert written(world, before) == {}
 
-    # the PSE logs four more hours that day: the week's row is rewritten, nothing added
+    # the PSE logs four more hours that day: Salesforce's hours follow; the week's report as the
+    # customer got it stands
     world.act(
         "mavenlink",
         "/time_entries",
@@ -100,11 +126,7 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
-    # the row's changed cells in one batchUpdate and the hours; the day's health stands
-    assert written(world, before) == {"sheets": 1, "salesforce": 1}
-    rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
-    (row,) = [r for r in rows[1:] if r[0] == iso_week(today)]
-    assert float(row[2]) == 52
+    assert written(world, before) == {"salesforce": 1}
 
     # a week of overrun: the hours pass the scoped ones, a work exception is raised, once
     scoped = float(engagement["Scoped_Hours__c"])
@@ -119,14 +141,31 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
-    # the row, the hours, the exception's issue and its notice to the engagement manager
-    assert written(world, before) == {"sheets": 1, "salesforce": 1, "gitlab": 1, "slack": 1}
+    # the hours, the exception's issue and its notice to the engagement manager
+    assert written(world, before) == {"salesforce": 1, "gitlab": 1, "slack": 1}
     (issue,) = [i for i in world.state("gitlab", "issue") if "Work exception" in i["title"]]
     assert "(100%)" in issue["title"]
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.COMPLETED, state.message
     assert written(world, before) == {}
+
+    # the next week: its own row, chart, e-mail and health report; last week's stand
+    world.set_clock(datetime.combine(today + timedelta(days=7), time(15), UTC))
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    assert written(world, before) == {
+        "sheets": 2,  # the week's row, the next meeting's notes row
+        "mavenlink": 1,
+        "drive": 1,
+        "gmail": 2,
+    }
+    next_week = iso_week(systems().clock().today("UTC"))
+    rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
+    assert [r[0] for r in rows[1:] if r[0] in (week, next_week)] == [week, next_week]
+    assert len(sent_mail(world, "status report")) == 2
+    assert len(world.state("mavenlink", "status_reports")) == 2
 
 
 def test_each_week_the_team_is_booked_hard_two_months_ahead(world: SandboxClient) -> None:

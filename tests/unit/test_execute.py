@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 import engagement.charts
 import engagement.execute
@@ -18,6 +19,7 @@ from engagement.execute import (
     Health,
     MilestoneState,
     StatusReport,
+    StatusReview,
     burn_down,
     exception_threshold,
     health,
@@ -146,22 +148,28 @@ def test_a_report_reads_as_a_row_and_as_markdown() -> None:
         by_person=(("aisha.bello@northwind.example", Decimal("92.5")),),
         actions=("Provision the runners",),
         issues=(),
-        absences=(
-            Absence(
-                person="aisha.bello@northwind.example", start=date(2027, 2, 8), end=date(2027, 2, 9)
+        out_of_office=(
+            str(
+                Absence(
+                    person="aisha.bello@northwind.example",
+                    start=date(2027, 2, 8),
+                    end=date(2027, 2, 9),
+                )
             ),
         ),
     )
-    assert report.row("https://drive/chart") == [
+    assert report.row("https://drive/chart", "sent to dana@acme.example") == [
         "2027-W05",
         "1 of 3 milestones done, the project due 2027-02-26; late: Migration (due 2027-01-29)",
         92.5,
         107.5,
         "none",
-        "aisha.bello@northwind.example 2027-02-08 to 2027-02-09",
+        "aisha.bello@northwind.example: 2027-02-08 to 2027-02-09",
         "yellow",
         1,
         "https://drive/chart",
+        "",
+        "sent to dana@acme.example",
     ]
     text = report.markdown("https://drive/chart")
     assert text.startswith("# Status report 2027-W05: Acme – CI/CD Modernisation\n")
@@ -169,6 +177,31 @@ def test_a_report_reads_as_a_row_and_as_markdown() -> None:
     assert "92.5 of 200 hours used, 107.5 remaining." in text
     assert "![Burn-down](https://drive/chart)" in text
     assert "## Issues and escalations\n- none" in text
+    assert "## Planned out of office (next two weeks)\n- aisha.bello" in text
+
+    review = StatusReview(
+        issues=["Test environment late ", ""],
+        out_of_office=[],
+        note="Cutover moves to March.",
+        health_override="red: the customer's test environment is two weeks late",
+    )
+    edited = report.reviewed(review, "divya.nair@northwind.example")
+    assert (edited.issues, edited.out_of_office) == (("Test environment late",), ())
+    assert edited.health == Health(
+        colour=Colour.RED,
+        reasons=(
+            "set by divya.nair@northwind.example: the customer's test environment is two weeks late",
+            "computed yellow: Migration is 1 working days past its due",
+        ),
+    )
+    assert edited.markdown("https://drive/chart").endswith("## Note\nCutover moves to March.\n")
+    assert report.reviewed(StatusReview(issues=["x"]), "po").health == report.health
+
+
+@pytest.mark.parametrize("override", ["red", "purple: why", "red:   ", "Red: why"])
+def test_a_health_override_needs_a_colour_and_its_reason(override: str) -> None:
+    with pytest.raises(ValidationError, match="health_override"):
+        StatusReview(health_override=override)
 
 
 def test_a_report_needs_the_engagement_in_progress_with_its_scoped_hours() -> None:

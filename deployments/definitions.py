@@ -14,6 +14,7 @@ from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
+from prefect.schedules import Cron, Schedule
 
 from core.events import (
     CUSTOMER_LABEL,
@@ -29,6 +30,7 @@ from core.events import (
     Phase,
 )
 from flows.awaiting_signature import awaiting_signature
+from flows.execute import status_report, weekly_status
 from flows.initiate import initiate
 from flows.plan import plan
 from flows.pre_initiate import pre_initiate
@@ -37,6 +39,9 @@ from flows.watch_opportunities import watch_opportunities
 
 WORK_POOL = "psflow"  # a `process` work pool: the one name production workers poll
 WATCH_INTERVAL = timedelta(minutes=2)
+# The weekly status reports: Friday morning in the PS team's time zone, so each Project Owner
+# reviews theirs that day
+WEEKLY_REPORTS = Cron("0 9 * * 5", timezone="America/New_York")
 
 
 def phase_trigger(event: str) -> DeploymentEventTrigger:
@@ -75,17 +80,20 @@ class Deployment:
     description: str
     triggers: tuple[DeploymentEventTrigger, ...] = ()
     interval: timedelta | None = None
+    cron: Schedule | None = None  # a `Cron(...)`
     tags: tuple[str, ...] = ("psflow",)
     parameters: dict[str, Any] = field(default_factory=dict)
     concurrency: ConcurrencyLimitConfig | None = None
 
     def to_runner(self, scheduled: bool = True) -> RunnerDeployment:
         """This deployment for `serve()`; unscheduled when the server polls on its own beat."""
+        schedules = [self.cron] if self.cron and scheduled else None
         runner = self.flow.to_deployment(
             name=self.name,
             description=self.description,
             triggers=list(self.triggers),
             interval=self.interval if scheduled else None,
+            schedules=schedules,
             tags=list(self.tags),
             parameters=self.parameters,
             concurrency_limit=self.concurrency,
@@ -135,5 +143,17 @@ DEPLOYMENTS = (
         description="After Initiate: hard allocation, project plan, kickoff deck and meeting, "
         "In Progress.",
         triggers=(after_phase(Phase.INITIATE),),
+    ),
+    Deployment(
+        name="weekly-status",
+        flow=weekly_status,
+        description="Every week: one status report run per engagement In Progress.",
+        cron=WEEKLY_REPORTS,
+    ),
+    Deployment(
+        name="status",
+        flow=status_report,
+        description="One engagement's weekly status report: chart, review, row, health, e-mail "
+        "(weekly-status starts it; run it by hand for one engagement).",
     ),
 )

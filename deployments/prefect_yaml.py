@@ -28,6 +28,14 @@ HEADER = (
 RUN_COMMAND = "python -m psflow.warm prefect.engine"
 
 
+def schedules(d: Deployment) -> list[dict[str, Any]]:
+    if d.interval:
+        return [{"interval": d.interval.total_seconds(), "active": True}]
+    if d.cron:
+        return [{"cron": d.cron.cron, "timezone": d.cron.timezone, "active": True}]
+    return []
+
+
 def deployment(d: Deployment) -> dict[str, Any]:
     runner = d.to_runner()
     entry: dict[str, Any] = {
@@ -41,9 +49,7 @@ def deployment(d: Deployment) -> dict[str, Any]:
             "work_queue_name": None,
             "job_variables": {"command": RUN_COMMAND},
         },
-        "schedules": [{"interval": d.interval.total_seconds(), "active": True}]
-        if d.interval
-        else [],
+        "schedules": schedules(d),
         "triggers": [t.model_dump(mode="json", exclude_none=True) for t in d.triggers],
     }
     if d.concurrency is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from core.events import OPPORTUNITY_NEGOTIATING, PHASE_COMPLETED
 from deployments.definitions import DEPLOYMENTS
 from deployments.prefect_yaml import prefect_yaml
+from flows.execute import STATUS_DEPLOYMENT
 
 PREFECT_YAML = Path(__file__).parents[2] / "prefect.yaml"
 
@@ -32,9 +34,26 @@ def test_yaml_and_serve_deploy_the_same_flows_triggers_and_schedules() -> None:
         assert [t["parameters"] for t in entry["triggers"]] == [
             t.parameters for t in runner.triggers
         ]
-        assert [s["interval"] for s in entry["schedules"]] == [
-            s.schedule.interval.total_seconds() for s in runner.schedules
-        ]
+        assert [
+            (s.get("interval"), s.get("cron"), s.get("timezone")) for s in entry["schedules"]
+        ] == [_schedule(s.schedule) for s in runner.schedules]
+
+
+def _schedule(schedule: Any) -> tuple[float | None, str | None, str | None]:
+    """A served schedule as prefect.yaml writes it: an interval's seconds, or a cron and zone."""
+    if hasattr(schedule, "interval"):  # an IntervalSchedule; else a CronSchedule
+        return schedule.interval.total_seconds(), None, None
+    return None, schedule.cron, schedule.timezone
+
+
+def test_the_weekly_reports_start_each_friday_one_run_per_engagement() -> None:
+    weekly = next(d for d in DEPLOYMENTS if d.name == "weekly-status")
+    (schedule,) = weekly.to_runner().schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 9 * * 5", "America/New_York")
+    assert weekly.to_runner(scheduled=False).schedules == []  # the demo starts it by hand
+    # each engagement's report is the `status` deployment's run: the name the weekly run starts
+    status = next(d for d in DEPLOYMENTS if d.name == "status")
+    assert f"{status.flow.name}/{status.name}" == STATUS_DEPLOYMENT
 
 
 def test_pre_initiate_runs_once_per_negotiating_opportunity() -> None:

@@ -65,7 +65,13 @@ from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.templates import Attachment, Email
 from flows.forms import with_defaults
-from flows.guard import for_the_account, not_asked_elsewhere, phase_run, tag_run
+from flows.guard import (
+    for_the_account,
+    not_asked_elsewhere,
+    opportunity_tag,
+    phase_run,
+    tag_run,
+)
 from flows.initiate import team_of
 from flows.plan import bookings, initiated_objects
 from tasks.calendar import find_next_meeting, get_out_of_office
@@ -116,6 +122,9 @@ def weekly_status() -> list[Ref]:
                 parameters={"opportunity_id": opportunity_id, "customer": customer, "week": week},
                 timeout=0,  # each report runs on its own: one's failure or wait holds up none
                 idempotency_key=f"status-{opportunity_id}-{week}",
+                tags=[opportunity_tag(opportunity_id)],  # found by it at once, as it waits
+                # its own run, listed in this one's artifact: a subflow could not wait for review
+                as_subflow=False,
             ),
         )  # run_deployment is typed for async callers too
         started.append(
@@ -320,7 +329,7 @@ def ask_review(
             out_of_office=list(report.out_of_office),
         ),
         timeout=systems().settings.status_review_hours * 3600,
-        key=f"status-review-{week}",
+        key=f"status-review-{week.lower()}",  # a form's key is lowercase
     )
     return StatusReview.model_validate(answer.model_dump(exclude={"metadata"}))
 

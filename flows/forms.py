@@ -18,7 +18,9 @@ def with_defaults(form: type[Form], description: str, **defaults: Any) -> type[F
     fields: dict[str, Any] = {
         name: (
             form.model_fields[name].annotation,
-            FieldInfo.merge_field_infos(form.model_fields[name], default=value),
+            FieldInfo.merge_field_infos(
+                form.model_fields[name], default=value, default_factory=None
+            ),
         )
         for name, value in defaults.items()
     }

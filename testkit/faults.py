@@ -290,10 +290,20 @@ def prepare(sandbox: SandboxClient, phase: str, weeks: int | None = None) -> str
     folder and Slack channel included; 75,000 is over $50k, so a TA review too. Bulk opportunities
     are imported in their stage a week ago, without a stage-history row: a served watcher polling
     the same sandbox sees no transition, so no triggered run races the case."""
+    (opportunity,) = prepare_many(sandbox, phase, 1, weeks)
+    return opportunity
+
+
+def prepare_many(
+    sandbox: SandboxClient, phase: str, count: int, weeks: int | None = None
+) -> list[str]:
+    """As `prepare`, `count` opportunities of the seeded accounts after Acme, in turn."""
     sandbox.reset()
-    _, opportunity = opportunities(
-        sandbox, count=2, amount=None, stage=STAGES[phase], imported=True
-    )
+    made = opportunities(sandbox, count=count + 1, amount=None, stage=STAGES[phase], imported=True)
+    return [_ready(sandbox, opportunity, phase, weeks) for opportunity in made[1:]]
+
+
+def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | None) -> str:
     edits: dict[str, Any] = {"Amount": 75_000}
     if weeks is not None:
         (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]

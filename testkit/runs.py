@@ -15,8 +15,11 @@ from prefect.client.schemas.filters import (
     FlowRunFilterName,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+
+from psflow.operate import staffing_form
 
 # The states a phase run ends in, as the tests wait for it (a cancelled run is the test's own doing)
 FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
@@ -36,12 +39,19 @@ def wait_until(
     )
 
 
-def flow_runs(name_part: str) -> list[FlowRun]:
-    """Flow runs whose name contains `name_part` (runs are named after their opportunity)."""
+def flow_runs(opportunity: str) -> list[FlowRun]:
+    """Flow runs whose name contains `opportunity` (a phase's run is named after it) or tagged
+    with it (a weekly status run is named after its customer and week)."""
     with get_client(sync_client=True) as client:
-        return client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_part))
+        named = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=opportunity))
         )
+        tagged = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"opportunity:{opportunity}"])
+            )
+        )
+    return list({run.id: run for run in [*named, *tagged]}.values())
 
 
 def busy_since(since: datetime) -> list[FlowRun]:
@@ -121,3 +131,18 @@ def wait_for_pause(run: FlowRun, key: str, timeout: float = 120) -> Any:
     )
     assert state.type == StateType.PAUSED, state.message
     return state
+
+
+def paused_at(run: FlowRun, key: str, timeout: float = 120) -> dict[str, Any]:
+    """The form of the run (its JSON schema, with the defaults it shows) once it waits at the
+    pause `key`."""
+    wait_for_pause(run, key, timeout)
+    return staffing_form(run.id)
+
+
+def resume(run: FlowRun, form: dict[str, Any], **answers: Any) -> None:
+    """The form submitted as the UI does: every field as shown (its default), then `answers`."""
+    shown = {k: f["default"] for k, f in form["properties"].items() if "default" in f}
+    with get_client(sync_client=True) as client:
+        result = client.resume_flow_run(run.id, run_input={**shown, **answers})
+    assert result.status.value == "ACCEPT", result.details

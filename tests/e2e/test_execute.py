@@ -5,9 +5,11 @@ off, the week's report is one row, one health report, and a re-run that week wri
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
 import pytest
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
 
 from engagement.execute import iso_week
 from engagement.keys import Kind
@@ -23,8 +25,10 @@ from tasks.mavenlink import find_workspace
 from tasks.salesforce import get_opportunity
 from tasks.sheets import get_tables
 from testkit.expect import body_text, sent_mail, written
-from testkit.faults import prepare
+from testkit.faults import prepare, prepare_many
 from testkit.phases import run_phase
+from testkit.runs import FINAL, paused_at, resume, run_of, wait_for_state
+from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
 
@@ -206,3 +210,88 @@ def test_a_report_for_an_engagement_not_in_progress_is_refused_before_any_write(
     assert state.type == StateType.FAILED
     assert "Status__c is 'Initiation', not In Progress since a kickoff" in str(state.message)
     assert written(world, before) == {}
+
+
+def test_the_weekly_cadence_reports_every_engagement_once_each_reviewed_by_its_owner(
+    served: PrefectStack, world: SandboxClient
+) -> None:
+    # three engagements In Progress, the team logging hours; the weekly schedule fires (the
+    # served deployments do not schedule: it is started as the schedule starts it)
+    engagements = prepare_many(world, "plan", 3)
+    for opportunity in engagements:
+        state, _ = run_phase(plan, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
+    starts = {
+        e["Opportunity_Id__c"]: date.fromisoformat(e["Actual_Start__c"])
+        for e in world.state("salesforce", "PS_Engagement__c")
+        if e["Opportunity_Id__c"] in engagements
+    }
+    world.set_clock(datetime.combine(max(starts.values()) + timedelta(days=11), time(15), UTC))
+    for opportunity in engagements:
+        log_hours(world, opportunity, starts[opportunity], days=(0, 1, 2, 7, 8))
+    week = iso_week(systems().clock().today("UTC"))
+    before = world.last_request_id()
+    weekly = cast(FlowRun, run_deployment("weekly-status/weekly-status", timeout=0))
+    done = wait_for_state(weekly, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+
+    # one status run per engagement, each waiting for its Project Owner's review of its week
+    runs = {o: run_of("status", o) for o in engagements}
+    forms = {o: paused_at(run, f"status-review-{week.lower()}") for o, run in runs.items()}
+    first, second, third = engagements
+    assert runs[first].name.endswith(f" · {week}")
+    assert forms[first]["properties"]["send"]["default"] is True
+    resume(runs[first], forms[first])  # as gathered
+    resume(
+        runs[second],
+        forms[second],
+        note="Cutover moves to March.",
+        health_override="red: the customer's test environment is two weeks late",
+    )
+    resume(runs[third], forms[third], send=False)  # skipped this week
+    for run in runs.values():
+        done = wait_for_state(run, *FINAL, timeout=120)
+        assert done.type == StateType.COMPLETED, done.message
+
+    # each: one row of the week, one chart, one health report; an e-mail unless skipped
+    for opportunity in engagements:
+        definition = find_keyed_file.fn(Kind.PROJECT_DEFINITION, opportunity)
+        assert definition is not None
+        rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
+        (row,) = [r for r in rows[1:] if r[0] == week]
+        assert find_keyed_file.fn(Kind.BURN_DOWN_CHART, opportunity, part=week) is not None
+        expected = "not sent: skipped by the Project Owner" if opportunity == third else "sent to"
+        assert row[10].startswith(expected), row
+    assert len(world.state("mavenlink", "status_reports")) == 3
+    mails = sent_mail(world, f"status report {week}")
+    assert len(mails) == 2
+    (reviewed,) = [m for m in mails if "Cutover moves to March." in body_text(m)]
+    assert "**Health: red** — set by" in body_text(reviewed)
+    colours = {r["color"] for r in world.state("mavenlink", "status_reports")}
+    assert "red" in colours
+
+    # the schedule fires again that week: no run is started twice, nothing is written
+    again_from = world.last_request_id()
+    weekly = cast(FlowRun, run_deployment("weekly-status/weekly-status", timeout=0))
+    assert wait_for_state(weekly, *FINAL, timeout=120).type == StateType.COMPLETED
+    assert {o: run_of("status", o).id for o in engagements} == {o: r.id for o, r in runs.items()}
+    assert written(world, again_from) == {}
+    assert written(world, before)["gmail"] == 4  # two e-mails: a draft and its sending each
+
+
+def log_hours(world: SandboxClient, opportunity: str, start: date, days: tuple[int, ...]) -> None:
+    """The engagement's PSE logs eight hours on each of `days` after the start."""
+    workspace = find_workspace.fn(opportunity)
+    assert workspace is not None
+    decision = approved_staffing(get_opportunity.fn(opportunity))
+    assert decision is not None
+    for pse in decision.pses:
+        for day in days:
+            world.act(
+                "mavenlink",
+                "/time_entries",
+                workspace_id=workspace.id,
+                user_email=pse,
+                date=(start + timedelta(days=day)).isoformat(),
+                hours=8,
+            )

@@ -9,20 +9,26 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
 from prefect.flow_runs import resume_flow_run
 
 from core.events import PHASE_COMPLETED, Phase, event_kwargs
 from flows.plan import plan
-from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from testkit.expect import written
 from testkit.factories import opportunities
 from testkit.phases import initiated, run_phase, staffed
-from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state, wait_until
+from testkit.runs import (
+    FINAL,
+    paused_at,
+    resume,
+    run_of,
+    state_of,
+    wait_for_state,
+    wait_until,
+)
 from testkit.stack import PrefectStack
 
 pytestmark = pytest.mark.e2e
@@ -42,19 +48,6 @@ ONE_PLAN = {
     "salesforce": 1,  # In Progress with its Actual Start
     "slack": 2,  # the answers recorded: the team in #ps_planning, the kickoff for the team
 }
-
-
-def paused_at(run: FlowRun, key: str, timeout: float = 120) -> dict[str, Any]:
-    """The form of the run once it waits at the pause `key`."""
-    wait_for_pause(run, key, timeout)
-    return staffing_form(run.id)
-
-
-def resume(run: FlowRun, form: dict[str, Any], **answers: Any) -> None:
-    shown = {k: f["default"] for k, f in form["properties"].items() if "default" in f}
-    with get_client(sync_client=True) as client:
-        result = client.resume_flow_run(run.id, run_input={**shown, **answers})
-    assert result.status.value == "ACCEPT", result.details
 
 
 def mine(rows: list[dict[str, Any]], opportunity: str, *fields: str) -> list[dict[str, Any]]:

@@ -82,6 +82,8 @@ def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> i
             say()
             runs += play_plan(sandbox_url, ui, interactive)
             say()
+            runs += play_execute(sandbox_url, ui, interactive)
+            say()
             summarize(runs, ui)
             if keep_open:
                 code = stay_open([prefect_child, sandbox_child, runner], sandbox_url, api_url, ui)
@@ -343,6 +345,103 @@ def play_plan(sandbox_url: str, ui: str, interactive: bool = False) -> list[Any]
     )
     say(f"  ✓ PS Engagement: {record['Status__c']} since {record['Actual_Start__c']}")
     return [_read(run)]
+
+
+# --- Execute -------------------------------------------------------------------------------------
+
+
+def play_execute(sandbox_url: str, ui: str, interactive: bool = False) -> list[Any]:
+    from datetime import UTC, date, datetime, time, timedelta
+
+    from prefect.deployments import run_deployment
+
+    from flows.initiate import approved_staffing
+    from sandbox.client import SandboxClient
+    from tasks.mavenlink import find_workspace
+    from tasks.salesforce import find_engagement, get_opportunity
+
+    sandbox = SandboxClient(sandbox_url)
+    say("▶ Execute: the weekly status report")
+    engagement = find_engagement.fn(OPPORTUNITY)
+    workspace = find_workspace.fn(OPPORTUNITY)
+    decision = approved_staffing(get_opportunity.fn(OPPORTUNITY))
+    if not (engagement and engagement.actual_start and workspace and decision):
+        raise RuntimeError("Plan left the demo's engagement without its start, project or team")
+    start: date = engagement.actual_start
+    friday = start + timedelta(days=(4 - start.weekday()) % 7 + 7)  # the second Friday
+    say(f"  Time passes: the sandbox's clock moves to {friday:%A %d %B}. The team logs its hours")
+    sandbox.set_clock(datetime.combine(friday, time(14), UTC))
+    days = [start + timedelta(days=n) for n in range((friday - start).days + 1)]
+    for pse in decision.pses:
+        for day in (d for d in days if d.weekday() < 5):
+            sandbox.act(
+                "mavenlink",
+                "/time_entries",
+                workspace_id=workspace.id,
+                user_email=pse,
+                date=day.isoformat(),
+                hours=8,
+            )
+        away = friday + timedelta(days=10)
+        sandbox.act(
+            "google",
+            "/calendar/out_of_office",
+            email=pse,
+            start=away.isoformat(),
+            end=away.isoformat(),
+        )
+        say(f"    {pse}: 8 h a day in Kantata, and a day off on {away} in Calendar")
+    say(
+        "  The Friday schedule fires: weekly-status starts a status run per engagement In Progress."
+    )
+    weekly = run_deployment("weekly-status/weekly-status", timeout=0)
+    wait_for("the weekly run", lambda: _final(weekly), 120)
+    run = wait_for("the engagement's status run", _status_run, 60)
+    say(f"  ✓ run '{run.name}' started")
+    say(f"    {ui}/runs/flow-run/{run.id}")
+    week = run.name.rsplit(" · ", 1)[-1]
+    form = wait_for(
+        "the review form", lambda: _paused_at(run, f"status-review-{week.lower()}"), 180
+    )
+    say("  ✓ hours in Salesforce, bookings rolled forward, the next weekly meeting's notes row,")
+    say("    the burn-down chart in Drive; the run waits for the Project Owner's review.")
+    review = {
+        "send": True,
+        "issues": form["properties"]["issues"]["default"],
+        "out_of_office": form["properties"]["out_of_office"]["default"],
+        "note": "Wave one of the migration is done; wave two starts Monday.",
+        "health_override": "",
+    }
+    answer(run, "the Project Owner reviews the report", review, ui, interactive)
+    done = wait_for("the status report to finish", lambda: _final(run), 180)
+    say(f"  ✓ run finished: {done.name} – {done.message}")
+    for line in _artifact_text(f"status-{OPPORTUNITY.lower()}").splitlines():
+        if line.startswith("![Burn-down](data:"):
+            line = "[the burn-down chart, drawn in the artifact]"
+        say(f"      │ {line}")
+    return [_read(weekly), _read(run)]
+
+
+def _status_run() -> Any:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    with _client() as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"opportunity:{OPPORTUNITY}"])
+            )
+        )
+    return next((r for r in runs if r.name.startswith("status ·")), None)
+
+
+def _artifact_text(key: str) -> str:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with _client() as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    return str(artifacts[-1].data) if artifacts else ""
 
 
 def answer(run: Any, who: str, fields: dict[str, Any], ui: str, interactive: bool) -> None:

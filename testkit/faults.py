@@ -29,6 +29,7 @@ from starlette.routing import Match, Route
 
 from blocks import PsflowSettings, sandbox_blocks
 from flows.awaiting_signature import awaiting_signature
+from flows.execute import status_report
 from flows.initiate import initiate
 from flows.plan import plan
 from flows.pre_initiate import pre_initiate, pre_initiate_steps
@@ -39,7 +40,7 @@ from sandbox.gitlab import api as gitlab_api
 from tasks import clients
 from tasks.salesforce import get_opportunity
 from testkit.factories import opportunities
-from testkit.phases import record_approval, record_plan_answers, run_phase
+from testkit.phases import record_approval, record_plan_answers, run_phase, under_way
 
 # The HTTP clients' timeout in these runs (the Blocks' default is 30 s, Mavenlink's 60 s): a
 # `delay` fault longer than it is a timeout, without the matrix waiting half a minute for each.
@@ -259,6 +260,7 @@ STAGES = {
     "awaiting-signature": "6-Awaiting Signature",
     "initiate": "Closed Won",
     "plan": "Closed Won",
+    "execute": "Closed Won",
     "release": "8-Closed Lost",
 }
 
@@ -277,6 +279,7 @@ BEFORE: dict[str, tuple[Flow[..., Any], ...]] = {
     "awaiting-signature": (pre_initiate,),
     "initiate": (pre_initiate,),
     "plan": (pre_initiate, initiate),
+    "execute": (pre_initiate, initiate),  # then Plan, its answers recorded, and two weeks' hours
     "release": (left_by_pre_initiate,),
 }
 
@@ -314,8 +317,12 @@ def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | No
     for earlier in BEFORE[phase]:
         state, _ = run_phase(earlier, opportunity)
         assert state.type == StateType.COMPLETED, state.message
-    if phase == "plan":
+    if phase in ("plan", "execute"):
         record_plan_answers(opportunity)
+    if phase == "execute":
+        state, _ = run_phase(plan, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
+        under_way(sandbox, opportunity)
     return opportunity
 
 
@@ -456,5 +463,6 @@ PHASES: dict[str, Flow[..., Any]] = {
     "awaiting-signature": awaiting_signature,
     "initiate": initiate,
     "plan": plan,
+    "execute": status_report,
     "release": release,
 }

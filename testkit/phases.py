@@ -3,7 +3,8 @@ staffing form, a phase run in this process, and opportunities brought through Pr
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from flows.pre_initiate import StaffingDecision, post_decision, pre_initiate, pr
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from tasks.clients import systems
+from tasks.mavenlink import find_workspace
 from tasks.salesforce import get_opportunity
 from tasks.slack import ensure_message
 from testkit.factories import new_opportunity, opportunities
@@ -149,3 +151,37 @@ def initiated(sandbox: SandboxClient) -> str:
     done = wait_for_state(run_of("initiate", opportunity), *FINAL, timeout=120)
     assert done.type == StateType.COMPLETED, done.message
     return opportunity
+
+
+def log_hours(
+    sandbox: SandboxClient, opportunity_id: str, start: date, days: Sequence[int]
+) -> None:
+    """Each PSE of the engagement logs eight hours in Kantata on each of `days` after `start`."""
+    workspace = find_workspace.fn(opportunity_id)
+    assert workspace is not None, "Initiate first"
+    decision = approved_staffing(get_opportunity.fn(opportunity_id))
+    assert decision is not None, "Pre-Initiate first"
+    for pse in decision.pses:
+        for day in days:
+            sandbox.act(
+                "mavenlink",
+                "/time_entries",
+                workspace_id=workspace.id,
+                user_email=pse,
+                date=(start + timedelta(days=day)).isoformat(),
+                hours=8,
+            )
+
+
+def under_way(sandbox: SandboxClient, opportunity_id: str) -> date:
+    """Eleven days into an engagement Plan started: the clock moved there (15:00 UTC), the team's
+    hours logged on its first three days and on the Monday and Tuesday after; its start."""
+    (engagement,) = [
+        e
+        for e in sandbox.state("salesforce", "PS_Engagement__c")
+        if e["Opportunity_Id__c"] == opportunity_id
+    ]
+    start = date.fromisoformat(engagement["Actual_Start__c"])
+    sandbox.set_clock(datetime.combine(start + timedelta(days=11), time(15), UTC))
+    log_hours(sandbox, opportunity_id, start, (0, 1, 2, 7, 8))
+    return start

@@ -26,7 +26,7 @@ from tasks.salesforce import get_opportunity
 from tasks.sheets import get_tables
 from testkit.expect import body_text, sent_mail, written
 from testkit.faults import prepare, prepare_many
-from testkit.phases import run_phase
+from testkit.phases import log_hours, run_phase
 from testkit.runs import FINAL, paused_at, resume, run_of, wait_for_state
 from testkit.stack import PrefectStack
 
@@ -277,21 +277,3 @@ def test_the_weekly_cadence_reports_every_engagement_once_each_reviewed_by_its_o
     assert {o: run_of("status", o).id for o in engagements} == {o: r.id for o, r in runs.items()}
     assert written(world, again_from) == {}
     assert written(world, before)["gmail"] == 4  # two e-mails: a draft and its sending each
-
-
-def log_hours(world: SandboxClient, opportunity: str, start: date, days: tuple[int, ...]) -> None:
-    """The engagement's PSE logs eight hours on each of `days` after the start."""
-    workspace = find_workspace.fn(opportunity)
-    assert workspace is not None
-    decision = approved_staffing(get_opportunity.fn(opportunity))
-    assert decision is not None
-    for pse in decision.pses:
-        for day in days:
-            world.act(
-                "mavenlink",
-                "/time_entries",
-                workspace_id=workspace.id,
-                user_email=pse,
-                date=(start + timedelta(days=day)).isoformat(),
-                hours=8,
-            )

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
 
+from engagement.execute import iso_week
 from psflow.local import launch_prefect, launch_sandbox, running, wait_prefect, wait_sandbox
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
+from tasks.clients import systems
 from testkit.browser import Screen
-from testkit.expect import EXPECTED, objects_of
+from testkit.expect import EXPECTED, body_text, objects_of, sent_mail
+from testkit.faults import prepare
 from testkit.phases import (
     COORDINATOR,
     choices,
@@ -235,3 +239,45 @@ def test_plans_two_forms_are_answered_in_the_ui(
     page.reload()
     page.get_by_text("Completed", exact=True).first.wait_for()
     screen.shoot("the plan run, completed")
+
+
+def test_the_project_owner_reviews_the_weekly_report_in_the_ui_and_sees_its_chart(
+    served: PrefectStack, world: SandboxClient, screen: Screen
+) -> None:
+    opportunity = prepare(world, "execute")  # In Progress, two weeks of hours logged
+    week = iso_week(systems().clock().today("UTC"))
+    run = cast(
+        FlowRun,
+        run_deployment(
+            "status/status",
+            parameters={"opportunity_id": opportunity, "customer": "Globex", "week": week},
+            timeout=0,
+        ),
+    )
+    key = f"status-review-{week.lower()}"
+    wait_for_pause(run, key)
+    staffing_form(run.id)  # saved once the run is paused: the UI shows it from then on
+    page = screen.page
+    page.goto(f"{ui_of(served)}/runs/flow-run/{run.id}")
+    page.get_by_role("button", name="Resume").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"review the status report {week}").wait_for()
+    dialog.get_by_label("Note").fill("Wave one is done; wave two starts Monday.")
+    dialog.get_by_label("Health Override").fill("yellow: the customer's test data is late")
+    screen.shoot("the review form, filled")
+    dialog.get_by_role("button", name="Submit").click()
+    done = wait_for_state(run, *FINAL, timeout=180)
+    assert done.type == StateType.COMPLETED, done.message
+
+    # the artifact shows the whole report with its chart drawn in it
+    page.reload()
+    page.get_by_text("Artifacts", exact=True).click()
+    page.get_by_text(f"status-{opportunity.lower()}", exact=True).click()
+    chart = page.locator("img[alt='Burn-down']")
+    chart.wait_for()
+    assert str(chart.get_attribute("src")).startswith("data:image/png;base64,")
+    assert chart.evaluate("image => image.naturalWidth") > 0  # the picture decoded
+    page.get_by_text("Wave one is done; wave two starts Monday.").wait_for()
+    screen.shoot("the week's report with its burn-down chart")
+    (mail,) = sent_mail(world, f"status report {week}")
+    assert "**Health: yellow** — set by" in body_text(mail)

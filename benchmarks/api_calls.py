@@ -136,10 +136,11 @@ def burst_floor(use: dict[Any, int], engagements: int) -> tuple[float, Any]:
     )
 
 
-def quota_floor(rows: list[dict[str, Any]], engagements: int = 200) -> None:
-    """Print one Initiate's requests per quota and the end-of-quarter burst's floor they imply."""
+def quota_floor(rows: list[dict[str, Any]], engagements: int = 200, name: str = "initiate") -> None:
+    """Print one run's requests per quota and the floor they imply for `engagements` runs (the
+    end-of-quarter burst of Initiates; a Friday's status reports)."""
     use = quota_use(rows)
-    print(f"\n  initiate: requests per published quota, and {engagements} Initiates' floor")
+    print(f"\n  {name}: requests per published quota, and {engagements} runs' floor")
     print(f"  {'quota':<38} {'requests':>8} {'limit':>7} {'window s':>8} {'floor s':>8}")
     for quota, n in sorted(
         use.items(), key=lambda item: -burst_floor({item[0]: item[1]}, engagements)[0]
@@ -172,6 +173,7 @@ def run(data: Path, detail: bool) -> int:
     from benchmarks.measure import FINAL, _reached, wait_until
     from psflow.operate import staffing_form
     from testkit.factories import new_opportunity
+    from testkit.phases import under_way
 
     header("api calls per engagement")
     with stack(data) as st:
@@ -225,9 +227,30 @@ def run(data: Path, detail: bool) -> int:
         _, floors["initiate"] = phase(st, "initiate", lambda: deployment("initiate"), detail)
         quota_floor(sandbox.requests(since=since))
         _, floors["plan"] = phase(st, "plan (both forms answered)", plan, detail)
+
+        def status() -> None:
+            """The week's status report, its review answered as the Project Owner would."""
+            params = {"opportunity_id": opportunity, "customer": "Benchmark"}
+            run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "status/status", parameters=params, timeout=0
+            )
+            wait_until(lambda: _reached(run, StateType.PAUSED, *FINAL), 180, "status", logs)
+            if _reached(run, StateType.PAUSED):
+                form = staffing_form(run.id)
+                shown = {k: f["default"] for k, f in form["properties"].items() if "default" in f}
+                resume_flow_run(run.id, run_input=shown)
+            state = wait_until(lambda: _reached(run, *FINAL), 300, "status", logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"status ended {state.type}: {state.message}\n{logs()}")
+
+        under_way(sandbox, opportunity)  # eleven days in, the team's hours logged
+        since = sandbox.last_request_id()
+        _, floors["status"] = phase(st, "status (reviewed)", status, detail)
+        quota_floor(sandbox.requests(since=since), 500, "status")
         phase(st, "pre-initiate re-run", lambda: deployment("pre-initiate"), detail, floors)
         phase(st, "initiate re-run", lambda: deployment("initiate"), detail, floors)
         phase(st, "plan re-run", lambda: deployment("plan"), detail, floors)
+        phase(st, "status re-run", status, detail, floors)
     print(f"\n{load()}")
     return 0
 

@@ -183,7 +183,8 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def initiate_runs() -> list[Any]:
+def runs_of(flow: str) -> list[Any]:
+    """Every run of the flow named `flow`, page by page."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
@@ -191,7 +192,7 @@ def initiate_runs() -> list[Any]:
     with get_client(sync_client=True) as client:
         while True:
             page = client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["initiate"])),
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow])),
                 offset=len(runs),
                 limit=200,
             )
@@ -251,7 +252,7 @@ def run(
         deadline = time.monotonic() + 3600
         last_poll = 0.0
         while time.monotonic() < deadline:
-            runs = initiate_runs()
+            runs = runs_of("initiate")
             final = [r for r in runs if r.state and r.state.is_final()]
             if first_completions(runs).keys() >= set(ids):
                 break
@@ -274,14 +275,26 @@ def run(
         states = Counter(r.state.type.value for r in runs if r.state)
         ends = first_completions(runs)
         wall = (max(ends.values()) - started).total_seconds() if ends else float("nan")
-        use = quota_use(rows)
-        floor, binding = burst_floor(use, 1)
-        throttled = Counter(r["quota"] for r in rows if r["quota"])
         writes = Counter(r["system"] for r in rows if r["write"])
         extra = duplicates(sandbox)
 
     print(f"\nInitiate runs by state (second runs of an opportunity included): {dict(states)}")
     print(f"wall time, first Closed Won -> last Initiate Completed: {wall:.0f} s")
+    against_the_floor(rows, wall, cpu, roles, len(ids), "engagement")
+    print(f"writes per system: {dict(writes)}")
+    print(f"duplicates (same natural keys twice): {sum(extra.values())} {dict(extra)}")
+    print(f"\n{load()}")
+    return 0
+
+
+def against_the_floor(
+    rows: list[dict[str, Any]], wall: float, cpu: float, roles: dict[str, float], n: int, each: str
+) -> None:
+    """Print the wall time against the floor the quotas set for `rows` (the requests of the
+    burst), the busiest quotas, the CPU spent (in all and by role, per `each` of the `n`) and the
+    quota answers."""
+    use = quota_use(rows)
+    floor, binding = burst_floor(use, 1)
     print(
         f"floor: {floor:g} s, set by {binding.id} ({use[binding]} requests, "
         f"{binding.limit} per {binding.window_seconds:g} s)"
@@ -290,22 +303,19 @@ def run(
     ratio = f"{wall / floor:.2f}" if floor else "n/a (every quota's first window holds it)"
     print(f"wall / floor: {ratio}  (target <= 1.2)")
     print("busiest quotas (requests in the burst, floor):")
-    for quota, n in sorted(use.items(), key=lambda i: -burst_floor({i[0]: i[1]}, 1)[0])[:6]:
-        print(f"  {quota.id:<38} {n:>6}  {burst_floor({quota: n}, 1)[0]:>6g} s")
+    for quota, used in sorted(use.items(), key=lambda i: -burst_floor({i[0]: i[1]}, 1)[0])[:6]:
+        print(f"  {quota.id:<38} {used:>6}  {burst_floor({quota: used}, 1)[0]:>6g} s")
     cores = os.cpu_count() or 1
     print(
-        f"CPU busy during the burst, every process: {cpu:.0f} s = {cpu / len(ids):.1f} s per "
-        f"engagement; on {cores} cores that alone takes {cpu / cores:.0f} s"
+        f"CPU busy during the burst, every process: {cpu:.0f} s = {cpu / n:.2f} s per {each}; "
+        f"on {cores} cores that alone takes {cpu / cores:.0f} s"
     )
     for role, seconds in sorted(roles.items(), key=lambda r: -r[1]):
-        print(f"  {role:<30} {seconds:>7.0f} s  {seconds / len(ids):>5.1f} s per engagement")
+        print(f"  {role:<30} {seconds:>7.0f} s  {seconds / n:>5.2f} s per {each}")
     other = cpu - sum(roles.values())
-    print(f"  {'everything else':<30} {other:>7.0f} s  {other / len(ids):>5.1f} s per engagement")
+    print(f"  {'everything else':<30} {other:>7.0f} s  {other / n:>5.2f} s per {each}")
+    throttled = Counter(r["quota"] for r in rows if r["quota"])
     print(f"quota answers (429 and the like): {sum(throttled.values())} {dict(throttled)}")
-    print(f"writes per system: {dict(writes)}")
-    print(f"duplicates (same natural keys twice): {sum(extra.values())} {dict(extra)}")
-    print(f"\n{load()}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

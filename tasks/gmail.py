@@ -106,7 +106,8 @@ def _find_sent(marker: str, message_id: str) -> str | None:
     """The Gmail id of psflow's sent message carrying the key, or None (one or two searches).
     Trash is searched too: a sent e-mail someone deleted was still sent."""
     messages = systems().gmail().users().messages()
-    for query in (f'in:sent "{marker}"', f"rfc822msgid:{message_id}"):
+    # only sent mail: the unsent draft carries the marker and psflow's Message-ID too
+    for query in (f'in:sent "{marker}"', f"in:sent rfc822msgid:{message_id}"):
         with calling(SYSTEM, f"search of the sent mail for {query}"):
             answer = messages.list(
                 userId=USER, q=query, includeSpamTrash=True, maxResults=MAX_MATCHES

@@ -51,8 +51,15 @@ def _routes() -> list[tuple[str, re.Pattern[str], int, str, Json]]:
     for name in DOCUMENTS:
         doc = document(name)
         for method in _methods(doc):
-            for template in {method["path"], method.get("flatPath", method["path"])}:
-                full = "/" + doc["servicePath"] + template
+            paths = {
+                "/" + doc["servicePath"] + method[key]
+                for key in ("path", "flatPath")
+                if key in method
+            }
+            # an upload's path is its own ("/upload/drive/v3/files"), its answer the method's
+            for protocol in method.get("mediaUpload", {}).get("protocols", {}).values():
+                paths.add(protocol["path"])
+            for full in paths:
                 literal = len(re.sub(r"\{[^}]+\}", "", full))
                 routes.append((method["httpMethod"], _pattern(full), literal, name, method))
     return routes

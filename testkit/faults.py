@@ -246,6 +246,10 @@ def census(sandbox: SandboxClient) -> dict[str, int]:
         for system in SANDBOX_SYSTEMS
         for kind, rows in sandbox.state(system).items()
     }
+    # an e-mail left a draft is lost though the messages add up: sent ones are counted apart
+    counts["google sent message"] = sum(
+        "SENT" in m.get("labelIds", []) for m in sandbox.state("google", "message")
+    )
     ops = {c["id"] for c in sandbox.state("slack", "channels") if c["name"] == OPS_CHANNEL}
     alerts = sum(m.get("channel") in ops for m in sandbox.state("slack", "messages"))
     if alerts:

@@ -229,7 +229,7 @@ def _store(sb: Sandbox, data: bytes, labels: list[str], thread_id: str | None) -
         "historyId": _history_id(sb),
         "internalDate": str(stamp),
         "sizeEstimate": len(data),
-        "messageId": _header(parsed, "Message-ID"),
+        "messageId": _header(parsed, "Message-ID").strip(),  # as folded: white space around
         "subject": _header(parsed, "Subject"),
         "raw": _b64(data),
     }

@@ -128,6 +128,19 @@ def test_a_send_whose_answer_is_lost_is_not_sent_again(outside: SandboxClient, f
     assert outside.writes(service="gmail") == 2  # the draft, the send that lost its answer
 
 
+def test_a_draft_whose_answer_is_lost_is_sent_once_and_none_is_left(outside: SandboxClient) -> None:
+    # the draft exists, its id never came back: the retry finds it (unsent: it carries the key
+    # and psflow's Message-ID, yet it is no sent mail) and sends it
+    outside.add_fault(r"/google/gmail/v1/users/me/drafts", method="POST", after_commit=True)
+    with pytest.raises(TransientError, match="Gmail: draft for the sending"):
+        send()
+    retried = send()
+    assert retried.created
+    messages = outside.state("google", "message")
+    assert [m["labelIds"] for m in messages] == [["SENT"]]
+    assert outside.state("google", "draft") == []
+
+
 def test_a_lost_answer_is_not_sent_again_while_the_search_cannot_see_it_yet(
     outside: SandboxClient,
 ) -> None:

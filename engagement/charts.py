@@ -43,7 +43,8 @@ def burn_down_png(points: Sequence[BurnPoint], scoped: Decimal, title: str) -> b
         axes.plot(*zip(*done, strict=True), "o-", color=ACTUAL, label="hours left")
         week, left = done[-1]
         axes.annotate(f"{left:g} h", (week, left), textcoords="offset points", xytext=(6, 6))
-    axes.set_ylim(bottom=min(0.0, *(left for _, left in done)), top=float(scoped) * 1.05 or 1)
+    lowest = min([0.0, *(left for _, left in done)])  # none yet in an engagement's first days
+    axes.set_ylim(bottom=lowest, top=float(scoped) * 1.05 or 1)
     axes.set_title(f"Hours burn-down: {title}")
     axes.set_ylabel(f"hours left of {scoped.normalize():f}")
     axes.grid(axis="y", alpha=0.3)

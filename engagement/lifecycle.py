@@ -118,11 +118,11 @@ def initiated_problems(
 ) -> list[str]:
     """What Initiate left undone that a later phase needs, each object named where it lives."""
     found = {
-        "the PS Engagement record (Salesforce)": engagement,
-        "the PS Engagement's GitLab project link (Collaboration_Project__c)": engagement is None
+        "PS Engagement record (Salesforce)": engagement,
+        "GitLab project link on the PS Engagement (Collaboration_Project__c)": engagement is None
         or engagement.collaboration_project,
-        "the Mavenlink project": workspace,
-        "the Project Definition (Drive)": definition,
+        "Mavenlink project": workspace,
+        "Project Definition (Drive)": definition,
     }
     return [f"Initiate has not completed: no {name}" for name, it in found.items() if not it]
 

@@ -16,7 +16,7 @@ from engagement.keys import Kind
 from engagement.plan import hard_until
 from engagement.project_definition import MEETING_NOTES, STATUS_REPORT
 from flows.execute import status_report
-from flows.initiate import approved_staffing
+from flows.initiate import approved_staffing, initiate
 from flows.plan import plan
 from sandbox.client import SandboxClient
 from tasks.clients import systems
@@ -204,7 +204,11 @@ def test_each_week_the_team_is_booked_hard_two_months_ahead(world: SandboxClient
 def test_a_report_for_an_engagement_not_in_progress_is_refused_before_any_write(
     world: SandboxClient,
 ) -> None:
-    opportunity = prepare(world, "plan")  # initiated; Plan not run: no kickoff yet
+    # initiated, Plan's answers not given: a Plan the served deployments may start from
+    # Initiate's completion waits at its first form, writing nothing; no kickoff yet
+    opportunity = prepare(world, "initiate")
+    state, _ = run_phase(initiate, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
     before = world.last_request_id()
     state, _ = run_phase(status_report, opportunity)
     assert state.type == StateType.FAILED
@@ -277,3 +281,33 @@ def test_the_weekly_cadence_reports_every_engagement_once_each_reviewed_by_its_o
     assert {o: run_of("status", o).id for o in engagements} == {o: r.id for o, r in runs.items()}
     assert written(world, again_from) == {}
     assert written(world, before)["gmail"] == 4  # two e-mails: a draft and its sending each
+
+
+def test_a_report_before_any_hours_are_logged_shows_none_used(world: SandboxClient) -> None:
+    opportunity = prepare(world, "plan")
+    state, _ = run_phase(plan, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    state, _ = run_phase(status_report, opportunity)  # nobody has logged time yet
+    assert state.type == StateType.COMPLETED, state.message
+    definition = find_keyed_file.fn(Kind.PROJECT_DEFINITION, opportunity)
+    assert definition is not None
+    week = iso_week(systems().clock().today("UTC"))
+    rows = get_tables.fn(definition.id, [STATUS_REPORT])[STATUS_REPORT]
+    (row,) = [r for r in rows[1:] if r[0] == week]
+    assert float(row[2]) == 0  # hours used
+    assert row[10].startswith("sent to")
+
+
+def test_an_engagement_whose_project_definition_is_gone_is_named_before_any_write(
+    world: SandboxClient,
+) -> None:
+    opportunity = prepare(world, "execute")
+    definition = find_keyed_file.fn(Kind.PROJECT_DEFINITION, opportunity)
+    assert definition is not None
+    systems().drive().files().update(fileId=definition.id, body={"trashed": True}).execute()
+    before = world.last_request_id()
+    state, _ = run_phase(status_report, opportunity)
+    assert state.type == StateType.FAILED
+    assert "not ready for a status report" in str(state.message)
+    assert "no Project Definition (Drive)" in str(state.message)
+    assert written(world, before) == {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import doctest
 import struct
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -218,3 +218,12 @@ def test_a_report_needs_the_engagement_in_progress_with_its_scoped_hours() -> No
         }
     )
     assert report_problems(under_way) == []
+
+
+def test_a_report_before_the_first_day_draws_the_ideal_line_alone() -> None:
+    points = burn_down(Decimal(200), START, END, [], START - timedelta(days=3))
+    assert all(point.remaining is None for point in points)
+    assert (
+        burn_down_png(points, Decimal(200), "Acme – CI/CD Modernisation")[:8]
+        == b"\x89PNG\r\n\x1a\n"
+    )

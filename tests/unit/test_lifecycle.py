@@ -157,11 +157,11 @@ def test_a_release_runs_for_a_lost_deal_or_one_moved_back(stage: str, released: 
 def test_what_initiate_left_undone_is_named_object_by_object() -> None:
     engagement = Engagement(name="Acme", opportunity_id="006Dn0000000002IAA")
     assert initiated_problems(None, None, object()) == [
-        "Initiate has not completed: no the PS Engagement record (Salesforce)",
-        "Initiate has not completed: no the Mavenlink project",
+        "Initiate has not completed: no PS Engagement record (Salesforce)",
+        "Initiate has not completed: no Mavenlink project",
     ]
     assert initiated_problems(engagement, object(), object()) == [
-        "Initiate has not completed: no the PS Engagement's GitLab project link "
+        "Initiate has not completed: no GitLab project link on the PS Engagement "
         "(Collaboration_Project__c)"
     ]
     linked = engagement.model_copy(update={"collaboration_project": "https://gitlab.test/acme/p"})

@@ -1,0 +1,196 @@
+"""Change requests, pure: what a scope change is by the handbook's rules, and why.
+
+The handbook (`PROCESS.md`, "Plan and Execute" and psflow's decisions) decides what paper a change
+needs; the first rule that fires decides, and every rule that fires is listed:
+
+1. billing switches (T&M <-> fixed fee), or the budget grows -> change order (the customer signs);
+2. the end date moves 60 days or more with the budget unchanged, or activities are swapped within
+   the budget -> $0 change order (the customer signs);
+3. any other change within the budget, an extension under 60 days included -> written
+   confirmation (the customer's reply, attached to the epic);
+4. no change at all, but hours over the budget -> work exception (Execute raises it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXTENSION_DAYS = 60  # "the end date moves about two months or more"
+
+
+class Billing(StrEnum):
+    TIME_AND_MATERIALS = "T&M"
+    FIXED_FEE = "Fixed fee"
+
+
+class Paper(StrEnum):
+    """What a change needs, by the handbook."""
+
+    CHANGE_ORDER = "change order"
+    ZERO_CHANGE_ORDER = "$0 change order"
+    WRITTEN_CONFIRMATION = "written confirmation"
+    WORK_EXCEPTION = "work exception"
+
+    @property
+    def signed(self) -> bool:
+        """A change order is signed by the customer; the others are confirmed by reply."""
+        return self in (Paper.CHANGE_ORDER, Paper.ZERO_CHANGE_ORDER)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Baseline(_Frozen):
+    """The engagement as agreed so far: what a change is measured against."""
+
+    budget: Decimal
+    end: date
+    billing: Billing
+    activities: dict[str, Decimal]  # hours by SOW activity code
+
+
+class Activity(_Frozen):
+    """An activity a change adds or re-scopes: its code, its name (for one added) and its hours."""
+
+    code: str = Field(min_length=1, max_length=40, description="The SOW activity code, e.g. PS-MIG")
+    name: str = Field(default="", max_length=200, description="Its name, for one added")
+    hours: Decimal = Field(gt=0, le=10_000, description="Its estimated hours")
+
+
+class Change(_Frozen):
+    """A change request as the form asks it: everything optional but the description."""
+
+    description: str = Field(min_length=1, max_length=2000, description="What changes, and why")
+    added: tuple[Activity, ...] = ()
+    removed: tuple[str, ...] = ()  # activity codes
+    rescoped: tuple[Activity, ...] = ()
+    budget: Decimal | None = Field(default=None, description="The new budget; empty: unchanged")
+    end: date | None = Field(default=None, description="The new end date; empty: unchanged")
+    billing: Billing | None = Field(default=None, description="The new billing; empty: unchanged")
+
+    @property
+    def empty(self) -> bool:
+        activities = self.added or self.removed or self.rescoped
+        return not activities and self.budget is None and self.end is None and self.billing is None
+
+
+class Classification(_Frozen):
+    paper: Paper
+    reasons: tuple[str, ...]  # every rule that fired, the deciding one first
+
+
+def problems(
+    change: Change, baseline: Baseline, today: date, accepted: Collection[str]
+) -> list[str]:
+    """What makes a change leave the engagement inconsistent, by the form's field; empty when none.
+
+    Example:
+        >>> base = Baseline(budget=Decimal(50000), end=date(2027, 3, 26), billing=Billing.FIXED_FEE,
+        ...                 activities={"PS-MIG": Decimal(80)})
+        >>> problems(Change(description="x", end=date(2027, 1, 4), removed=("PS-MIG",)), base,
+        ...          date(2027, 1, 15), accepted={"PS-MIG"})
+        ['end: 2027-01-04 is before today (2027-01-15)', 'removed: PS-MIG is accepted already']
+    """
+    found = []
+    if change.end is not None and change.end < today:
+        found.append(f"end: {change.end} is before today ({today})")
+    if change.budget is not None and change.budget < 0:
+        found.append(f"budget: {change.budget} is negative")
+    for code in change.removed:
+        if code in accepted:
+            found.append(f"removed: {code} is accepted already")
+        elif code not in baseline.activities:
+            found.append(f"removed: {code} is not an activity of the engagement")
+    for activity in change.rescoped:
+        if activity.code not in baseline.activities:
+            found.append(f"rescoped: {activity.code} is not an activity of the engagement")
+    for activity in change.added:
+        if activity.code in baseline.activities:
+            found.append(f"added: {activity.code} is an activity already (re-scope it)")
+    if change.empty:
+        found.append(
+            "description: the change changes nothing (no activity, budget, end or billing)"
+        )
+    return found
+
+
+def classify(change: Change, baseline: Baseline, hours_over: bool = False) -> Classification:
+    """The paper a change needs, and every rule that fired, in the handbook's order.
+
+    Example:
+        >>> base = Baseline(budget=Decimal(50000), end=date(2027, 3, 26), billing=Billing.FIXED_FEE,
+        ...                 activities={"PS-MIG": Decimal(80)})
+        >>> found = classify(Change(description="three more weeks", end=date(2027, 4, 16)), base)
+        >>> found.paper.value, found.reasons
+        ('written confirmation', ('the end date moves 21 days (under 60), within the budget',))
+    """
+    fired: list[tuple[Paper, str]] = []
+    if change.billing is not None and change.billing != baseline.billing:
+        fired.append(
+            (Paper.CHANGE_ORDER, f"billing switches from {baseline.billing} to {change.billing}")
+        )
+    budget = baseline.budget if change.budget is None else change.budget
+    if budget > baseline.budget:
+        grows = budget - baseline.budget
+        fired.append(
+            (Paper.CHANGE_ORDER, f"the budget grows from {baseline.budget} to {budget} (+{grows})")
+        )
+    moved = abs((change.end - baseline.end).days) if change.end is not None else 0
+    if moved >= EXTENSION_DAYS and budget == baseline.budget:
+        fired.append(
+            (
+                Paper.ZERO_CHANGE_ORDER,
+                f"the end date moves {moved} days ({EXTENSION_DAYS} or more), the budget unchanged",
+            )
+        )
+    if change.added and change.removed and budget <= baseline.budget:
+        swapped = f"{', '.join(a.code for a in change.added)} for {', '.join(change.removed)}"
+        fired.append((Paper.ZERO_CHANGE_ORDER, f"activities swapped within the budget: {swapped}"))
+    if budget <= baseline.budget:
+        if 0 < moved < EXTENSION_DAYS:
+            fired.append(
+                (
+                    Paper.WRITTEN_CONFIRMATION,
+                    f"the end date moves {moved} days (under {EXTENSION_DAYS}), within the budget",
+                )
+            )
+        if budget < baseline.budget:
+            fired.append(
+                (
+                    Paper.WRITTEN_CONFIRMATION,
+                    f"the budget shrinks from {baseline.budget} to {budget}",
+                )
+            )
+        if change.rescoped or (bool(change.added) != bool(change.removed)):
+            fired.append((Paper.WRITTEN_CONFIRMATION, "the scope changes within the budget"))
+    if not fired and change.empty and hours_over:
+        fired.append((Paper.WORK_EXCEPTION, "hours over the budget with no approved change"))
+    if not fired:
+        raise ValueError("description: the change changes nothing the handbook classifies")
+    order = list(Paper)
+    paper = min((paper for paper, _ in fired), key=order.index)
+    deciding = [reason for p, reason in fired if p == paper]
+    return Classification(
+        paper=paper, reasons=(*deciding, *(reason for p, reason in fired if p != paper))
+    )
+
+
+_NUMBER = re.compile(r"CR-(\d+)")
+
+
+def next_number(existing: Iterable[str]) -> str:
+    """The next CR number of an opportunity, from the ones it has (its slot held while counting).
+
+    Example:
+        >>> next_number(["CR-1", "CR-3"]), next_number([])
+        ('CR-4', 'CR-1')
+    """
+    numbers = [int(m[1]) for text in existing if (m := _NUMBER.fullmatch(text))]
+    return f"CR-{max(numbers, default=0) + 1}"

@@ -194,3 +194,46 @@ def next_number(existing: Iterable[str]) -> str:
     """
     numbers = [int(m[1]) for text in existing if (m := _NUMBER.fullmatch(text))]
     return f"CR-{max(numbers, default=0) + 1}"
+
+
+def rebaselined(baseline: Baseline, change: Change) -> Baseline:
+    """The engagement as it stands once the change is approved.
+
+    Example:
+        >>> base = Baseline(budget=Decimal(50000), end=date(2027, 3, 26), billing=Billing.FIXED_FEE,
+        ...                 activities={"PS-MIG": Decimal(80), "PS-TRN": Decimal(16)})
+        >>> new = rebaselined(base, Change(description="x", removed=("PS-TRN",),
+        ...     added=(Activity(code="PS-ADM", hours=Decimal(24)),), end=date(2027, 4, 16)))
+        >>> new.end, new.activities
+        (datetime.date(2027, 4, 16), {'PS-MIG': Decimal('80'), 'PS-ADM': Decimal('24')})
+    """
+    activities = {
+        code: hours for code, hours in baseline.activities.items() if code not in change.removed
+    }
+    activities |= {a.code: a.hours for a in (*change.rescoped, *change.added)}
+    return Baseline(
+        budget=baseline.budget if change.budget is None else change.budget,
+        end=change.end or baseline.end,
+        billing=change.billing or baseline.billing,
+        activities=activities,
+    )
+
+
+def impact(baseline: Baseline, change: Change) -> dict[str, str]:
+    """The change request document's figures: the budget's and the schedule's impact, in words."""
+    new = rebaselined(baseline, change)
+    budget = (
+        f"{baseline.budget} -> {new.budget} ({new.budget - baseline.budget:+})"
+        if new.budget != baseline.budget
+        else f"none: the budget stays {baseline.budget}"
+    )
+    days = (new.end - baseline.end).days
+    schedule = (
+        f"the end date {baseline.end} -> {new.end} ({days:+} days)"
+        if days
+        else f"none: the end date stays {baseline.end}"
+    )
+    hours = sum(new.activities.values()) - sum(baseline.activities.values())
+    if hours:
+        schedule += f"; estimated hours {hours:+}"
+    return {"budget_impact": budget, "schedule_impact": schedule}

@@ -17,8 +17,10 @@ from engagement.change_request import (
     Change,
     Paper,
     classify,
+    impact,
     next_number,
     problems,
+    rebaselined,
 )
 
 END = date(2027, 3, 26)
@@ -135,3 +137,26 @@ def test_the_change_request_doctests_run() -> None:
     result = doctest.testmod(engagement.change_request)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_an_approved_change_is_the_new_baseline_and_its_impact_in_words() -> None:
+    change = Change(
+        description="swap training for admin training, three more weeks",
+        removed=("PS-TRN",),
+        added=(TRAINING,),
+        rescoped=MORE_MIGRATION,
+        end=END + WEEKS_3,
+    )
+    new = rebaselined(BASE, change)
+    assert new == Baseline(
+        budget=BUDGET,
+        end=END + WEEKS_3,
+        billing=Billing.TIME_AND_MATERIALS,
+        activities={"PS-MIG": Decimal(96), "PS-ADM": Decimal(16)},
+    )
+    assert impact(BASE, change) == {
+        "budget_impact": "none: the budget stays 50000",
+        "schedule_impact": "the end date 2027-03-26 -> 2027-04-16 (+21 days); estimated hours +16",
+    }
+    grown = Change(description="more", budget=BUDGET + 4_000)
+    assert impact(BASE, grown)["budget_impact"] == "50000 -> 54000 (+4000)"

@@ -25,8 +25,8 @@ EXTENSION_DAYS = 60  # "the end date moves about two months or more"
 
 
 class Billing(StrEnum):
-    TIME_AND_MATERIALS = "T&M"
-    FIXED_FEE = "Fixed fee"
+    TIME_AND_MATERIALS = "Time & Materials"  # Opportunity.PS_Billing_Type__c
+    FIXED_FEE = "Fixed Fee"
 
 
 class Paper(StrEnum):

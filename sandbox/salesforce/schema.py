@@ -251,6 +251,7 @@ ENGAGEMENT_STATUSES = (
 )
 ENGAGEMENT_TYPES = ("Consulting", "Training", "Health Check", "Migration", "Resident Engineer")
 CURRENCIES = ("USD", "EUR", "GBP", "AUD", "CAD", "JPY")
+BILLING_TYPES = ("Time & Materials", "Fixed Fee")
 OPPORTUNITY_TYPES = (
     "New Customer",
     "Existing Customer - Upgrade",
@@ -370,6 +371,14 @@ SOBJECTS: tuple[SObject, ...] = (
             Field("PS_Expected_Start__c", "date", "PS Expected Start"),
             Field("PS_Expected_Completion__c", "date", "PS Expected Completion"),
             Field("PS_TA_Review_Required__c", "boolean", "PS TA Review Required", default=False),
+            # how the SOW bills: a change request that switches it needs a change order
+            picklist(
+                "PS_Billing_Type__c",
+                "PS Billing Type",
+                BILLING_TYPES,
+                restricted=True,
+                default="Time & Materials",
+            ),
         ),
     ),
     SObject(

@@ -14,7 +14,7 @@ needs; the first rule that fires decides, and every rule that fires is listed:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -237,3 +237,39 @@ def impact(baseline: Baseline, change: Change) -> dict[str, str]:
     if hours:
         schedule += f"; estimated hours {hours:+}"
     return {"budget_impact": budget, "schedule_impact": schedule}
+
+
+def activities_of(plan: Sequence[Sequence[object]]) -> dict[str, Decimal]:
+    """The engagement's activities and their hours from the Project Definition's Plan tab (header
+    first; a row per activity: code, milestone, hours, start, due), as Plan and re-baselines
+    write it.
+
+    Example:
+        >>> activities_of([["Activity", "Milestone", "Hours"], ["PS-MIG", "Migration", "80"]])
+        {'PS-MIG': Decimal('80')}
+    """
+    found = {}
+    for row in plan[1:]:
+        code = str(row[0]).strip().lstrip("'") if row else ""
+        if code and len(row) > 2 and str(row[2]).strip():
+            found[code] = Decimal(str(row[2]).replace(",", ""))
+    return found
+
+
+def request_text(number: str, change: Change, found: Classification, document: str) -> str:
+    """The customer's e-mail: what changes, what paper it is, and what is asked of them."""
+    asked = (
+        "Please sign the change order in the document and reply to this e-mail."
+        if found.paper.signed
+        else 'Please reply "accepted" to confirm the change.'
+    )
+    return "\n".join(
+        [
+            f"{number}: {change.description}",
+            "",
+            f"This change is a {found.paper.value}: " + "; ".join(found.reasons) + ".",
+            f"The change request: {document}",
+            "",
+            asked,
+        ]
+    )

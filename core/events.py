@@ -49,6 +49,7 @@ class Phase(StrEnum):
     INITIATE = "initiate"
     PLAN = "plan"
     EXECUTE = "execute"
+    CHANGE_REQUEST = "change-request"
     VALIDATE = "validate"
     CLOSE = "close"
 

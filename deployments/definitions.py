@@ -30,6 +30,7 @@ from core.events import (
     Phase,
 )
 from flows.awaiting_signature import awaiting_signature
+from flows.change_request import change_request
 from flows.execute import status_report, weekly_status
 from flows.initiate import initiate
 from flows.plan import plan
@@ -143,6 +144,12 @@ DEPLOYMENTS = (
         description="After Initiate: hard allocation, project plan, kickoff deck and meeting, "
         "In Progress.",
         triggers=(after_phase(Phase.INITIATE),),
+    ),
+    Deployment(
+        name="change-request",
+        flow=change_request,
+        description="A scope change (an EM or Project Owner runs it with the change as its form): "
+        "classified, its document, issue and e-mail; the EM's approval.",
     ),
     Deployment(
         name="weekly-status",

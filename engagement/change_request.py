@@ -21,12 +21,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engagement.models import Billing
+
 EXTENSION_DAYS = 60  # "the end date moves about two months or more"
-
-
-class Billing(StrEnum):
-    TIME_AND_MATERIALS = "Time & Materials"  # Opportunity.PS_Billing_Type__c
-    FIXED_FEE = "Fixed Fee"
 
 
 class Paper(StrEnum):

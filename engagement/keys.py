@@ -64,6 +64,7 @@ class Kind(StrEnum):
     ACTIVITY_ISSUE = "activity-issue"  # part: activity code
     TA_REVIEW_ISSUE = "ta-review-issue"
     CHANGE_REQUEST_ISSUE = "change-request-issue"  # part: change request number
+    CHANGE_REQUEST_APPROVAL = "change-request-approval"  # Slack: the EM's word; part: CR number
     WORK_EXCEPTION = "work-exception"  # GitLab issue and Slack notice; part: the threshold (%)
     WORKSPACE = "workspace"  # Mavenlink project
     WORKSPACE_TASK = "workspace-task"  # part: activity code
@@ -89,6 +90,7 @@ class Kind(StrEnum):
     INITIATION_EMAIL = "initiation-email"
     ACCEPTANCE_EMAIL = "acceptance-email"  # part: activity code
     SIGN_OFF_EMAIL = "sign-off-email"
+    CHANGE_REQUEST_EMAIL = "change-request-email"  # part: change request number
     STATUS_REPORT_EMAIL = "status-report-email"  # part: ISO week, e.g. 2026-W07
     ALIGNMENT_MEETING = "alignment-meeting"  # Calendar: EM, PC, PSE
     HANDOFF_MEETING = "handoff-meeting"

@@ -459,6 +459,13 @@ class SowActivity(_Model):
         return effort_hours(self.quantity, self.unit)
 
 
+class Billing(StrEnum):
+    """How the SOW bills (Opportunity.PS_Billing_Type__c)."""
+
+    TIME_AND_MATERIALS = "Time & Materials"
+    FIXED_FEE = "Fixed Fee"
+
+
 class Opportunity(_Model):
     """A Salesforce Opportunity with its account, contacts and SOW activities: the root every
     engagement is keyed by."""
@@ -480,6 +487,7 @@ class Opportunity(_Model):
     expected_completion: date | None = None
     contacts: tuple[Contact, ...] = ()
     line_items: tuple[SowActivity, ...] = ()
+    billing: Billing = Billing.TIME_AND_MATERIALS  # PS_Billing_Type__c
 
     _completion_after_start = field_validator("expected_completion")(_not_before_start)
 

@@ -8,14 +8,17 @@ filled in by `engagement.templates`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from tasks.calls import calling
+from engagement.keys import Kind
+from tasks.calls import calling, outside_task
 from tasks.clients import systems
 from tasks.drive import template_id
 
 SYSTEM = "Google Docs"
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
 # Docs writes a line break typed with Shift+Enter inside a paragraph as a vertical tab.
 _SOFT_BREAK = "\x0b"
 
@@ -58,3 +61,29 @@ def template_paragraphs(template_key: str) -> list[str]:
     with calling(SYSTEM, f"template {template_key!r} (document {document_id})"):
         document = systems().docs().documents().get(documentId=document_id).execute()
     return paragraph_texts(document)
+
+
+@outside_task("fill the {kind}")
+def ensure_document_filled(document_id: str, kind: Kind, values: Mapping[str, str]) -> int:
+    """Every `{{name}}` of `values` still in the document replaced by its value: one read, and
+    one batchUpdate of replaceAllText requests when any is left (a re-run finds none).
+
+    Returns:
+        How many placeholders were replaced: 0 on a re-run.
+    """
+    documents = systems().docs().documents()
+    with calling(SYSTEM, f"{kind.value} {document_id}"):
+        texts = paragraph_texts(documents.get(documentId=document_id).execute())
+        left = {name for text in texts for name in _PLACEHOLDER.findall(text)}
+        requests = [
+            {
+                "replaceAllText": {
+                    "containsText": {"text": "{{" + name + "}}", "matchCase": True},
+                    "replaceText": values[name],
+                }
+            }
+            for name in sorted(left & values.keys())
+        ]
+        if requests:
+            documents.batchUpdate(documentId=document_id, body={"requests": requests}).execute()
+    return len(requests)

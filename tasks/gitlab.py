@@ -297,6 +297,19 @@ def find_issue(
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=False)
 
 
+@read_task("find the {kind}s")
+def find_issue_parts(project_path: str, kind: Kind, opportunity_id: str) -> dict[str, str]:
+    """The description of each issue of (kind, opportunity), by its part (e.g. "CR-2"): one
+    listing."""
+    prefix = natural_key(kind, opportunity_id) + ":"
+    with calling(SYSTEM, f"{kind.value} issues of {opportunity_id} in project {project_path}"):
+        return {
+            key.removeprefix(prefix): str(issue.description or "")
+            for issue in _keyed_issues(project_path, kind, opportunity_id)
+            if (key := find_key_marker(issue.description) or "").startswith(prefix)
+        }
+
+
 @read_task("read labels of the {kind}")
 def find_issue_labels(
     project_path: str, kind: Kind, opportunity_id: str, part: str | None = None

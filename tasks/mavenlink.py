@@ -212,6 +212,7 @@ class Workspace(Ref):
     status: str
     start_date: str | None = None
     due_date: str | None = None
+    price: Decimal | None = None  # the budget, once Initiate set it
 
 
 def _workspace_ref(workspace: dict[str, Any], created: bool) -> Workspace:
@@ -225,6 +226,7 @@ def _workspace_ref(workspace: dict[str, Any], created: bool) -> Workspace:
         status=str(workspace["status"]["key"]),
         start_date=workspace.get("start_date"),
         due_date=workspace.get("due_date"),
+        price=workspace.get("price") if workspace.get("budgeted") else None,
     )
 
 

@@ -44,6 +44,7 @@ _OPPORTUNITY = {
     "required_skills": "PS_Skills_Required__c",
     "expected_start": "PS_Expected_Start__c",
     "expected_completion": "PS_Expected_Completion__c",
+    "billing": "PS_Billing_Type__c",
 }
 _ACCOUNT = {
     "id": "AccountId",

@@ -101,11 +101,11 @@ def find_message(
 
 @read_task("find {kinds} messages")
 def find_messages(
-    channel_id: str, kinds: Sequence[Kind], record_id: str
+    channel_id: str, kinds: Sequence[Kind], record_id: str, part: str | None = None
 ) -> dict[Kind, SlackMessage]:
-    """psflow's messages of several kinds about one record in one channel, found in one scan of
-    its history (as `find_message`): those found, by kind."""
-    keys = {natural_key(kind, record_id): kind for kind in kinds}
+    """psflow's messages of several kinds about one record (and `part`) in one channel, found in
+    one scan of its history (as `find_message`): those found, by kind."""
+    keys = {natural_key(kind, record_id, part): kind for kind in kinds}
     return {keys[key]: message for key, message in _scan(channel_id, list(keys)).items()}
 
 

@@ -46,7 +46,12 @@ def case(name: str, paper: Paper, why: str, **change: Any) -> Any:
 
 # The classifier's table: the change, the paper it needs, how the deciding rule says why
 CASES = [
-    case("billing switches", CO, "billing switches from Time & Materials to", billing=Billing.FIXED_FEE),
+    case(
+        "billing switches",
+        CO,
+        "billing switches from Time & Materials to",
+        billing=Billing.FIXED_FEE,
+    ),
     case("the budget grows by a cent", CO, "the budget grows", budget=BUDGET + Decimal("0.01")),
     case("added, with budget", CO, "the budget grows", added=(TRAINING,), budget=BUDGET + 1),
     case("the end moves exactly 60 days", ZERO, "the end date moves 60 days", end=LATER),

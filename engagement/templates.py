@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -141,7 +142,7 @@ def email_from_template(paragraphs: Sequence[str], values: Mapping[str, str]) ->
 
     Example:
         >>> email_from_template(["Subject: Hi {{name}}", "Dear {{name}},", "Bye"], {"name": "Ann"})
-        Email(subject='Hi Ann', body='Dear Ann,\\n\\nBye')
+        Email(subject='Hi Ann', body='Dear Ann,\\n\\nBye', attachments=())
     """
     texts = [paragraph for paragraph in paragraphs if paragraph.strip()]
     first = texts[0] if texts else ""
@@ -189,3 +190,27 @@ def engagement_values(
         "coordinator": names.get(team.coordinator, team.coordinator),
         "engagement_manager": names.get(team.engagement_manager, team.engagement_manager),
     }
+
+
+_FILLABLE = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
+
+
+def replace_requests(texts: Iterable[str], values: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The replaceAllText requests (Docs and Slides share them) for each `{{name}}` of `values`
+    still in `texts`: none once a copy is filled, and a text a person rewrote is theirs.
+
+    Example:
+        >>> replace_requests(["Dear {{customer}}", "done"], {"customer": "Acme", "other": "x"})
+        [{'replaceAllText': {'containsText': {'text': '{{customer}}', 'matchCase': True}, \
+'replaceText': 'Acme'}}]
+    """
+    left = {name for text in texts for name in _FILLABLE.findall(text)}
+    return [
+        {
+            "replaceAllText": {
+                "containsText": {"text": "{{" + name + "}}", "matchCase": True},
+                "replaceText": values[name],
+            }
+        }
+        for name in sorted(left & values.keys())
+    ]

@@ -8,17 +8,16 @@ filled in by `engagement.templates`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from engagement.keys import Kind
+from engagement.templates import replace_requests
 from tasks.calls import calling, outside_task
 from tasks.clients import systems
 from tasks.drive import template_id
 
 SYSTEM = "Google Docs"
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
 # Docs writes a line break typed with Shift+Enter inside a paragraph as a vertical tab.
 _SOFT_BREAK = "\x0b"
 
@@ -74,16 +73,7 @@ def ensure_document_filled(document_id: str, kind: Kind, values: Mapping[str, st
     documents = systems().docs().documents()
     with calling(SYSTEM, f"{kind.value} {document_id}"):
         texts = paragraph_texts(documents.get(documentId=document_id).execute())
-        left = {name for text in texts for name in _PLACEHOLDER.findall(text)}
-        requests = [
-            {
-                "replaceAllText": {
-                    "containsText": {"text": "{{" + name + "}}", "matchCase": True},
-                    "replaceText": values[name],
-                }
-            }
-            for name in sorted(left & values.keys())
-        ]
+        requests = replace_requests(texts, values)
         if requests:
             documents.batchUpdate(documentId=document_id, body={"requests": requests}).execute()
     return len(requests)

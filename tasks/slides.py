@@ -7,16 +7,15 @@ rewrote is theirs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engagement.keys import Kind
+from engagement.templates import replace_requests
 from tasks.calls import calling, outside_task
 from tasks.clients import systems
 
 SYSTEM = "Google Slides"
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
 
 
 def deck_texts(presentation: Mapping[str, Any]) -> Iterator[str]:
@@ -46,16 +45,7 @@ def ensure_deck_filled(presentation_id: str, kind: Kind, values: Mapping[str, st
     decks = systems().slides().presentations()
     with calling(SYSTEM, f"{kind.value} {presentation_id}"):
         deck = decks.get(presentationId=presentation_id).execute()
-        left = {name for text in deck_texts(deck) for name in _PLACEHOLDER.findall(text)}
-        requests = [
-            {
-                "replaceAllText": {
-                    "containsText": {"text": "{{" + name + "}}", "matchCase": True},
-                    "replaceText": values[name],
-                }
-            }
-            for name in sorted(left & values.keys())
-        ]
+        requests = replace_requests(deck_texts(deck), values)
         if requests:
             body = {"requests": requests}
             decks.batchUpdate(presentationId=presentation_id, body=body).execute()

@@ -5,21 +5,15 @@ kind, and never the same for two different opportunities (or accounts)."""
 from __future__ import annotations
 
 import base64
-import doctest
 import re
 import string
 import unicodedata
 from collections.abc import Callable
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engagement.keys
-import engagement.models
-import engagement.refs
-import engagement.slugs
 from engagement.keys import (
     CUSTOMER_KINDS,
     DRIVE_KEY_PROPERTY,
@@ -463,12 +457,3 @@ def test_kinds_never_share_a_key(record: str, part: str | None) -> None:
     for make in per_kind:
         values = [make(kind) for kind in Kind if kind not in CUSTOMER_KINDS]
         assert len(set(values)) == len(values)
-
-
-@pytest.mark.parametrize(
-    "module", [engagement.keys, engagement.models, engagement.slugs, engagement.refs]
-)
-def test_docstring_examples_run(module: ModuleType) -> None:
-    result = doctest.testmod(module)
-    assert result.attempted > 0
-    assert result.failed == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import struct
 from datetime import date, timedelta
 from decimal import Decimal
@@ -10,8 +9,6 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-import engagement.charts
-import engagement.execute
 from engagement.charts import burn_down_png
 from engagement.execute import (
     Absence,
@@ -122,13 +119,6 @@ def test_the_burn_down_chart_is_a_png_drawn_the_same_each_time() -> None:
     assert (width, height) == (800, 400)
     assert burn_down_png(points, Decimal(200), "Acme – CI/CD Modernisation") == png
     assert b"Software" not in png  # no version in it: a new release draws the same bytes
-
-
-def test_the_execute_and_chart_doctests_run() -> None:
-    for module in (engagement.execute, engagement.charts):
-        result = doctest.testmod(module)
-        assert result.attempted > 0, module
-        assert result.failed == 0, module
 
 
 def test_a_report_reads_as_a_row_and_as_markdown() -> None:

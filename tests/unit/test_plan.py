@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 from datetime import date, timedelta
 from decimal import Decimal
@@ -11,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import engagement.plan
 from engagement.lifecycle import Team
 from engagement.plan import (
     TeamAllocation,
@@ -25,11 +23,6 @@ from engagement.workdays import business_days, working_day
 from testkit.factories import opportunity
 
 MONDAY = date(2027, 1, 4)
-
-
-def test_the_plan_doctests_run() -> None:
-    result = doctest.testmod(engagement.plan)
-    assert (result.attempted > 0, result.failed) == (True, 0)
 
 
 def test_milestones_follow_the_sow_order_and_the_hours() -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 
-import engagement.replies
 from engagement.replies import Verdict, read_reply
 
 DANA, OWNER = "dana.whitfield@acme.example", Verdict.FOR_THE_PROJECT_OWNER
@@ -34,9 +31,3 @@ def test_a_reply_accepts_only_from_a_contact_whose_own_first_line_says_so(
 ) -> None:
     reading = read_reply(sender, text, headers, CONTACTS)
     assert reading.verdict == verdict, reading.why
-
-
-def test_the_replies_doctests_run() -> None:
-    result = doctest.testmod(engagement.replies)
-    assert result.attempted > 0
-    assert result.failed == 0

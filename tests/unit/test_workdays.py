@@ -3,7 +3,6 @@ working day of their own, whatever the customer's time zone."""
 
 from __future__ import annotations
 
-import doctest
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import engagement.workdays
 from engagement.workdays import (
     at_work,
     business_day_after,
@@ -27,11 +25,6 @@ US_TEAM = {
     "dana.cole@northwind.example": "America/Denver",
 }
 FRIDAY = date(2026, 1, 9)
-
-
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(engagement.workdays)
-    assert (result.attempted > 0, result.failed) == (True, 0)
 
 
 def test_an_internal_meeting_is_held_in_the_teams_hours_not_the_customers() -> None:

@@ -101,3 +101,39 @@ def test_a_change_that_would_leave_the_engagement_inconsistent_is_refused_naming
     assert done.type == StateType.FAILED
     assert "the change's end: 2020-01-31 is before today" in str(done.message)
     assert written(world, before) == {}
+
+
+def test_a_budget_that_grows_is_a_change_order_the_customer_signs(
+    served: PrefectStack, world: SandboxClient
+) -> None:
+    opportunity = prepare(world, "execute")
+    run = start(opportunity, description="Admin training added", budget="80000")
+    form = paused_at(run, "change-approval-cr-1")
+    resume(run, form)
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    assert done.message.startswith("CR-1: change order; waiting for the customer's signature")
+    (issue,) = [i for i in world.state("gitlab", "issue") if i["title"].startswith("CR-1 ")]
+    assert "CR::Change Order" in issue["labels"]
+    assert "the budget grows from 75000" in issue["description"]
+    (mail,) = sent_mail(world, "CR-1: change order")
+    assert "Please sign the change order" in body_text(mail)
+
+
+def test_a_change_the_engagement_manager_declines_never_reaches_the_customer(
+    served: PrefectStack, world: SandboxClient
+) -> None:
+    opportunity = prepare(world, "execute")
+    run = start(
+        opportunity,
+        description="Cutover a week later",
+        end=str(due_date(opportunity) + timedelta(days=7)),
+    )
+    form = paused_at(run, "change-approval-cr-1")
+    resume(run, form, approve=False, comment="Not before the steering committee")
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    assert done.message == "CR-1: declined by the engagement manager"
+    assert sent_mail(world, "CR-1") == []
+    (record,) = [m for m in world.state("slack", "messages") if "CR-1" in m.get("text", "")]
+    assert "declined by" in record["text"]

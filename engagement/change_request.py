@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engagement.models import Billing
+from engagement.models import Billing, Opportunity
 
 EXTENSION_DAYS = 60  # "the end date moves about two months or more"
 
@@ -270,3 +270,19 @@ def request_text(number: str, change: Change, found: Classification, document: s
             asked,
         ]
     )
+
+
+def document_values(
+    opportunity: Opportunity,
+    number: str,
+    change: Change,
+    classified: Classification,
+    baseline: Baseline,
+) -> dict[str, str]:
+    """The change request document's placeholders, filled."""
+    return {
+        "customer": opportunity.account.name,
+        "sow_number": opportunity.sow_number or "",
+        "change": f"{number} ({classified.paper.value}): {change.description}",
+        **impact(baseline, change),
+    }

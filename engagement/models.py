@@ -720,6 +720,11 @@ class Engagement(_Model):
     _completion_after_start = field_validator("expected_completion")(_not_before_start)
 
     @property
+    def over_budget(self) -> bool:
+        """Hours consumed past the scoped ones (none scoped: never over)."""
+        return self.scoped_hours is not None and self.hours_consumed > self.scoped_hours
+
+    @property
     def remaining_hours(self) -> Decimal | None:
         return None if self.scoped_hours is None else self.scoped_hours - self.hours_consumed
 

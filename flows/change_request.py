@@ -41,7 +41,7 @@ from engagement.change_request import (
     Classification,
     activities_of,
     classify,
-    impact,
+    document_values,
     next_number,
     problems,
     request_text,
@@ -109,8 +109,7 @@ def run_change(opportunity_id: str, change: Change) -> State[Any]:
     today = systems().clock().today(opportunity.account.time_zone)
     if found := problems(change, baseline, today, accepted):
         raise NotReady(opportunity.id, WHAT, [f"the change's {p}" for p in found])
-    scoped = engagement.scoped_hours or 0
-    classified = classify(change, baseline, hours_over=engagement.hours_consumed > scoped)
+    classified = classify(change, baseline, hours_over=engagement.over_budget)
     recorded = find_messages(
         find_channel(settings.planning_channel), (Kind.STAFFING_DECISION,), opportunity.id
     )
@@ -215,12 +214,7 @@ def change_document(
             engagement_folders(opportunity),
             part=number,
         )
-    values = {
-        "customer": opportunity.account.name,
-        "sow_number": opportunity.sow_number or "",
-        "change": f"{number} ({classified.paper.value}): {change.description}",
-        **impact(baseline, change),
-    }
+    values = document_values(opportunity, number, change, classified, baseline)
     ensure_document_filled(document.id, Kind.CHANGE_REQUEST, values)
     return document
 

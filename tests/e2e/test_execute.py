@@ -53,15 +53,7 @@ def test_a_weeks_report_is_one_row_and_one_health_report_and_a_rerun_writes_noth
 
     # two weeks in: the PSE logged six days of eight hours and books two days off
     world.set_clock(datetime.combine(start + timedelta(days=11), time(15), UTC))
-    for day in (0, 1, 2, 7, 8, 9):
-        world.act(
-            "mavenlink",
-            "/time_entries",
-            workspace_id=workspace.id,
-            user_email=pse,
-            date=(start + timedelta(days=day)).isoformat(),
-            hours=8,
-        )
+    log_hours(world, opportunity, start, (0, 1, 2, 7, 8, 9))
     world.act(
         "google",
         "/calendar/out_of_office",

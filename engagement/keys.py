@@ -142,6 +142,37 @@ def natural_key(kind: Kind, record_id: str, part: str | None = None) -> str:
     return key if part is None else f"{key}:{key_part(part)}"
 
 
+class Key(BaseModel):
+    """A natural key read back (from a header psflow wrote): what it keys, and whose."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    record_id: str  # the 18-character id
+    part: str | None = None  # as keyed: a long or unusual part is its hash
+
+
+def parse_key(text: str) -> Key:
+    """The natural key `text` ("<kind>:<id>[:<part>]") read back.
+
+    Raises:
+        ValueError: when it is not a natural key psflow makes.
+
+    Example:
+        >>> parse_key("change-request-email:006Dn0000000002IAA:CR-2").part
+        'CR-2'
+    """
+    kind, _, rest = text.strip().partition(":")
+    record_id, _, part = rest.partition(":")
+    try:
+        key = Key(kind=Kind(kind), record_id=record_id, part=part or None)
+    except ValueError:
+        raise ValueError(f"not a psflow key: {text[:120]!r}") from None
+    if natural_key(key.kind, record_id, part or None) != text.strip():
+        raise ValueError(f"not a psflow key: {text[:120]!r}")
+    return key
+
+
 # --- GitLab --------------------------------------------------------------------------------------
 
 GITLAB_MAX_LENGTH = 255  # paths, names and titles

@@ -6,15 +6,35 @@ question, "not yet", a stranger, an out-of-office) goes to the Project Owner."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
+
+from engagement.keys import Key
 
 
 class Verdict(StrEnum):
     ACCEPTED = "accepted"
     FOR_THE_PROJECT_OWNER = "for the Project Owner"  # a question, a refusal, a stranger's word
     AUTO_REPLY = "an auto-reply"  # never counts, never routed
+
+
+class Reply(BaseModel):
+    """An answer in the thread of an e-mail psflow sent: who wrote what, when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # Gmail's id of the answer
+    thread: str
+    answers: Key  # the natural key of psflow's e-mail it answers
+    sender: str  # a bare address
+    text: str  # its plain text, quotes included
+    headers: dict[str, str]  # the ones that tell an automatic reply (names in lower case)
+    received: datetime
+
+    def read(self, contacts: Collection[str]) -> Reading:
+        return read_reply(self.sender, self.text, self.headers, contacts)
 
 
 class Reading(BaseModel):

@@ -25,14 +25,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import Any
 
-from engagement.keys import Kind, gmail_key_marker, gmail_message_id, natural_key
+from engagement.keys import Kind, gmail_key_marker, gmail_message_id, natural_key, parse_key
 from engagement.models import addresses
 from engagement.refs import Ref
+from engagement.replies import Reply
 from engagement.slugs import one_line
 from engagement.templates import Attachment, Email, Template, email_from_template
-from tasks.calls import calling, outside_task, read_task
+from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import systems
 from tasks.docs import template_paragraphs
 
@@ -48,6 +50,11 @@ DRAFT_MEMORY = timedelta(hours=1)
 # Sent mail matching the key is read at most this far; the oldest is psflow's own message (a
 # later match is a reply or forward from the mailbox that quotes it).
 MAX_MATCHES = 50
+# The natural key of the e-mail, in a header of its own: a reply's thread tells what it answers
+# (Gmail keeps a client's X- headers; it is the Message-ID it replaces).
+KEY_HEADER = "X-PSFlow-Key"
+# What tells an automatic answer (RFC 3834's Auto-Submitted, and the headers older responders set)
+AUTOMATIC_HEADERS = ("auto-submitted", "x-autoreply", "x-autorespond", "precedence")
 
 
 def _subject(subject: str) -> str:
@@ -79,6 +86,7 @@ def build_message(
     reply_to: str | None = None,
     on_behalf_of: str | None = None,
     attachments: Sequence[Attachment] = (),
+    key: str | None = None,
 ) -> EmailMessage:
     """The RFC 822 message. Without a sender, Gmail puts the mailbox's own address in From (and
     no name can be shown with it)."""
@@ -93,6 +101,8 @@ def build_message(
         message["Reply-To"] = reply_to
     message["Subject"] = subject
     message["Message-ID"] = message_id
+    if key:
+        message[KEY_HEADER] = key
     message.set_content(body)
     for attachment in attachments:
         main, _, sub = attachment.mime_type.partition("/")
@@ -214,6 +224,7 @@ def ensure_email(
         answers,
         on_behalf_of,
         email.attachments,
+        natural_key(kind, record_id, part),
     )
     what = f"sending of the {_label(kind)} to {', '.join(recipients)}"
     draft = _draft(natural_key(kind, record_id, part), marker, message, what)
@@ -271,3 +282,101 @@ def _send_draft(draft_id: str, marker: str, message_id: str, what: str) -> tuple
 
 def _label(kind: Kind) -> str:
     return kind.value.replace("-", " ")
+
+
+# --- replies ---------------------------------------------------------------------------------------
+
+
+def _payload_headers(payload: dict[str, Any]) -> dict[str, str]:
+    return {h["name"].lower(): str(h["value"]) for h in payload.get("headers", [])}
+
+
+def _plain_text(payload: dict[str, Any]) -> str:
+    """The first text/plain part of a message resource's payload (format=full), decoded."""
+    if payload.get("mimeType") == "text/plain" and payload.get("body", {}).get("data"):
+        data = base64.urlsafe_b64decode(payload["body"]["data"] + "==")
+        return data.decode("utf-8", "replace")
+    return next((t for part in payload.get("parts", []) if (t := _plain_text(part))), "")
+
+
+def _replies_in(thread: dict[str, Any], since: datetime | None) -> list[Reply]:
+    """The answers in a thread (format=full) to psflow's keyed e-mail that starts it: the
+    messages after it that the PS mailbox did not send, received since `since`."""
+    messages = thread.get("messages") or []
+    keyed = next(
+        (
+            (i, headers[KEY_HEADER.lower()])
+            for i, m in enumerate(messages)
+            if "SENT" in m.get("labelIds", [])
+            and KEY_HEADER.lower() in (headers := _payload_headers(m.get("payload", {})))
+        ),
+        None,
+    )
+    if keyed is None:
+        return []  # not an answer to psflow
+    first, key_text = keyed
+    try:
+        answers = parse_key(key_text)
+    except ValueError:
+        return []  # a header psflow did not write
+    found = []
+    for message in messages[first + 1 :]:
+        received = datetime.fromtimestamp(int(message["internalDate"]) / 1000, UTC)
+        if "SENT" in message.get("labelIds", []) or (since is not None and received < since):
+            continue
+        payload = message.get("payload", {})
+        headers = _payload_headers(payload)
+        sender = getaddresses([headers.get("from", "")])
+        found.append(
+            Reply(
+                id=str(message["id"]),
+                thread=str(thread["id"]),
+                answers=answers,
+                sender=sender[0][1] if sender else "",
+                text=_plain_text(payload),
+                headers={n: headers[n] for n in AUTOMATIC_HEADERS if n in headers},
+                received=received,
+            )
+        )
+    return found
+
+
+def _thread(thread_id: str) -> dict[str, Any]:
+    with calling(SYSTEM, f"thread {thread_id}"):
+        thread: dict[str, Any] = (
+            systems().gmail().users().threads().get(userId=USER, id=thread_id).execute()
+        )
+    return thread
+
+
+@read_task("find replies since {since}")
+def find_replies(since: datetime) -> list[Reply]:
+    """The answers to psflow's e-mails received since `since`: one search of the inbox, then a
+    read of each thread it finds (a thread psflow did not start is skipped)."""
+    threads = systems().gmail().users().threads()
+    query = f"in:inbox after:{int(since.timestamp())}"
+    found: list[Reply] = []
+    token = None
+    while True:
+        with calling(SYSTEM, f"search of the inbox for {query}"):
+            page = threads.list(userId=USER, q=query, maxResults=100, pageToken=token).execute()
+        for listed in page.get("threads") or []:
+            found.extend(_replies_in(_thread(str(listed["id"])), since))
+        token = page.get("nextPageToken")
+        if not token:
+            return found
+
+
+@read_task("read reply {message_id}")
+def get_reply(thread_id: str, message_id: str) -> Reply:
+    """One answer to a psflow e-mail, read again from its thread (one request).
+
+    Raises:
+        PermanentError: when the thread holds no such answer to a psflow e-mail.
+    """
+    reply = next((r for r in _replies_in(_thread(thread_id), None) if r.id == message_id), None)
+    if reply is None:
+        raise PermanentError(
+            SYSTEM, f"message {message_id}", f"not an answer to a psflow e-mail in {thread_id}"
+        )
+    return reply

@@ -653,6 +653,10 @@ class Reply(BaseModel):
         None, alias="from", description="who answers; default: the first recipient of the message"
     )
     body: str = Field("accepted", description="the text of the reply")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="more headers, e.g. Auto-Submitted: auto-replied for an out-of-office",
+    )
 
 
 @control.post("/gmail/reply")
@@ -680,6 +684,8 @@ async def reply(sb: SandboxDep, answer: Reply) -> Json:
     reply_msg["References"] = " ".join(
         [*_ids(_header(parsed, "References")), original["messageId"]]
     )
+    for name, value in answer.headers.items():
+        reply_msg[name] = value
     reply_msg.set_content(answer.body)
     data = reply_msg.as_bytes(policy=email.policy.SMTP)
     thread = _thread_of(sb, _parse(data), None, inbound=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,10 +18,10 @@ from engagement.keys import Kind, gmail_key_marker, gmail_message_id
 from engagement.templates import Attachment, Email, Template, email_from_template
 from sandbox import seed
 from sandbox.client import SandboxClient
-from tasks.calls import TransientError
+from tasks.calls import PermanentError, TransientError
 from tasks.clients import systems
 from tasks.docs import template_paragraphs
-from tasks.gmail import FALLBACK_DOMAIN, ensure_email, find_email
+from tasks.gmail import FALLBACK_DOMAIN, ensure_email, find_email, find_replies, get_reply
 
 OPPORTUNITY = seed.OPPORTUNITIES[1].id
 KIND = Kind.INITIATION_EMAIL
@@ -230,6 +231,7 @@ def test_a_hostile_customer_name_from_a_template_gives_a_safe_subject(
         "Cc",
         "Subject",
         "Message-ID",
+        "X-PSFlow-Key",
         "Date",
         "MIME-Version",
         "Content-Type",
@@ -293,3 +295,62 @@ def test_an_attachment_that_could_add_a_header_is_refused(field: str, value: str
     fields = {"filename": "chart.png", "mime_type": "image/png", "data": PNG} | {field: value}
     with pytest.raises(ValidationError, match=field):
         Attachment(**fields)
+
+
+# --- replies -------------------------------------------------------------------------------------
+
+
+def _answer(outside: SandboxClient, gmail_id: str, body: str, **more: Any) -> dict[str, Any]:
+    """The customer answers psflow's message `gmail_id` (the sandbox plays them)."""
+    [stored] = [m for m in outside.state("google", "message") if m["id"] == gmail_id]
+    return outside.act("google", "/gmail/reply", message_id=stored["messageId"], body=body, **more)
+
+
+def test_replies_to_psflows_emails_are_found_with_what_they_answer(
+    outside: SandboxClient,
+) -> None:
+    since = systems().clock().now()
+    first = send(part="CR-1", kind=Kind.CHANGE_REQUEST_EMAIL)
+    other = send(part="CR-2", kind=Kind.CHANGE_REQUEST_EMAIL)
+    accepted = _answer(outside, first.id, "Accepted, thanks!\n\n> CR-1: ...")
+    question = _answer(
+        outside, other.id, "Does this include training?", **{"from": "stranger@elsewhere.example"}
+    )
+    away = _answer(
+        outside, first.id, "I am out of the office.", headers={"Auto-Submitted": "auto-replied"}
+    )
+
+    before = outside.last_request_id()
+    found = {reply.id: reply for reply in find_replies.fn(since)}
+    assert set(found) == {accepted["id"], question["id"], away["id"]}
+    assert found[accepted["id"]].answers.part == "CR-1"
+    assert found[accepted["id"]].answers.kind is Kind.CHANGE_REQUEST_EMAIL
+    assert found[accepted["id"]].answers.record_id == OPPORTUNITY
+    assert found[accepted["id"]].sender == CUSTOMER
+    assert found[accepted["id"]].text.startswith("Accepted, thanks!")
+    assert found[question["id"]].answers.part == "CR-2"
+    assert found[question["id"]].sender == "stranger@elsewhere.example"
+    assert found[away["id"]].headers == {"auto-submitted": "auto-replied"}
+    # one search, then one read per thread (two threads)
+    assert len(outside.requests(service="gmail", since=before)) == 3
+    assert outside.writes(service="gmail", since=before) == 0
+
+    again = get_reply.fn(accepted["threadId"], accepted["id"])
+    assert again == found[accepted["id"]]
+    assert find_replies.fn(systems().clock().now() + timedelta(seconds=1)) == []
+
+
+def test_a_message_that_answers_no_psflow_email_is_not_a_reply(outside: SandboxClient) -> None:
+    since = systems().clock().now()
+    gmail = systems().gmail().users()
+    message = EmailMessage()
+    message["To"] = CUSTOMER
+    message["Subject"] = "Lunch?"
+    message.set_content("Shall we?")
+    raw = base64.urlsafe_b64encode(message.as_bytes()).decode()
+    mine = gmail.messages().send(userId="me", body={"raw": raw}).execute()
+    answer = _answer(outside, mine["id"], "accepted")
+
+    assert find_replies.fn(since) == []
+    with pytest.raises(PermanentError, match=answer["id"]):
+        get_reply.fn(answer["threadId"], answer["id"])

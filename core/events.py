@@ -22,6 +22,7 @@ OPPORTUNITY_WITHDRAWN = "ps.opportunity.withdrawn"
 PHASE_COMPLETED = "ps.phase.completed"
 ACTIVITY_ACCEPTED = "ps.activity.accepted"
 CHANGE_REQUEST_APPROVED = "ps.change-request.approved"
+EMAIL_REPLIED = "ps.email.replied"  # an answer to a psflow e-mail that waits for one
 
 # The event each stage transition emits.
 TRANSITION_EVENTS = {

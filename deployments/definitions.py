@@ -17,7 +17,9 @@ from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron, Schedule
 
 from core.events import (
+    CHANGE_REQUEST_APPROVED,
     CUSTOMER_LABEL,
+    EMAIL_REPLIED,
     OPPORTUNITY_AWAITING_SIGNATURE,
     OPPORTUNITY_CLOSED_LOST,
     OPPORTUNITY_CLOSED_WON,
@@ -35,13 +37,19 @@ from flows.execute import status_report, weekly_status
 from flows.initiate import initiate
 from flows.plan import plan
 from flows.pre_initiate import pre_initiate
+from flows.rebaseline import rebaseline
 from flows.release import release
+from flows.replies import reply, watch_replies
 from flows.watch_opportunities import watch_opportunities
 
 WORK_POOL = "psflow"  # a `process` work pool: the one name production workers poll
 WATCH_INTERVAL = timedelta(minutes=2)
 # The weekly status reports: Friday morning in the PS team's time zone, so each Project Owner
 # reviews theirs that day
+# A watcher's poll that finds the previous one still running is dropped, not queued behind it
+ONE_POLL_AT_A_TIME = ConcurrencyLimitConfig(
+    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+)
 WEEKLY_REPORTS = Cron("0 9 * * 5", timezone="America/New_York")
 
 
@@ -57,6 +65,12 @@ def phase_trigger(event: str) -> DeploymentEventTrigger:
             "customer": f"{{{{ event.resource['{CUSTOMER_LABEL}'] }}}}",
         },
     )
+
+
+def with_payload(trigger: DeploymentEventTrigger, *names: str) -> DeploymentEventTrigger:
+    """The trigger, its run also given these fields of the event's payload as parameters."""
+    more = {name: f"{{{{ event.payload['{name}'] }}}}" for name in names}
+    return trigger.model_copy(update={"parameters": {**(trigger.parameters or {}), **more}})
 
 
 def after_phase(phase: Phase) -> DeploymentEventTrigger:
@@ -108,10 +122,7 @@ DEPLOYMENTS = (
         flow=watch_opportunities,
         description="Polls Salesforce's stage history and emits ps.opportunity.* events.",
         interval=WATCH_INTERVAL,
-        # a poll that finds the previous one still running is dropped, not queued behind it
-        concurrency=ConcurrencyLimitConfig(
-            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-        ),
+        concurrency=ONE_POLL_AT_A_TIME,
     ),
     Deployment(
         name="pre-initiate",
@@ -150,6 +161,27 @@ DEPLOYMENTS = (
         flow=change_request,
         description="A scope change (an EM or Project Owner runs it with the change as its form): "
         "classified, its document, issue and e-mail; the EM's approval.",
+    ),
+    Deployment(
+        name="watch-replies",
+        flow=watch_replies,
+        description="Polls the PS mailbox for answers to psflow's e-mails; emits ps.email.replied.",
+        interval=WATCH_INTERVAL,
+        concurrency=ONE_POLL_AT_A_TIME,
+    ),
+    Deployment(
+        name="reply",
+        flow=reply,
+        description="One answer to a psflow e-mail, read by the handbook's rule and taken where "
+        "it goes (a change request's approval).",
+        triggers=(with_payload(phase_trigger(EMAIL_REPLIED), "thread", "message"),),
+    ),
+    Deployment(
+        name="rebaseline",
+        flow=rebaseline,
+        description="An approved change request applied to Mavenlink, GitLab, Drive, Salesforce "
+        "and Slack.",
+        triggers=(with_payload(phase_trigger(CHANGE_REQUEST_APPROVED), "number"),),
     ),
     Deployment(
         name="weekly-status",

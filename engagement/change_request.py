@@ -13,6 +13,7 @@ needs; the first rule that fires decides, and every rule that fires is listed:
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date
@@ -22,6 +23,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.models import Billing, Opportunity
+from engagement.project_definition import Table
 
 EXTENSION_DAYS = 60  # "the end date moves about two months or more"
 
@@ -286,3 +288,104 @@ def document_values(
         "change": f"{number} ({classified.paper.value}): {change.description}",
         **impact(baseline, change),
     }
+
+
+# --- the record of a change request, and its re-baseline ------------------------------------------
+
+_RECORD = re.compile(r"<!-- psflow:change=([A-Za-z0-9_=-]+) -->")
+
+
+class Recorded(_Frozen):
+    """A change request as its GitLab issue keeps it, for the re-baseline its approval starts."""
+
+    change: Change
+    paper: Paper
+    baseline: Baseline  # what it was measured against when classified
+    scoped: Decimal  # the PS Engagement's scoped hours then
+
+    def scoped_hours(self, new: Baseline) -> Decimal:
+        """The scoped hours once applied: moved by what the change adds to or takes from the
+        activities' estimates (the same however much of the change was applied before)."""
+        return self.scoped + sum(new.activities.values()) - sum(self.baseline.activities.values())
+
+
+def record_marker(change: Change, paper: Paper, baseline: Baseline, scoped: Decimal) -> str:
+    """The change and its paper in the CR issue's text: an HTML comment GitLab does not show, its
+    JSON in base64url (no text a person typed can end the comment).
+
+    Example:
+        >>> base = Baseline(budget=Decimal(1), end=date(2027, 3, 26), billing=Billing.FIXED_FEE,
+        ...                 activities={})
+        >>> marker = record_marker(Change(description="--> x"), Paper.WRITTEN_CONFIRMATION, base,
+        ...                        Decimal(0))
+        >>> recorded(f"text\\n{marker}").change.description
+        '--> x'
+    """
+    record = Recorded(change=change, paper=paper, baseline=baseline, scoped=scoped)
+    data = record.model_dump_json().encode()
+    return f"<!-- psflow:change={base64.urlsafe_b64encode(data).decode('ascii')} -->"
+
+
+def recorded(text: str) -> Recorded | None:
+    """The change request a CR issue's text records, or None when it records none."""
+    found = _RECORD.search(text)
+    if found is None:
+        return None
+    return Recorded.model_validate_json(base64.urlsafe_b64decode(found[1]))
+
+
+CHANGE_LOG = Table(
+    "Change Log",
+    ("Change", "Approved", "Paper", "Description", "Budget", "End", "Hours", "Approved by"),
+)
+
+
+def change_log_row(
+    number: str, record: Recorded, new: Baseline, approved_on: date, approved_by: str
+) -> list[object]:
+    """The cost estimate's Change Log row of an approved change request (keyed by its number).
+
+    Example:
+        >>> new = Baseline(budget=Decimal(50000), end=date(2027, 4, 16), billing=Billing.FIXED_FEE,
+        ...                activities={"PS-MIG": Decimal(80)})
+        >>> record = Recorded(change=Change(description="three more weeks"),
+        ...                   paper=Paper.WRITTEN_CONFIRMATION, baseline=new, scoped=Decimal(80))
+        >>> change_log_row("CR-1", record, new, date(2027, 1, 22), "dana@acme.example")[:4]
+        ['CR-1', '2027-01-22', 'written confirmation', 'three more weeks']
+    """
+    return [
+        number,
+        approved_on.isoformat(),
+        record.paper.value,
+        record.change.description,
+        float(new.budget),
+        new.end.isoformat(),
+        float(sum(new.activities.values())),
+        approved_by,
+    ]
+
+
+def baseline_text(old: Baseline, new: Baseline) -> list[str]:
+    """The new baseline against the old one, a line per figure, as people read it.
+
+    Example:
+        >>> old = Baseline(budget=Decimal(50000), end=date(2027, 3, 26), billing=Billing.FIXED_FEE,
+        ...                activities={"PS-MIG": Decimal(80)})
+        >>> baseline_text(old, old.model_copy(update={"end": date(2027, 4, 16)}))[1]
+        'End: 2027-03-26 → 2027-04-16 (+21 days)'
+    """
+    days = (new.end - old.end).days
+    hours = sum(new.activities.values()), sum(old.activities.values())
+    return [
+        f"Budget: {old.budget} → {new.budget}"
+        if new.budget != old.budget
+        else f"Budget: {new.budget} (unchanged)",
+        f"End: {old.end} → {new.end} ({days:+} days)" if days else f"End: {new.end} (unchanged)",
+        f"Billing: {old.billing} → {new.billing}"
+        if new.billing != old.billing
+        else f"Billing: {new.billing} (unchanged)",
+        f"Hours: {hours[1]} → {hours[0]}"
+        if hours[0] != hours[1]
+        else f"Hours: {hours[0]} (unchanged)",
+        "Activities: " + ", ".join(f"{code} {h}" for code, h in new.activities.items()),
+    ]

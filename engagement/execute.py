@@ -61,6 +61,8 @@ def report_problems(engagement: Engagement) -> list[str]:
         )
     if not engagement.scoped_hours:  # Initiate writes it from the cost estimate
         problems.append("Scoped_Hours__c is empty")
+    if engagement.expected_completion is None:  # Initiate writes it; a change request moves it
+        problems.append("Expected_Completion__c is empty")
     return problems
 
 

@@ -65,6 +65,9 @@ class Kind(StrEnum):
     TA_REVIEW_ISSUE = "ta-review-issue"
     CHANGE_REQUEST_ISSUE = "change-request-issue"  # part: change request number
     CHANGE_REQUEST_APPROVAL = "change-request-approval"  # Slack: the EM's word; part: CR number
+    CUSTOMER_APPROVAL = "customer-approval"  # GitLab note: the customer's reply; part: CR number
+    CUSTOMER_REPLY = "customer-reply"  # Slack: an answer for the Project Owner; part: its id
+    CHANGE_REQUEST_APPLIED = "change-request-applied"  # Slack: the new baseline; part: CR number
     WORK_EXCEPTION = "work-exception"  # GitLab issue and Slack notice; part: the threshold (%)
     WORKSPACE = "workspace"  # Mavenlink project
     WORKSPACE_TASK = "workspace-task"  # part: activity code

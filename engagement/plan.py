@@ -63,6 +63,11 @@ class TeamAllocation(BaseModel):
             ),
         }
 
+    def until(self, end: date) -> TeamAllocation:
+        """The same team booked until `end` (an approved change request moved the end), never
+        before its start."""
+        return self.model_copy(update={"end": max(end, self.start)})
+
     @classmethod
     def from_payload(cls, payload: Mapping[str, object]) -> TeamAllocation:
         hours = (pair.partition("=") for pair in str(payload["hours_per_day"]).split())

@@ -23,8 +23,8 @@ takes. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -126,6 +126,10 @@ class Table:
     def __str__(self) -> str:  # as a task run's name shows it
         return self.tab
 
+    def rewritten(self) -> Table:
+        """The same table, its rows' differing cells rewritten (an approved change's plan)."""
+        return replace(self, owned=True)
+
     def key(self, row: Sequence[Any]) -> tuple[str, ...]:
         return tuple(str(row[k]).strip().lstrip("'") if k < len(row) else "" for k in self.keys)
 
@@ -201,6 +205,23 @@ def rows_to_write(
         found = f"{quote_sheet(table.tab)}!A{number}"
         fill |= cells_to_fill({found: [current[number - 1]]}, {found: [list(row)]})
     return fill, append
+
+
+def rows_to_clear(table: Table, current: Grid, keys: Collection[str]) -> dict[str, list[list[Any]]]:
+    """The cells of the rows of `current` whose key (first key column) is in `keys`, emptied: an
+    activity a change request removed leaves the Plan tab. Nothing when none is there.
+
+    Example:
+        >>> rows_to_clear(PLAN, [["Activity", "Milestone"], ["PS-A", "Assess"]], {"PS-A"})
+        {"'Plan'!A2:E2": [['', '', '', '', '']]}
+    """
+    width = len(table.header)
+    last = column_letters(width - 1)
+    return {
+        f"{quote_sheet(table.tab)}!A{number}:{last}{number}": [[""] * width]
+        for number, row in enumerate(current[1:], start=2)
+        if table.key(row)[0] in keys
+    }
 
 
 def _shown(value: Any) -> str:

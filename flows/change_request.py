@@ -17,24 +17,27 @@ change_request.py`: the first rule that fires decides, every rule that fired is 
   confirming (written confirmation), CC the team (Gmail);
 - the run's artifact: the classification, the paper, and what waits on whom.
 
-The customer's answer and the re-baseline it starts come next (issue 20).
+The customer answers by replying to the e-mail: the `reply` flow (flows/replies.py) hands the
+answer to `customer_answer` here, and an approval starts the re-baseline (flows/rebaseline.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
+from prefect.events import emit_event
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from pydantic import BaseModel, Field
 
-from core.events import Phase
+from core.events import CHANGE_REQUEST_APPROVED, Phase, event_kwargs
 from engagement.change_request import (
     Baseline,
     Change,
@@ -44,6 +47,7 @@ from engagement.change_request import (
     document_values,
     next_number,
     problems,
+    record_marker,
     request_text,
 )
 from engagement.execute import report_problems
@@ -52,6 +56,7 @@ from engagement.lifecycle import NotReady, Team
 from engagement.models import Opportunity
 from engagement.project_definition import PLAN
 from engagement.refs import Ref
+from engagement.replies import Reply, Verdict
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.templates import Email
@@ -61,7 +66,7 @@ from flows.plan import Initiated, initiated_objects
 from tasks.clients import systems
 from tasks.docs import ensure_document_filled
 from tasks.drive import ensure_copy
-from tasks.gitlab import ensure_epic, ensure_issue, find_issue_parts
+from tasks.gitlab import ensure_epic, ensure_issue, ensure_issue_note, find_issue, find_issue_parts
 from tasks.gmail import ensure_email
 from tasks.mavenlink import get_milestones
 from tasks.salesforce import get_opportunity
@@ -99,22 +104,19 @@ def change_request(opportunity_id: str, change: Change, customer: str = "") -> S
 
 
 def run_change(opportunity_id: str, change: Change) -> State[Any]:
-    settings = systems().settings
     opportunity = get_opportunity(opportunity_id)
     initiated = initiated_objects(opportunity, WHAT)
     engagement = initiated.engagement
     if found := report_problems(engagement):
         raise NotReady(opportunity.id, WHAT, found)
+    scoped = engagement.scoped_hours
+    assert scoped is not None  # the problems name it: narrowed for the type checker
     baseline, accepted = baseline_of(opportunity, initiated)
     today = systems().clock().today(opportunity.account.time_zone)
     if found := problems(change, baseline, today, accepted):
         raise NotReady(opportunity.id, WHAT, [f"the change's {p}" for p in found])
     classified = classify(change, baseline, hours_over=engagement.over_budget)
-    recorded = find_messages(
-        find_channel(settings.planning_channel), (Kind.STAFFING_DECISION,), opportunity.id
-    )
-    decision = StaffingDecision.from_payload(recorded[Kind.STAFFING_DECISION].payload)
-    team = team_of(opportunity, decision)
+    team = approved_team(opportunity)
 
     number = cr_number(initiated.project, opportunity.id)
     name_run(f"change · {opportunity.account.name} · {number}")
@@ -133,6 +135,7 @@ def run_change(opportunity_id: str, change: Change) -> State[Any]:
                 f"**{classified.paper.value}**: " + "; ".join(classified.reasons),
                 f"The change request: {document.url or document.name}",
                 f"{RUN_MARK} {flow_run.get_id()}.",
+                record_marker(change, classified.paper, baseline, scoped),
             ]
         ),
         labels=[f"CR::{classified.paper.value.title()}"],  # PS:: is the kind's scope
@@ -160,6 +163,14 @@ def run_change(opportunity_id: str, change: Change) -> State[Any]:
     waiting = f"the customer's {asked}, a reply to the e-mail to {', '.join(to)}"
     publish(opportunity, number, classified, [document, issue, email], waiting)
     return Completed(message=f"{number}: {classified.paper.value}; waiting for {waiting}")
+
+
+def approved_team(opportunity: Opportunity) -> Team:
+    """The engagement's team, as the staffing decision recorded in #ps_planning names it."""
+    channel = find_channel(systems().settings.planning_channel)
+    recorded = find_messages(channel, (Kind.STAFFING_DECISION,), opportunity.id)
+    decision = StaffingDecision.from_payload(recorded[Kind.STAFFING_DECISION].payload)
+    return team_of(opportunity, decision)
 
 
 def baseline_of(opportunity: Opportunity, initiated: Initiated) -> tuple[Baseline, set[str]]:
@@ -284,3 +295,63 @@ def publish(
         markdown="\n".join(lines) + "\n",
         description=f"{number} · {opportunity.account.name} · {opportunity.name}",
     )
+
+
+# --- the customer's answer -----------------------------------------------------------------------
+
+
+def customer_answer(opportunity_id: str, reply: Reply) -> State[Any]:
+    """The customer's reply to a change request's e-mail, read by the handbook's rule: "accepted"
+    from one of the opportunity's contacts is their approval (noted on the CR issue, in the
+    customer epic, quoting the reply; then `ps.change-request.approved`, which starts the
+    re-baseline); anything else goes to the Project Owner in the customer's channel and changes
+    nothing; an automatic reply is left alone."""
+    number = str(reply.answers.part)
+    opportunity = get_opportunity(opportunity_id)
+    name_run(f"reply · {opportunity.account.name} · {number}")
+    initiated = initiated_objects(opportunity, "the customer's answer to a change request")
+    issue = find_issue(initiated.project, Kind.CHANGE_REQUEST_ISSUE, opportunity.id, part=number)
+    if issue is None:
+        raise NotReady(opportunity.id, f"the answer to {number}", [f"{number} has no issue"])
+    reading = reply.read([str(contact.email) for contact in opportunity.contacts])
+    if reading.verdict is Verdict.AUTO_REPLY:
+        return Completed(message=f"{number}: {reading.why}, left alone; still waiting")
+    if reading.verdict is Verdict.FOR_THE_PROJECT_OWNER:
+        owner = approved_team(opportunity).project_owner
+        ensure_message(
+            slack_customer_channel(opportunity.account.id, opportunity.account.name),
+            f"{slack_text(owner)}: an answer to {slack_text(number)} of "
+            f"*{slack_text(opportunity.name)}* is not an approval ({slack_text(reading.why)}). "
+            'Answer the customer; nothing changes until they reply "accepted".',
+            Kind.CUSTOMER_REPLY,
+            opportunity.id,
+            part=reply.id,
+        )
+        return Completed(message=f"{number}: for the Project Owner ({reading.why})")
+    received = reply.received.astimezone(ZoneInfo(opportunity.account.time_zone))
+    ensure_issue_note(
+        initiated.project,
+        Kind.CHANGE_REQUEST_ISSUE,
+        opportunity.id,
+        number,
+        Kind.CUSTOMER_APPROVAL,
+        "\n".join(
+            [
+                f"**Approved by the customer**: {reply.sender}, {received:%Y-%m-%d %H:%M %Z}.",
+                "",
+                *(f"> {line}" for line in reply.text.strip().splitlines()[:40]),
+            ]
+        ),
+    )
+    emit_event(
+        **event_kwargs(
+            CHANGE_REQUEST_APPROVED,
+            opportunity.id,
+            key=f"{opportunity.id}:{number}",
+            name=opportunity.name,
+            customer=opportunity.account.name,
+            phase=PHASE,
+            payload={"number": number, "by": reply.sender},
+        )
+    )
+    return Completed(message=f"{number}: approved by {reply.sender}")

@@ -159,15 +159,19 @@ def run_status_report(opportunity_id: str) -> State[Any]:
     engagement = initiated.engagement
     if problems := report_problems(engagement):
         raise NotReady(opportunity.id, WHAT, problems)
-    scoped, start = engagement.scoped_hours, engagement.actual_start
+    scoped, start, end = (
+        engagement.scoped_hours,
+        engagement.actual_start,
+        engagement.expected_completion,
+    )
     assert scoped is not None  # the problems name them: narrowed for the type checker
     assert start is not None
+    assert end is not None
     zone = opportunity.account.time_zone
     now = systems().clock().now()
     today = now.astimezone(ZoneInfo(zone)).date()
     week = iso_week(today)
     tag_run(opportunity.id, f"week:{week}")
-    end = opportunity.expected_completion or today
     # the team as staffed and as Plan confirmed it: #ps_planning, one read
     kinds = (Kind.STAFFING_DECISION, Kind.TEAM_ALLOCATION)
     recorded = find_messages(find_channel(settings.planning_channel), kinds, opportunity.id)
@@ -176,7 +180,8 @@ def run_status_report(opportunity_id: str) -> State[Any]:
     team = team_of(
         opportunity, StaffingDecision.from_payload(recorded[Kind.STAFFING_DECISION].payload)
     )
-    allocation = TeamAllocation.from_payload(recorded[Kind.TEAM_ALLOCATION].payload)
+    # booked until the engagement's end: the one Plan confirmed, or a change request's since
+    allocation = TeamAllocation.from_payload(recorded[Kind.TEAM_ALLOCATION].payload).until(end)
 
     # the facts, each from the system that owns it
     logged = get_time_entries(initiated.workspace.id)

@@ -6,9 +6,9 @@
 Each served run is a process forked from a warm one that imported Prefect and the flows once
 (`psflow.warm.start_runs_warm`), not a new interpreter importing them again (2-3 s of CPU).
 
-With `--watch-seconds`, this process polls Salesforce itself every N seconds, in a thread, instead
-of the watcher deployment's 2-minute schedule (a run per poll would keep a core busy every few
-seconds). The deployment stays, unscheduled, for a person to run by hand.
+With `--watch-seconds`, this process polls Salesforce and the PS mailbox itself every N seconds, in
+a thread, instead of the watcher deployments' schedules (a run per poll would keep a core busy
+every few seconds). The deployments stay, unscheduled, for a person to run by hand.
 """
 
 from __future__ import annotations
@@ -24,16 +24,20 @@ log = get_logger("psflow.watcher")
 
 def watch_every(seconds: float) -> None:
     """Poll, then sleep `seconds`, for as long as the process lives."""
-    from flows.watch_opportunities import poll
+    from flows import replies, watch_opportunities
     from tasks import clients
+    from tasks.gmail import find_replies
     from tasks.salesforce import find_stage_changes
 
     while True:
         clients.reset()  # the Blocks as saved now, as a new run's process would load them
-        try:
-            changes, emitted = poll(find_stage_changes.fn)  # the task's body: no task run
+        try:  # the tasks' bodies: no task run
+            changes, emitted = watch_opportunities.poll(find_stage_changes.fn)
             if changes:
                 log.info("%d stage changes, %d lifecycle events", changes, emitted)
+            answers, emitted = replies.poll(find_replies.fn)
+            if answers:
+                log.info("%d answers to psflow's e-mails, %d events", answers, emitted)
         except Exception:  # a poll that fails is retried by the next; the loop must live on
             log.exception("watcher poll failed")
         time.sleep(seconds)

@@ -345,11 +345,16 @@ def ensure_issue_closed(
 
 @outside_task("set the due dates of the {kind}s")
 def ensure_issue_due_dates(
-    project_path: str, kind: Kind, opportunity_id: str, due: Mapping[str, date]
+    project_path: str,
+    kind: Kind,
+    opportunity_id: str,
+    due: Mapping[str, date],
+    moved: bool = False,
 ) -> list[Ref]:
     """The plan's due date on each issue of (kind, opportunity, part) for `due`'s parts, where it
-    has none: a date a person set is theirs. One listing, a write per issue dated now; a part
-    with no issue is left out.
+    has none: a date a person set is theirs, unless the plan `moved` (an approved change request
+    re-dates them all). One listing, a write per issue dated now; a part with no issue is left
+    out.
 
     Returns:
         The issues found (`created` True where the due date was written now).
@@ -361,12 +366,65 @@ def ensure_issue_due_dates(
             part = keys.get(find_key_marker(issue.description) or "")
             if part is None:
                 continue
-            written = not issue.attributes.get("due_date")
+            held = issue.attributes.get("due_date")
+            written = not held or (moved and held != due[part].isoformat())
             if written:
                 issue.due_date = due[part].isoformat()
                 issue.save(**NO_LIBRARY_RETRIES)
             found.append(_numbered(kind, f"{project_path}#{issue.iid}", issue, created=written))
     return found
+
+
+def _keyed_note(issue: Any, key: str) -> Any | None:
+    notes = issue.notes.list(iterator=True, per_page=100, **NO_LIBRARY_RETRIES)
+    return next((n for n in notes if find_key_marker(n.body) == key), None)
+
+
+@read_task("find the {note} on the {kind}")
+def find_issue_note(
+    project_path: str, kind: Kind, opportunity_id: str, part: str, note: Kind
+) -> str | None:
+    """The text of psflow's note `note` on the issue of (kind, opportunity, part), or None (when
+    the note or the issue is missing). Two requests."""
+    key = natural_key(kind, opportunity_id, part)
+    with calling(SYSTEM, f"{note.value} note on issue {key} in project {project_path}"):
+        issue = _find_issue(project_path, kind, key, opportunity_id)
+        found = (
+            None if issue is None else _keyed_note(issue, natural_key(note, opportunity_id, part))
+        )
+    return None if found is None else str(found.body)
+
+
+@outside_task("note the {note} on the {kind}")
+def ensure_issue_note(
+    project_path: str, kind: Kind, opportunity_id: str, part: str, note: Kind, body: str
+) -> Ref:
+    """psflow's note `note` (keyed by (note, opportunity, part)) on the issue of (kind,
+    opportunity, part), added when missing, e.g. the customer's written confirmation of a change
+    request. Two reads, a write when added.
+
+    Raises:
+        PermanentError: when the issue does not exist.
+    """
+    key = natural_key(kind, opportunity_id, part)
+    note_key = natural_key(note, opportunity_id, part)
+    with calling(SYSTEM, f"{note.value} note on issue {key} in project {project_path}"):
+        issue = _find_issue(project_path, kind, key, opportunity_id)
+        if issue is None:
+            raise PermanentError(SYSTEM, f"issue {key} in project {project_path}", "not found")
+        found = _keyed_note(issue, note_key)
+        created = found is None
+        if found is None:
+            text = f"{body}\n\n{gitlab_key_marker(note_key)}"
+            found = issue.notes.create({"body": text}, **NO_LIBRARY_RETRIES)
+    return Ref(
+        system=SYSTEM,
+        kind=note.value.replace("-", " "),
+        name=f"{project_path}#{issue.iid} note",
+        url=f"{issue.web_url}#note_{found.id}",
+        id=str(found.id),
+        created=created,
+    )
 
 
 def project_path(url: str) -> str:

@@ -740,6 +740,90 @@ def ensure_workspace_dates(workspace: Workspace, start: date, due: date) -> bool
     return bool(missing)
 
 
+@outside_task("re-baseline Mavenlink project {workspace}: budget {budget}, due {due}")
+def ensure_workspace_baseline(workspace: Workspace, budget: Decimal, due: date) -> bool:
+    """The project's budget and due date as an approved change request sets them (both moved,
+    whatever a person had set: the change request is the agreement). True when Kantata was
+    written; a write only where they differ from what the project held when found."""
+    changes: dict[str, Any] = {}
+    if workspace.price is None or not _same_number(workspace.price, budget):
+        changes.update(budgeted=True, price=str(budget))
+    if workspace.due_date != due.isoformat():
+        changes["due_date"] = due.isoformat()
+    if changes:
+        with calling(SYSTEM, f"budget and due date of project {workspace.id}"):
+            _call("PUT", f"workspaces/{workspace.id}.json", json={"workspace": changes})
+    return bool(changes)
+
+
+@outside_task("re-plan Mavenlink milestones {milestones}, without {removed}")
+def ensure_milestones_moved(
+    workspace_id: str,
+    opportunity_id: str,
+    milestones: Sequence[Milestone],
+    removed: Sequence[str] = (),
+) -> list[Ref]:
+    """After an approved change request: each activity's milestone at its new dates (made when the
+    change adds the activity), one already completed left as it was, and the milestones of the
+    activities it `removed` (codes) deleted. One listing; a write per milestone changed.
+
+    Returns:
+        The milestones of `milestones` (`created` where one was made or moved now).
+    """
+
+    def ref_of(code: str) -> str:
+        return mavenlink_external_reference(Kind.MILESTONE, opportunity_id, code)[
+            "service_model_ref"
+        ]
+
+    wanted = {ref_of(m.code): m for m in milestones}
+    gone = {ref_of(code) for code in removed}
+    params = {
+        "workspace_id": workspace_id,
+        "story_type": "milestone",
+        "external_reference_service_name": "psflow",
+        "external_reference_service_model_refs": ",".join([*wanted, *gone]),
+        "include": "external_references",
+    }
+    made = []
+    with calling(SYSTEM, f"milestones of project {workspace_id}"):
+        found = {}
+        for row, body in _pages("stories.json", "stories", params):
+            for i in row.get("external_reference_ids", []):
+                found[body["external_references"][i]["service_model_ref"]] = row
+        for key in gone & found.keys():
+            with calling(SYSTEM, f"milestone {found[key]['title']!r} on project {workspace_id}"):
+                _call("DELETE", f"stories/{found[key]['id']}.json")
+        for key, milestone in wanted.items():
+            dates = {
+                "start_date": milestone.start.isoformat(),
+                "due_date": milestone.due.isoformat(),
+            }
+            story = found.get(key)
+            what = f"milestone {milestone.title!r} on project {workspace_id}"
+            if story is None:
+                fields = {
+                    "workspace_id": workspace_id,
+                    "title": milestone.title,
+                    "story_type": "milestone",
+                    **dates,
+                    "external_reference": dict(
+                        mavenlink_external_reference(Kind.MILESTONE, opportunity_id, milestone.code)
+                    ),
+                }
+                with calling(SYSTEM, what):
+                    body = _call("POST", "stories.json", json={"story": fields})
+                made.append(_story_ref(_rows(body, "stories")[0], workspace_id, True, "milestone"))
+                continue
+            moved = {f: day for f, day in dates.items() if story.get(f) != day}
+            written = bool(moved) and story.get("state") != "completed"
+            if written:
+                with calling(SYSTEM, what):
+                    _call("PUT", f"stories/{story['id']}.json", json={"story": moved})
+            made.append(_story_ref(story, workspace_id, written, kind="milestone"))
+    return made
+
+
 def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:
     params = {"workspace_id": workspace_id, "by_user": user_id}
     return _first("participations.json", "participations", params)

@@ -344,7 +344,7 @@ def find_engagement(opportunity: str) -> Engagement | None:
             .salesforce()
             .query(
                 "SELECT Id, Name, Status__c, Actual_Start__c, Collaboration_Project__c, "
-                "Scoped_Hours__c, Hours_Consumed__c "
+                "Scoped_Hours__c, Hours_Consumed__c, Expected_Start__c, Expected_Completion__c "
                 f"FROM {ENGAGEMENT} "
                 f"WHERE {ENGAGEMENT_KEY} = '{key}'"
             )["records"]
@@ -361,6 +361,8 @@ def find_engagement(opportunity: str) -> Engagement | None:
         collaboration_project=row["Collaboration_Project__c"],
         scoped_hours=row["Scoped_Hours__c"],
         hours_consumed=row["Hours_Consumed__c"] or 0,
+        expected_start=row["Expected_Start__c"],
+        expected_completion=row["Expected_Completion__c"],
     )
 
 
@@ -421,6 +423,30 @@ def ensure_hours_consumed(engagement: Engagement, hours: Decimal) -> bool:
             json={"Hours_Consumed__c": _json_number(hours)},
         )
     return True
+
+
+@outside_task("re-baseline PS engagement: {scoped_hours} hours until {expected_completion}")
+def ensure_engagement_baseline(
+    engagement: Engagement, scoped_hours: Decimal, expected_completion: date
+) -> bool:
+    """The PS Engagement's Scoped Hours and Expected Completion as an approved change request
+    sets them, written only where they differ from the record as this run read it: True when
+    Salesforce was written."""
+    wanted = {
+        "Scoped_Hours__c": _json_number(scoped_hours),
+        "Expected_Completion__c": expected_completion.isoformat(),
+    }
+    current = {
+        "Scoped_Hours__c": _json_number(engagement.scoped_hours),
+        "Expected_Completion__c": _iso(engagement.expected_completion),
+    }
+    changed = {name: value for name, value in wanted.items() if current[name] != value}
+    if changed:
+        with calling(SYSTEM, f"baseline of PS engagement {engagement.id}"):
+            systems().salesforce().restful(
+                f"sobjects/{ENGAGEMENT}/{engagement.id}", method="PATCH", json=changed
+            )
+    return bool(changed)
 
 
 # --- from Salesforce records to the domain ---------------------------------------------------------

@@ -7,14 +7,14 @@ makes no write and keeps what people typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from engagement.cost_estimate import ESTIMATE_TAB, cells_to_fill, parse, quote_sheet
 from engagement.models import CostEstimate, Partner, Pse
-from engagement.project_definition import Table, rows_to_write
+from engagement.project_definition import Table, rows_to_clear, rows_to_write
 from engagement.staffing import Roster
 from tasks.calls import calling, outside_task, read_task
 from tasks.clients import systems
@@ -130,11 +130,16 @@ def ensure_prefilled(spreadsheet_id: str, wanted: dict[str, list[list[Any]]]) ->
 
 
 @outside_task("write rows of {rows}")
-def ensure_rows(spreadsheet_id: str, rows: Mapping[Table, Sequence[Sequence[Any]]]) -> int:
+def ensure_rows(
+    spreadsheet_id: str,
+    rows: Mapping[Table, Sequence[Sequence[Any]]],
+    cleared: Mapping[Table, Collection[str]] | None = None,
+) -> int:
     """`rows` in each tab that is a table (a header row first): a row found by its key has only
-    its empty cells filled; a row not there is appended. One read of every table; at most one
-    fill for them all and an append per table (and the tabs themselves, when the spreadsheet was
-    copied before the template had them).
+    its empty cells filled (every differing cell, in a table psflow owns); a row not there is
+    appended; the rows whose key is `cleared` in a table of `rows` are emptied. One read of
+    every table; at most one fill for them all and an append per table (and the tabs
+    themselves, when the spreadsheet was copied before the template had them).
 
     Returns:
         How many cells and rows were written: 0 on a re-run, whatever people typed since.
@@ -149,7 +154,7 @@ def ensure_rows(spreadsheet_id: str, rows: Mapping[Table, Sequence[Sequence[Any]
             filled, append = rows_to_write(
                 table, current[table] or [list(table.header)], rows[table]
             )
-            fill |= filled
+            fill |= filled | rows_to_clear(table, current[table], (cleared or {}).get(table, ()))
             if append and not current[table]:
                 append.insert(0, list(table.header))
             if append:

@@ -194,17 +194,19 @@ def test_a_health_override_needs_a_colour_and_its_reason(override: str) -> None:
         StatusReview(health_override=override)
 
 
-def test_a_report_needs_the_engagement_in_progress_with_its_scoped_hours() -> None:
+def test_a_report_needs_the_engagement_in_progress_with_its_scoped_hours_and_end() -> None:
     backlog = Engagement(name="Acme", opportunity_id="006Dn0000000002IAA")
     assert report_problems(backlog) == [
         "Status__c is 'Backlog', not In Progress since a kickoff (Actual_Start__c)",
         "Scoped_Hours__c is empty",
+        "Expected_Completion__c is empty",
     ]
     under_way = backlog.model_copy(
         update={
             "status": EngagementStatus.IN_PROGRESS,
             "actual_start": START,
             "scoped_hours": Decimal(120),
+            "expected_completion": END,
         }
     )
     assert report_problems(under_way) == []

@@ -169,9 +169,12 @@ def parse_key(text: str) -> Key:
     record_id, _, part = rest.partition(":")
     try:
         key = Key(kind=Kind(kind), record_id=record_id, part=part or None)
+        whole = natural_key(key.kind, record_id) + (f":{part}" if part else "")
     except ValueError:
-        raise ValueError(f"not a psflow key: {text[:120]!r}") from None
-    if natural_key(key.kind, record_id, part or None) != text.strip():
+        whole = None
+    # as keyed: a plain part, or "~" and the hash of one that was not
+    keyed = not part or key_part(part) == part or re.fullmatch(r"~[0-9a-v]{16}", part)
+    if whole != text.strip() or not keyed:
         raise ValueError(f"not a psflow key: {text[:120]!r}")
     return key
 

@@ -57,7 +57,7 @@ from tasks.gitlab import (
     find_issue_parts,
 )
 from tasks.mavenlink import ensure_milestones_moved, ensure_workspace_baseline
-from tasks.salesforce import ensure_engagement_baseline, get_opportunity
+from tasks.salesforce import engagement_ref, ensure_engagement_baseline, get_opportunity
 from tasks.sheets import ensure_rows, get_tables
 from tasks.slack import ensure_message, find_channel, find_messages
 
@@ -103,7 +103,8 @@ def apply(opportunity_id: str, number: str) -> State[Any]:
     removed = list(record.change.removed)
 
     made: list[Ref] = []
-    ensure_workspace_baseline(initiated.workspace, new.budget, new.end)
+    if ensure_workspace_baseline(initiated.workspace, new.budget, new.end):
+        made.append(initiated.workspace.model_copy(update={"created": True}))
     made.extend(ensure_milestones_moved(initiated.workspace.id, opportunity.id, schedule, removed))
     made.extend(activity_issues(opportunity, initiated.project, schedule, removed))
     ensure_rows(
@@ -115,7 +116,8 @@ def apply(opportunity_id: str, number: str) -> State[Any]:
         row = change_log_row(number, record, new, today, approved_by)
         ensure_rows(estimate.id, {CHANGE_LOG: [row]})
     made.extend(bookings(opportunity, initiated.workspace, allocation.until(new.end)))
-    ensure_engagement_baseline(initiated.engagement, record.scoped_hours(new), new.end)
+    if ensure_engagement_baseline(initiated.engagement, record.scoped_hours(new), new.end):
+        made.append(engagement_ref(initiated.engagement))
     closed = ensure_issue_closed(
         initiated.project, Kind.CHANGE_REQUEST_ISSUE, opportunity.id, number
     )

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from psflow.local import (
     Child,
@@ -83,6 +83,8 @@ def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> i
             runs += play_plan(sandbox_url, ui, interactive)
             say()
             runs += play_execute(sandbox_url, ui, interactive)
+            say()
+            runs += play_change_request(sandbox_url, ui, interactive)
             say()
             summarize(runs, ui)
             if keep_open:
@@ -396,7 +398,7 @@ def play_execute(sandbox_url: str, ui: str, interactive: bool = False) -> list[A
     )
     weekly = run_deployment("weekly-status/weekly-status", timeout=0)
     wait_for("the weekly run", lambda: _final(weekly), 120)
-    run = wait_for("the engagement's status run", _status_run, 60)
+    run = wait_for("the engagement's status run", lambda: _tagged_run("status ·"), 60)
     say(f"  ✓ run '{run.name}' started")
     say(f"    {ui}/runs/flow-run/{run.id}")
     week = run.name.rsplit(" · ", 1)[-1]
@@ -422,7 +424,61 @@ def play_execute(sandbox_url: str, ui: str, interactive: bool = False) -> list[A
     return [_read(weekly), _read(run)]
 
 
-def _status_run() -> Any:
+# --- a change request ----------------------------------------------------------------------------
+
+
+def play_change_request(sandbox_url: str, ui: str, interactive: bool = False) -> list[Any]:
+    from datetime import date, timedelta
+
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    from sandbox.client import SandboxClient
+    from tasks.mavenlink import find_workspace
+
+    sandbox = SandboxClient(sandbox_url)
+    workspace = find_workspace.fn(OPPORTUNITY)
+    if workspace is None or workspace.due_date is None:
+        raise RuntimeError("Plan left the demo's engagement without its project's due date")
+    end = date.fromisoformat(workspace.due_date) + timedelta(days=21)
+    say("▶ A change request: the cutover needs three more weeks, within the budget")
+    change = {"description": "Three more weeks for the cutover", "end": end.isoformat()}
+    say(f"  The engagement manager starts change-request from the UI: {json.dumps(change)}")
+    run = cast(
+        FlowRun,
+        run_deployment(
+            "change-request/change-request",
+            parameters={"opportunity_id": OPPORTUNITY, "customer": "Acme", "change": change},
+            timeout=0,
+        ),
+    )
+    wait_for("the approval form", lambda: _paused_at(run, "change-approval-cr-1"), 180)
+    say(f"  ✓ classified, its document, issue and approval form made: '{_read(run).name}'")
+    say(f"    {ui}/runs/flow-run/{run.id}")
+    approval = {"approve": True, "comment": "Within budget; the customer's test team is late"}
+    answer(run, "the engagement manager approves", approval, ui, interactive)
+    done = wait_for("the change request to finish", lambda: _final(run), 120)
+    say(f"  ✓ run finished: {done.message}")
+    (mail,) = [m for m in sandbox.state("google", "message") if "CR-1" in m.get("subject", "")]
+    say(f"  The customer answers '{mail['subject']}': \"Accepted – three more weeks is fine.\"")
+    sandbox.act(
+        "google",
+        "/gmail/reply",
+        message_id=mail["messageId"],
+        body="Accepted – three more weeks is fine.\n\nDana",
+    )
+    reply = wait_for("the mail watcher to find the answer", lambda: _tagged_run("reply ·"), 60)
+    rebaseline = wait_for("the re-baseline", lambda: _tagged_run("rebaseline ·"), 120)
+    applied = wait_for("the re-baseline to finish", lambda: _final(rebaseline), 180)
+    say(f"  ✓ the watcher found it; '{_read(reply).name}' read it: the customer's approval")
+    say(f"  ✓ '{_read(rebaseline).name}' finished: {applied.message}")
+    for line in _artifact_text(f"rebaseline-{OPPORTUNITY.lower()}-cr-1").splitlines():
+        say(f"      │ {line}")
+    return [_read(run), _read(reply), _read(rebaseline)]
+
+
+def _tagged_run(prefix: str) -> Any:
+    """The engagement's run whose name starts with `prefix`, once there is one."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
     with _client() as client:
@@ -431,7 +487,7 @@ def _status_run() -> Any:
                 tags=FlowRunFilterTags(all_=[f"opportunity:{OPPORTUNITY}"])
             )
         )
-    return next((r for r in runs if r.name.startswith("status ·")), None)
+    return next((r for r in runs if r.name.startswith(prefix)), None)
 
 
 def _artifact_text(key: str) -> str:

@@ -425,6 +425,16 @@ def ensure_hours_consumed(engagement: Engagement, hours: Decimal) -> bool:
     return True
 
 
+def engagement_ref(engagement: Engagement) -> Ref:
+    """The PS Engagement as a Ref written now (its link, where Salesforce gave its id)."""
+    sf = systems().salesforce()
+    url = _record_url(sf, engagement.id) if engagement.id else None
+    name = engagement.name
+    return Ref(
+        system=SYSTEM, kind="PS engagement", name=name, url=url, id=engagement.id, created=True
+    )
+
+
 @outside_task("re-baseline PS engagement: {scoped_hours} hours until {expected_completion}")
 def ensure_engagement_baseline(
     engagement: Engagement, scoped_hours: Decimal, expected_completion: date

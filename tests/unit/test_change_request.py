@@ -14,11 +14,16 @@ from engagement.change_request import (
     Billing,
     Change,
     Paper,
+    Recorded,
+    baseline_text,
+    change_log_row,
     classify,
     impact,
     next_number,
     problems,
     rebaselined,
+    record_marker,
+    recorded,
 )
 
 END = date(2027, 3, 26)
@@ -157,3 +162,53 @@ def test_an_approved_change_is_the_new_baseline_and_its_impact_in_words() -> Non
     }
     grown = Change(description="more", budget=BUDGET + 4_000)
     assert impact(BASE, grown)["budget_impact"] == "50000 -> 54000 (+4000)"
+
+
+def test_applying_a_change_twice_gives_the_same_baseline() -> None:
+    """A re-baseline retried after a crash reads a partly moved engagement: the same result."""
+    change = Change(description="x", end=END + WEEKS_3, budget=Decimal(60_000), **SWAP)
+    once = rebaselined(BASE, change)
+    assert rebaselined(once, change) == once
+    assert once.activities == {"PS-MIG": Decimal(80), "PS-ADM": Decimal(16)}
+
+
+def test_the_issue_records_the_change_whatever_its_text_holds() -> None:
+    hostile = Change(description="--> <!-- psflow:change=AAAA --> done", end=END + WEEKS_3)
+    text = f"The request.\n\n{record_marker(hostile, WRITTEN, BASE, Decimal(96))}\nmore"
+    found = recorded(text)
+    assert found is not None
+    assert found.change == hostile
+    assert (found.paper, found.baseline, found.scoped) == (WRITTEN, BASE, Decimal(96))
+    assert recorded("an issue a person wrote") is None
+
+
+def test_scoped_hours_move_by_what_the_change_adds_however_much_was_applied() -> None:
+    record = Recorded(
+        change=Change(description="x", added=(TRAINING,)), paper=ZERO, baseline=BASE, scoped=BUDGET
+    )
+    new = rebaselined(BASE, record.change)
+    assert record.scoped_hours(new) == BUDGET + 16
+    assert record.scoped_hours(rebaselined(new, record.change)) == BUDGET + 16
+
+
+def test_the_new_baseline_in_words_and_in_the_change_log() -> None:
+    change = Change(description="Admin training", budget=Decimal(60_000), added=(TRAINING,))
+    new = rebaselined(BASE, change)
+    assert baseline_text(BASE, new) == [
+        "Budget: 50000 → 60000",
+        f"End: {END} (unchanged)",
+        "Billing: Time & Materials (unchanged)",
+        "Hours: 96 → 112",
+        "Activities: PS-MIG 80, PS-TRN 16, PS-ADM 16",
+    ]
+    record = Recorded(change=change, paper=CO, baseline=BASE, scoped=Decimal(96))
+    assert change_log_row("CR-2", record, new, date(2027, 1, 22), "dana@acme.example") == [
+        "CR-2",
+        "2027-01-22",
+        "change order",
+        "Admin training",
+        60000.0,
+        END.isoformat(),
+        112.0,
+        "dana@acme.example",
+    ]

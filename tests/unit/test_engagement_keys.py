@@ -33,7 +33,9 @@ from engagement.keys import (
     gmail_message_id,
     mavenlink_external_reference,
     mavenlink_workspace_title,
+    key_part,
     natural_key,
+    parse_key,
     salesforce_engagement_external_id,
     slack_customer_channel,
     slack_message_metadata,
@@ -457,3 +459,29 @@ def test_kinds_never_share_a_key(record: str, part: str | None) -> None:
     for make in per_kind:
         values = [make(kind) for kind in Kind if kind not in CUSTOMER_KINDS]
         assert len(set(values)) == len(values)
+
+
+@given(
+    kind=st.sampled_from([k for k in Kind if k not in CUSTOMER_KINDS]),
+    part=st.none() | st.text(min_size=1, max_size=60),
+)
+def test_a_key_read_back_is_the_key_written(kind: Kind, part: str | None) -> None:
+    key = natural_key(kind, OPPORTUNITY, part)
+    found = parse_key(key)
+    assert (found.kind, found.record_id) == (kind, OPPORTUNITY)
+    assert found.part == (None if part is None else key_part(part))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "no-such-kind:006Dn0000000002IAA",
+        "change-request-email:006Dn0000000002",  # a 15-character id: not as psflow writes it
+        "change-request-email:001Dn0000000001IAA:CR-1",  # an account's id for an opportunity's
+        "change-request-email:006Dn0000000002IAA:CR 1",  # a part psflow would have hashed
+    ],
+)
+def test_a_text_that_is_not_a_psflow_key_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a psflow key"):
+        parse_key(text)

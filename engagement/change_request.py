@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -389,3 +389,26 @@ def baseline_text(old: Baseline, new: Baseline) -> list[str]:
         else f"Hours: {hours[0]} (unchanged)",
         "Activities: " + ", ".join(f"{code} {h}" for code, h in new.activities.items()),
     ]
+
+
+_APPROVED_BY = "**Approved by the customer**: "
+
+
+def approval_note(sender: str, received: datetime, text: str) -> str:
+    """The customer's approval as noted on the CR issue: who, when (in the customer's time zone,
+    as `received` is given), and their reply quoted.
+
+    Example:
+        >>> note = approval_note("dana@acme.example", datetime(2027, 1, 22, 9, 30), "Accepted")
+        >>> note.splitlines()[0], approver_of(note)
+        ('**Approved by the customer**: dana@acme.example, 2027-01-22 09:30.', 'dana@acme.example')
+    """
+    when = f"{received:%Y-%m-%d %H:%M %Z}".strip()
+    quoted = (f"> {line}" for line in text.strip().splitlines()[:40])
+    return "\n".join([f"{_APPROVED_BY}{sender}, {when}.", "", *quoted])
+
+
+def approver_of(note: str) -> str:
+    """Who approved, as `approval_note` wrote it."""
+    first = note.splitlines()[0] if note else ""
+    return first.removeprefix(_APPROVED_BY).partition(",")[0].strip() or "the customer"

@@ -42,7 +42,9 @@ from engagement.change_request import (
     Baseline,
     Change,
     Classification,
+    Paper,
     activities_of,
+    approval_note,
     classify,
     document_values,
     next_number,
@@ -256,18 +258,26 @@ def engagement_managers_approval(
         key=f"change-approval-{number.lower()}",
     )
     approval = Approval.model_validate(answer.model_dump(exclude={"metadata"}))
+    post_approval(opportunity, number, classified.paper, team.engagement_manager, approval)
+    return approval
+
+
+def post_approval(
+    opportunity: Opportunity, number: str, paper: Paper, by: str, approval: Approval
+) -> Ref:
+    """The engagement manager's word in the customer's channel: what people see, and what a
+    re-run and the re-baseline read back."""
     verdict = "approved" if approval.approve else "declined"
-    ensure_message(
-        channel,
-        f"{slack_text(number)} ({classified.paper.value}) of *{slack_text(opportunity.name)}* "
-        f"{verdict} by {slack_text(team.engagement_manager)}"
+    return ensure_message(
+        slack_customer_channel(opportunity.account.id, opportunity.account.name),
+        f"{slack_text(number)} ({paper.value}) of *{slack_text(opportunity.name)}* "
+        f"{verdict} by {slack_text(by)}"
         + (f": {slack_text(approval.comment)}" if approval.comment else "."),
         Kind.CHANGE_REQUEST_APPROVAL,
         opportunity.id,
         part=number,
         payload={"approve": "yes" if approval.approve else "no", "comment": approval.comment},
     )
-    return approval
 
 
 def publish(
@@ -335,13 +345,7 @@ def customer_answer(opportunity_id: str, reply: Reply) -> State[Any]:
         opportunity.id,
         number,
         Kind.CUSTOMER_APPROVAL,
-        "\n".join(
-            [
-                f"**Approved by the customer**: {reply.sender}, {received:%Y-%m-%d %H:%M %Z}.",
-                "",
-                *(f"> {line}" for line in reply.text.strip().splitlines()[:40]),
-            ]
-        ),
+        approval_note(reply.sender, received, reply.text),
     )
     emit_event(
         **event_kwargs(

@@ -31,6 +31,7 @@ from core.events import Phase
 from engagement.change_request import (
     CHANGE_LOG,
     Recorded,
+    approver_of,
     baseline_text,
     change_log_row,
     rebaselined,
@@ -162,12 +163,6 @@ def approved(opportunity: Opportunity, project: str, number: str) -> tuple[Recor
         raise NotReady(opportunity.id, WHAT, problems)
     assert note is not None
     return record, approver_of(note)
-
-
-def approver_of(note: str) -> str:
-    """Who approved, as the customer's approval note names them ("...: <address>, <when>.")."""
-    first = note.splitlines()[0] if note else ""
-    return first.partition(": ")[2].partition(",")[0].strip() or "the customer"
 
 
 def plan_titles(plan: list[list[Any]], record: Recorded) -> dict[str, str]:

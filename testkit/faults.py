@@ -29,10 +29,12 @@ from starlette.routing import Match, Route
 
 from blocks import PsflowSettings, sandbox_blocks
 from flows.awaiting_signature import awaiting_signature
+from flows.change_request import change_request
 from flows.execute import status_report
 from flows.initiate import initiate
 from flows.plan import plan
 from flows.pre_initiate import pre_initiate, pre_initiate_steps
+from flows.rebaseline import rebaseline
 from flows.release import release
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
@@ -40,7 +42,14 @@ from sandbox.gitlab import api as gitlab_api
 from tasks import clients
 from tasks.salesforce import get_opportunity
 from testkit.factories import opportunities
-from testkit.phases import record_approval, record_plan_answers, run_phase, under_way
+from testkit.phases import (
+    record_approval,
+    record_change_approvals,
+    record_plan_answers,
+    run_phase,
+    three_more_weeks,
+    under_way,
+)
 
 # The HTTP clients' timeout in these runs (the Blocks' default is 30 s, Mavenlink's 60 s): a
 # `delay` fault longer than it is a timeout, without the matrix waiting half a minute for each.
@@ -265,8 +274,12 @@ STAGES = {
     "initiate": "Closed Won",
     "plan": "Closed Won",
     "execute": "Closed Won",
+    "change-request": "Closed Won",
+    "rebaseline": "Closed Won",
     "release": "8-Closed Lost",
 }
+# The phases whose case starts with an engagement two weeks under way
+UNDER_WAY = ("execute", "change-request", "rebaseline")
 
 
 @flow(name="left by pre-initiate")
@@ -284,6 +297,8 @@ BEFORE: dict[str, tuple[Flow[..., Any], ...]] = {
     "initiate": (pre_initiate,),
     "plan": (pre_initiate, initiate),
     "execute": (pre_initiate, initiate),  # then Plan, its answers recorded, and two weeks' hours
+    "change-request": (pre_initiate, initiate),  # as Execute's, then the EM's approval recorded
+    "rebaseline": (pre_initiate, initiate),  # and the change request made, approved by both
     "release": (left_by_pre_initiate,),
 }
 
@@ -321,13 +336,26 @@ def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | No
     for earlier in BEFORE[phase]:
         state, _ = run_phase(earlier, opportunity)
         assert state.type == StateType.COMPLETED, state.message
-    if phase in ("plan", "execute"):
+    if phase in ("plan", *UNDER_WAY):
         record_plan_answers(opportunity)
-    if phase == "execute":
+    if phase in UNDER_WAY:
         state, _ = run_phase(plan, opportunity)
         assert state.type == StateType.COMPLETED, state.message
         under_way(sandbox, opportunity)
+    if phase in ("change-request", "rebaseline"):
+        record_change_approvals(opportunity)
+    if phase == "rebaseline":
+        state, _ = run_phase(change_request, opportunity, change=three_more_weeks(opportunity))
+        assert state.type == StateType.COMPLETED, state.message
+        record_change_approvals(opportunity, customer=True)
     return opportunity
+
+
+def parameters(phase: str, opportunity: str) -> dict[str, Any]:
+    """What a phase's case runs with, besides the opportunity."""
+    if phase == "change-request":
+        return {"change": three_more_weeks(opportunity)}
+    return {"number": "CR-1"} if phase == "rebaseline" else {}
 
 
 @dataclass(frozen=True)
@@ -344,7 +372,7 @@ def reference_run(sandbox: SandboxClient, phase: str) -> Reference:
     opportunity = prepare(sandbox, phase)
     start = sandbox.last_request_id()
     sandbox.keep_responses()
-    state, _ = run_phase(PHASES[phase], opportunity)
+    state, _ = run_phase(PHASES[phase], opportunity, **parameters(phase, opportunity))
     assert state.type == StateType.COMPLETED, state.message
     answers = sandbox.requests(since=start, responses=True)
     return Reference(phase, write_routes(sandbox, start), census(sandbox), answers)
@@ -387,7 +415,7 @@ def run_case(
     for index, route in enumerate(routes):
         inject(sandbox, route, fault_for(kind, index if variant is None else variant))
 
-    state, run = run_phase(flow, opportunity)
+    state, run = run_phase(flow, opportunity, **parameters(reference.phase, opportunity))
     case.runs = 1
     mark = start
     while state.type == StateType.FAILED and case.runs <= len(routes):
@@ -468,5 +496,7 @@ PHASES: dict[str, Flow[..., Any]] = {
     "initiate": initiate,
     "plan": plan,
     "execute": status_report,
+    "change-request": change_request,
+    "rebaseline": rebaseline,
     "release": release,
 }

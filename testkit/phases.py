@@ -13,14 +13,17 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import State
 
+from engagement.change_request import Change, Paper, approval_note
 from engagement.keys import Kind
 from engagement.plan import KickoffHeld, TeamAllocation
+from flows.change_request import Approval, post_approval
 from flows.initiate import approved_staffing
-from flows.plan import post_allocation, post_kickoff
+from flows.plan import initiated_objects, post_allocation, post_kickoff
 from flows.pre_initiate import StaffingDecision, post_decision, pre_initiate, propose_staffing
 from psflow.operate import staffing_form
 from sandbox.client import SandboxClient
 from tasks.clients import systems
+from tasks.gitlab import ensure_issue_note
 from tasks.mavenlink import find_workspace
 from tasks.salesforce import get_opportunity
 from tasks.slack import ensure_message
@@ -93,9 +96,11 @@ def record_plan_answers(opportunity_id: str) -> None:
     post_kickoff(opportunity, held, decision.owner)
 
 
-def run_phase(phase: Flow[..., Any], opportunity_id: str) -> tuple[State[Any], FlowRun]:
+def run_phase(
+    phase: Flow[..., Any], opportunity_id: str, **parameters: Any
+) -> tuple[State[Any], FlowRun]:
     """One run of the phase in this process: its final state and its flow run."""
-    state = cast(State[Any], phase(opportunity_id=opportunity_id, return_state=True))
+    state = cast(State[Any], phase(opportunity_id=opportunity_id, return_state=True, **parameters))
     run_id = state.state_details.flow_run_id
     assert run_id is not None
     with get_client(sync_client=True) as client:
@@ -185,3 +190,34 @@ def under_way(sandbox: SandboxClient, opportunity_id: str) -> date:
     sandbox.set_clock(datetime.combine(start + timedelta(days=11), time(15), UTC))
     log_hours(sandbox, opportunity_id, start, (0, 1, 2, 7, 8))
     return start
+
+
+THREE_WEEKS = "Three more weeks for the cutover"
+
+
+def three_more_weeks(opportunity_id: str) -> Change:
+    """The demo's change request: the engagement's end three weeks later, within the budget."""
+    workspace = find_workspace(opportunity_id)
+    assert workspace is not None
+    assert workspace.due_date is not None, "Plan first"
+    end = date.fromisoformat(workspace.due_date) + timedelta(days=21)
+    return Change(description=THREE_WEEKS, end=end)
+
+
+def record_change_approvals(
+    opportunity_id: str, number: str = "CR-1", customer: bool = False
+) -> None:
+    """The engagement manager's approval of the change request, recorded in the customer's channel
+    as the form records it (the change-request run then reads it and does not suspend); and, with
+    `customer`, the customer's reply noted on its issue as the reply run notes it."""
+    opportunity = get_opportunity(opportunity_id)
+    approval = Approval(approve=True, comment="Within budget")
+    paper = Paper.WRITTEN_CONFIRMATION
+    post_approval(opportunity, number, paper, str(opportunity.engagement_manager_email), approval)
+    if customer:
+        project = initiated_objects(opportunity).project
+        contact = str(opportunity.contacts[0].email)
+        note = approval_note(contact, systems().clock().now(), "Accepted")
+        ensure_issue_note(
+            project, Kind.CHANGE_REQUEST_ISSUE, opportunity.id, number, Kind.CUSTOMER_APPROVAL, note
+        )

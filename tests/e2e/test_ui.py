@@ -27,6 +27,7 @@ from testkit.phases import (
     initiated,
     negotiated,
     staffed,
+    three_more_weeks,
     waiting_for_staffing,
 )
 from testkit.runs import FINAL, run_of, state_of, wait_for_pause, wait_for_state, wait_until
@@ -281,6 +282,50 @@ def test_the_project_owner_reviews_the_weekly_report_in_the_ui_and_sees_its_char
     screen.shoot("the week's report with its burn-down chart")
     (mail,) = sent_mail(world, f"status report {week}")
     assert "**Health: yellow** — set by" in body_text(mail)
+
+
+def test_the_engagement_manager_approves_a_change_request_in_the_ui(
+    served: PrefectStack, world: SandboxClient, screen: Screen
+) -> None:
+    opportunity = prepare(world, "execute")
+    change = three_more_weeks(opportunity)
+    run = cast(
+        FlowRun,
+        run_deployment(
+            "change-request/change-request",
+            parameters={
+                "opportunity_id": opportunity,
+                "customer": "Globex",
+                "change": change.model_dump(mode="json"),
+            },
+            timeout=0,
+        ),
+    )
+    wait_for_pause(run, "change-approval-cr-1")
+    staffing_form(run.id)
+    page = screen.page
+    page.goto(f"{ui_of(served)}/runs/flow-run/{run.id}")
+    page.get_by_text("change · Globex Industries · CR-1").first.wait_for()  # renamed once numbered
+    page.get_by_role("button", name="Resume").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("before it goes to the customer", exact=False).first.wait_for()
+    field(dialog, "Comment").fill("Within budget: the customer's test team is late")
+    screen.shoot("the engagement manager's approval of CR-1")
+    dialog.get_by_role("button", name="Submit").click()
+    done = wait_for_state(run, *FINAL, timeout=180)
+    assert done.type == StateType.COMPLETED, done.message
+
+    # the artifact says what waits on whom; the customer was asked once
+    page.reload()
+    page.get_by_text("Artifacts", exact=True).click()
+    page.get_by_text(f"change-{opportunity.lower()}-cr-1", exact=True).click()
+    page.get_by_text("Waiting for:", exact=False).first.wait_for()
+    screen.shoot("CR-1's artifact: waiting for the customer")
+    (mail,) = sent_mail(world, "CR-1: written confirmation")
+    assert 'reply "accepted"' in body_text(mail)
+    (record,) = [m for m in world.state("slack", "messages") if "CR-1" in m.get("text", "")]
+    assert "approved by" in record["text"]
+    assert "test team is late" in record["text"]  # the comment typed in the form
 
 
 def field(dialog: Any, label: str) -> Any:

@@ -173,7 +173,7 @@ def run(data: Path, detail: bool) -> int:
     from benchmarks.measure import FINAL, _reached, wait_until
     from psflow.operate import staffing_form
     from testkit.factories import new_opportunity
-    from testkit.phases import under_way
+    from testkit.phases import three_more_weeks, under_way
 
     header("api calls per engagement")
     with stack(data) as st:
@@ -247,10 +247,54 @@ def run(data: Path, detail: bool) -> int:
         since = sandbox.last_request_id()
         _, floors["status"] = phase(st, "status (reviewed)", status, detail)
         quota_floor(sandbox.requests(since=since), 500, "status")
+
+        def change() -> None:
+            """Three more weeks, asked of the customer; the engagement manager approves."""
+            params = {
+                "opportunity_id": opportunity,
+                "customer": "Benchmark",
+                "change": three_more_weeks(opportunity).model_dump(mode="json"),
+            }
+            run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "change-request/change-request", parameters=params, timeout=0
+            )
+            wait_until(lambda: _reached(run, StateType.PAUSED, *FINAL), 180, "change", logs)
+            if _reached(run, StateType.PAUSED):
+                resume_flow_run(run.id, run_input={"approve": True, "comment": "fine"})
+            state = wait_until(lambda: _reached(run, *FINAL), 300, "change", logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"change ended {state.type}: {state.message}\n{logs()}")
+
+        def answered() -> None:
+            """The customer's "accepted": a watcher poll, the reply run, the re-baseline."""
+            mail = next(m for m in sandbox.state("google", "message") if "CR-1" in m["subject"])
+            sandbox.act("google", "/gmail/reply", message_id=mail["messageId"], body="Accepted")
+            poll: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "watch-replies/watch-replies", timeout=0
+            )
+            wait_until(lambda: _reached(poll, *FINAL), 120, "watch-replies", logs)
+            run = wait_until(lambda: _run_named("rebaseline", opportunity), 120, "rebase", logs)
+            state = wait_until(lambda: _reached(run, *FINAL), 300, "rebaseline", logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"rebaseline ended {state.type}: {state.message}\n{logs()}")
+
+        def rebaseline_again() -> None:
+            params = {"opportunity_id": opportunity, "customer": "Benchmark", "number": "CR-1"}
+            run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "rebaseline/rebaseline", parameters=params, timeout=0
+            )
+            state = wait_until(lambda: _reached(run, *FINAL), 300, "rebaseline", logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"rebaseline ended {state.type}: {state.message}\n{logs()}")
+
+        _, floors["change"] = phase(st, "change (approved)", change, detail)
+        _, floors["answer"] = phase(st, "answer (accepted) and re-baseline", answered, detail)
         phase(st, "pre-initiate re-run", lambda: deployment("pre-initiate"), detail, floors)
         phase(st, "initiate re-run", lambda: deployment("initiate"), detail, floors)
         phase(st, "plan re-run", lambda: deployment("plan"), detail, floors)
         phase(st, "status re-run", status, detail, floors)
+        floors["rebaseline"] = floors["answer"]
+        phase(st, "rebaseline re-run", rebaseline_again, detail, floors)
     print(f"\n{load()}")
     return 0
 

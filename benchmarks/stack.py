@@ -43,7 +43,7 @@ def stack(
     pace: bool = False,
 ) -> Iterator[Stack]:
     """A sandbox, a Prefect server (SQLite) with the sandbox's Blocks saved, and, with `serve`,
-    `python -m psflow.serve` (runner polling every second) with the watcher paused: the
+    `python -m psflow.serve` (runner polling every second) with the watchers paused: the
     benchmarks start the runs they measure themselves."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -93,14 +93,19 @@ def stack(
         if serve:
             wait_until(lambda: _ready(len(DEPLOYMENTS)), 120, "deployments", logs)
             with _client() as client:
-                watcher = client.read_deployment_by_name("watch-opportunities/watch-opportunities")
-                client.pause_deployment(watcher.id)
+                for name in WATCHERS:
+                    watcher = client.read_deployment_by_name(f"{name}/{name}")
+                    client.pause_deployment(watcher.id)
         sandbox = SandboxClient(sandbox_url, timeout=120)
         stack.callback(sandbox.close)
         pids = {"sandbox": [sandbox_child.process.pid], "Prefect server": [server.process.pid]}
         if serve:
             pids["served runs"] = [children[-1].process.pid]
         yield Stack(sandbox, api_url, home, logs, pids)
+
+
+# what runs on its own schedule: paused, or its requests would fall into every count
+WATCHERS = ("watch-opportunities", "watch-replies", "watch-activities", "passive-acceptance")
 
 
 def load() -> str:

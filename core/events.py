@@ -20,6 +20,7 @@ OPPORTUNITY_CLOSED_WON = "ps.opportunity.closed-won"
 OPPORTUNITY_CLOSED_LOST = "ps.opportunity.closed-lost"
 OPPORTUNITY_WITHDRAWN = "ps.opportunity.withdrawn"
 PHASE_COMPLETED = "ps.phase.completed"
+ACTIVITY_COMPLETED = "ps.activity.completed"  # its GitLab issue closed
 ACTIVITY_ACCEPTED = "ps.activity.accepted"
 CHANGE_REQUEST_APPROVED = "ps.change-request.approved"
 EMAIL_REPLIED = "ps.email.replied"  # an answer to a psflow e-mail that waits for one

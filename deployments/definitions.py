@@ -17,6 +17,7 @@ from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron, Schedule
 
 from core.events import (
+    ACTIVITY_COMPLETED,
     CHANGE_REQUEST_APPROVED,
     CUSTOMER_LABEL,
     EMAIL_REPLIED,
@@ -40,6 +41,7 @@ from flows.pre_initiate import pre_initiate
 from flows.rebaseline import rebaseline
 from flows.release import release
 from flows.replies import reply, watch_replies
+from flows.validate import passive_acceptance, validate, watch_activities
 from flows.watch_opportunities import watch_opportunities
 
 WORK_POOL = "psflow"  # a `process` work pool: the one name production workers poll
@@ -50,6 +52,9 @@ WATCH_INTERVAL = timedelta(minutes=2)
 ONE_POLL_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
 )
+# The passive clock: a customer's day ends at their midnight, a different hour of UTC for each, so
+# the clock looks every hour (the handbook's "daily" at every customer's day end)
+PASSIVE_CLOCK = Cron("5 * * * *", timezone="UTC")
 WEEKLY_REPORTS = Cron("0 9 * * 5", timezone="America/New_York")
 
 
@@ -182,6 +187,28 @@ DEPLOYMENTS = (
         description="An approved change request applied to Mavenlink, GitLab, Drive, Salesforce "
         "and Slack.",
         triggers=(with_payload(phase_trigger(CHANGE_REQUEST_APPROVED), "number"),),
+    ),
+    Deployment(
+        name="watch-activities",
+        flow=watch_activities,
+        description="Polls GitLab for activity issues closed; emits ps.activity.completed.",
+        interval=WATCH_INTERVAL,
+        concurrency=ONE_POLL_AT_A_TIME,
+    ),
+    Deployment(
+        name="validate",
+        flow=validate,
+        description="An activity done: the customer asked to accept it (Gmail), sign-off sent "
+        "recorded (GitLab).",
+        triggers=(with_payload(phase_trigger(ACTIVITY_COMPLETED), "activity"),),
+    ),
+    Deployment(
+        name="passive-acceptance",
+        flow=passive_acceptance,
+        description="Every hour: each acceptance request whose fifth business day has ended, "
+        "unanswered, accepted passively.",
+        cron=PASSIVE_CLOCK,
+        concurrency=ONE_POLL_AT_A_TIME,
     ),
     Deployment(
         name="weekly-status",

@@ -68,6 +68,9 @@ class Kind(StrEnum):
     CUSTOMER_APPROVAL = "customer-approval"  # GitLab note: the customer's reply; part: CR number
     CUSTOMER_REPLY = "customer-reply"  # Slack: an answer for the Project Owner; part: its id
     CHANGE_REQUEST_APPLIED = "change-request-applied"  # Slack: the new baseline; part: CR number
+    ACCEPTANCE_SENT = "acceptance-sent"  # GitLab note on an activity issue; part: activity code
+    ACTIVITY_ACCEPTED = "activity-accepted"  # GitLab note: how it was accepted; part: its code
+    ACCEPTANCE_QUESTION = "acceptance-question"  # the customer's answer, not an acceptance
     WORK_EXCEPTION = "work-exception"  # GitLab issue and Slack notice; part: the threshold (%)
     WORKSPACE = "workspace"  # Mavenlink project
     WORKSPACE_TASK = "workspace-task"  # part: activity code

@@ -9,7 +9,8 @@ overlapping window or a second watcher emits the same event again, and Prefect i
 watermark advances only after the events are out.
 
 The `reply` deployment runs once per answer: it reads the answer again and hands it to what waits
-for it (`ANSWERED`): a change request's e-mail to `flows.change_request.customer_answer`.
+for it (`ANSWERED`): a change request's e-mail to `flows.change_request.customer_answer`, an
+acceptance request's to `flows.validate.customer_answer`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from prefect.variables import Variable
 from core.events import EMAIL_REPLIED, event_kwargs
 from engagement.keys import Kind
 from engagement.replies import Reply
-from flows.change_request import customer_answer
+from flows import change_request, validate
 from flows.guard import phase_run
 from tasks.clients import systems
 from tasks.gmail import find_replies, get_reply
@@ -36,7 +37,8 @@ OVERLAP_SECONDS = 300  # Gmail's search may show a message some time after it ar
 
 # What takes the answers to each kind of e-mail that waits for one
 ANSWERED: dict[Kind, Callable[[str, Reply], State[Any]]] = {
-    Kind.CHANGE_REQUEST_EMAIL: customer_answer,
+    Kind.CHANGE_REQUEST_EMAIL: change_request.customer_answer,
+    Kind.ACCEPTANCE_EMAIL: validate.customer_answer,
 }
 
 

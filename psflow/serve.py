@@ -6,8 +6,8 @@
 Each served run is a process forked from a warm one that imported Prefect and the flows once
 (`psflow.warm.start_runs_warm`), not a new interpreter importing them again (2-3 s of CPU).
 
-With `--watch-seconds`, this process polls Salesforce and the PS mailbox itself every N seconds, in
-a thread, instead of the watcher deployments' schedules (a run per poll would keep a core busy
+With `--watch-seconds`, this process polls Salesforce, the PS mailbox and GitLab itself every N
+seconds, in a thread, instead of the watcher deployments' schedules (a run per poll would keep a core busy
 every few seconds). The deployments stay, unscheduled, for a person to run by hand.
 """
 
@@ -24,8 +24,9 @@ log = get_logger("psflow.watcher")
 
 def watch_every(seconds: float) -> None:
     """Poll, then sleep `seconds`, for as long as the process lives."""
-    from flows import replies, watch_opportunities
+    from flows import replies, validate, watch_opportunities
     from tasks import clients
+    from tasks.gitlab import find_keyed_issues
     from tasks.gmail import find_replies
     from tasks.salesforce import find_stage_changes
 
@@ -38,6 +39,8 @@ def watch_every(seconds: float) -> None:
             answers, emitted = replies.poll(find_replies.fn)
             if answers:
                 log.info("%d answers to psflow's e-mails, %d events", answers, emitted)
+            if done := validate.poll(find_keyed_issues.fn):
+                log.info("%d activities completed", done)
         except Exception:  # a poll that fails is retried by the next; the loop must live on
             log.exception("watcher poll failed")
         time.sleep(seconds)

@@ -641,9 +641,10 @@ TEMPLATES = (
         text=(
             "Subject: {{customer}} – acceptance of {{activity}}",
             "Dear {{contact_first_name}},",
-            'We have completed {{activity}} under {{sow_number}}. Please reply "accepted" to confirm '
-            "completion, or tell us what is missing. Without an answer within five business days the "
-            "activity will be considered accepted.",
+            "We have completed {{activity}} under {{sow_number}}. Its deliverables: {{deliverables}}",
+            'Please reply "accepted" to confirm completion, or tell us what is missing. Without an '
+            "answer by the end of {{passive_date}} (five business days) the activity will be "
+            "considered accepted.",
             "Kind regards, {{project_owner}}",
         ),
     ),

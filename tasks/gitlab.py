@@ -13,7 +13,7 @@ its answer. Errors come out of `calling` as TransientError (retried) or Permanen
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from gitlab.const import AccessLevel
@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from engagement.execute import ProjectIssue
 from engagement.keys import (
+    GITLAB_KIND_LABELS,
+    Key,
     Kind,
     find_key_marker,
     gitlab_epic_title,
@@ -31,6 +33,7 @@ from engagement.keys import (
     gitlab_project_name,
     gitlab_project_path,
     natural_key,
+    parse_key,
 )
 from engagement.models import Opportunity, email_address
 from engagement.refs import Ref
@@ -310,6 +313,20 @@ def find_issue_parts(project_path: str, kind: Kind, opportunity_id: str) -> dict
         }
 
 
+@read_task("read the labels of the {kind}s")
+def find_issue_labels_by_part(
+    project_path: str, kind: Kind, opportunity_id: str
+) -> dict[str, tuple[str, ...]]:
+    """The labels of each issue of (kind, opportunity), by its part: one listing."""
+    prefix = natural_key(kind, opportunity_id) + ":"
+    with calling(SYSTEM, f"{kind.value} issues of {opportunity_id} in project {project_path}"):
+        return {
+            key.removeprefix(prefix): tuple(issue.labels)
+            for issue in _keyed_issues(project_path, kind, opportunity_id)
+            if (key := find_key_marker(issue.description) or "").startswith(prefix)
+        }
+
+
 @read_task("read labels of the {kind}")
 def find_issue_labels(
     project_path: str, kind: Kind, opportunity_id: str, part: str | None = None
@@ -397,17 +414,24 @@ def find_issue_note(
 
 @outside_task("note the {note} on the {kind}")
 def ensure_issue_note(
-    project_path: str, kind: Kind, opportunity_id: str, part: str, note: Kind, body: str
+    project_path: str,
+    kind: Kind,
+    opportunity_id: str,
+    part: str,
+    note: Kind,
+    body: str,
+    note_part: str | None = None,
 ) -> Ref:
-    """psflow's note `note` (keyed by (note, opportunity, part)) on the issue of (kind,
-    opportunity, part), added when missing, e.g. the customer's written confirmation of a change
-    request. Two reads, a write when added.
+    """psflow's note `note` (keyed by (note, opportunity, note_part or part)) on the issue of
+    (kind, opportunity, part), added when missing, e.g. the customer's written confirmation of a
+    change request; `note_part` tells apart several notes of one kind (an answer's id). Two
+    reads, a write when added.
 
     Raises:
         PermanentError: when the issue does not exist.
     """
     key = natural_key(kind, opportunity_id, part)
-    note_key = natural_key(note, opportunity_id, part)
+    note_key = natural_key(note, opportunity_id, note_part or part)
     with calling(SYSTEM, f"{note.value} note on issue {key} in project {project_path}"):
         issue = _find_issue(project_path, kind, key, opportunity_id)
         if issue is None:
@@ -425,6 +449,77 @@ def ensure_issue_note(
         id=str(found.id),
         created=created,
     )
+
+
+class KeyedIssue(BaseModel):
+    """An issue psflow filed, found by a listing: what it keys, where it is, its state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: Key
+    project: str  # the project's full path
+    labels: tuple[str, ...]
+    closed: bool
+
+
+def _keyed(issue: Any) -> KeyedIssue | None:
+    try:
+        key = parse_key(find_key_marker(issue.description) or "")
+    except ValueError:
+        return None  # an issue a person filed with psflow's labels
+    project, _, _ = issue.references["full"].rpartition("#")
+    return KeyedIssue(
+        key=key, project=project, labels=tuple(issue.labels), closed=issue.state == "closed"
+    )
+
+
+@read_task("find the {kind}s {state} since {since}")
+def find_keyed_issues(
+    group_path: str,
+    kind: Kind,
+    state: str = "all",
+    since: datetime | None = None,
+    label: str | None = None,
+) -> list[KeyedIssue]:
+    """psflow's issues of `kind` anywhere under the group (the customers' group): one listing,
+    filtered by state ("opened", "closed", "all"), by an update since `since`, by a `label`."""
+    labels = [GITLAB_KIND_LABELS[kind], *([label] if label else [])]
+    params: dict[str, Any] = {"labels": labels, "state": state, "scope": "all"}
+    if since is not None:
+        params["updated_after"] = since.astimezone(UTC).isoformat()
+    with calling(SYSTEM, f"{kind.value} issues in group {group_path}"):
+        group = systems().gitlab().groups.get(group_path, lazy=True)
+        listed = group.issues.list(iterator=True, per_page=100, **params, **NO_LIBRARY_RETRIES)
+        return [found for issue in listed if (found := _keyed(issue)) is not None]
+
+
+@outside_task("label the {kind} {add}")
+def ensure_issue_labels(
+    project_path: str,
+    kind: Kind,
+    opportunity_id: str,
+    part: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> bool:
+    """The issue of (kind, opportunity, part) labelled `add` and not `remove` (a scoped label
+    replaces its scope's other one), written only when it differs. True when GitLab was written.
+
+    Raises:
+        PermanentError: when the issue does not exist.
+    """
+    key = natural_key(kind, opportunity_id, part)
+    with calling(SYSTEM, f"{kind.value} issue {key} in project {project_path}"):
+        issue = _find_issue(project_path, kind, key, opportunity_id)
+        if issue is None:
+            raise PermanentError(SYSTEM, f"issue {key} in project {project_path}", "not found")
+        missing = [label for label in add if label not in issue.labels]
+        extra = [label for label in remove if label in issue.labels]
+        if missing or extra:
+            project = systems().gitlab().projects.get(project_path, lazy=True)
+            edit = {"add_labels": ",".join(missing), "remove_labels": ",".join(extra)}
+            project.issues.update(issue.iid, {k: v for k, v in edit.items() if v})
+    return bool(missing or extra)
 
 
 def project_path(url: str) -> str:

@@ -824,6 +824,30 @@ def ensure_milestones_moved(
     return made
 
 
+@outside_task("mark Mavenlink milestone {code} accepted")
+def ensure_milestone_accepted(
+    workspace_id: str, opportunity_id: str, code: str, billable: bool
+) -> Ref:
+    """The activity's milestone completed (the customer accepted it) and, for a fixed-fee
+    engagement, billable: the handbook releases fixed-fee revenue per accepted milestone. One
+    read, a write when it differs.
+
+    Raises:
+        PermanentError: when Plan made no milestone for the activity.
+    """
+    ref = mavenlink_external_reference(Kind.MILESTONE, opportunity_id, code)
+    params = {"workspace_id": workspace_id, "story_type": "milestone", **_by_reference(ref)}
+    with calling(SYSTEM, f"milestone {code} of project {workspace_id}"):
+        story = _first("stories.json", "stories", params)
+        if story is None:
+            raise PermanentError(SYSTEM, f"milestone {code} of project {workspace_id}", "not found")
+        wanted: dict[str, Any] = {"state": "completed"} | ({"billable": True} if billable else {})
+        changed = {field: value for field, value in wanted.items() if story.get(field) != value}
+        if changed:
+            _call("PUT", f"stories/{story['id']}.json", json={"story": changed})
+    return _story_ref(story, workspace_id, bool(changed), kind="milestone")
+
+
 def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:
     params = {"workspace_id": workspace_id, "by_user": user_id}
     return _first("participations.json", "participations", params)

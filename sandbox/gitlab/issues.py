@@ -4,7 +4,7 @@ notes.md, epics.md, epic_issues.md). Epics behave as on a Premium plan, which th
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sandbox.core import Json
 from sandbox.gitlab.api import (
@@ -230,6 +230,11 @@ def _matches_labels(issue_labels: list[str], wanted: list[str]) -> bool:
     return all(name in issue_labels for name in wanted)
 
 
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _search_terms(search: str) -> list[str]:
     """GitLab's fuzzy search: every word of three or more characters must match (shorter words
     are ignored unless the query has nothing longer)."""
@@ -247,6 +252,10 @@ def filter_issues(ctx: Ctx, issues: list[Json], default_scope: str = "all") -> R
         issues = [i for i in issues if _matches_labels(i["labels"], labels)]
     if (iids := ctx.integers("iids")) is not None:
         issues = [i for i in issues if i["iid"] in iids]
+    for name, later in (("updated_after", True), ("updated_before", False)):
+        if bound := ctx.text(name):  # ISO 8601; GitLab compares the instant
+            limit = _instant(bound)
+            issues = [i for i in issues if (_instant(i["updated_at"]) >= limit) == later]
     if search := ctx.text("search"):
         fields = ctx.names("in") or ["title", "description"]
         terms = _search_terms(search)

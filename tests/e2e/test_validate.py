@@ -1,0 +1,179 @@
+"""Validate through the served deployments: the team closes an engagement's activity issues, the
+served watcher starts one acceptance request per activity; the customer accepts one by reply,
+asks a question about another and accepts it after, and lets the third pass five business days of
+moved time; each acceptance is recorded once, and Validate's completion (which starts Close) is
+announced once all are accepted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+
+from engagement.validate import ACCEPTED, QUESTION, REQUESTED
+from sandbox.client import SandboxClient
+from tasks.clients import systems
+from tasks.gitlab import project_path
+from tasks.salesforce import find_engagement
+from testkit.expect import body_text, sent_mail, written
+from testkit.faults import prepare
+from testkit.runs import (
+    FINAL,
+    events,
+    flow_runs,
+    paused_at,
+    resume,
+    state_of,
+    wait_for_state,
+    wait_until,
+)
+from testkit.stack import PrefectStack
+
+pytestmark = pytest.mark.e2e
+
+
+def activity_issues(world: SandboxClient, opportunity: str) -> dict[str, dict[str, Any]]:
+    """The engagement's activity issues, by their code (from their titles' "<code> – ...")."""
+    engagement = find_engagement.fn(opportunity)
+    assert engagement is not None
+    project = project_path(str(engagement.collaboration_project))
+    found = {}
+    for issue in world.state("gitlab", "issue"):
+        if "PS::Activity" in issue["labels"] and issue["web_url"].split("/-/")[0].endswith(project):
+            found[issue["title"].split(" – ")[0]] = issue
+    return found
+
+
+def close(world: SandboxClient, opportunity: str) -> list[str]:
+    """The team closes every activity issue, as a PSE does in GitLab."""
+    gitlab = systems().gitlab()
+    issues = activity_issues(world, opportunity)
+    for issue in issues.values():
+        project = gitlab.projects.get(issue["project_id"], lazy=True)
+        project.issues.update(issue["iid"], {"state_event": "close"})
+    return sorted(issues)
+
+
+def runs_named(opportunity: str, prefix: str, count: int) -> list[FlowRun]:
+    """The opportunity's runs named `prefix ...`, once `count` of them have ended."""
+
+    def ended() -> list[FlowRun]:
+        runs = [r for r in flow_runs(opportunity) if r.name.startswith(prefix)]
+        return runs if sum(state_of(r).type in FINAL for r in runs) >= count else []
+
+    return cast(list[FlowRun], wait_until(ended, 180, f"{count} '{prefix}' runs"))
+
+
+def answer(world: SandboxClient, code: str, body: str) -> dict[str, Any]:
+    """The customer answers the acceptance request of `code`."""
+    (mail,) = sent_mail(world, f"acceptance of {code}")
+    return cast(
+        dict[str, Any],
+        world.act("google", "/gmail/reply", message_id=mail["Message-ID"], body=body),
+    )
+
+
+def labels_of(world: SandboxClient, opportunity: str, code: str) -> list[str]:
+    return list(activity_issues(world, opportunity)[code]["labels"])
+
+
+def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once(
+    served: PrefectStack, world: SandboxClient
+) -> None:
+    opportunity = prepare(world, "execute")
+    world.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", PS_Billing_Type__c="Fixed Fee")
+    first, second, third = close(world, opportunity)
+
+    # one request per activity, started by the served watcher
+    requests = runs_named(opportunity, "accept ·", 3)
+    assert len(requests) == 3
+    assert all(state_of(r).type == StateType.COMPLETED for r in requests), [
+        state_of(r).message for r in requests
+    ]
+    for code in (first, second, third):
+        (mail,) = sent_mail(world, f"acceptance of {code}")
+        text = body_text(mail)
+        assert "Its deliverables:" in text
+        assert "(five business days)" in text
+        assert labels_of(world, opportunity, code).count(REQUESTED) == 1
+
+    # the first accepted by reply
+    answer(world, first, "Accepted. Thanks, team!")
+    (reply,) = runs_named(opportunity, "reply ·", 1)
+    assert state_of(reply).message == f"{first}: accepted by {mail_to(world, first)}"
+    assert ACCEPTED in labels_of(world, opportunity, first)
+
+    # the second: a question first (the Project Owner told and asked), then accepted by reply
+    answer(world, second, "Does this include the runbook?")
+    question = wait_until(
+        lambda: [
+            r
+            for r in flow_runs(opportunity)
+            if r.name == f"reply · Globex Industries · {second}"
+            and state_of(r).type == StateType.PAUSED
+        ],
+        120,
+        "the Project Owner's form",
+    )[0]
+    assert QUESTION in labels_of(world, opportunity, second)
+    posts = [
+        m["text"]
+        for m in world.state("slack", "messages")
+        if "is not an acceptance" in m.get("text", "")
+    ]
+    assert len(posts) == 1
+    answer(world, second, "accepted, the runbook is there")
+    runs_named(opportunity, "reply ·", 3)  # the question waits; the two others ended
+    assert ACCEPTED in labels_of(world, opportunity, second)
+    form = paused_at(question, question.state.state_details.pause_key if question.state else "")
+    resume(question, form, accept=False)
+    done = wait_for_state(question, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+
+    # the third: no answer; five business days pass (the clock moved, not waited)
+    assert not completions(opportunity)
+    now = systems().clock().now()
+    world.set_clock(now + timedelta(days=9))
+    before = world.last_request_id()
+    clock = cast(FlowRun, run_deployment("passive-acceptance/passive-acceptance", timeout=0))
+    ended = wait_for_state(clock, *FINAL, timeout=180)
+    assert ended.type == StateType.COMPLETED, ended.message
+    assert ended.message == "1 accepted passively, of 1 waiting"
+    assert ACCEPTED in labels_of(world, opportunity, third)
+    notes = [n["body"] for n in world.state("gitlab", "note") if "Accepted passively" in n["body"]]
+    assert len(notes) == 1
+    assert "nobody: no answer in five business days" in notes[0]
+
+    # every milestone completed, fixed fee: billable; Validate completed, once
+    milestones = [m for m in world.state("mavenlink", "stories") if m["story_type"] == "milestone"]
+    mine = [m for m in milestones if m["title"].split(" – ")[0] in (first, second, third)]
+    assert len(mine) == 3
+    assert all(m["state"] == "completed" and m["billable"] for m in mine)
+    wait_until(lambda: completions(opportunity), 60, "Validate's completion")
+    assert written(world, before) != {}
+
+    # exactly once: the clock again, and a late "accepted" (recorded, changing nothing)
+    again = world.last_request_id()
+    clock = cast(FlowRun, run_deployment("passive-acceptance/passive-acceptance", timeout=0))
+    assert (
+        wait_for_state(clock, *FINAL, timeout=180).message == "0 accepted passively, of 0 waiting"
+    )
+    assert written(world, again) == {}
+    answer(world, third, "accepted (sorry, I was away)")
+    late = runs_named(opportunity, "reply ·", 4)
+    messages = [str(state_of(r).message) for r in late]
+    assert f"{third}: accepted already; the reply is recorded" in messages
+    assert written(world, again) == {"gitlab": 1}  # the late reply, noted
+    assert len(completions(opportunity)) == 1
+
+
+def mail_to(world: SandboxClient, code: str) -> str:
+    (mail,) = sent_mail(world, f"acceptance of {code}")
+    return str(mail["To"])
+
+
+def completions(opportunity: str) -> list[dict[str, Any]]:
+    return events("ps.phase.completed", opportunity, related="ps.phase.validate")

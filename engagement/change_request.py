@@ -23,6 +23,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from engagement.models import Billing, Opportunity
+from engagement.plan import planned
 from engagement.project_definition import Table
 
 EXTENSION_DAYS = 60  # "the end date moves about two months or more"
@@ -239,20 +240,13 @@ def impact(baseline: Baseline, change: Change) -> dict[str, str]:
 
 
 def activities_of(plan: Sequence[Sequence[object]]) -> dict[str, Decimal]:
-    """The engagement's activities and their hours from the Project Definition's Plan tab (header
-    first; a row per activity: code, milestone, hours, start, due), as Plan and re-baselines
-    write it.
+    """The engagement's activities and their hours from the Project Definition's Plan tab.
 
     Example:
         >>> activities_of([["Activity", "Milestone", "Hours"], ["PS-MIG", "Migration", "80"]])
         {'PS-MIG': Decimal('80')}
     """
-    found = {}
-    for row in plan[1:]:
-        code = str(row[0]).strip().lstrip("'") if row else ""
-        if code and len(row) > 2 and str(row[2]).strip():
-            found[code] = Decimal(str(row[2]).replace(",", ""))
-    return found
+    return {code: hours for code, _, hours in planned(plan)}
 
 
 def request_text(number: str, change: Change, found: Classification, document: str) -> str:

@@ -63,10 +63,10 @@ class TeamAllocation(BaseModel):
             ),
         }
 
-    def until(self, end: date) -> TeamAllocation:
+    def until(self, end: date | None) -> TeamAllocation:
         """The same team booked until `end` (an approved change request moved the end), never
-        before its start."""
-        return self.model_copy(update={"end": max(end, self.start)})
+        before its start; as it is when there is no `end`."""
+        return self if end is None else self.model_copy(update={"end": max(end, self.start)})
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, object]) -> TeamAllocation:
@@ -224,6 +224,31 @@ def plan_activities(
         hours = estimated.get(name.casefold()) or estimated.get(item.code.casefold())
         plan.append((item.code, name, hours if hours is not None else item.hours))
     return plan
+
+
+def planned(tab: Sequence[Sequence[object]]) -> list[tuple[str, str, Decimal]]:
+    """The activities of the Project Definition's Plan tab (header first; a row per activity:
+    code, milestone, hours, start, due), as Plan and change requests write it: (code, title,
+    hours) in its order; a row without a code or hours (a removed activity's) is left out.
+
+    Example:
+        >>> planned([["Activity", "Milestone", "Hours"], ["PS-MIG", "Migration", "80"], ["", ""]])
+        [('PS-MIG', 'Migration', Decimal('80'))]
+    """
+    found = []
+    for row in tab[1:]:
+        code = str(row[0]).strip().lstrip("'") if row else ""
+        if code and len(row) > 2 and str(row[2]).strip():
+            found.append((code, str(row[1]), Decimal(str(row[2]).replace(",", ""))))
+    return found
+
+
+def activities_to_plan(
+    tab: Sequence[Sequence[object]], items: Sequence[SowActivity], estimate: CostEstimate
+) -> list[tuple[str, str, Decimal]]:
+    """What Plan schedules: the Plan tab's activities when it has them (approved change requests
+    may have changed them since the first plan), else the SOW's with the estimate's hours."""
+    return planned(tab) or plan_activities(items, estimate)
 
 
 def weekly_rule(until: date) -> str:

@@ -46,9 +46,9 @@ from engagement.plan import (
     KickoffHeld,
     Milestone,
     TeamAllocation,
+    activities_to_plan,
     kickoff_deck_values,
     milestones,
-    plan_activities,
     plan_problems,
     split_booking,
     weekly_rule,
@@ -91,7 +91,7 @@ from tasks.salesforce import (
     get_opportunity,
     get_users,
 )
-from tasks.sheets import ensure_rows
+from tasks.sheets import ensure_rows, get_tables
 from tasks.slack import SlackMessage, ensure_message, find_channel, find_message, find_messages
 from tasks.slides import ensure_deck_filled
 
@@ -137,11 +137,14 @@ def run_plan(opportunity_id: str) -> State[Any]:
             [f"{email}: no active Salesforce user (has the PSE left?)" for email in gone],
         )
 
-    allocation = confirmed_allocation(opportunity, decision, recorded.get(Kind.TEAM_ALLOCATION))
+    confirmed = confirmed_allocation(opportunity, decision, recorded.get(Kind.TEAM_ALLOCATION))
+    # until the engagement's end: the SOW's, or an approved change request's since
+    allocation = confirmed.until(initiated.engagement.expected_completion)
     made: list[Ref] = [workspace, definition]
     made.extend(bookings(opportunity, workspace, allocation))
+    tab = get_tables(definition.id, [PLAN])[PLAN]
     schedule = milestones(
-        plan_activities(opportunity.line_items, estimate),
+        activities_to_plan(tab, opportunity.line_items, estimate),
         allocation.start,
         allocation.end,
         opportunity.account.country,

@@ -86,6 +86,8 @@ def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> i
             say()
             runs += play_change_request(sandbox_url, ui, interactive)
             say()
+            runs += play_validate(sandbox_url, ui)
+            say()
             summarize(runs, ui)
             if keep_open:
                 code = stay_open([prefect_child, sandbox_child, runner], sandbox_url, api_url, ui)
@@ -477,8 +479,69 @@ def play_change_request(sandbox_url: str, ui: str, interactive: bool = False) ->
     return [_read(run), _read(reply), _read(rebaseline)]
 
 
-def _tagged_run(prefix: str) -> Any:
-    """The engagement's run whose name starts with `prefix`, once there is one."""
+# --- Validate ------------------------------------------------------------------------------------
+
+
+def play_validate(sandbox_url: str, ui: str) -> list[Any]:
+    from datetime import timedelta
+
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    from sandbox.client import SandboxClient
+    from tasks.clients import systems
+
+    sandbox = SandboxClient(sandbox_url)
+    say("▶ Validate: each activity accepted by the customer")
+    activities = [i for i in sandbox.state("gitlab", "issue") if "PS::Activity" in i["labels"]]
+    gitlab = systems().gitlab()
+    for issue in activities:
+        gitlab.projects.get(issue["project_id"], lazy=True).issues.update(
+            issue["iid"], {"state_event": "close"}
+        )
+    say(f"  The team closes its {len(activities)} activity issues in GitLab.")
+    requests = wait_for(
+        "the acceptance requests",
+        lambda: (
+            (runs := _tagged_runs("accept ·"))
+            and len(runs) == len(activities)
+            and all(_final(r) for r in runs)
+            and runs
+        ),
+        180,
+    )
+    for run in requests:
+        say(f"  ✓ '{run.name}': {_state(run).message}")
+    first = sorted(i["title"] for i in activities)[0].split(" – ")[0]
+    (mail,) = [
+        m for m in sandbox.state("google", "message") if f"acceptance of {first}" in m["subject"]
+    ]
+    say(f"  The customer answers '{mail['subject']}': \"Accepted, thank you.\"")
+    sandbox.act("google", "/gmail/reply", message_id=mail["messageId"], body="Accepted, thank you.")
+    reply = wait_for(
+        "the reply run", lambda: _final_run(f"reply · Acme Corporation · {first}"), 120
+    )
+    say(f"  ✓ '{reply.name}': {_state(reply).message}")
+    now = systems().clock().now()
+    later = now + timedelta(days=9)
+    say(f"  Nobody answers the other. Time passes: the clock moves to {later:%A %d %B}.")
+    sandbox.set_clock(later)
+    say("  The hourly passive-acceptance schedule fires:")
+    clock = cast(FlowRun, run_deployment("passive-acceptance/passive-acceptance", timeout=0))
+    ended = wait_for("the passive clock", lambda: _final(clock), 180)
+    say(f"  ✓ '{_read(clock).name}': {ended.message}")
+    say("  The records, on each activity's issue (GitLab) and milestone (Kantata):")
+    for note in sandbox.state("gitlab", "note"):
+        if note["body"].startswith("**Accepted"):
+            say(f"      │ {note['body'].splitlines()[0]}")
+    done = [m for m in sandbox.state("mavenlink", "stories") if m["story_type"] == "milestone"]
+    for milestone in done:
+        say(f"      │ milestone {milestone['title']}: {milestone['state']}")
+    return [*map(_read, requests), _read(reply), _read(clock)]
+
+
+def _tagged_runs(prefix: str) -> list[Any]:
+    """The engagement's runs whose names start with `prefix`."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
     with _client() as client:
@@ -487,7 +550,16 @@ def _tagged_run(prefix: str) -> Any:
                 tags=FlowRunFilterTags(all_=[f"opportunity:{OPPORTUNITY}"])
             )
         )
-    return next((r for r in runs if r.name.startswith(prefix)), None)
+    return [r for r in runs if r.name.startswith(prefix)]
+
+
+def _final_run(name: str) -> Any:
+    return next((r for r in _tagged_runs(name) if _final(r)), None)
+
+
+def _tagged_run(prefix: str) -> Any:
+    """The engagement's run whose name starts with `prefix`, once there is one."""
+    return next(iter(_tagged_runs(prefix)), None)
 
 
 def _artifact_text(key: str) -> str:

@@ -238,6 +238,11 @@ ENGAGEMENT = "PS_Engagement__c"
 ENGAGEMENT_KEY = "Opportunity_Id__c"  # the External ID field the record is upserted by
 
 
+# The engagement's baseline: Initiate writes it from the SOW; once there, only a re-baseline (an
+# approved change request) moves it, and a re-run of Initiate leaves it as it is.
+BASELINE_FIELDS = ("Scoped_Hours__c", "Expected_Completion__c")
+
+
 def engagement_fields(engagement: Engagement) -> dict[str, Any]:
     """The PS Engagement fields psflow owns, as Salesforce's JSON takes them: the staffing
     approval (Approved, Approver, Project Owner) as the coordinator recorded it among them. Fields
@@ -316,6 +321,9 @@ def ensure_engagement(engagement: Engagement) -> Ref:
         record_id = current["Id"] if current else None
         if current is not None and not engagement.status.moves_forward(current["Status__c"]):
             del wanted["Status__c"]  # further along already (a later phase ran), or on hold
+        for field in BASELINE_FIELDS:  # an approved change request's since; Initiate's at first
+            if current is not None and current.get(field) is not None:
+                wanted.pop(field, None)
         if current is None or any(not _same(current.get(f), v) for f, v in wanted.items()):
             # the key is 18 letters and digits (validated above): nothing to URL-encode
             answer = getattr(sf, ENGAGEMENT).upsert(

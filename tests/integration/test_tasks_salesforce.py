@@ -19,6 +19,7 @@ from tasks.salesforce import (
     InvalidRecord,
     ensure_cost_estimate_linked,
     ensure_engagement,
+    ensure_engagement_baseline,
     ensure_engagement_status,
     ensure_hours_consumed,
     find_engagement,
@@ -229,6 +230,24 @@ def test_ensure_engagement_creates_the_record_once(outside: SandboxClient) -> No
     assert again.id == first.id
     assert outside.writes(system="salesforce", since=before) == 0
     assert len(outside.requests(system="salesforce", since=before)) == 1  # the one query
+
+
+def test_a_rerun_of_initiate_keeps_the_baseline_a_change_request_moved(
+    outside: SandboxClient,
+) -> None:
+    ensure_engagement.fn(engagement())
+    found = find_engagement.fn(ACME_NEW.id)
+    assert found is not None
+    assert ensure_engagement_baseline.fn(found, Decimal(204), date(2026, 6, 22))
+    before = outside.last_request_id()
+    ensure_engagement.fn(engagement())  # Initiate again, with the SOW's figures
+    assert outside.writes(system="salesforce", since=before) == 0
+    (record,) = records_of(outside, ACME_NEW.id)
+    assert (record["Scoped_Hours__c"], record["Expected_Completion__c"]) == (204, "2026-06-22")
+    # the re-baseline itself, again: nothing to write
+    again = find_engagement.fn(ACME_NEW.id)
+    assert again is not None
+    assert not ensure_engagement_baseline.fn(again, Decimal(204), date(2026, 6, 22))
 
 
 def test_a_changed_field_is_updated_in_place_and_peoples_fields_are_kept(

@@ -13,11 +13,10 @@ import pytest
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 
+from engagement.keys import gitlab_opportunity_label
 from engagement.validate import ACCEPTED, QUESTION, REQUESTED
 from sandbox.client import SandboxClient
 from tasks.clients import systems
-from tasks.gitlab import project_path
-from tasks.salesforce import find_engagement
 from testkit.expect import body_text, sent_mail, written
 from testkit.faults import prepare
 from testkit.runs import (
@@ -37,14 +36,12 @@ pytestmark = pytest.mark.e2e
 
 def activity_issues(world: SandboxClient, opportunity: str) -> dict[str, dict[str, Any]]:
     """The engagement's activity issues, by their code (from their titles' "<code> – ...")."""
-    engagement = find_engagement.fn(opportunity)
-    assert engagement is not None
-    project = project_path(str(engagement.collaboration_project))
-    found = {}
-    for issue in world.state("gitlab", "issue"):
-        if "PS::Activity" in issue["labels"] and issue["web_url"].split("/-/")[0].endswith(project):
-            found[issue["title"].split(" – ")[0]] = issue
-    return found
+    mine = gitlab_opportunity_label(opportunity)
+    return {
+        issue["title"].split(" – ")[0]: issue
+        for issue in world.state("gitlab", "issue")
+        if "PS::Activity" in issue["labels"] and mine in issue["labels"]
+    }
 
 
 def close(world: SandboxClient, opportunity: str) -> list[str]:
@@ -107,7 +104,7 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     assert ACCEPTED in labels_of(world, opportunity, first)
 
     # the second: a question first (the Project Owner told and asked), then accepted by reply
-    answer(world, second, "Does this include the runbook?")
+    asked = answer(world, second, "Does this include the runbook?")
     question = wait_until(
         lambda: [
             r
@@ -126,9 +123,9 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     ]
     assert len(posts) == 1
     answer(world, second, "accepted, the runbook is there")
-    runs_named(opportunity, "reply ·", 3)  # the question waits; the two others ended
+    runs_named(opportunity, "reply ·", 2)  # the question waits; the two others ended
     assert ACCEPTED in labels_of(world, opportunity, second)
-    form = paused_at(question, question.state.state_details.pause_key if question.state else "")
+    form = paused_at(question, f"acceptance-{second.lower()}-{asked['id']}")
     resume(question, form, accept=False)
     done = wait_for_state(question, *FINAL, timeout=120)
     assert done.type == StateType.COMPLETED, done.message
@@ -143,7 +140,11 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     assert ended.type == StateType.COMPLETED, ended.message
     assert ended.message == "1 accepted passively, of 1 waiting"
     assert ACCEPTED in labels_of(world, opportunity, third)
-    notes = [n["body"] for n in world.state("gitlab", "note") if "Accepted passively" in n["body"]]
+    notes = [
+        n["body"]
+        for n in world.state("gitlab", "note")
+        if n["body"].startswith("**Accepted passively")
+    ]
     assert len(notes) == 1
     assert "nobody: no answer in five business days" in notes[0]
 

@@ -138,6 +138,7 @@ def validate(opportunity_id: str, activity: str, customer: str = "") -> State[An
 
 def request(opportunity_id: str, code: str) -> State[Any]:
     opportunity = get_opportunity(opportunity_id)
+    name_run(f"accept · {opportunity.account.name} · {code}")  # the watcher knows no name
     initiated = initiated_objects(opportunity, WHAT)
     titles = plan_titles(initiated)
     if code not in titles:  # a change request removed it: its issue was closed for that
@@ -323,7 +324,7 @@ def question(
 # --- the passive clock ---------------------------------------------------------------------------
 
 
-@flow(name="passive-acceptance")
+@flow(name="passive-acceptance", flow_run_name="passive acceptance")
 def passive_acceptance() -> State[Any]:
     """Every request whose fifth business day has ended, with no acceptance and no open question,
     accepted passively. One listing of the requests waiting (their label), then a read of each

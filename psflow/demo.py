@@ -488,12 +488,18 @@ def play_validate(sandbox_url: str, ui: str) -> list[Any]:
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
+    from engagement.keys import gitlab_opportunity_label
     from sandbox.client import SandboxClient
     from tasks.clients import systems
 
     sandbox = SandboxClient(sandbox_url)
     say("▶ Validate: each activity accepted by the customer")
-    activities = [i for i in sandbox.state("gitlab", "issue") if "PS::Activity" in i["labels"]]
+    mine = gitlab_opportunity_label(OPPORTUNITY)
+    activities = [
+        i
+        for i in sandbox.state("gitlab", "issue")
+        if "PS::Activity" in i["labels"] and mine in i["labels"]
+    ]
     gitlab = systems().gitlab()
     for issue in activities:
         gitlab.projects.get(issue["project_id"], lazy=True).issues.update(
@@ -537,7 +543,21 @@ def play_validate(sandbox_url: str, ui: str) -> list[Any]:
     done = [m for m in sandbox.state("mavenlink", "stories") if m["story_type"] == "milestone"]
     for milestone in done:
         say(f"      │ milestone {milestone['title']}: {milestone['state']}")
+    wait_for("Validate's completion", lambda: _completed("validate"), 60)
+    say("  ✓ every activity accepted: ps.phase.completed (validate), the event Close starts on")
     return [*map(_read, requests), _read(reply), _read(clock)]
+
+
+def _completed(phase: str) -> bool:
+    """Whether the server holds the engagement's `ps.phase.completed` for `phase`."""
+    wanted = {
+        "event": {"name": ["ps.phase.completed"]},
+        "resource": {"id": [f"ps.opportunity.{OPPORTUNITY}"]},
+        "related": {"id": [f"ps.phase.{phase}"]},
+    }
+    with _client() as client:
+        answer = client.request("POST", "/events/filter", json={"filter": wanted})
+    return bool(answer.json()["events"])
 
 
 def _tagged_runs(prefix: str) -> list[Any]:

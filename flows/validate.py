@@ -16,7 +16,7 @@
   (`engagement/validate.py`).
 
 An acceptance, however it comes, is recorded once, under the opportunity's acceptance slot: a note
-saying how (GitLab), the label, the milestone completed and, fixed fee, billable (Mavenlink),
+saying how (GitLab), the label, the milestone completed (Mavenlink),
 `ps.activity.accepted`; once every activity of the plan is accepted, `ps.phase.completed`
 (validate), which starts Close. A reply after that is noted and changes nothing.
 """
@@ -40,7 +40,7 @@ from pydantic import Field
 from core.events import ACTIVITY_ACCEPTED, ACTIVITY_COMPLETED, Phase, event_kwargs
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady
-from engagement.models import Billing, Opportunity
+from engagement.models import Opportunity
 from engagement.project_definition import PLAN
 from engagement.replies import Reply, Verdict
 from engagement.slugs import slack_text
@@ -401,8 +401,7 @@ def record_acceptance(opportunity: Opportunity, initiated: Initiated, accepted: 
             add=[ACCEPTED],
             remove=[REQUESTED, QUESTION],
         )
-        fixed_fee = opportunity.billing is Billing.FIXED_FEE
-        ensure_milestone_accepted(initiated.workspace.id, opportunity.id, code, fixed_fee)
+        ensure_milestone_accepted(initiated.workspace.id, opportunity.id, code)
         emit_event(
             **event_kwargs(
                 ACTIVITY_ACCEPTED,

@@ -825,12 +825,9 @@ def ensure_milestones_moved(
 
 
 @outside_task("mark Mavenlink milestone {code} accepted")
-def ensure_milestone_accepted(
-    workspace_id: str, opportunity_id: str, code: str, billable: bool
-) -> Ref:
-    """The activity's milestone completed (the customer accepted it) and, for a fixed-fee
-    engagement, billable: the handbook releases fixed-fee revenue per accepted milestone. One
-    read, a write when it differs.
+def ensure_milestone_accepted(workspace_id: str, opportunity_id: str, code: str) -> Ref:
+    """The activity's milestone completed: the customer accepted it. One read, a write when it
+    differs.
 
     Raises:
         PermanentError: when Plan made no milestone for the activity.
@@ -841,8 +838,7 @@ def ensure_milestone_accepted(
         story = _first("stories.json", "stories", params)
         if story is None:
             raise PermanentError(SYSTEM, f"milestone {code} of project {workspace_id}", "not found")
-        wanted: dict[str, Any] = {"state": "completed"} | ({"billable": True} if billable else {})
-        changed = {field: value for field, value in wanted.items() if story.get(field) != value}
+        changed = {"state": "completed"} if story.get("state") != "completed" else {}
         if changed:
             _call("PUT", f"stories/{story['id']}.json", json={"story": changed})
     return _story_ref(story, workspace_id, bool(changed), kind="milestone")

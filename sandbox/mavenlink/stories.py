@@ -49,10 +49,6 @@ def _story_fields(sb: Sandbox, data: Json, current: Json | None, problems: Probl
             problems.append(("state", f"State must be one of {', '.join(STORY_STATES)}"))
     if "description" in data:
         out["description"] = data["description"] or ""
-    if "billable" in data:  # a fixed-fee milestone is billed once it is accepted
-        if not isinstance(data["billable"], bool):
-            problems.append(("billable", "Billable must be true or false"))
-        out["billable"] = bool(data["billable"])
     for field in ("start_date", "due_date"):
         if field in data:
             out[field] = as_date(data[field], field, problems)
@@ -107,7 +103,6 @@ def new_story(sb: Sandbox, fields: Json, data: Json) -> Json:
         "parent_id": None,
         "position": position,
         "archived": False,
-        "billable": False,
         "percentage_complete": 0,
         "creator_id": api_user_id(sb),
         "created_at": stamp(sb),

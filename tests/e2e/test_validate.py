@@ -81,7 +81,6 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     served: PrefectStack, world: SandboxClient
 ) -> None:
     opportunity = prepare(world, "execute")
-    world.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", PS_Billing_Type__c="Fixed Fee")
     first, second, third = close(world, opportunity)
 
     # one request per activity, started by the served watcher
@@ -148,11 +147,11 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     assert len(notes) == 1
     assert "nobody: no answer in five business days" in notes[0]
 
-    # every milestone completed, fixed fee: billable; Validate completed, once
+    # every milestone completed; Validate completed, once
     milestones = [m for m in world.state("mavenlink", "stories") if m["story_type"] == "milestone"]
     mine = [m for m in milestones if m["title"].split(" – ")[0] in (first, second, third)]
     assert len(mine) == 3
-    assert all(m["state"] == "completed" and m["billable"] for m in mine)
+    assert all(m["state"] == "completed" for m in mine)
     wait_until(lambda: completions(opportunity), 60, "Validate's completion")
     assert written(world, before) != {}
 

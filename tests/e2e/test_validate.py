@@ -15,10 +15,14 @@ from prefect.deployments import run_deployment
 
 from engagement.keys import gitlab_opportunity_label
 from engagement.validate import ACCEPTED, QUESTION, REQUESTED
+from flows.replies import reply
+from flows.validate import poll, validate
 from sandbox.client import SandboxClient
 from tasks.clients import systems
+from tasks.gitlab import find_keyed_issues
 from testkit.expect import body_text, sent_mail, written
 from testkit.faults import prepare
+from testkit.phases import run_phase
 from testkit.runs import (
     FINAL,
     events,
@@ -177,3 +181,84 @@ def mail_to(world: SandboxClient, code: str) -> str:
 
 def completions(opportunity: str) -> list[dict[str, Any]]:
     return events("ps.phase.completed", opportunity, related="ps.phase.validate")
+
+
+# --- bad input, races, repeats --------------------------------------------------------------------
+
+
+def test_an_activity_whose_contacts_have_no_email_is_refused_naming_the_field(
+    world: SandboxClient,
+) -> None:
+    opportunity = prepare(world, "execute")
+    for role in world.state("salesforce", "OpportunityContactRole"):
+        if role["OpportunityId"] == opportunity:
+            world.edit("salesforce", f"/sobjects/Contact/{role['ContactId']}", Email=None)
+    code = sorted(activity_issues(world, opportunity))[0]
+    before = world.last_request_id()
+    state, _ = run_phase(validate, opportunity, activity=code)
+    assert state.type == StateType.FAILED
+    assert "Email" in str(state.message)
+    assert written(world, before) == {}
+
+
+@pytest.mark.parametrize(
+    ("thread", "message", "named"),
+    [
+        ("18c2a0000000dead", "18c2a0000000beef", "thread 18c2a0000000dead"),  # no such thread
+        (None, "18c2a0000000beef", "message 18c2a0000000beef"),  # not in psflow's thread
+    ],
+)
+def test_a_reply_that_is_not_in_a_psflow_thread_is_named_and_nothing_is_written(
+    world: SandboxClient, thread: str | None, message: str, named: str
+) -> None:
+    opportunity = prepare(world, "execute")
+    if thread is None:  # the thread of an e-mail psflow sent: the message is not in it
+        (mail,) = [m for m in world.state("google", "message") if "SENT" in m["labelIds"]][:1]
+        thread = str(mail["threadId"])
+    before = world.last_request_id()
+    state, _ = run_phase(reply, opportunity, thread=thread, message=message)
+    assert state.type == StateType.FAILED
+    assert f"Gmail: {named}" in str(state.message)
+    assert written(world, before) == {}
+
+
+def test_a_reply_racing_the_passive_clock_is_recorded_once(
+    served: PrefectStack, world: SandboxClient
+) -> None:
+    opportunity = prepare(world, "execute")
+    code = close(world, opportunity)[0]
+    runs_named(opportunity, "accept ·", len(activity_issues(world, opportunity)))
+    # the customer's "accepted" arrives just as the clock passes the fifth business day
+    world.set_clock(systems().clock().now() + timedelta(days=9))
+    answer(world, code, "accepted")
+    clock = cast(FlowRun, run_deployment("passive-acceptance/passive-acceptance", timeout=0))
+    assert wait_for_state(clock, *FINAL, timeout=180).type == StateType.COMPLETED
+    runs_named(opportunity, "reply ·", 1)
+    notes = [
+        n["body"]
+        for n in world.state("gitlab", "note")
+        if n["body"].startswith("**Accepted") and f":{code} -->" in n["body"]
+    ]
+    assert len(notes) == 1, notes  # by reply or passively: whichever came first, once
+    assert labels_of(world, opportunity, code).count(ACCEPTED) == 1
+    accepted = events("ps.activity.accepted", opportunity)
+    assert len([e for e in accepted if e["payload"]["activity"] == code]) == 1
+
+
+def test_the_watcher_polled_again_starts_no_second_request(
+    served: PrefectStack, world: SandboxClient
+) -> None:
+    opportunity = prepare(world, "execute")
+    codes = close(world, opportunity)
+    runs_named(opportunity, "accept ·", len(codes))
+    assert poll(find_keyed_issues.fn, overlap_seconds=3600) >= len(codes)  # the same events
+    assert poll(find_keyed_issues.fn, overlap_seconds=3600) >= len(codes)
+    before = world.last_request_id()
+    wait_until(lambda: not busy(opportunity), 60, "no run under way")
+    requests = [r for r in flow_runs(opportunity) if r.name.startswith("accept ·")]
+    assert len(requests) == len(codes)
+    assert written(world, before) == {}
+
+
+def busy(opportunity: str) -> list[FlowRun]:
+    return [r for r in flow_runs(opportunity) if state_of(r).type not in (*FINAL, StateType.PAUSED)]

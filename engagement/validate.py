@@ -23,6 +23,11 @@ from engagement.workdays import business_day_after, working_day
 
 PASSIVE_DAYS = 5  # "no answer after 5 business days"
 
+# The handbook's acceptance records, as a milestone's custom fields in Kantata
+SIGN_OFF_SENT = "Sign-Off Sent"
+SIGN_OFF_RECEIVED = "Sign-Off Received"
+PASSIVE_USED = "Passive Acceptance Utilized"
+
 # An activity issue's state of acceptance, as its scoped label (one of them at a time)
 REQUESTED = "Acceptance::Requested"
 QUESTION = "Acceptance::Question"  # an open question stops the passive clock
@@ -73,6 +78,17 @@ class Acceptance(BaseModel):
     on: date  # the day, in the customer's time zone
     by: str  # the contact who replied, the Project Owner, or "nobody: no answer"
     evidence: str = ""  # a link to the reply, or the reason given
+
+    def records(self) -> dict[str, str]:
+        """The milestone's acceptance records (Kantata custom fields), by their names.
+
+        Example:
+            >>> Acceptance(activity="PS-MIG", how=How.PASSIVELY, on=date(2027, 1, 16),
+            ...            by="nobody").records()
+            {'Sign-Off Received': '2027-01-16', 'Passive Acceptance Utilized': 'Yes'}
+        """
+        passive = {PASSIVE_USED: "Yes"} if self.how is How.PASSIVELY else {}
+        return {SIGN_OFF_RECEIVED: self.on.isoformat(), **passive}
 
     def note(self) -> str:
         """As the activity's issue records it (and the reply run and the clock read it back)."""

@@ -7,7 +7,8 @@
 - `validate` runs once per activity (`accept · <customer> · <activity>`): the acceptance request
   from its template to the customer's contact, CC the Project Owner and the engagement manager,
   the deliverables and the passive-acceptance date written out in the customer's time zone
-  (Gmail); "sign-off sent" on the activity's issue, a note with the moment and a label (GitLab).
+  (Gmail); "sign-off sent" on the activity's issue, a note with the moment and a label (GitLab),
+  and on its milestone, Sign-Off Sent (Mavenlink).
 - the customer's answer arrives through the mail watcher (`flows/replies.py`) at
   `customer_answer`: "accepted" from a contact accepts; anything else is an open question for the
   Project Owner (the customer's channel, and a form to accept on the customer's behalf).
@@ -16,7 +17,8 @@
   (`engagement/validate.py`).
 
 An acceptance, however it comes, is recorded once, under the opportunity's acceptance slot: a note
-saying how (GitLab), the label, the milestone completed (Mavenlink),
+saying how (GitLab), the label, the milestone completed with Sign-Off Received and, passive,
+Passive Acceptance Utilized (Mavenlink),
 `ps.activity.accepted`; once every activity of the plan is accepted, `ps.phase.completed`
 (validate), which starts Close. A reply after that is noted and changes nothing.
 """
@@ -49,6 +51,7 @@ from engagement.validate import (
     ACCEPTED,
     QUESTION,
     REQUESTED,
+    SIGN_OFF_SENT,
     Acceptance,
     How,
     acceptance_values,
@@ -71,7 +74,7 @@ from tasks.gitlab import (
     find_keyed_issues,
 )
 from tasks.gmail import ensure_email
-from tasks.mavenlink import ensure_milestone_accepted
+from tasks.mavenlink import ensure_milestone_record
 from tasks.salesforce import get_opportunity
 from tasks.sheets import get_tables
 from tasks.slack import ensure_message
@@ -176,6 +179,8 @@ def request(opportunity_id: str, code: str) -> State[Any]:
         Kind.ACCEPTANCE_SENT,
         sent_note(sent, contact, deadline),
     )
+    sent_on = sent.astimezone(ZoneInfo(zone)).date().isoformat()
+    ensure_milestone_record(initiated.workspace.id, opportunity.id, code, {SIGN_OFF_SENT: sent_on})
     labels = find_issue_labels(project, Kind.ACTIVITY_ISSUE, opportunity.id, code) or ()
     if not {REQUESTED, QUESTION, ACCEPTED} & set(labels):
         ensure_issue_labels(project, Kind.ACTIVITY_ISSUE, opportunity.id, code, add=[REQUESTED])
@@ -401,7 +406,9 @@ def record_acceptance(opportunity: Opportunity, initiated: Initiated, accepted: 
             add=[ACCEPTED],
             remove=[REQUESTED, QUESTION],
         )
-        ensure_milestone_accepted(initiated.workspace.id, opportunity.id, code)
+        ensure_milestone_record(
+            initiated.workspace.id, opportunity.id, code, accepted.records(), completed=True
+        )
         emit_event(
             **event_kwargs(
                 ACTIVITY_ACCEPTED,

@@ -7,7 +7,7 @@ by that reference before any create, so a retried or re-run phase creates nothin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -484,37 +484,39 @@ def _same_number(current: Any, wanted: Decimal | int) -> bool:
         return False
 
 
-def _custom_field_ids(names: Iterable[str]) -> dict[str, str]:
-    """{name: id} of the account's project custom fields; a PermanentError names any missing."""
+def _custom_field_ids(names: Iterable[str], subject: str = "Workspace") -> dict[str, str]:
+    """{name: id} of the account's custom fields of `subject` (a project, "Workspace", or a
+    task, "Story"); a PermanentError names any missing."""
     wanted = set(names)
     ids = {
         row["name"]: str(row["id"])
-        for row, _ in _pages("custom_fields.json", "custom_fields", {"subject_type": "Workspace"})
+        for row, _ in _pages("custom_fields.json", "custom_fields", {"subject_type": subject})
         if row["name"] in wanted
     }
     if missing := sorted(wanted - set(ids)):
         raise PermanentError(
             SYSTEM,
             f"custom fields {', '.join(map(repr, missing))}",
-            "no project (Workspace) custom field has this name; an account administrator "
+            f"no {subject} custom field has this name; an account administrator "
             "creates it in Kantata's custom field settings",
         )
     return ids
 
 
 def _custom_field_values(
-    workspace_id: str, names: Iterable[str]
+    subject_id: str, names: Iterable[str], subject: str = "Workspace"
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """({field id: value} of the project, {name: field id} of the fields called `names`).
+    """({field id: value} of the project (or task), {name: field id} of the fields called
+    `names`).
 
-    The project's values come with their fields (Kantata shows a value's `custom_field_id` only
-    with include=custom_field, and a value side-loaded with its project cannot ask for it); the
-    account's fields are listed only for a name the project has no value of yet.
+    The values come with their fields (Kantata shows a value's `custom_field_id` only with
+    include=custom_field, and a value side-loaded with its subject cannot ask for it); the
+    account's fields are listed only for a name the subject has no value of yet.
     """
     wanted = set(names)
     values: dict[str, Any] = {}
     ids: dict[str, str] = {}
-    params = {"subject_type": "Workspace", "with_subject_id": workspace_id}
+    params = {"subject_type": subject, "with_subject_id": subject_id}
     for row, body in _pages(
         "custom_field_values.json", "custom_field_values", {**params, "include": "custom_field"}
     ):
@@ -524,7 +526,7 @@ def _custom_field_values(
         if name in wanted:
             ids[name] = field_id
     if missing := wanted - set(ids):
-        ids.update(_custom_field_ids(missing))
+        ids.update(_custom_field_ids(missing, subject))
     return values, ids
 
 
@@ -824,10 +826,18 @@ def ensure_milestones_moved(
     return made
 
 
-@outside_task("mark Mavenlink milestone {code} accepted")
-def ensure_milestone_accepted(workspace_id: str, opportunity_id: str, code: str) -> Ref:
-    """The activity's milestone completed: the customer accepted it. One read, a write when it
-    differs.
+@outside_task("record {fields} on Mavenlink milestone {code}")
+def ensure_milestone_record(
+    workspace_id: str,
+    opportunity_id: str,
+    code: str,
+    fields: Mapping[str, str],
+    completed: bool = False,
+) -> Ref:
+    """The activity's milestone with the handbook's acceptance records as custom fields (by
+    name: "Sign-Off Sent", "Sign-Off Received", "Passive Acceptance Utilized") and, once the
+    customer accepted it, `completed`. Two reads (the milestone, its values; a third for a field
+    it has no value of yet), a write per field that differs and one to complete it.
 
     Raises:
         PermanentError: when Plan made no milestone for the activity.
@@ -838,10 +848,21 @@ def ensure_milestone_accepted(workspace_id: str, opportunity_id: str, code: str)
         story = _first("stories.json", "stories", params)
         if story is None:
             raise PermanentError(SYSTEM, f"milestone {code} of project {workspace_id}", "not found")
-        changed = {"state": "completed"} if story.get("state") != "completed" else {}
+        story_id = str(story["id"])
+        current, ids = _custom_field_values(story_id, fields, "Story")
+        differing = {n: v for n, v in fields.items() if str(current.get(ids[n]) or "") != v}
+        for name, value in differing.items():
+            item = {
+                "subject_type": "Story",
+                "subject_id": int(story_id),
+                "custom_field_id": ids[name],
+                "value": value,
+            }
+            _call("POST", "custom_field_values.json", json={"custom_field_value": item})
+        changed = completed and story.get("state") != "completed"
         if changed:
-            _call("PUT", f"stories/{story['id']}.json", json={"story": changed})
-    return _story_ref(story, workspace_id, bool(changed), kind="milestone")
+            _call("PUT", f"stories/{story_id}.json", json={"story": {"state": "completed"}})
+    return _story_ref(story, workspace_id, bool(changed or differing), kind="milestone")
 
 
 def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:

@@ -24,6 +24,10 @@ CUSTOM_FIELDS = (
     ("GitLab Project", "string", "Workspace"),
     ("SOW Number", "string", "Workspace"),
     ("Project Definition", "string", "Workspace"),
+    # and on a milestone: its acceptance, as the handbook records it (Validate)
+    ("Sign-Off Sent", "date", "Story"),
+    ("Sign-Off Received", "date", "Story"),
+    ("Passive Acceptance Utilized", "string", "Story"),
 )
 SALESFORCE = "Salesforce"  # service_name of the references psflow writes
 

@@ -156,6 +156,17 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     mine = [m for m in milestones if m["title"].split(" – ")[0] in (first, second, third)]
     assert len(mine) == 3
     assert all(m["state"] == "completed" for m in mine)
+    # the handbook's records on each milestone (Kantata's custom fields)
+    records: dict[str, dict[str, str]] = {}
+    for value in world.state("mavenlink", "custom_field_values"):
+        if value["subject_type"] == "Story":
+            fields = records.setdefault(str(value["subject_id"]), {})
+            fields[value["custom_field_name"]] = value["value"]
+    by_code = {m["title"].split(" – ")[0]: records.get(str(m["id"]), {}) for m in mine}
+    assert set(by_code[first]) == {"Sign-Off Sent", "Sign-Off Received"}
+    assert set(by_code[second]) == {"Sign-Off Sent", "Sign-Off Received"}
+    assert by_code[third]["Passive Acceptance Utilized"] == "Yes"
+    assert by_code[third]["Sign-Off Received"] > by_code[third]["Sign-Off Sent"]
     wait_until(lambda: completions(opportunity), 60, "Validate's completion")
     assert written(world, before) != {}
 

@@ -280,9 +280,6 @@ STAGES = {
 }
 # The phases whose case starts with an engagement two weeks under way
 UNDER_WAY = ("execute", "change-request", "rebaseline")
-# Change requests' phases: their cases prepare the most, so the tests run them in a module of
-# their own (a test process of their own)
-CHANGE_PHASES = ("change-request", "rebaseline")
 
 
 @flow(name="left by pre-initiate")

@@ -19,7 +19,6 @@ from sandbox.client import SandboxClient
 from testkit.discovery import conformance_problems, method_of
 from testkit.faults import (
     BATCHED_KINDS,
-    CHANGE_PHASES,
     PHASES,
     Reference,
     WriteRoute,
@@ -32,13 +31,9 @@ from testkit.faults import (
 pytestmark = pytest.mark.e2e
 
 
-# change requests' phases are tests/e2e/test_fault_matrix_changes.py's
-MINE = [phase for phase in PHASES if phase not in CHANGE_PHASES]
-
-
 @pytest.fixture(scope="module")
 def references(world: SandboxClient) -> dict[str, Reference]:
-    return {phase: reference_run(world, phase) for phase in MINE}
+    return {phase: reference_run(world, phase) for phase in PHASES}
 
 
 def test_the_write_routes_come_from_the_reference_runs(
@@ -93,7 +88,7 @@ def test_the_write_routes_come_from_the_reference_runs(
 
 
 @pytest.mark.parametrize("kind", BATCHED_KINDS)
-@pytest.mark.parametrize("phase", MINE)
+@pytest.mark.parametrize("phase", list(PHASES))
 def test_a_fault_on_every_write_route_ends_with_every_object_once(
     world: SandboxClient, references: dict[str, Reference], phase: str, kind: str
 ) -> None:

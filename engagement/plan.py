@@ -243,6 +243,16 @@ def planned(tab: Sequence[Sequence[object]]) -> list[tuple[str, str, Decimal]]:
     return found
 
 
+def plan_titles(tab: Sequence[Sequence[object]]) -> dict[str, str]:
+    """Each activity of the Plan tab and its milestone's title, by its code.
+
+    Example:
+        >>> plan_titles([["Activity", "Milestone", "Hours"], ["PS-MIG", "Migration", "80"]])
+        {'PS-MIG': 'Migration'}
+    """
+    return {code: title for code, title, _ in planned(tab)}
+
+
 def activities_to_plan(
     tab: Sequence[Sequence[object]], items: Sequence[SowActivity], estimate: CostEstimate
 ) -> list[tuple[str, str, Decimal]]:

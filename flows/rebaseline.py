@@ -40,7 +40,7 @@ from engagement.change_request import (
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady
 from engagement.models import Opportunity
-from engagement.plan import Milestone, TeamAllocation, milestones
+from engagement.plan import Milestone, TeamAllocation, milestones, plan_titles
 from engagement.project_definition import PLAN, plan_rows
 from engagement.refs import Ref
 from engagement.slugs import slack_text
@@ -94,7 +94,10 @@ def apply(opportunity_id: str, number: str) -> State[Any]:
     if Kind.TEAM_ALLOCATION not in planning:
         raise NotReady(opportunity.id, WHAT, ["#ps_planning holds no team allocation"])
     allocation = TeamAllocation.from_payload(planning[Kind.TEAM_ALLOCATION].payload)
-    titles = plan_titles(get_tables(initiated.definition.id, [PLAN])[PLAN], record)
+    # each activity's milestone title: the Plan tab's, or the name the change gives an added one
+    titles = plan_titles(get_tables(initiated.definition.id, [PLAN])[PLAN]) | {
+        a.code: a.name or a.code for a in record.change.added
+    }
     schedule = milestones(
         [(code, titles.get(code, code), hours) for code, hours in new.activities.items()],
         allocation.start,
@@ -153,9 +156,8 @@ def approved(opportunity: Opportunity, project: str, number: str) -> tuple[Recor
         project, Kind.CHANGE_REQUEST_ISSUE, opportunity.id, number, Kind.CUSTOMER_APPROVAL
     )
     problems = []
-    if em.get(Kind.CHANGE_REQUEST_APPROVAL, None) is None or (
-        em[Kind.CHANGE_REQUEST_APPROVAL].payload.get("approve") != "yes"
-    ):
+    word = em.get(Kind.CHANGE_REQUEST_APPROVAL)
+    if word is None or word.payload.get("approve") != "yes":
         problems.append(f"{number}: the engagement manager's approval is not on record")
     if note is None:
         problems.append(f"{number}: the customer's approval is not on the issue")
@@ -163,12 +165,6 @@ def approved(opportunity: Opportunity, project: str, number: str) -> tuple[Recor
         raise NotReady(opportunity.id, WHAT, problems)
     assert note is not None
     return record, approver_of(note)
-
-
-def plan_titles(plan: list[list[Any]], record: Recorded) -> dict[str, str]:
-    """Each activity's milestone title: the Plan tab's, or the name the change gives an added one."""
-    titles = {str(row[0]).lstrip("'"): str(row[1]) for row in plan[1:] if len(row) > 1 and row[0]}
-    return titles | {a.code: a.name or a.code for a in record.change.added}
 
 
 def activity_issues(

@@ -22,14 +22,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.states import Completed, State
-from prefect.variables import Variable
 
 from core.events import EMAIL_REPLIED, event_kwargs
 from engagement.keys import Kind
 from engagement.replies import Reply
-from flows import change_request, validate
+from flows import change_request, validate, watermarks
 from flows.guard import phase_run
-from tasks.clients import systems
 from tasks.gmail import find_replies, get_reply
 
 WATERMARK = "psflow_gmail_watermark"
@@ -61,10 +59,7 @@ def poll(
     """One poll: the answers since the watermark (looked up by `find`), their events out, the
     watermark advanced. Returns (answers found, events emitted). Also run by the demo's fast
     loop (psflow/serve.py) without a flow run each time."""
-    stored = Variable.get(WATERMARK, default=None)
-    now = systems().clock().now()
-    # never ahead of now: a sandbox reset turns its clock back, and answers must still be seen
-    watermark = now if stored is None else min(now, datetime.fromisoformat(str(stored)))
+    stored, watermark = watermarks.read(WATERMARK)
     replies = find(watermark - timedelta(seconds=overlap_seconds))
     emitted = 0
     for reply in replies:
@@ -85,8 +80,8 @@ def poll(
         )
         emitted += 1
     newest = max((reply.received for reply in replies), default=watermark)
-    if stored is None or newest > watermark:
-        Variable.set(WATERMARK, max(newest, watermark).isoformat(), overwrite=True)
+    if not stored or newest > watermark:
+        watermarks.advance(WATERMARK, max(newest, watermark))
     return len(replies), emitted
 
 

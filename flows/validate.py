@@ -36,13 +36,13 @@ from prefect.events import emit_event
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Completed, Failed, State
-from prefect.variables import Variable
 from pydantic import Field
 
 from core.events import ACTIVITY_ACCEPTED, ACTIVITY_COMPLETED, Phase, event_kwargs
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady
 from engagement.models import Opportunity
+from engagement.plan import plan_titles
 from engagement.project_definition import PLAN
 from engagement.replies import Reply, Verdict
 from engagement.slugs import slack_text
@@ -59,6 +59,7 @@ from engagement.validate import (
     sent_at,
     sent_note,
 )
+from flows import watermarks
 from flows.change_request import approved_team, name_run
 from flows.guard import not_asked_elsewhere, one_at_a_time, phase_run, tag_run
 from flows.plan import Initiated, initiated_objects
@@ -104,10 +105,8 @@ def watch_activities(overlap_seconds: int = OVERLAP_SECONDS) -> int:
 def poll(find: Callable[..., list[KeyedIssue]], overlap_seconds: int = OVERLAP_SECONDS) -> int:
     """One poll (also the demo's fast loop, psflow/serve.py): the activity issues closed since
     the watermark, their events out, the watermark advanced to the poll's start."""
-    stored = Variable.get(WATERMARK, default=None)
     now = systems().clock().now()
-    # never ahead of now: a sandbox reset turns its clock back
-    watermark = now if stored is None else min(now, datetime.fromisoformat(str(stored)))
+    stored, watermark = watermarks.read(WATERMARK)
     since = watermark - timedelta(seconds=overlap_seconds)
     closed = find(systems().settings.customers_group, Kind.ACTIVITY_ISSUE, "closed", since)
     for issue in closed:
@@ -119,8 +118,8 @@ def poll(find: Callable[..., list[KeyedIssue]], overlap_seconds: int = OVERLAP_S
                 payload={"activity": issue.key.part or ""},
             )
         )
-    if stored is None or closed:
-        Variable.set(WATERMARK, now.isoformat(), overwrite=True)
+    if not stored or closed:
+        watermarks.advance(WATERMARK, now)
     return len(closed)
 
 
@@ -143,7 +142,7 @@ def request(opportunity_id: str, code: str) -> State[Any]:
     opportunity = get_opportunity(opportunity_id)
     name_run(f"accept · {opportunity.account.name} · {code}")  # the watcher knows no name
     initiated = initiated_objects(opportunity, WHAT)
-    titles = plan_titles(initiated)
+    titles = activities(initiated)
     if code not in titles:  # a change request removed it: its issue was closed for that
         return Completed(message=f"{code}: not an activity of the engagement; nothing asked")
     if not opportunity.contacts:
@@ -197,11 +196,10 @@ def request(opportunity_id: str, code: str) -> State[Any]:
     return Completed(message=f"{code}: acceptance asked of {contact}; waiting for {waiting}")
 
 
-def plan_titles(initiated: Initiated) -> dict[str, str]:
-    """The engagement's activities (the Plan tab, as Plan and change requests keep it): code ->
-    milestone title."""
-    plan = get_tables(initiated.definition.id, [PLAN])[PLAN]
-    return {str(row[0]).lstrip("'"): str(row[1]) for row in plan[1:] if len(row) > 1 and row[0]}
+def activities(initiated: Initiated) -> dict[str, str]:
+    """The engagement's activities and their titles, as Plan and change requests keep the Plan
+    tab."""
+    return plan_titles(get_tables(initiated.definition.id, [PLAN])[PLAN])
 
 
 # --- the customer's answer -----------------------------------------------------------------------
@@ -421,5 +419,5 @@ def record_acceptance(opportunity: Opportunity, initiated: Initiated, accepted: 
             )
         )
         labels = find_issue_labels_by_part(project, Kind.ACTIVITY_ISSUE, opportunity.id)
-        if all(ACCEPTED in labels.get(c, ()) for c in plan_titles(initiated)):
+        if all(ACCEPTED in labels.get(c, ()) for c in activities(initiated)):
             announce_completed(PHASE, opportunity)

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
-from prefect.variables import Variable
 
 from core.events import TRANSITION_EVENTS, event_kwargs
 from engagement.lifecycle import StageChange, transition
+from flows import watermarks
 from tasks.clients import systems
 from tasks.salesforce import find_stage_changes
 
@@ -48,8 +48,7 @@ def poll(
     the watermark advanced. Returns (changes, events emitted). Also the body of the fast loop the
     demo serves (psflow/serve.py), which runs it without a flow run each time."""
     settings = systems().settings
-    stored = Variable.get(WATERMARK, default=None)
-    watermark = datetime.fromisoformat(stored) if stored else systems().clock().now()
+    stored, watermark = watermarks.read(WATERMARK)
     changes = find(watermark - timedelta(seconds=overlap_seconds))
 
     emitted = 0
@@ -76,9 +75,7 @@ def poll(
         )
         emitted += 1
 
-    # Written only when it moves: on a SQLite server every write may collide with a run's and
-    # wait out the client's retries (2, 4, 8 ... s), stalling the next poll behind it.
     newest = max((change.changed_at for change in changes), default=watermark)
-    if stored is None or newest > watermark:
-        Variable.set(WATERMARK, max(newest, watermark).isoformat(), overwrite=True)
+    if not stored or newest > watermark:
+        watermarks.advance(WATERMARK, max(newest, watermark))
     return len(changes), emitted

@@ -300,17 +300,22 @@ def find_issue(
     return _numbered(kind, f"{project_path}#{issue.iid}", issue, created=False)
 
 
-@read_task("find the {kind}s")
-def find_issue_parts(project_path: str, kind: Kind, opportunity_id: str) -> dict[str, str]:
-    """The description of each issue of (kind, opportunity), by its part (e.g. "CR-2"): one
-    listing."""
+def _by_part(project_path: str, kind: Kind, opportunity_id: str) -> dict[str, Any]:
+    """The issues of (kind, opportunity), by their part (e.g. "CR-2"): one listing."""
     prefix = natural_key(kind, opportunity_id) + ":"
     with calling(SYSTEM, f"{kind.value} issues of {opportunity_id} in project {project_path}"):
         return {
-            key.removeprefix(prefix): str(issue.description or "")
+            key.removeprefix(prefix): issue
             for issue in _keyed_issues(project_path, kind, opportunity_id)
             if (key := find_key_marker(issue.description) or "").startswith(prefix)
         }
+
+
+@read_task("find the {kind}s")
+def find_issue_parts(project_path: str, kind: Kind, opportunity_id: str) -> dict[str, str]:
+    """The description of each issue of (kind, opportunity), by its part: one listing."""
+    issues = _by_part(project_path, kind, opportunity_id)
+    return {part: str(issue.description or "") for part, issue in issues.items()}
 
 
 @read_task("read the labels of the {kind}s")
@@ -318,13 +323,8 @@ def find_issue_labels_by_part(
     project_path: str, kind: Kind, opportunity_id: str
 ) -> dict[str, tuple[str, ...]]:
     """The labels of each issue of (kind, opportunity), by its part: one listing."""
-    prefix = natural_key(kind, opportunity_id) + ":"
-    with calling(SYSTEM, f"{kind.value} issues of {opportunity_id} in project {project_path}"):
-        return {
-            key.removeprefix(prefix): tuple(issue.labels)
-            for issue in _keyed_issues(project_path, kind, opportunity_id)
-            if (key := find_key_marker(issue.description) or "").startswith(prefix)
-        }
+    issues = _by_part(project_path, kind, opportunity_id)
+    return {part: tuple(issue.labels) for part, issue in issues.items()}
 
 
 @read_task("read labels of the {kind}")

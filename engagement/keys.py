@@ -81,6 +81,7 @@ class Kind(StrEnum):
     KICKOFF_HELD = "kickoff-held"  # Slack message in the customer channel: the kickoff's record
     HARD_BOOKING = "hard-booking"  # Mavenlink hard allocation (Plan); part: the PSE's e-mail
     MILESTONE = "milestone"  # Mavenlink milestone of a SOW activity (Plan); part: activity code
+    BILLING_MILESTONE = "billing-milestone"  # Mavenlink: an accepted fixed fee; part: its code
     SIGNATURE_CHECK = "signature-check"  # Slack message in #ps_planning: missing before signature
     ENGAGEMENT_RELEASED = "engagement-released"  # Slack message in #ps_planning: Closed Lost
     CLOSEOUT_REPORT = "closeout-report"  # Slack message for PS leadership

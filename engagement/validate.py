@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -94,6 +95,44 @@ class Acceptance(BaseModel):
         """As the activity's issue records it (and the reply run and the clock read it back)."""
         evidence = f" ({self.evidence})" if self.evidence else ""
         return f"**Accepted {self.how.value}** on {self.on}: {self.by}{evidence}."
+
+
+# ISO 4217's currencies whose minor unit is not the hundredth (Kantata's amounts are "in the
+# subunits of the currency")
+_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3}
+
+
+def minor_units(amount: Decimal, currency: str) -> int:
+    """An amount in its currency's minor units, as Kantata's `amount_in_cents` takes it.
+
+    Example:
+        >>> minor_units(Decimal("1234.5"), "USD"), minor_units(Decimal(1234), "JPY")
+        (123450, 1234)
+    """
+    return int((amount * 10 ** _MINOR_DIGITS.get(currency.upper(), 2)).to_integral_value())
+
+
+def fee_shares(fee: int, hours: Mapping[str, Decimal]) -> dict[str, int]:
+    """The fixed fee released per accepted milestone (the handbook releases fixed-fee revenue per
+    accepted milestone): each activity's share of `fee` (minor units) in proportion to its planned
+    hours. The shares add up to the fee exactly: what rounding down leaves goes a unit each to the
+    largest remainders, a tie to the activity earlier in the plan.
+
+    Example:
+        >>> fee_shares(100000, {"PS-A": Decimal(1), "PS-B": Decimal(1), "PS-C": Decimal(1)})
+        {'PS-A': 33334, 'PS-B': 33333, 'PS-C': 33333}
+    """
+    total = sum(hours.values(), Decimal(0))
+    weights = hours if total > 0 else dict.fromkeys(hours, Decimal(1))
+    total = total if total > 0 else Decimal(len(hours))
+    exact = {code: Decimal(fee) * weight / total for code, weight in weights.items()}
+    shares = {
+        code: int(value.to_integral_value(rounding=ROUND_FLOOR)) for code, value in exact.items()
+    }
+    order = sorted(exact, key=lambda code: (shares[code] - exact[code], list(exact).index(code)))
+    for code in order[: fee - sum(shares.values())]:
+        shares[code] += 1
+    return shares
 
 
 _SENT = re.compile(r"Acceptance requested at (\S+)")

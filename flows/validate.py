@@ -18,8 +18,8 @@
 
 An acceptance, however it comes, is recorded once, under the opportunity's acceptance slot: a note
 saying how (GitLab), the label, the milestone completed with Sign-Off Received and, passive,
-Passive Acceptance Utilized (Mavenlink),
-`ps.activity.accepted`; once every activity of the plan is accepted, `ps.phase.completed`
+Passive Acceptance Utilized, and for a fixed fee its share of the fee on the Billing Schedule
+(Mavenlink), `ps.activity.accepted`; once every activity of the plan is accepted, `ps.phase.completed`
 (validate), which starts Close. A reply after that is noted and changes nothing.
 """
 
@@ -41,8 +41,8 @@ from pydantic import Field
 from core.events import ACTIVITY_ACCEPTED, ACTIVITY_COMPLETED, Phase, event_kwargs
 from engagement.keys import Kind, slack_customer_channel
 from engagement.lifecycle import NotReady
-from engagement.models import Opportunity
-from engagement.plan import plan_titles
+from engagement.models import Billing, Opportunity
+from engagement.plan import plan_titles, planned
 from engagement.project_definition import PLAN
 from engagement.replies import Reply, Verdict
 from engagement.slugs import slack_text
@@ -55,6 +55,8 @@ from engagement.validate import (
     Acceptance,
     How,
     acceptance_values,
+    fee_shares,
+    minor_units,
     passive_deadline,
     sent_at,
     sent_note,
@@ -75,7 +77,7 @@ from tasks.gitlab import (
     find_keyed_issues,
 )
 from tasks.gmail import ensure_email
-from tasks.mavenlink import ensure_milestone_record
+from tasks.mavenlink import ensure_billing_milestone, ensure_milestone_record
 from tasks.salesforce import get_opportunity
 from tasks.sheets import get_tables
 from tasks.slack import ensure_message
@@ -199,7 +201,11 @@ def request(opportunity_id: str, code: str) -> State[Any]:
 def activities(initiated: Initiated) -> dict[str, str]:
     """The engagement's activities and their titles, as Plan and change requests keep the Plan
     tab."""
-    return plan_titles(get_tables(initiated.definition.id, [PLAN])[PLAN])
+    return plan_titles(plan_tab(initiated))
+
+
+def plan_tab(initiated: Initiated) -> list[list[Any]]:
+    return get_tables(initiated.definition.id, [PLAN])[PLAN]
 
 
 # --- the customer's answer -----------------------------------------------------------------------
@@ -404,9 +410,18 @@ def record_acceptance(opportunity: Opportunity, initiated: Initiated, accepted: 
             add=[ACCEPTED],
             remove=[REQUESTED, QUESTION],
         )
-        ensure_milestone_record(
+        milestone = ensure_milestone_record(
             initiated.workspace.id, opportunity.id, code, accepted.records(), completed=True
         )
+        tab = plan_tab(initiated)
+        hours = {activity: planned_hours for activity, _, planned_hours in planned(tab)}
+        if opportunity.billing is Billing.FIXED_FEE and code in hours:
+            # its share of the budget as it stands (approved change orders move it)
+            budget = initiated.workspace.price or opportunity.amount
+            fee = fee_shares(minor_units(budget, opportunity.currency), hours)[code]
+            ensure_billing_milestone(
+                initiated.workspace.id, opportunity.id, code, milestone, fee, accepted.on
+            )
         emit_event(
             **event_kwargs(
                 ACTIVITY_ACCEPTED,
@@ -419,5 +434,5 @@ def record_acceptance(opportunity: Opportunity, initiated: Initiated, accepted: 
             )
         )
         labels = find_issue_labels_by_part(project, Kind.ACTIVITY_ISSUE, opportunity.id)
-        if all(ACCEPTED in labels.get(c, ()) for c in activities(initiated)):
+        if all(ACCEPTED in labels.get(c, ()) for c in plan_titles(tab)):
             announce_completed(PHASE, opportunity)

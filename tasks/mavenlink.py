@@ -865,6 +865,47 @@ def ensure_milestone_record(
     return _story_ref(story, workspace_id, bool(changed or differing), kind="milestone")
 
 
+@outside_task("bill Mavenlink milestone {code}: {amount_in_cents} minor units")
+def ensure_billing_milestone(
+    workspace_id: str,
+    opportunity_id: str,
+    code: str,
+    story: Ref,
+    amount_in_cents: int,
+    on: date,
+) -> Ref:
+    """The accepted milestone's share of a fixed fee on the project's Billing Schedule,
+    invoiceable from `on` (the acceptance day) and tied to the milestone's task. Found by its
+    reference (part: the activity code): one listing, and a write only when it is missing; an
+    amount a person changed since is theirs.
+    """
+    ref = mavenlink_external_reference(Kind.BILLING_MILESTONE, opportunity_id, code)
+    params = {"workspace_ids": workspace_id, **_by_reference(ref)}
+    created = False
+    with calling(SYSTEM, f"billing milestone {code} of project {workspace_id}"):
+        found = _first("billing_milestones.json", "billing_milestones", params)
+        if found is None:
+            fields = {
+                "workspace_id": workspace_id,
+                "story_id": story.id,
+                "title": story.name,
+                "amount_in_cents": amount_in_cents,
+                "billing_type": "fixed_date",
+                "date_to_invoice": on.isoformat(),
+                "external_reference": dict(ref),
+            }
+            body = _call("POST", "billing_milestones.json", json={"billing_milestone": fields})
+            found, created = _rows(body, "billing_milestones")[0], True
+    return Ref(
+        system=SYSTEM,
+        kind="billing milestone",
+        name=found["title"],
+        url=f"{project_url(workspace_id)}#financials",
+        id=str(found["id"]),
+        created=created,
+    )
+
+
 def _participation(workspace_id: str, user_id: str) -> dict[str, Any] | None:
     params = {"workspace_id": workspace_id, "by_user": user_id}
     return _first("participations.json", "participations", params)

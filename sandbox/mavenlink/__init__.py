@@ -4,8 +4,8 @@ What psflow uses of it: users, workspaces (projects) with their status, budget a
 external references (how psflow ties a workspace to its Salesforce opportunity and finds it again),
 participations, workspace resources and allocations (staffing), stories (tasks, deliverables,
 milestones) with assignments, custom fields with their values, the time people log (time
-entries) and projects' status reports. `control` plays the people who use Kantata's web app (a PSE
-logging time).
+entries), projects' status reports and billing milestones (a fixed fee's Billing Schedule).
+`control` plays the people who use Kantata's web app (a PSE logging time).
 
 Each resource is declared once (`sandbox.kit.Resource`: its filters, includes, checks and writes)
 and served by the kit's generic list/get/create/update/delete handlers in Kantata's wire format
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sandbox.core import Quota, System
 from sandbox.mavenlink import (
+    billing,
     people,
     references,
     staffing,
@@ -37,6 +38,7 @@ api.serve(
     *stories.RESOURCES,
     *time_entries.RESOURCES,
     *status_reports.RESOURCES,
+    *billing.RESOURCES,
 )
 
 QUOTAS = (

@@ -43,6 +43,7 @@ SUBJECTS = {
     "Role": "roles",
     "TimeEntry": "time_entries",
     "StatusReport": "status_reports",
+    "BillingMilestone": "billing_milestones",
 }
 
 

@@ -183,3 +183,57 @@ def test_a_project_is_only_moved_forward(outside: SandboxClient) -> None:
     assert outside.writes(system="mavenlink", since=before) == 0
     (row,) = [w for w in outside.state("mavenlink", "workspaces") if w["id"] == workspace.id]
     assert str(row["status"]["key"]) == ml.ACTIVE
+
+
+BILLING = r"/mavenlink/api/v1/billing_milestones\.json"
+
+
+def test_an_accepted_milestones_fee_is_billed_once_even_when_its_answer_is_lost(
+    outside: SandboxClient,
+) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    (milestone,) = ml.ensure_milestones.fn(workspace.id, OPPORTUNITY.id, [MIGRATION])
+    accepted = date(2027, 2, 1)
+    outside.add_fault(BILLING, method="POST", kind="status", status=500, after_commit=True)
+    with pytest.raises(TransientError, match="Mavenlink: billing milestone PS-MIG"):
+        ml.ensure_billing_milestone.fn(
+            workspace.id, OPPORTUNITY.id, "PS-MIG", milestone, 3_333_333, accepted
+        )
+    before = outside.last_request_id()
+    billed = ml.ensure_billing_milestone.fn(
+        workspace.id, OPPORTUNITY.id, "PS-MIG", milestone, 3_333_333, accepted
+    )
+    assert not billed.created  # the lost answer's milestone, found by its reference
+    assert outside.writes(system="mavenlink", since=before) == 0
+    (row,) = outside.state("mavenlink", "billing_milestones")
+    assert row["id"] == billed.id
+    assert (row["story_id"], row["amount_in_cents"], row["date_to_invoice"]) == (
+        milestone.id,
+        3_333_333,
+        "2027-02-01",
+    )
+    assert (row["title"], row["billing_type"], row["currency"]) == (
+        "Migration",
+        "fixed_date",
+        "USD",
+    )
+
+
+def test_kantata_refuses_a_billing_milestone_without_its_amount_or_with_anothers_task(
+    outside: SandboxClient,
+) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    other = ml.ensure_workspace.fn(
+        from_seed(demo.OPPORTUNITIES[2], stage="Closed Won"), ml.IN_SET_UP
+    )
+    (milestone,) = ml.ensure_milestones.fn(other.id, OPPORTUNITY.id, [MIGRATION])
+    kantata = systems().mavenlink()
+    no_amount = {"workspace_id": workspace.id, "title": "Migration"}
+    answer = kantata.post("billing_milestones.json", json={"billing_milestone": no_amount})
+    assert answer.status_code == 422
+    assert "Amount in cents can't be blank" in answer.text
+    elsewhere = {**no_amount, "amount_in_cents": 100, "story_id": milestone.id}
+    answer = kantata.post("billing_milestones.json", json={"billing_milestone": elsewhere})
+    assert answer.status_code == 422
+    assert "Task must be in the same project" in answer.text
+    assert outside.state("mavenlink", "billing_milestones") == []

@@ -5,14 +5,19 @@ midnight in the customer's time zone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engagement.validate import (
     Acceptance,
     How,
+    fee_shares,
     first_day,
+    minor_units,
     passive_deadline,
     sent_at,
     sent_note,
@@ -124,3 +129,29 @@ def test_an_acceptance_says_how_when_and_by_whom() -> None:
     )
     passive = by_reply.model_copy(update={"how": How.PASSIVELY, "by": "nobody", "evidence": ""})
     assert passive.note() == "**Accepted passively** on 2027-01-12: nobody."
+
+
+@given(
+    fee=st.integers(min_value=0, max_value=10**9),
+    hours=st.lists(st.integers(min_value=0, max_value=2000), min_size=1, max_size=12),
+)
+def test_the_fixed_fee_is_released_in_shares_that_add_up_to_it(fee: int, hours: list[int]) -> None:
+    planned = {f"PS-{n}": Decimal(h) for n, h in enumerate(hours)}
+    shares = fee_shares(fee, planned)
+    assert list(shares) == list(planned)
+    assert sum(shares.values()) == fee  # not a cent lost or made by rounding
+    total = sum(hours) or len(hours)
+    for code, share in shares.items():
+        exact = Decimal(fee) * (planned[code] if sum(hours) else 1) / total
+        assert abs(share - exact) < 1  # each within a minor unit of its proportion
+
+
+def test_a_fee_is_shared_by_hours_in_the_currencys_minor_units() -> None:
+    hours = {"PS-MIG": Decimal(80), "PS-TRN": Decimal(16), "PS-DOC": Decimal(24)}
+    assert fee_shares(minor_units(Decimal("50000"), "USD"), hours) == {
+        "PS-MIG": 3333333,  # 80/120 of $50,000.00: $33,333.333...
+        "PS-TRN": 666667,  # 16/120: $6,666.666..., the largest remainder gets the cent left
+        "PS-DOC": 1000000,
+    }
+    assert minor_units(Decimal("50000"), "JPY") == 50000  # the yen has no minor unit
+    assert minor_units(Decimal("1.5"), "KWD") == 1500  # the dinar has three

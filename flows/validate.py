@@ -351,10 +351,10 @@ def passive_acceptance() -> State[Any]:
             accepted.extend(passive(opportunity_id, codes, now))
         except Exception as error:  # one engagement's trouble holds up no other's clock
             get_run_logger().error("passive acceptance of %s failed: %s", opportunity_id, error)
-            failed.append(opportunity_id)
+            failed.append(f"{opportunity_id} ({error})")
     message = f"{len(accepted)} accepted passively, of {len(waiting)} waiting"
-    if failed:
-        return Failed(message=f"{message}; failed for {', '.join(failed)}")
+    if failed:  # what failed and why, for the person who reads the run in the UI
+        return Failed(message=f"{message}; failed for {'; '.join(failed)}")
     return Completed(message=message)
 
 

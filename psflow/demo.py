@@ -199,7 +199,11 @@ def play_pre_initiate(sandbox_url: str, ui: str, interactive: bool = False) -> l
     sandbox = SandboxClient(sandbox_url)
     say("▶ Pre-Initiate")
     say(
-        "  The account executive moves 'Acme – CI/CD Modernisation' to 5-Negotiating in Salesforce."
+        "  The account executive moves 'Acme – CI/CD Modernisation' to 5-Negotiating in Salesforce"
+        " (a fixed-fee SOW)."
+    )
+    sandbox.edit(
+        "salesforce", f"/sobjects/Opportunity/{OPPORTUNITY}", PS_Billing_Type__c="Fixed Fee"
     )
     sandbox.act("salesforce", f"/opportunities/{OPPORTUNITY}/stage", stage="5-Negotiating")
     run = wait_for(
@@ -541,8 +545,16 @@ def play_validate(sandbox_url: str, ui: str) -> list[Any]:
         if note["body"].startswith("**Accepted"):
             say(f"      │ {note['body'].splitlines()[0]}")
     done = [m for m in sandbox.state("mavenlink", "stories") if m["story_type"] == "milestone"]
+    billed = {b["story_id"]: b for b in sandbox.state("mavenlink", "billing_milestones")}
     for milestone in done:
-        say(f"      │ milestone {milestone['title']}: {milestone['state']}")
+        bill = billed.get(milestone["id"])
+        fee = (
+            f"; {bill['amount_in_cents'] / 100:,.2f} {bill['currency']} billable from "
+            f"{bill['date_to_invoice']}"
+            if bill
+            else ""
+        )
+        say(f"      │ milestone {milestone['title']}: {milestone['state']}{fee}")
     wait_for("Validate's completion", lambda: _completed("validate"), 60)
     say("  ✓ every activity accepted: ps.phase.completed (validate), the event Close starts on")
     return [*map(_read, requests), _read(reply), _read(clock)]

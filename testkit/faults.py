@@ -12,8 +12,9 @@ runner uses (`run_flow` with the existing flow run): its completed tasks are not
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -36,11 +37,13 @@ from flows.plan import plan
 from flows.pre_initiate import pre_initiate, pre_initiate_steps
 from flows.rebaseline import rebaseline
 from flows.release import release
+from flows.validate import passive_acceptance, validate
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.gitlab import api as gitlab_api
 from tasks import clients
 from tasks.salesforce import get_opportunity
+from testkit.discovery import conformance_problems
 from testkit.factories import opportunities
 from testkit.phases import (
     record_approval,
@@ -277,9 +280,20 @@ STAGES = {
     "change-request": "Closed Won",
     "rebaseline": "Closed Won",
     "release": "8-Closed Lost",
+    "validate": "Closed Won",
+    "passive-acceptance": "Closed Won",
 }
+# Validate's phases: an acceptance request, and the acceptances the passive clock records
+VALIDATE = ("validate", "passive-acceptance")
 # The phases whose case starts with an engagement two weeks under way
-UNDER_WAY = ("execute", "change-request", "rebaseline")
+UNDER_WAY = ("execute", "change-request", "rebaseline", *VALIDATE)
+# The fault matrix's tests, by module: three test processes share it (cases of phases under way
+# prepare the most); every phase is in one of them (tests/e2e/test_fault_matrix.py checks)
+MATRIX = {
+    "test_fault_matrix": ("pre-initiate", "awaiting-signature", "initiate", "plan", "release"),
+    "test_fault_matrix_changes": ("change-request", "rebaseline"),
+    "test_fault_matrix_under_way": ("execute", *VALIDATE),
+}
 
 
 @flow(name="left by pre-initiate")
@@ -300,7 +314,20 @@ BEFORE: dict[str, tuple[Flow[..., Any], ...]] = {
     "change-request": (pre_initiate, initiate),  # as Execute's, then the EM's approval recorded
     "rebaseline": (pre_initiate, initiate),  # and the change request made, approved by both
     "release": (left_by_pre_initiate,),
+    "validate": (pre_initiate, initiate),  # as Execute's, a fixed fee
+    "passive-acceptance": (pre_initiate, initiate),  # and every activity's request sent, 9 days ago
 }
+
+
+@flow(name="passive acceptance of one engagement")
+def accept_passively(opportunity_id: str) -> State[Any]:
+    """The hourly clock, as a phase of one opportunity (the matrix's sandbox holds only its
+    requests)."""
+    return passive_acceptance(return_state=True)
+
+
+def first_activity(opportunity_id: str) -> str:
+    return get_opportunity(opportunity_id).line_items[0].code
 
 
 def prepare(sandbox: SandboxClient, phase: str, weeks: int | None = None) -> str:
@@ -327,6 +354,8 @@ def prepare_many(
 
 def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | None) -> str:
     edits: dict[str, Any] = {"Amount": 75_000}
+    if phase in VALIDATE:  # each accepted milestone releases its share of the fee
+        edits["PS_Billing_Type__c"] = "Fixed Fee"
     if weeks is not None:
         (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
         start = date.fromisoformat(row["PS_Expected_Start__c"])
@@ -348,6 +377,11 @@ def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | No
         state, _ = run_phase(change_request, opportunity, change=three_more_weeks(opportunity))
         assert state.type == StateType.COMPLETED, state.message
         record_change_approvals(opportunity, customer=True)
+    if phase == "passive-acceptance":
+        for item in get_opportunity(opportunity).line_items:
+            state, _ = run_phase(validate, opportunity, activity=item.code)
+            assert state.type == StateType.COMPLETED, state.message
+        sandbox.advance_clock(9)  # five business days and a weekend, and more
     return opportunity
 
 
@@ -355,6 +389,8 @@ def parameters(phase: str, opportunity: str) -> dict[str, Any]:
     """What a phase's case runs with, besides the opportunity."""
     if phase == "change-request":
         return {"change": three_more_weeks(opportunity)}
+    if phase == "validate":
+        return {"activity": first_activity(opportunity)}
     return {"number": "CR-1"} if phase == "rebaseline" else {}
 
 
@@ -443,6 +479,36 @@ def run_case(
     return case
 
 
+def assert_every_object_once(sandbox: SandboxClient, reference: Reference, kind: str) -> None:
+    """The matrix's test of one phase and kind: `kind` on all of the phase's write routes at
+    once (the run meets them one after the other), every object once at the end."""
+    case = run_case(sandbox, reference, kind, reference.routes)
+    assert case.problems == [], "\n".join(case.problems or [])
+    assert case.faults >= len(reference.routes)
+
+
+def google_answers(references: Iterable[Reference]) -> list[dict[str, Any]]:
+    """Google's successful answers with a body in the reference runs."""
+    return [
+        answer
+        for reference in references
+        for answer in reference.answers
+        if answer["system"] == "google" and 200 <= answer["status"] < 300 and answer["response"]
+    ]
+
+
+def nonconforming(answers: Iterable[dict[str, Any]]) -> list[str]:
+    """What in these answers differs from Google's own spec of them (testkit/discovery.py)."""
+    return [
+        problem
+        for answer in answers
+        if "alt=media" not in answer["query"]
+        for problem in conformance_problems(
+            answer["method"], answer["path"], json.loads(answer["response"])
+        )
+    ]
+
+
 def _check_permanent(sandbox: SandboxClient, kind: str, since: int, message: str) -> list[str]:
     """A failed run: only a permanent fault may fail it, its message names the system and the
     object, and its task was not retried (no later request on the route in this run)."""
@@ -499,4 +565,6 @@ PHASES: dict[str, Flow[..., Any]] = {
     "change-request": change_request,
     "rebaseline": rebaseline,
     "release": release,
+    "validate": validate,
+    "passive-acceptance": accept_passively,
 }

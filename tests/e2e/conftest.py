@@ -17,7 +17,7 @@ from psflow.production import database
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from testkit.browser import WAIT_MS, Screen, chromium
-from testkit.faults import configured
+from testkit.faults import BATCHED_KINDS, MATRIX, Reference, configured, reference_run
 from testkit.runs import busy_since, wait_until
 from testkit.stack import PrefectStack
 
@@ -113,3 +113,25 @@ def screen(browser: Any, request: pytest.FixtureRequest) -> Iterator[Screen]:
         yield Screen(context.new_page(), request.node.name)
     finally:
         context.close()
+
+
+# --- the fault matrix, in the modules `MATRIX` names (three test processes share it) ---------------
+
+
+def _matrix_phases(module: Any) -> tuple[str, ...]:
+    return MATRIX.get(module.__name__.rsplit(".", 1)[-1], ())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A fault-matrix module's test taking `phase` and `kind` runs for each of its phases and
+    each batched kind of fault."""
+    phases = _matrix_phases(metafunc.module)
+    if phases and {"phase", "kind"} <= set(metafunc.fixturenames):
+        metafunc.parametrize("phase", phases)
+        metafunc.parametrize("kind", BATCHED_KINDS)
+
+
+@pytest.fixture(scope="module")
+def references(world: SandboxClient, request: pytest.FixtureRequest) -> dict[str, Reference]:
+    """A clean run of each of the module's phases: its write routes and what it leaves."""
+    return {phase: reference_run(world, phase) for phase in _matrix_phases(request.module)}

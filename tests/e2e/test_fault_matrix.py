@@ -6,11 +6,14 @@ write added tomorrow is faulted without anyone listing it. Here a kind of fault 
 a phase's write routes at once (once each: the run meets them one after the other); 500, 503, 429
 with Retry-After, a dropped connection and a timeout share one batch, each route getting one of them
 in turn. The per-route x per-kind matrix is `python -m benchmarks.reliability`.
+
+This module holds the phases up to the engagement's start; those under way are in
+test_fault_matrix_changes.py and test_fault_matrix_under_way.py (`MATRIX`: three test processes).
 """
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,22 +21,24 @@ import pytest
 from sandbox.client import SandboxClient
 from testkit.discovery import conformance_problems, method_of
 from testkit.faults import (
-    BATCHED_KINDS,
+    MATRIX,
     PHASES,
     Reference,
     WriteRoute,
-    reference_run,
+    assert_every_object_once,
+    google_answers,
+    nonconforming,
     route_of,
-    run_case,
     write_routes,
 )
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def references(world: SandboxClient) -> dict[str, Reference]:
-    return {phase: reference_run(world, phase) for phase in PHASES}
+def test_every_phase_is_in_one_of_the_matrixs_modules() -> None:
+    modules = {path.stem for path in Path(__file__).parent.glob("test_fault_matrix*.py")}
+    assert set(MATRIX) == modules
+    assert sorted(phase for phases in MATRIX.values() for phase in phases) == sorted(PHASES)
 
 
 def test_the_write_routes_come_from_the_reference_runs(
@@ -87,39 +92,21 @@ def test_the_write_routes_come_from_the_reference_runs(
         write_routes(world, start)
 
 
-@pytest.mark.parametrize("kind", BATCHED_KINDS)
-@pytest.mark.parametrize("phase", list(PHASES))
 def test_a_fault_on_every_write_route_ends_with_every_object_once(
     world: SandboxClient, references: dict[str, Reference], phase: str, kind: str
 ) -> None:
-    reference = references[phase]
-    case = run_case(world, reference, kind, reference.routes)
-    assert case.problems == [], "\n".join(case.problems or [])
-    assert case.faults >= len(reference.routes)
+    assert_every_object_once(world, references[phase], kind)
 
 
 def test_every_google_answer_of_the_reference_runs_is_as_googles_own_spec_describes_it(
     references: dict[str, Reference],
 ) -> None:
-    answers = [
-        answer
-        for reference in references.values()
-        for answer in reference.answers
-        if answer["system"] == "google" and 200 <= answer["status"] < 300 and answer["response"]
-    ]
+    answers = google_answers(references.values())
     called = {found[1]["id"] for a in answers if (found := method_of(a["method"], a["path"]))}
     # every Google API psflow calls, so an empty or broken log cannot pass
     assert {a["service"] for a in answers} >= {"drive", "sheets", "gmail", "calendar", "docs"}
     assert len(called) >= 12, called
-    problems = [
-        problem
-        for answer in answers
-        if "alt=media" not in answer["query"]
-        for problem in conformance_problems(
-            answer["method"], answer["path"], json.loads(answer["response"])
-        )
-    ]
-    assert problems == []
+    assert nonconforming(answers) == []
 
 
 def test_the_conformance_check_finds_what_differs_from_the_spec() -> None:

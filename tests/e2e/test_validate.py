@@ -7,19 +7,23 @@ announced once all are accepted."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 import pytest
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 
-from engagement.keys import gitlab_opportunity_label
+from engagement.keys import Kind, gitlab_opportunity_label
+from engagement.project_definition import PLAN
 from engagement.validate import ACCEPTED, QUESTION, REQUESTED
 from flows.replies import reply
 from flows.validate import poll, validate
 from sandbox.client import SandboxClient
 from tasks.clients import systems
+from tasks.drive import find_keyed_file
 from tasks.gitlab import find_keyed_issues
+from tasks.sheets import get_tables
 from testkit.expect import body_text, sent_mail, written
 from testkit.faults import prepare
 from testkit.phases import run_phase
@@ -85,6 +89,8 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     served: PrefectStack, world: SandboxClient
 ) -> None:
     opportunity = prepare(world, "execute")
+    # a fixed fee: each accepted milestone releases its share (the sales rep's field)
+    world.edit("salesforce", f"/sobjects/Opportunity/{opportunity}", PS_Billing_Type__c="Fixed Fee")
     first, second, third = close(world, opportunity)
 
     # one request per activity, started by the served watcher
@@ -167,15 +173,36 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     assert set(by_code[second]) == {"Sign-Off Sent", "Sign-Off Received"}
     assert by_code[third]["Passive Acceptance Utilized"] == "Yes"
     assert by_code[third]["Sign-Off Received"] > by_code[third]["Sign-Off Sent"]
+    # the fixed fee released on the Billing Schedule: a share per accepted milestone, by its
+    # planned hours, invoiceable from the day it was accepted, the shares adding up to the budget
+    billed = {b["story_id"]: b for b in world.state("mavenlink", "billing_milestones")}
+    assert sorted(billed) == sorted(m["id"] for m in mine)
+    hours = planned_hours(opportunity)
+    for m in mine:
+        code, bill = m["title"].split(" – ")[0], billed[m["id"]]
+        assert bill["date_to_invoice"] == by_code[code]["Sign-Off Received"]
+        exact = Decimal(7_500_000) * hours[code] / sum(hours.values())
+        assert abs(bill["amount_in_cents"] - exact) < 1, (code, bill, hours)
+    assert sum(b["amount_in_cents"] for b in billed.values()) == 7_500_000  # $75,000.00
     wait_until(lambda: completions(opportunity), 60, "Validate's completion")
     assert written(world, before) != {}
 
-    # exactly once: the clock again, and a late "accepted" (recorded, changing nothing)
+    # exactly once: the clock again, a request run again (as the UI's Run does), and a late
+    # "accepted" (recorded, changing nothing)
     again = world.last_request_id()
     clock = cast(FlowRun, run_deployment("passive-acceptance/passive-acceptance", timeout=0))
     assert (
         wait_for_state(clock, *FINAL, timeout=180).message == "0 accepted passively, of 0 waiting"
     )
+    rerun = cast(
+        FlowRun,
+        run_deployment(
+            "validate/validate",
+            parameters={"opportunity_id": opportunity, "activity": first},
+            timeout=0,
+        ),
+    )
+    assert wait_for_state(rerun, *FINAL, timeout=180).message == f"{first}: accepted already"
     assert written(world, again) == {}
     answer(world, third, "accepted (sorry, I was away)")
     late = runs_named(opportunity, "reply ·", 4)
@@ -183,6 +210,14 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     assert f"{third}: accepted already; the reply is recorded" in messages
     assert written(world, again) == {"gitlab": 1}  # the late reply, noted
     assert len(completions(opportunity)) == 1
+
+
+def planned_hours(opportunity: str) -> dict[str, Decimal]:
+    """The Plan tab's hours per activity, as the engagement's Project Definition has them."""
+    definition = find_keyed_file.fn(Kind.PROJECT_DEFINITION, opportunity)
+    assert definition is not None
+    tab = get_tables.fn(definition.id, [PLAN])[PLAN]
+    return {str(row[0]): Decimal(str(row[2])) for row in tab[1:] if row and row[0]}
 
 
 def mail_to(world: SandboxClient, code: str) -> str:

@@ -137,6 +137,15 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def constant(self, name: str, make: Callable[[], int]) -> int:
+        """A value drawn once for this store (`make()` on first use), kept across resets and
+        restarts."""
+        self._db.execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, make())
+        )
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0])
+
     def clear(self) -> None:
         """Forget every object and the request log. Counters go on: like the real systems, the
         sandbox never hands out an id twice, even across resets (events are keyed by ids)."""

@@ -19,16 +19,17 @@ PS_MAILBOX = f"ps-team@{DOMAIN}"  # the Gmail/Calendar account psflow acts as
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-def sfid(prefix: str, n: int) -> str:
-    """An 18-character Salesforce id: key prefix, a fixed pod part, a base-62 counter and the
-    case-safe checksum that real ids carry."""
+def sfid(prefix: str, n: int, instance: str = "Dn0") -> str:
+    """An 18-character Salesforce id: key prefix, the org's instance (a pod and a reserved
+    character; the seed's is fixed), a base-62 counter and the case-safe checksum that real ids
+    carry."""
     num, digits = n, ""
     while True:
         num, r = divmod(num, 62)
         digits = _BASE62[r] + digits
         if num == 0:
             break
-    core = f"{prefix}Dn0{digits.rjust(9, '0')}"
+    core = f"{prefix}{instance}{digits.rjust(9, '0')}"
     assert len(core) == 15, core
     suffix = ""
     for i in range(3):
@@ -36,6 +37,15 @@ def sfid(prefix: str, n: int) -> str:
         bits = sum(1 << j for j, c in enumerate(chunk) if "A" <= c <= "Z")
         suffix += "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"[bits]
     return core + suffix
+
+
+def base62(n: int, width: int) -> str:
+    """`n` in base 62, `width` digits."""
+    digits = ""
+    for _ in range(width):
+        n, r = divmod(n, 62)
+        digits = _BASE62[r] + digits
+    return digits
 
 
 # Salesforce key prefixes

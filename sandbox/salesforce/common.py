@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterable
 
@@ -15,6 +16,14 @@ SYSTEM = "salesforce"
 # The user the REST API acts as: CreatedById of what psflow creates, and its default owner.
 API_USER = "psflow Integration"
 API_USER_ID = seed.sfid(seed.USER, 999)
+
+
+def new_record_id(sb: Sandbox, prefix: str, n: int) -> str:
+    """The id of a record this org creates: like a real org's, never another org's (the instance
+    part is drawn once per sandbox), so two sandboxes in one test process, sharing psflow's
+    memory and a Prefect server's event ids, never hand out the same opportunity id."""
+    instance = sb.store.constant("salesforce.instance", lambda: random.randrange(62**3))
+    return seed.sfid(prefix, n, seed.base62(instance, 3))
 
 
 class SalesforceError(ApiError):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sandbox import seed
 from sandbox.core import Sandbox, SandboxDep
 from sandbox.salesforce import history, records
-from sandbox.salesforce.common import SYSTEM, SalesforceError
+from sandbox.salesforce.common import SYSTEM, SalesforceError, new_record_id
 from sandbox.salesforce.schema import SObject, normalize_id, sobject
 
 router = APIRouter(tags=["salesforce"])
@@ -106,7 +106,9 @@ async def bulk_opportunities(sb: SandboxDep, bulk: BulkOpportunities) -> Json:
         account = seed.ACCOUNTS[i % len(seed.ACCOUNTS)]
         start = today + timedelta(days=14 + (i * 7) % 120)
         sow = f"SOW-2027-{n:05d}"
-        record = records.new_record(obj, seed.sfid(seed.OPPORTUNITY, n), now, _OWNERS[i % 2])
+        record = records.new_record(
+            obj, new_record_id(sb, seed.OPPORTUNITY, n), now, _OWNERS[i % 2]
+        )
         values = {
             "Name": f"{account.name} – Engagement {i + 1}",
             "AccountId": account.id,
@@ -145,7 +147,7 @@ def _add_details(
     for j, contact in enumerate(account.contacts):
         obj = sobject("OpportunityContactRole")
         assert obj is not None
-        role = records.new_record(obj, seed.sfid(seed.CONTACT_ROLE, n * 8 + j), now, owner)
+        role = records.new_record(obj, new_record_id(sb, seed.CONTACT_ROLE, n * 8 + j), now, owner)
         values = {
             "OpportunityId": opportunity["Id"],
             "ContactId": contacts[contact.email],
@@ -157,7 +159,7 @@ def _add_details(
     for j, item in enumerate(like.line_items):
         obj = sobject("OpportunityLineItem")
         assert obj is not None
-        line = records.new_record(obj, seed.sfid(seed.LINE_ITEM, n * 8 + j), now, owner)
+        line = records.new_record(obj, new_record_id(sb, seed.LINE_ITEM, n * 8 + j), now, owner)
         values = {
             "OpportunityId": opportunity["Id"],
             "Product2Id": products[item.product],

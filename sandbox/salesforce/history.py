@@ -3,9 +3,8 @@ tracked field, whoever made it (the API, a person in the UI). The stage watcher 
 
 from __future__ import annotations
 
-from sandbox import seed
 from sandbox.core import Json, Sandbox
-from sandbox.salesforce.common import SYSTEM
+from sandbox.salesforce.common import SYSTEM, new_record_id
 from sandbox.salesforce.schema import HISTORY_PREFIX, TRACKED_OPPORTUNITY_FIELDS, SObject
 
 
@@ -16,7 +15,9 @@ def track(sb: Sandbox, obj: SObject, before: Json, after: Json, user_id: str) ->
         old, new = before.get(field), after.get(field)
         if old == new:
             continue
-        row_id = seed.sfid(HISTORY_PREFIX, sb.store.next_id("salesforce.OpportunityFieldHistory"))
+        row_id = new_record_id(
+            sb, HISTORY_PREFIX, sb.store.next_id("salesforce.OpportunityFieldHistory")
+        )
         sb.store.put(
             SYSTEM,
             "OpportunityFieldHistory",

@@ -24,6 +24,7 @@ from sandbox.salesforce.common import (
     SalesforceError,
     api_usage,
     limit_info,
+    new_record_id,
     not_found,
     render_error,
 )
@@ -303,12 +304,12 @@ def _as_read(obj: SObject, record: Json, version: str, fields: str | None) -> Js
 
 def _create(sb: Sandbox, obj: SObject, values: Json) -> Json:
     fetch = fetcher(sb)
-    record_id = seed.sfid(obj.key_prefix, sb.store.next_id(f"salesforce.{obj.name}", 1000))
+    new_id = new_record_id(sb, obj.key_prefix, sb.store.next_id(f"salesforce.{obj.name}", 1000))
     now = sb.now()  # one instant: Salesforce stamps an insert's Created and Modified alike
-    record = records.new_record(obj, record_id, now, API_USER_ID)
+    record = records.new_record(obj, new_id, now, API_USER_ID)
     records.apply(obj, record, values, fetch, now, API_USER_ID)
     records.check_unique(obj, record, sb.store.table(SYSTEM, obj.name).values())
-    return sb.store.put(SYSTEM, obj.name, record_id, record)
+    return sb.store.put(SYSTEM, obj.name, new_id, record)
 
 
 def _update(sb: Sandbox, obj: SObject, record: Json, values: Json) -> Json:

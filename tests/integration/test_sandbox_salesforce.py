@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,8 @@ from simple_salesforce.exceptions import (
 from blocks.salesforce import SalesforceConnection
 from sandbox import seed
 from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
+from testkit.factories import opportunities
 
 ACME_PAST, ACME_CICD, GLOBEX = seed.OPPORTUNITIES[0], seed.OPPORTUNITIES[1], seed.OPPORTUNITIES[2]
 NEXT_PAGE = r"/salesforce/services/data/v59\.0/query/01g.*"
@@ -670,3 +673,19 @@ def test_stage_changes_are_tracked_in_opportunity_field_history(
     assert rows[0]["Opportunity"]["Name"] == seed.OPPORTUNITIES[1].name
     with pytest.raises(SalesforceMalformedRequest):  # Salesforce writes history, nobody else
         sf.OpportunityFieldHistory.create({"OpportunityId": opportunity, "Field": "StageName"})
+
+
+def test_two_sandboxes_never_hand_out_the_same_record_id(tmp_path: Path) -> None:
+    """As two real orgs: one test process runs several sandboxes against one Prefect server and
+    one memory of psflow's, keyed by opportunity ids (event ids, Gmail drafts)."""
+    made = []
+    for name in ("one", "two"):
+        with SandboxServer(tmp_path / name) as server:
+            client = SandboxClient(server.url)
+            made.append(opportunities(client, count=1, amount=10_000, imported=True)[0])
+            made.append(opportunities(client, count=1, amount=10_000)[0])
+            client.reset()  # and the same sandbox never again, across resets
+            made.append(opportunities(client, count=1, amount=10_000, imported=True)[0])
+            client.close()
+    assert len(set(made)) == len(made), made
+    assert all(len(i) == 18 and i.startswith(seed.OPPORTUNITY) for i in made)

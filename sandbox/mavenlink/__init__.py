@@ -4,7 +4,8 @@ What psflow uses of it: users, workspaces (projects) with their status, budget a
 external references (how psflow ties a workspace to its Salesforce opportunity and finds it again),
 participations, workspace resources and allocations (staffing), stories (tasks, deliverables,
 milestones) with assignments, custom fields with their values, the time people log (time
-entries), projects' status reports and billing milestones (a fixed fee's Billing Schedule).
+entries) with their cost (account memberships' cost rates), projects' status reports and billing
+milestones (a fixed fee's Billing Schedule).
 `control` plays the people who use Kantata's web app (a PSE logging time).
 
 Each resource is declared once (`sandbox.kit.Resource`: its filters, includes, checks and writes)
@@ -18,6 +19,7 @@ from sandbox.core import Quota, System
 from sandbox.mavenlink import (
     billing,
     people,
+    rates,
     references,
     staffing,
     status_reports,
@@ -39,6 +41,7 @@ api.serve(
     *time_entries.RESOURCES,
     *status_reports.RESOURCES,
     *billing.RESOURCES,
+    *rates.RESOURCES,
 )
 
 QUOTAS = (

@@ -44,6 +44,7 @@ SUBJECTS = {
     "TimeEntry": "time_entries",
     "StatusReport": "status_reports",
     "BillingMilestone": "billing_milestones",
+    "AccountMembership": "account_memberships",
 }
 
 

@@ -6,6 +6,7 @@ from sandbox import seed as demo
 from sandbox.core import Json, Sandbox
 from sandbox.mavenlink.api import ACCOUNT_ID, NAME, new_id
 from sandbox.mavenlink.people import new_user
+from sandbox.mavenlink.rates import new_membership, set_cost_rate
 from sandbox.mavenlink.references import new_custom_field
 from sandbox.mavenlink.staffing import business_days, new_allocation, new_resource
 from sandbox.mavenlink.workspaces import STATUS_KEYS, new_workspace, status
@@ -30,6 +31,16 @@ CUSTOM_FIELDS = (
     ("Passive Acceptance Utilized", "string", "Story"),
 )
 SALESFORCE = "Salesforce"  # service_name of the references psflow writes
+# What an hour of each title costs the PS team, in USD (EUR: 0.9 of it): Kantata's cost rates
+HOURLY_COST = {
+    "PS Engineer": 70,
+    "Sr. PS Engineer": 90,
+    "Technical Architect": 110,
+    "Project Manager": 80,
+    "Engagement Manager": 100,
+    "Sr. PS Project Coordinator": 65,
+    "PS Operations Manager": 95,
+}
 
 
 def seed(sb: Sandbox) -> None:
@@ -37,6 +48,12 @@ def seed(sb: Sandbox) -> None:
     api_user = new_user(sb, f"{demo.COMPANY} PS Team", API_USER_EMAIL, "Integration user")
     sb.store.put(NAME, "meta", "account", {"id": ACCOUNT_ID, "api_user_id": api_user["id"]})
     users = {p.key: new_user(sb, p.name, p.email, p.title) for p in (*demo.STAFF, *demo.PSES)}
+    for person in (*demo.STAFF, *demo.PSES):
+        membership = new_membership(sb, users[person.key])
+        if (cost := HOURLY_COST.get(person.title)) is not None:
+            for currency, share in (("USD", 1.0), ("EUR", 0.9)):
+                rate = {"account_membership_id": membership["id"], "currency": currency}
+                set_cost_rate(sb, {**rate, "amount_in_subunits": round(cost * share * 100)})
     roles = {}
     for name in ROLES:
         role_id = new_id(sb, "roles")

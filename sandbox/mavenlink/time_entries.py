@@ -26,8 +26,9 @@ What the reference leaves unsaid, and the sandbox's choice:
 - whether `date_performed_between` includes its ends: it does here;
 - `approved`: the sandbox has no timesheet approvals, so every entry stays `approved: false`;
   `is_invoiced` false and the invoice/submission includes answer none, for the same reason;
-- rates: `rate_in_cents` is what the create gave (0 otherwise), `cost_rate_in_cents` null; Kantata
-  computes both from rate cards the sandbox does not have; `role_id` ("the default Role or user
+- rates: `rate_in_cents` is what the create gave (0 otherwise; Kantata computes it from rate cards
+  the sandbox does not have); `cost_rate_in_cents` the person's cost rate in the project's currency
+  when the entry is made (null without one: `rates.py`); `role_id` ("the default Role or user
   assigned Role") is the person's workspace resource's role on the project, if any;
 - not served: the bulk `DELETE /time_entries.json?ids=...`, `optional_fields`, `location`,
   `created_by`, and the invoice and timesheet filters (nothing is invoiced or submitted here).
@@ -58,6 +59,7 @@ from sandbox.mavenlink.api import (
     truthy,
 )
 from sandbox.mavenlink.people import participates
+from sandbox.mavenlink.rates import cost_rate
 from sandbox.mavenlink.references import attach_reference, validate_reference, with_reference
 
 # Participation access levels that carry financial access (Kantata's project permission levels).
@@ -178,7 +180,9 @@ def new_time_entry(sb: Sandbox, fields: Json, data: Json) -> Json:
             "is_invoiced": False,
             "taxable": False,
             "rate_in_cents": fields.get("rate_in_cents") or 0,
-            "cost_rate_in_cents": None,
+            "cost_rate_in_cents": cost_rate(
+                sb, fields["user_id"], _currency(sb, fields["workspace_id"])["currency"]
+            ),
             **_currency(sb, fields["workspace_id"]),
             "location": None,
         },

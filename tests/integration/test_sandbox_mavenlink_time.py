@@ -471,3 +471,56 @@ def test_time_and_reports_count_in_the_log_and_the_quota(
         "/mavenlink/api/v1/status_reports.json",
         "/mavenlink/api/v1/status_reports.json",
     ]
+
+
+# --- cost rates ----------------------------------------------------------------------------------
+
+
+def test_each_persons_cost_rates_come_with_their_account_membership(api: httpx.Client) -> None:
+    aisha, grace = user_id(api, "aisha_bello"), user_id(api, "grace_kim")
+    reply = api.get(
+        "account_memberships.json",
+        params={"with_user_ids": f"{aisha},{grace}", "include": "cost_rates"},
+    )
+    memberships = items(reply, "account_memberships")
+    assert sorted(m["user_id"] for m in memberships) == sorted([aisha, grace])
+    rates = reply.json()["cost_rates"]
+    by_user = {
+        m["user_id"]: {
+            rates[r]["currency"]: rates[r]["amount_in_subunits"] for r in m["cost_rate_ids"]
+        }
+        for m in memberships
+    }
+    assert by_user[aisha] == {"USD": 9000, "EUR": 8100}  # a Sr. PS Engineer: $90 an hour
+    assert by_user[grace]["USD"] == 7000  # a PS Engineer
+
+
+def test_a_time_entry_keeps_the_cost_rate_of_the_day_it_was_logged(
+    api: httpx.Client, sandbox: SandboxClient
+) -> None:
+    """ "Updating a cost rate will set the cost rate for future work. Existing time entries will
+    not be affected." A create for a membership and currency that has a rate overrides it."""
+    hooli = workspace_id(api, HOOLI)
+    aisha = user_id(api, "aisha_bello")
+    day = {"workspace_id": hooli, "time_in_minutes": 480, "user_id": int(aisha)}
+    first = one(log(api, date_performed="2026-03-02", **day))
+    assert first["cost_rate_in_cents"] == 9000
+    (membership,) = items(api.get("account_memberships.json", params={"by_user_id": aisha}))
+    raised = {
+        "account_membership_id": membership["id"],
+        "currency": "USD",
+        "amount_in_subunits": 9500,
+    }
+    before = len(sandbox.state("mavenlink", "cost_rates"))
+    assert (
+        one(api.post("cost_rates.json", json={"cost_rate": raised}))["amount_in_subunits"] == 9500
+    )
+    assert len(sandbox.state("mavenlink", "cost_rates")) == before  # overridden, not added
+    second = one(log(api, date_performed="2026-03-03", **day))
+    assert second["cost_rate_in_cents"] == 9500
+    assert one(api.get(f"time_entries/{first['id']}.json"))["cost_rate_in_cents"] == 9000
+    assert errors(api.post("cost_rates.json", json={"cost_rate": {"currency": "usd!"}})) == {
+        "account_membership_id": "Account membership can't be blank",
+        "currency": "Currency is not a valid ISO 4217 code",
+        "amount_in_subunits": "Amount in subunits can't be blank",
+    }

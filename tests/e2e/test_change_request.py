@@ -57,54 +57,6 @@ def due_date(opportunity: str) -> date:
     return date.fromisoformat(workspace.due_date)
 
 
-def test_a_three_week_extension_is_a_written_confirmation_asked_of_the_customer_once(
-    served: PrefectStack, world: SandboxClient
-) -> None:
-    opportunity = prepare(world, "execute")  # In Progress, two weeks in
-    end = due_date(opportunity)
-    before = world.last_request_id()
-    run = start(
-        opportunity,
-        description="Three more weeks for the cutover",
-        end=str(end + timedelta(days=21)),
-    )
-    form = paused_at(run, "change-approval-cr-1")
-    with get_client(sync_client=True) as client:  # the text above the form
-        shown = client.read_flow_run_input(run.id, "suspended-change-approval-cr-1-description")
-    assert "a **written confirmation** (the end date moves 21 days" in shown
-    resume(run, form, comment="Within budget: fine")
-    done = wait_for_state(run, *FINAL, timeout=120)
-    assert done.type == StateType.COMPLETED, done.message
-    assert done.message.startswith(
-        "CR-1: written confirmation; waiting for the customer's confirmation"
-    )
-
-    # the document, filled; the issue in the epic, labelled; the approval recorded; the e-mail
-    document = find_keyed_file.fn(Kind.CHANGE_REQUEST, opportunity, part="CR-1")
-    assert document is not None
-    texts = paragraph_texts(systems().docs().documents().get(documentId=document.id).execute())
-    assert not [t for t in texts if "{{" in t]
-    assert any("the end date" in t and "(+21 days)" in t for t in texts)
-    (issue,) = [i for i in world.state("gitlab", "issue") if i["title"].startswith("CR-1 ")]
-    assert "CR::Written Confirmation" in issue["labels"]
-    assert issue.get("epic_id")
-    (mail,) = sent_mail(world, "CR-1: written confirmation")
-    assert 'reply "accepted"' in body_text(mail)
-    # a copy and a fill, an issue, a Slack record (message), a draft and its sending
-    assert written(world, before) == {"drive": 1, "docs": 1, "gitlab": 1, "slack": 1, "gmail": 2}
-    with get_client(sync_client=True) as client:
-        numbered = client.read_flow_run(run.id)
-    assert numbered.name == "change · Globex Industries · CR-1"
-
-    # the UI's Retry of that run: its own number found again, the approval read back, nothing
-    # written twice
-    again = world.last_request_id()
-    state = ops_retry(change_request, numbered)
-    assert state.type == StateType.COMPLETED, state.message
-    assert str(state.message).startswith("CR-1: written confirmation")
-    assert written(world, again) == {}
-
-
 def test_a_change_that_would_leave_the_engagement_inconsistent_is_refused_naming_the_field(
     served: PrefectStack, world: SandboxClient
 ) -> None:
@@ -200,15 +152,52 @@ def milestones_of(world: SandboxClient) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_an_extension_confirmed_by_reply_moves_the_end_in_every_system_once(
+def test_a_three_week_extension_is_a_written_confirmation_confirmed_by_reply_in_every_system_once(
     served: PrefectStack, world: SandboxClient
 ) -> None:
-    opportunity = prepare(world, "execute")
+    opportunity = prepare(world, "execute")  # In Progress, two weeks in
     end = due_date(opportunity)
     new_end = end + timedelta(days=21)
     scoped = engagement_of(world, opportunity)["Scoped_Hours__c"]
-    asked(opportunity, description="Three more weeks for the cutover", end=str(new_end))
+    before = world.last_request_id()
+    run = start(opportunity, description="Three more weeks for the cutover", end=str(new_end))
+    form = paused_at(run, "change-approval-cr-1")
+    with get_client(sync_client=True) as client:  # the text above the form
+        shown = client.read_flow_run_input(run.id, "suspended-change-approval-cr-1-description")
+    assert "a **written confirmation** (the end date moves 21 days" in shown
+    resume(run, form, comment="Within budget: fine")
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    assert done.message.startswith(
+        "CR-1: written confirmation; waiting for the customer's confirmation"
+    )
 
+    # the document, filled; the issue in the epic, labelled; the approval recorded; the e-mail
+    document = find_keyed_file.fn(Kind.CHANGE_REQUEST, opportunity, part="CR-1")
+    assert document is not None
+    texts = paragraph_texts(systems().docs().documents().get(documentId=document.id).execute())
+    assert not [t for t in texts if "{{" in t]
+    assert any("the end date" in t and "(+21 days)" in t for t in texts)
+    (issue,) = [i for i in world.state("gitlab", "issue") if i["title"].startswith("CR-1 ")]
+    assert "CR::Written Confirmation" in issue["labels"]
+    assert issue.get("epic_id")
+    (mail,) = sent_mail(world, "CR-1: written confirmation")
+    assert 'reply "accepted"' in body_text(mail)
+    # a copy and a fill, an issue, a Slack record (message), a draft and its sending
+    assert written(world, before) == {"drive": 1, "docs": 1, "gitlab": 1, "slack": 1, "gmail": 2}
+    with get_client(sync_client=True) as client:
+        numbered = client.read_flow_run(run.id)
+    assert numbered.name == "change · Globex Industries · CR-1"
+
+    # the UI's Retry of that run: its own number found again, the approval read back, nothing
+    # written twice
+    again = world.last_request_id()
+    state = ops_retry(change_request, numbered)
+    assert state.type == StateType.COMPLETED, state.message
+    assert str(state.message).startswith("CR-1: written confirmation")
+    assert written(world, again) == {}
+
+    # the customer confirms by reply: the re-baseline
     customer_replies(world, "Accepted, thanks.\n\n> CR-1: Three more weeks")
     run = run_of("rebaseline", opportunity)
     assert run.name == "rebaseline · Globex Industries · CR-1"

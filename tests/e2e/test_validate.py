@@ -247,25 +247,21 @@ def test_an_activity_whose_contacts_have_no_email_is_refused_naming_the_field(
     assert written(world, before) == {}
 
 
-@pytest.mark.parametrize(
-    ("thread", "message", "named"),
-    [
-        ("18c2a0000000dead", "18c2a0000000beef", "thread 18c2a0000000dead"),  # no such thread
-        (None, "18c2a0000000beef", "message 18c2a0000000beef"),  # not in psflow's thread
-    ],
-)
 def test_a_reply_that_is_not_in_a_psflow_thread_is_named_and_nothing_is_written(
-    world: SandboxClient, thread: str | None, message: str, named: str
+    world: SandboxClient,
 ) -> None:
-    opportunity = prepare(world, "execute")
-    if thread is None:  # the thread of an e-mail psflow sent: the message is not in it
-        (mail,) = [m for m in world.state("google", "message") if "SENT" in m["labelIds"]][:1]
-        thread = str(mail["threadId"])
-    before = world.last_request_id()
-    state, _ = run_phase(reply, opportunity, thread=thread, message=message)
-    assert state.type == StateType.FAILED
-    assert f"Gmail: {named}" in str(state.message)
-    assert written(world, before) == {}
+    opportunity = prepare(world, "plan")  # Initiate's e-mail sent: a thread of psflow's
+    (mail,) = [m for m in world.state("google", "message") if "SENT" in m["labelIds"]][:1]
+    cases = [
+        ("18c2a0000000dead", "18c2a0000000beef", "thread 18c2a0000000dead"),  # no such thread
+        (str(mail["threadId"]), "18c2a0000000beef", "message 18c2a0000000beef"),  # not in it
+    ]
+    for thread, message, named in cases:
+        before = world.last_request_id()
+        state, _ = run_phase(reply, opportunity, thread=thread, message=message)
+        assert state.type == StateType.FAILED
+        assert f"Gmail: {named}" in str(state.message)
+        assert written(world, before) == {}
 
 
 def test_a_reply_racing_the_passive_clock_is_recorded_once(

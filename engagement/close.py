@@ -7,8 +7,9 @@ note):
   requests moved them); actual hours are Kantata's time entries, an entry on no activity's task
   counted apart ("other");
 - the budget is the PS Engagement's as it stands: the SOW amount plus approved change orders;
-- cost is each person's hours times their cost rate in Kantata; a person with hours and no cost
-  rate is an error naming them, never a cost of zero;
+- cost is each time entry's hours times its person's cost rate in Kantata (the rate of the day it
+  was logged, as Kantata keeps it on the entry); hours without a cost rate are an error naming
+  the people, never a cost of zero;
 - margin is (budget - cost) / budget, flagged below the 40% target;
 - revenue recognised so far: a fixed fee's billing milestones released; time and materials, the
   billable hours at the SOW's rate (its amount over its scoped hours).
@@ -35,8 +36,8 @@ class MissingCostRate(ValueError):
     def __init__(self, people: Iterable[str]) -> None:
         self.people = sorted(people)
         super().__init__(
-            "Kantata: no cost rate for " + ", ".join(self.people) + " (cost_rates of their "
-            "account membership): the wrap-up's cost would be wrong"
+            "Kantata: no cost rate for " + ", ".join(self.people) + " on their time entries "
+            "(cost_rates of their account membership): the wrap-up's cost would be wrong"
         )
 
 
@@ -127,20 +128,19 @@ def wrap_up(
     estimates: Mapping[str, Decimal],
     logged: Iterable[Logged],
     activity_of_task: Mapping[str, str],
-    cost_rates: Mapping[str, Decimal],
     budget: Decimal,
     scoped_hours: Decimal,
     billed: Iterable[Decimal] = (),
 ) -> WrapUp:
     """The wrap-up from what Close reads: the Plan tab's `estimates` per activity, the time
-    entries (`logged`) with the activity of each task they were logged on, each person's hourly
-    cost rate, the budget and scoped hours as they stand, and a fixed fee's billing milestones.
+    entries (`logged`, each with its cost rate) and the activity of each task they were logged
+    on, the budget and scoped hours as they stand, and a fixed fee's billing milestones.
 
     Raises:
         MissingCostRate: someone logged hours and has no cost rate.
     """
     entries = list(logged)
-    missing = {e.person for e in entries if e.person not in cost_rates}
+    missing = {e.person for e in entries if e.cost_rate is None}
     if missing:
         raise MissingCostRate(missing)
     actual: dict[str, Decimal] = {}
@@ -156,7 +156,7 @@ def wrap_up(
         )
         for code in codes
     )
-    cost = sum((e.hours * cost_rates[e.person] for e in entries), Decimal(0))
+    cost = sum((e.hours * (e.cost_rate or 0) for e in entries), Decimal(0))
     if billing is Billing.FIXED_FEE:
         revenue = sum(billed, Decimal(0))
     else:  # the hours billed at the SOW's rate

@@ -77,6 +77,7 @@ class Logged(_Frozen):
     person: str  # their e-mail
     task_id: str | None  # the Kantata task (a SOW activity's) it was logged on, if any
     hours: Decimal
+    cost_rate: Decimal | None = None  # what an hour of theirs cost that day (Kantata's cost rate)
 
 
 class BurnPoint(_Frozen):

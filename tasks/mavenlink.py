@@ -1026,9 +1026,15 @@ def get_time_entries(workspace_id: str) -> tuple[Logged, ...]:
                     person=str(user.get("email_address") or row.get("user_id")),
                     task_id=str(row["story_id"]) if row.get("story_id") else None,
                     hours=Decimal(int(row["time_in_minutes"])) / 60,
+                    cost_rate=_money(row.get("cost_rate_in_cents"), row.get("currency_base_unit")),
                 )
             )
     return tuple(logged)
+
+
+def _money(subunits: Any, base_unit: Any) -> Decimal | None:
+    """An amount Kantata gives in its currency's subunits, in units (None stays None)."""
+    return None if subunits is None else Decimal(int(subunits)) / int(base_unit or 100)
 
 
 @outside_task("report the health of Mavenlink project {workspace}")

@@ -46,9 +46,12 @@ def test_the_hours_logged_are_read_with_who_and_on_what_in_one_listing(
     entries = ml.get_time_entries.fn(workspace.id)
     assert len(outside.requests(system="mavenlink", since=before)) == 1
     assert sorted(entries, key=lambda e: (e.day, e.person)) == [
-        Logged(day=date(2027, 1, 4), person=AISHA, task_id=None, hours=Decimal("7.5")),
-        Logged(day=date(2027, 1, 4), person=GRACE, task_id=None, hours=Decimal(8)),
-        Logged(day=date(2027, 1, 5), person=AISHA, task_id=None, hours=Decimal(4)),
+        # each with the cost of the person's hour (Kantata's cost rate: a Sr. PS Engineer's $90)
+        Logged(
+            day=date(2027, 1, 4), person=AISHA, task_id=None, hours=Decimal("7.5"), cost_rate=90
+        ),
+        Logged(day=date(2027, 1, 4), person=GRACE, task_id=None, hours=Decimal(8), cost_rate=70),
+        Logged(day=date(2027, 1, 5), person=AISHA, task_id=None, hours=Decimal(4), cost_rate=90),
     ]
 
 

@@ -14,13 +14,20 @@ from engagement.execute import Logged
 from engagement.models import Billing
 
 ALICE, BOB = "alice@northwind.example", "bob@northwind.example"
-LOGGED = [
-    Logged(day=date(2027, 1, 4), person=ALICE, task_id="t-a", hours=Decimal(30)),
-    Logged(day=date(2027, 1, 5), person=ALICE, task_id="t-b", hours=Decimal(10)),
-    Logged(day=date(2027, 1, 4), person=BOB, task_id="t-a", hours=Decimal(15)),
-    Logged(day=date(2027, 1, 6), person=BOB, task_id=None, hours=Decimal(5)),  # on no task
-]
 RATES = {ALICE: Decimal(80), BOB: Decimal(60)}
+LOGGED = [  # alice at $80 an hour, bob at $60
+    (date(2027, 1, 4), ALICE, "t-a", 30),
+    (date(2027, 1, 5), ALICE, "t-b", 10),
+    (date(2027, 1, 4), BOB, "t-a", 15),
+    (date(2027, 1, 6), BOB, None, 5),  # on no activity's task
+]
+
+
+def logged(rates: dict[str, Decimal]) -> list[Logged]:
+    return [
+        Logged(day=day, person=who, task_id=task, hours=Decimal(hours), cost_rate=rates.get(who))
+        for day, who, task, hours in LOGGED
+    ]
 
 
 def wrap(
@@ -30,9 +37,8 @@ def wrap(
         currency="USD",
         billing=billing,
         estimates={"PS-A": Decimal(40), "PS-B": Decimal(20)},
-        logged=LOGGED,
+        logged=logged(cost_rates),
         activity_of_task={"t-a": "PS-A", "t-b": "PS-B"},
-        cost_rates=cost_rates,
         budget=Decimal(budget),
         scoped_hours=Decimal(60),
         billed=[Decimal(5000), Decimal(2000)],

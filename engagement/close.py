@@ -26,6 +26,16 @@ from engagement.execute import Logged
 from engagement.models import Billing
 
 TARGET_MARGIN = Decimal("0.40")  # the handbook's target
+# The PS Engagement is set to Completed "only when its required fields are filled": the org's
+# validation rule refuses the save otherwise; psflow checks the same fields before any write
+COMPLETION_REQUIRES = (
+    "Actual_Start__c",
+    "Completed__c",
+    "Sign_Off_Date__c",
+    "Signed_Acceptance__c",
+    "Hours_Consumed__c",
+    "Project_Owner__c",
+)
 OTHER = "other"  # hours logged on no activity's task
 CENT = Decimal("0.01")
 
@@ -170,6 +180,26 @@ def wrap_up(
         cost=cost.quantize(CENT, ROUND_HALF_EVEN),
         revenue=revenue.quantize(CENT, ROUND_HALF_EVEN),
     )
+
+
+def completion_problems(values: Mapping[str, object]) -> list[str]:
+    """What keeps the PS Engagement from Completed, once `values` are written: each required
+    field left empty (a checkbox unchecked), by its Salesforce name.
+
+    Example:
+        >>> completion_problems({"Actual_Start__c": "2027-01-04", "Signed_Acceptance__c": False})
+        ... # doctest: +NORMALIZE_WHITESPACE
+        ['Completed__c: empty', 'Sign_Off_Date__c: empty', 'Signed_Acceptance__c: unchecked',
+         'Hours_Consumed__c: empty', 'Project_Owner__c: empty']
+    """
+    problems = []
+    for name in COMPLETION_REQUIRES:
+        value = values.get(name)
+        if value is False:
+            problems.append(f"{name}: unchecked")
+        elif value in (None, ""):
+            problems.append(f"{name}: empty")
+    return problems
 
 
 def _hours(value: Decimal) -> str:

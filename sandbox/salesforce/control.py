@@ -40,7 +40,7 @@ def _edit(sb: Sandbox, obj: SObject, record: Json, changes: Json, user_id: str) 
     try:
         values = records.coerce(obj, changes, _fetch(sb), creating=False)
         updated = records.apply(obj, dict(record), values, _fetch(sb), sb.now(), user_id)
-        records.check_unique(obj, updated, sb.store.table(SYSTEM, obj.name).values())
+        records.check(obj, updated, sb.store.table(SYSTEM, obj.name).values())
     except SalesforceError as err:
         raise HTTPException(400, f"{err.code}: {err.message}") from err
     history.track(sb, obj, record, updated, user_id)

@@ -15,6 +15,7 @@ from sandbox.salesforce.schema import (
     NUMBER_TYPES,
     STAGE_PROBABILITY,
     TEXT_TYPES,
+    VALIDATION_RULES,
     WON_STAGES,
     Field,
     SObject,
@@ -230,6 +231,18 @@ def derive(obj: SObject, record: Json, changed: Json, fetch: Fetch) -> None:
     elif obj.name == "PS_Engagement__c":
         scoped, used = record["Scoped_Hours__c"], record["Hours_Consumed__c"]
         record["Remaining_Hours__c"] = None if scoped is None else scoped - (used or 0)
+
+
+def check(obj: SObject, record: Json, rows: Iterable[Json]) -> None:
+    """What a save checks once the record's values are in: the org's validation rules, then the
+    unique fields."""
+    for rule in VALIDATION_RULES.get(obj.name, ()):
+        missing = [f for f in rule.required if record.get(f) in (None, "", False)]
+        if missing and rule.when(record):
+            raise bad_request(
+                f"{rule.message}: {', '.join(missing)}", "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+            )
+    check_unique(obj, record, rows)
 
 
 def check_unique(obj: SObject, record: Json, rows: Iterable[Json]) -> None:

@@ -308,14 +308,14 @@ def _create(sb: Sandbox, obj: SObject, values: Json) -> Json:
     now = sb.now()  # one instant: Salesforce stamps an insert's Created and Modified alike
     record = records.new_record(obj, new_id, now, API_USER_ID)
     records.apply(obj, record, values, fetch, now, API_USER_ID)
-    records.check_unique(obj, record, sb.store.table(SYSTEM, obj.name).values())
+    records.check(obj, record, sb.store.table(SYSTEM, obj.name).values())
     return sb.store.put(SYSTEM, obj.name, new_id, record)
 
 
 def _update(sb: Sandbox, obj: SObject, record: Json, values: Json) -> Json:
     """Validate the whole change on a copy first, so a refused update changes nothing."""
     updated = records.apply(obj, dict(record), values, fetcher(sb), sb.now(), API_USER_ID)
-    records.check_unique(obj, updated, sb.store.table(SYSTEM, obj.name).values())
+    records.check(obj, updated, sb.store.table(SYSTEM, obj.name).values())
     history.track(sb, obj, record, updated, API_USER_ID)
     return sb.store.put(SYSTEM, obj.name, record["Id"], updated)
 

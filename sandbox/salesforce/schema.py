@@ -7,7 +7,7 @@ canonical spelling. Pure data and helpers: no HTTP, no storage.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
@@ -519,6 +519,38 @@ SOBJECTS: tuple[SObject, ...] = (
         ),
     ),
 )
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    """One of the org's validation rules: while `when` holds of a record, every `required`
+    field must be filled (a checkbox checked), or a save is refused with FIELD_CUSTOM_VALIDATION_
+    EXCEPTION and the rule's message, as an error shown at the top of the page (no field)."""
+
+    name: str
+    when: Callable[[dict[str, Any]], bool]
+    required: tuple[str, ...]
+    message: str
+
+
+# The handbook: the PS Engagement is set to Completed "only when its required fields are filled"
+VALIDATION_RULES: dict[str, tuple[ValidationRule, ...]] = {
+    "PS_Engagement__c": (
+        ValidationRule(
+            "Completed_Requires_Close_Out",
+            lambda record: record.get("Status__c") == "Completed",
+            (
+                "Actual_Start__c",
+                "Completed__c",
+                "Sign_Off_Date__c",
+                "Signed_Acceptance__c",
+                "Hours_Consumed__c",
+                "Project_Owner__c",
+            ),
+            "A PS Engagement can be Completed only with its close-out filled in; missing",
+        ),
+    ),
+}
 
 _BY_NAME = {s.name.lower(): s for s in SOBJECTS}
 _BY_PREFIX = {s.key_prefix: s for s in SOBJECTS}

@@ -178,6 +178,7 @@ def seed_org(sb: Sandbox) -> None:
         Completed__c=seed.day(start + 7 * past.weeks - 2).isoformat(),
         Approved__c=True,
         Approver__c=seed.user_id(seed.staff("olivia_park")),
+        Project_Owner__c=seed.user_id(seed.staff("nora_quinn")),
         Signed_Acceptance__c=True,
         Sign_Off_Date__c=seed.day(start + 7 * past.weeks).isoformat(),
     )

@@ -21,8 +21,10 @@ from simple_salesforce.exceptions import (
 )
 
 from blocks.salesforce import SalesforceConnection
+from engagement.close import COMPLETION_REQUIRES, completion_problems
 from sandbox import seed
 from sandbox.client import SandboxClient
+from sandbox.salesforce.schema import VALIDATION_RULES
 from sandbox.server import SandboxServer
 from testkit.factories import opportunities
 
@@ -689,3 +691,35 @@ def test_two_sandboxes_never_hand_out_the_same_record_id(tmp_path: Path) -> None
             client.close()
     assert len(set(made)) == len(made), made
     assert all(len(i) == 18 and i.startswith(seed.OPPORTUNITY) for i in made)
+
+
+def test_the_orgs_validation_rule_keeps_an_engagement_from_completed_without_its_close_out(
+    sf: Salesforce, sandbox: SandboxClient
+) -> None:
+    key = f"Opportunity_Id__c/{quote(GLOBEX.id, safe='')}"
+    body = {"Name": "Globex close-out", "Opportunity__c": GLOBEX.id, "Status__c": "Closure"}
+    assert sf.PS_Engagement__c.upsert(key, body) == 201
+    half = {"Status__c": "Completed", "Actual_Start__c": "2027-01-04", "Completed__c": "2027-03-26"}
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.PS_Engagement__c.upsert(key, half)
+    assert error_code(refused.value) == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    message = refused.value.content[0]["message"]
+    assert message.endswith(
+        "missing: Sign_Off_Date__c, Signed_Acceptance__c, Hours_Consumed__c, Project_Owner__c"
+    )
+    (record,) = [
+        r
+        for r in sandbox.state("salesforce", "PS_Engagement__c")
+        if r["Name"] == "Globex close-out"
+    ]
+    assert record["Status__c"] == "Closure"  # refused whole: nothing of the save applied
+    assert record["Completed__c"] is None
+
+    # psflow checks the same fields first: its list is the org's rule
+    (rule,) = VALIDATION_RULES["PS_Engagement__c"]
+    assert rule.required == COMPLETION_REQUIRES
+    owner = seed.user_id(seed.staff("nora_quinn"))
+    filled = {**half, "Sign_Off_Date__c": "2027-03-25", "Signed_Acceptance__c": True}
+    filled |= {"Hours_Consumed__c": 312, "Project_Owner__c": owner}
+    assert completion_problems(filled) == []
+    assert sf.PS_Engagement__c.upsert(key, filled) == 200  # an update (API 46.0 and later)

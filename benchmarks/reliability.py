@@ -90,7 +90,7 @@ def report(cases: list[Case], seconds: float) -> int:
     print(f"failed cases       {len(failed)}")
     for case in failed:
         print(f"  {case.name}")
-        for problem in case.problems or []:
+        for problem in case.problems:
             print(f"    {problem}")
     print(f"wall time          {seconds / 60:.1f} min")
     return 1 if failed else 0

@@ -29,6 +29,7 @@ from testkit.faults import (
     google_answers,
     nonconforming,
     route_of,
+    run_case,
     write_routes,
 )
 
@@ -96,6 +97,16 @@ def test_a_fault_on_every_write_route_ends_with_every_object_once(
     world: SandboxClient, references: dict[str, Reference], phase: str, kind: str
 ) -> None:
     assert_every_object_once(world, references[phase], kind)
+
+
+def test_a_case_whose_fault_the_run_never_meets_fails(
+    world: SandboxClient, references: dict[str, Reference]
+) -> None:
+    """The matrix's check can fail: a fault on a route the phase never writes to is a problem."""
+    nowhere = WriteRoute("slack", "POST", "/slack/api/pins.add")  # a lost deal pins nothing
+    assert nowhere not in references["release"].routes
+    case = run_case(world, references["release"], "transient", [nowhere])
+    assert case.problems == [f"the fault on {nowhere} was never hit"]
 
 
 def test_every_google_answer_of_the_reference_runs_is_as_googles_own_spec_describes_it(

@@ -239,6 +239,7 @@ def customer_answer(opportunity_id: str, reply: Reply) -> State[Any]:
             "A reply after the acceptance, recorded "
             f"(it changes nothing): {reading.why}\n\n{quoted}",
         )
+        mark_accepted(project, Kind.ACTIVITY_ISSUE, opportunity.id, code)  # a retry finishes it
         return Completed(message=f"{code}: accepted already; the reply is recorded")
     if reading.verdict is Verdict.ACCEPTED:
         accepted = Acceptance(
@@ -390,49 +391,48 @@ def passive(opportunity_id: str, codes: list[str], now: datetime) -> list[str]:
 
 def record_acceptance(opportunity: Opportunity, initiated: Initiated, accepted: Acceptance) -> None:
     """The acceptance recorded once, whichever path comes first (the opportunity's acceptance
-    slot is held: a reply racing the clock finds the other's note and writes nothing new): the
-    note, the label, the milestone, the event; then Validate's completion when it was the last."""
+    slot is held: a reply racing the clock finds the other's note and writes nothing new).
+
+    The note saying how comes after the records it stands for (the milestone, the fee, the event)
+    and the label after the note: a run that failed between them is finished by its retry or by
+    the next passive run, which still finds the activity labelled as waiting."""
     code, project = accepted.activity, initiated.project
     with one_at_a_time("acceptance", opportunity.id):
-        ensure_issue_note(
-            project,
-            Kind.ACTIVITY_ISSUE,
-            opportunity.id,
-            code,
-            Kind.ACTIVITY_ACCEPTED,
-            accepted.note(),
-        )
-        ensure_issue_labels(
-            project,
-            Kind.ACTIVITY_ISSUE,
-            opportunity.id,
-            code,
-            add=[ACCEPTED],
-            remove=[REQUESTED, QUESTION],
-        )
-        milestone = ensure_milestone_record(
-            initiated.workspace.id, opportunity.id, code, accepted.records(), completed=True
-        )
+        issue = (project, Kind.ACTIVITY_ISSUE, opportunity.id, code)
         tab = plan_tab(initiated)
-        hours = {activity: planned_hours for activity, _, planned_hours in planned(tab)}
-        if opportunity.billing is Billing.FIXED_FEE and code in hours:
-            # its share of the budget as it stands (approved change orders move it)
-            budget = initiated.workspace.price or opportunity.amount
-            fee = fee_shares(minor_units(budget, opportunity.currency), hours)[code]
-            ensure_billing_milestone(
-                initiated.workspace.id, opportunity.id, code, milestone, fee, accepted.on
+        if find_issue_note(*issue, Kind.ACTIVITY_ACCEPTED) is None:
+            milestone = ensure_milestone_record(
+                initiated.workspace.id, opportunity.id, code, accepted.records(), completed=True
             )
-        emit_event(
-            **event_kwargs(
-                ACTIVITY_ACCEPTED,
-                opportunity.id,
-                key=f"{opportunity.id}:{code}",
-                name=opportunity.name,
-                customer=opportunity.account.name,
-                phase=PHASE,
-                payload={"activity": code, "how": accepted.how.value},
+            hours = {activity: planned_hours for activity, _, planned_hours in planned(tab)}
+            if opportunity.billing is Billing.FIXED_FEE and code in hours:
+                # its share of the budget as it stands (approved change orders move it)
+                budget = initiated.workspace.price or opportunity.amount
+                fee = fee_shares(minor_units(budget, opportunity.currency), hours)[code]
+                ensure_billing_milestone(
+                    initiated.workspace.id, opportunity.id, code, milestone, fee, accepted.on
+                )
+            emit_event(
+                **event_kwargs(
+                    ACTIVITY_ACCEPTED,
+                    opportunity.id,
+                    key=f"{opportunity.id}:{code}",
+                    name=opportunity.name,
+                    customer=opportunity.account.name,
+                    phase=PHASE,
+                    payload={"activity": code, "how": accepted.how.value},
+                )
             )
-        )
+            ensure_issue_note(*issue, Kind.ACTIVITY_ACCEPTED, accepted.note())
+        mark_accepted(*issue)
         labels = find_issue_labels_by_part(project, Kind.ACTIVITY_ISSUE, opportunity.id)
         if all(ACCEPTED in labels.get(c, ()) for c in plan_titles(tab)):
             announce_completed(PHASE, opportunity)
+
+
+def mark_accepted(project: str, kind: Kind, opportunity_id: str, code: str) -> None:
+    """The activity's issue labelled accepted (its other acceptance labels off): the last of an
+    acceptance's writes, so a half-recorded one stays on the clock's list."""
+    ensure_issue_labels(
+        project, kind, opportunity_id, code, add=[ACCEPTED], remove=[REQUESTED, QUESTION]
+    )

@@ -29,6 +29,9 @@ from prefect.tasks import exponential_backoff
 # Longest Retry-After psflow waits before a retry; beyond it Prefect's backoff takes over, so a
 # worker slot is not held for minutes.
 MAX_RETRY_AFTER_SECONDS = 60.0
+# What a 429 that does not say how long to wait (Salesforce's client keeps no headers) is taken to
+# ask: at least the first backoff, never less
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -203,12 +206,24 @@ def classify(exc: Exception, system: str, what: str) -> OutsideError | None:
         if isinstance(exc, _network_errors()):
             return TransientError(system, what, f"no answer ({type(exc).__name__}: {exc})")
         return None
-    kind = TransientError if status in TRANSIENT_STATUSES else PermanentError
-    if kind is TransientError:
-        return TransientError(
-            system, what, f"HTTP {status}: {detail}", status, retry_after=retry_after
-        )
-    return PermanentError(system, what, f"HTTP {status}: {detail}", status)
+    answer = (
+        f"{detail} (Slack's error, HTTP 200)"
+        if _slack_ok_false(exc)
+        else f"HTTP {status}: {detail}"
+    )
+    if status in TRANSIENT_STATUSES:
+        if status == 429 and retry_after is None:  # throttled without a word of how long
+            retry_after = DEFAULT_RETRY_AFTER_SECONDS
+        return TransientError(system, what, answer, status, retry_after=retry_after)
+    return PermanentError(system, what, answer, status)
+
+
+def _slack_ok_false(exc: Exception) -> bool:
+    """Slack answers its errors with HTTP 200 and `ok: false`: the message says so, not a status
+    Slack never sent."""
+    import slack_sdk.errors
+
+    return isinstance(exc, slack_sdk.errors.SlackApiError) and exc.response.status_code == 200
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -235,7 +250,8 @@ _GOOGLE_RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded"}
 
 
 def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
+    # httplib2 (Google's client) keeps header names lowercased; the others keep them as sent
+    value = None if headers is None else headers.get("Retry-After", headers.get("retry-after"))
     try:
         return float(value) if value is not None else None
     except ValueError:

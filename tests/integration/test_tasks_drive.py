@@ -13,6 +13,7 @@ from blocks import PsflowSettings
 from engagement.keys import Folder, Kind, drive_name, natural_key
 from sandbox import seed
 from sandbox.client import SandboxClient
+from tasks import calls
 from tasks.calls import PermanentError, TransientError
 from tasks.clients import systems
 from tasks.drive import ensure_copy, ensure_shared, ensure_upload, find_folder, template_id
@@ -402,3 +403,14 @@ def test_an_upload_is_made_once_and_its_content_replaced_only_when_it_changed(
     assert [f["id"] for f in files(outside) if f["appProperties"].get("psflow_key") == key] == [
         made.id
     ]
+
+
+def test_googles_retry_after_is_read_from_its_lowercased_headers(
+    outside: SandboxClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httplib2 keeps header names lowercased; `calling` waits the Retry-After out (kept short)
+    monkeypatch.setattr(calls, "MAX_RETRY_AFTER_SECONDS", 0.01)
+    outside.add_fault(COPY_PATH, status=429, retry_after=7)
+    with pytest.raises(TransientError) as throttled:
+        copy_estimate()
+    assert (throttled.value.status, throttled.value.retry_after) == (429, 7.0)

@@ -122,6 +122,8 @@ def test_permanent_errors_name_the_system_and_the_object(outside: SandboxClient)
     with pytest.raises(PermanentError, match=r"history of channel .*not_in_channel") as info:
         ensure_message.fn("general", "Proposal", KIND, OPPORTUNITY)
     assert info.value.status == 400
+    # Slack sent HTTP 200 with `ok: false`: the message says that, not a status it never sent
+    assert str(info.value).endswith("not_in_channel (Slack's error, HTTP 200)")
     assert outside.writes(system="slack") == 0
 
 

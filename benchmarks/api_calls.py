@@ -1,6 +1,7 @@
 """API calls per engagement (issue 7): reads and writes per system, from the sandbox's request log,
-for one engagement through Pre-Initiate (staffing approved) and Initiate, against the floor; then a
-re-run of each completed phase (target: 0 writes, at most one read per object).
+for one engagement through Pre-Initiate (staffing approved), Initiate, Plan, a weekly report, a
+change request and Validate, against the floor; then a re-run of each completed phase (target: 0
+writes, at most one read per object).
 
 The floor of a phase's writes is the number of objects it creates or changes (one write each,
 batched where the API batches: a Sheets batchUpdate counts once for the whole sheet), counted from
@@ -157,12 +158,41 @@ def _run_named(phase: str, opportunity: str) -> Any:
     return next((r for r in flow_runs(opportunity) if r.name.startswith(f"{phase} ·")), None)
 
 
+def _run_of(opportunity: str, prefix: str, code: str) -> Any:
+    """The engagement's run of one activity: `<prefix> · <customer> · <code>`."""
+    from testkit.runs import flow_runs
+
+    runs = flow_runs(opportunity)
+    return next((r for r in runs if r.name.startswith(prefix) and r.name.endswith(code)), None)
+
+
 def _paused_at(run: Any, key: str) -> bool:
     from benchmarks.measure import _client
 
     with _client() as client:
         state = client.read_flow_run(run.id).state
     return state is not None and state.is_paused() and state.state_details.pause_key == key
+
+
+def close_activities(sandbox: Any, opportunity: str) -> list[str]:
+    """The team closes the engagement's activity issues in GitLab, as PSEs do; their codes."""
+    from blocks import sandbox_blocks
+    from engagement.keys import gitlab_opportunity_label
+    from tasks import clients
+    from tasks.clients import systems
+
+    clients.configure(sandbox_blocks(sandbox.url, pace=False))
+    mine = gitlab_opportunity_label(opportunity)
+    issues = [
+        i
+        for i in sandbox.state("gitlab", "issue")
+        if "PS::Activity" in i["labels"] and mine in i["labels"] and i["state"] == "opened"
+    ]
+    gitlab = systems().gitlab()
+    for issue in issues:
+        project = gitlab.projects.get(issue["project_id"], lazy=True)
+        project.issues.update(issue["iid"], {"state_event": "close"})
+    return sorted(issue["title"].split(" – ")[0] for issue in issues)
 
 
 def run(data: Path, detail: bool) -> int:
@@ -295,6 +325,69 @@ def run(data: Path, detail: bool) -> int:
         phase(st, "status re-run", status, detail, floors)
         floors["rebaseline"] = floors["answer"]
         phase(st, "rebaseline re-run", rebaseline_again, detail, floors)
+
+        # Validate, of a fixed fee (each acceptance releases its share): the team closes the
+        # activity issues (their writes are not psflow's)
+        sandbox.edit(
+            "salesforce", f"/sobjects/Opportunity/{opportunity}", PS_Billing_Type__c="Fixed Fee"
+        )
+        codes = close_activities(sandbox, opportunity)
+
+        def requested() -> None:
+            """The watcher's poll, and an acceptance request per activity."""
+            poll: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "watch-activities/watch-activities", timeout=0
+            )
+            wait_until(lambda: _reached(poll, *FINAL), 120, "watch-activities", logs)
+            for code in codes:
+                run = wait_until(
+                    lambda c=code: _run_of(opportunity, "accept ·", c), 120, code, logs
+                )
+                state = wait_until(lambda r=run: _reached(r, *FINAL), 300, code, logs)
+                if state.type != StateType.COMPLETED:
+                    raise RuntimeError(f"{run.name} ended {state.type}: {state.message}\n{logs()}")
+
+        def accepted() -> None:
+            """The first accepted by reply; the others passively, five business days later."""
+            first = next(
+                m
+                for m in sandbox.state("google", "message")
+                if f"acceptance of {codes[0]}" in m["subject"]
+            )
+            sandbox.act("google", "/gmail/reply", message_id=first["messageId"], body="Accepted")
+            poll: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "watch-replies/watch-replies", timeout=0
+            )
+            wait_until(lambda: _reached(poll, *FINAL), 120, "watch-replies", logs)
+            reply = wait_until(
+                lambda: _run_of(opportunity, "reply ·", codes[0]), 120, "reply", logs
+            )
+            wait_until(lambda: _reached(reply, *FINAL), 300, "reply", logs)
+            sandbox.advance_clock(9)
+            passive()
+
+        def passive() -> None:
+            run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "passive-acceptance/passive-acceptance", timeout=0
+            )
+            state = wait_until(lambda: _reached(run, *FINAL), 300, "passive", logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"passive ended {state.type}: {state.message}\n{logs()}")
+
+        def validate_again() -> None:
+            for code in codes:
+                params = {"opportunity_id": opportunity, "customer": "Benchmark", "activity": code}
+                run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                    "validate/validate", parameters=params, timeout=0
+                )
+                state = wait_until(lambda r=run: _reached(r, *FINAL), 300, code, logs)
+                if state.type != StateType.COMPLETED:
+                    raise RuntimeError(f"validate ended {state.type}: {state.message}\n{logs()}")
+
+        _, floors["validate"] = phase(st, "validate (requests)", requested, detail)
+        _, floors["acceptances"] = phase(st, "acceptances (a reply, the clock)", accepted, detail)
+        phase(st, "validate re-run", validate_again, detail, floors)
+        phase(st, "acceptances re-run (the clock)", passive, detail, floors)
     print(f"\n{load()}")
     return 0
 

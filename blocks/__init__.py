@@ -75,6 +75,7 @@ def sandbox_blocks(sandbox_url: str, secret: str = "sandbox", pace: bool = False
         PsflowSettings(
             company_name="Northwind Cloud",
             coordinator_email="priya.raman@northwind.example",
+            ops_manager_email="olivia.park@northwind.example",
             clock_url=f"{url}/_sandbox/clock",
             pace_requests=pace,
         ),

@@ -21,6 +21,7 @@ TEMPLATES = {
     "initiation-email": "Initiation Email – New Customer",
     "initiation-email-existing": "Initiation Email – Existing Customer",
     "sign-off-email": "Project Sign-off Email",
+    "closeout-report": "Project Closeout Report",
     "handoff-issue": "Sales to PS Hand-off Issue",
 }
 
@@ -57,6 +58,15 @@ class PsflowSettings(Block):
     )
     planning_channel: str = Field(
         default="ps_planning", description="Slack channel for staffing proposals and decisions."
+    )
+    leadership_channel: str = Field(
+        default="ps_leadership",
+        description="Slack channel of PS leadership, where each closeout report is posted.",
+    )
+    ops_manager_email: str = Field(
+        default="",
+        description="The PS Operations Manager, copied on every project sign-off e-mail (the "
+        "handbook's Deploy & Close); Close stops before the e-mail while it is empty.",
     )
     ops_channel: str = Field(
         default="ps_ops_alerts", description="Slack channel where failed runs are reported."

@@ -24,6 +24,7 @@ ACTIVITY_COMPLETED = "ps.activity.completed"  # its GitLab issue closed
 ACTIVITY_ACCEPTED = "ps.activity.accepted"
 CHANGE_REQUEST_APPROVED = "ps.change-request.approved"
 EMAIL_REPLIED = "ps.email.replied"  # an answer to a psflow e-mail that waits for one
+ENGAGEMENT_SIGNED_OFF = "ps.engagement.signed-off"  # the customer's sign-off (Close goes on)
 
 # The event each stage transition emits.
 TRANSITION_EVENTS = {

@@ -21,6 +21,7 @@ from core.events import (
     CHANGE_REQUEST_APPROVED,
     CUSTOMER_LABEL,
     EMAIL_REPLIED,
+    ENGAGEMENT_SIGNED_OFF,
     OPPORTUNITY_AWAITING_SIGNATURE,
     OPPORTUNITY_CLOSED_LOST,
     OPPORTUNITY_CLOSED_WON,
@@ -34,14 +35,16 @@ from core.events import (
 )
 from flows.awaiting_signature import awaiting_signature
 from flows.change_request import change_request
+from flows.close import close
 from flows.execute import status_report, weekly_status
 from flows.initiate import initiate
+from flows.passive import passive_acceptance
 from flows.plan import plan
 from flows.pre_initiate import pre_initiate
 from flows.rebaseline import rebaseline
 from flows.release import release
 from flows.replies import reply, watch_replies
-from flows.validate import passive_acceptance, validate, watch_activities
+from flows.validate import validate, watch_activities
 from flows.watch_opportunities import watch_opportunities
 
 WORK_POOL = "psflow"  # a `process` work pool: the one name production workers poll
@@ -205,10 +208,17 @@ DEPLOYMENTS = (
     Deployment(
         name="passive-acceptance",
         flow=passive_acceptance,
-        description="Every hour: each acceptance request whose fifth business day has ended, "
-        "unanswered, accepted passively.",
+        description="Every hour: each acceptance request and sign-off whose fifth business day "
+        "has ended, unanswered, accepted passively.",
         cron=PASSIVE_CLOCK,
         concurrency=ONE_POLL_AT_A_TIME,
+    ),
+    Deployment(
+        name="close",
+        flow=close,
+        description="Every activity accepted: the sign-off, the wrap-up and closeout report, the "
+        "closure meeting, loose ends, Completed (again on the customer's sign-off).",
+        triggers=(after_phase(Phase.VALIDATE), phase_trigger(ENGAGEMENT_SIGNED_OFF)),
     ),
     Deployment(
         name="weekly-status",

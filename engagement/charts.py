@@ -7,7 +7,7 @@ version or date: the same figures draw the same bytes, week after week and relea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from io import BytesIO
 
@@ -47,6 +47,46 @@ def burn_down_png(points: Sequence[BurnPoint], scoped: Decimal, title: str) -> b
     axes.set_ylim(bottom=lowest, top=float(scoped) * 1.05 or 1)
     axes.set_title(f"Hours burn-down: {title}")
     axes.set_ylabel(f"hours left of {scoped.normalize():f}")
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(loc="upper right")
+    out = BytesIO()
+    figure.savefig(out, format="png", metadata={"Software": None})
+    return out.getvalue()
+
+
+def estimate_png(
+    estimated: Mapping[str, Decimal], actual: Mapping[str, Decimal], title: str
+) -> bytes:
+    """Estimated against actual hours, a pair of bars per activity (the closeout report's).
+
+    Example:
+        >>> png = estimate_png({"PS-A": Decimal(10)}, {"PS-A": Decimal(12)}, "Acme")
+        >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+        True
+    """
+    from matplotlib.figure import Figure
+
+    codes = list(dict.fromkeys([*estimated, *actual]))
+    figure = Figure(figsize=SIZE, dpi=100, layout="constrained")
+    axes = figure.subplots()
+    at = range(len(codes))
+    axes.bar(
+        [x - 0.2 for x in at],
+        [float(estimated.get(c, 0)) for c in codes],
+        0.4,
+        color=IDEAL,
+        label="estimated",
+    )
+    axes.bar(
+        [x + 0.2 for x in at],
+        [float(actual.get(c, 0)) for c in codes],
+        0.4,
+        color=ACTUAL,
+        label="actual",
+    )
+    axes.set_xticks(list(at), codes)
+    axes.set_title(f"Estimated vs actual hours: {title}")
+    axes.set_ylabel("hours")
     axes.grid(axis="y", alpha=0.3)
     axes.legend(loc="upper right")
     out = BytesIO()

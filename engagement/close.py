@@ -18,12 +18,14 @@ note):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import BaseModel, ConfigDict
 
 from engagement.execute import Logged
-from engagement.models import Billing
+from engagement.models import Billing, Opportunity
+from engagement.validate import sent_note
 
 TARGET_MARGIN = Decimal("0.40")  # the handbook's target
 # The PS Engagement is set to Completed "only when its required fields are filled": the org's
@@ -37,6 +39,9 @@ COMPLETION_REQUIRES = (
     "Project_Owner__c",
 )
 OTHER = "other"  # hours logged on no activity's task
+# The sign-off issue's state without a passive clock (the SOW has no such language): it waits for
+# the customer's "accepted" only; with one it is labelled validate.REQUESTED, the clock's list
+AWAITING = "Acceptance::Awaiting"
 CENT = Decimal("0.01")
 
 
@@ -48,6 +53,17 @@ class MissingCostRate(ValueError):
         super().__init__(
             "Kantata: no cost rate for " + ", ".join(self.people) + " on their time entries "
             "(cost_rates of their account membership): the wrap-up's cost would be wrong"
+        )
+
+
+class NothingLogged(ValueError):
+    """No hours on the engagement's project: there is nothing to wrap up (or the hours are
+    logged elsewhere)."""
+
+    def __init__(self, project: str) -> None:
+        super().__init__(
+            f"Kantata: no time entries on project {project}: the wrap-up has no actual hours "
+            "(were they logged on another project?)"
         )
 
 
@@ -219,3 +235,54 @@ def _percent_of(part: Decimal, whole: Decimal) -> str:
 
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
+
+
+def sign_off_note(sent: datetime, to: str, deadline: datetime | None) -> str:
+    """The sign-off issue's record of the request, as an activity's (`validate.sent_note`, which
+    the clock reads back); without passive-acceptance language, no deadline.
+
+    Example:
+        >>> from datetime import UTC
+        >>> print(sign_off_note(datetime(2027, 3, 1, 15, tzinfo=UTC), "dana@acme.example", None))
+        Acceptance requested at 2027-03-01T15:00:00+00:00 from dana@acme.example (sign-off sent).
+        No passive acceptance: the SOW has no such language; only the customer's reply signs off.
+    """
+    if deadline is not None:
+        return sent_note(sent, to, deadline)
+    return "\n".join(
+        [
+            f"Acceptance requested at {sent.isoformat()} from {to} (sign-off sent).",
+            "No passive acceptance: the SOW has no such language; only the customer's reply "
+            "signs off.",
+        ]
+    )
+
+
+def closeout_values(
+    opportunity: Opportunity,
+    project_owner: str,
+    wrap: WrapUp,
+    deliverables: Mapping[str, str],
+    sign_off: str,
+    change_requests: Mapping[str, str],
+) -> dict[str, str]:
+    """The closeout report's placeholders (and the closure agenda's): the wrap-up in words, each
+    deliverable with how and when it was accepted, the sign-off, the change requests. The lessons
+    learned come later, from the Project Owner's form."""
+    explained = wrap.explained()
+    return {
+        "customer": opportunity.account.name,
+        "sow_number": opportunity.sow_number or "",
+        "opportunity": opportunity.name,
+        "project_owner": project_owner,
+        "hours": explained[0],
+        "activities": "; ".join(line.removeprefix("- ") for line in explained[1:-2]),
+        "margin": explained[-2],
+        "revenue": explained[-1],
+        "deliverables": "; ".join(f"{code}: {how}" for code, how in deliverables.items()) or "none",
+        "sign_off": sign_off,
+        "change_requests": "; ".join(
+            f"{number}: {what}" for number, what in change_requests.items()
+        )
+        or "none",
+    }

@@ -71,6 +71,8 @@ class Kind(StrEnum):
     ACCEPTANCE_SENT = "acceptance-sent"  # GitLab note on an activity issue; part: activity code
     ACTIVITY_ACCEPTED = "activity-accepted"  # GitLab note: how it was accepted; part: its code
     ACCEPTANCE_QUESTION = "acceptance-question"  # the customer's answer, not an acceptance
+    SIGN_OFF_ISSUE = "sign-off-issue"  # GitLab issue: the project's sign-off, its clock and record
+    SIGNED_OFF = "signed-off"  # GitLab note on the sign-off issue: how it was signed off
     WORK_EXCEPTION = "work-exception"  # GitLab issue and Slack notice; part: the threshold (%)
     WORKSPACE = "workspace"  # Mavenlink project
     WORKSPACE_TASK = "workspace-task"  # part: activity code
@@ -85,6 +87,10 @@ class Kind(StrEnum):
     SIGNATURE_CHECK = "signature-check"  # Slack message in #ps_planning: missing before signature
     ENGAGEMENT_RELEASED = "engagement-released"  # Slack message in #ps_planning: Closed Lost
     CLOSEOUT_REPORT = "closeout-report"  # Slack message for PS leadership
+    CLOSEOUT_DOC = "closeout-doc"  # Drive document: the closeout report
+    CLOSEOUT_CHART = "closeout-chart"  # Drive PNG: estimated vs actual hours per activity
+    ENGAGEMENT_CLOSED = "engagement-closed"  # Slack message in the customer channel: closed
+    BILLING_DONE = "billing-done"  # Slack message in #ps_planning: the PC's word (Close)
     ENGAGEMENT_LINKS = "engagement-links"  # Slack message in the customer channel, pinned
     SOW_FOLDER = "sow-folder"  # Drive folder per SOW
     COST_ESTIMATE = "cost-estimate"
@@ -196,6 +202,7 @@ GITLAB_KIND_LABELS = {
     Kind.TA_REVIEW_ISSUE: "PS::TA Review",
     Kind.CHANGE_REQUEST_ISSUE: "PS::Change Request",
     Kind.WORK_EXCEPTION: "PS::Work Exception",
+    Kind.SIGN_OFF_ISSUE: "PS::Sign-off",
 }
 
 

@@ -691,7 +691,7 @@ class Engagement(_Model):
     """The PS Engagement custom object in Salesforce, one per opportunity.
 
     The model accepts any status so that records people edited by hand can still be read; psflow
-    sets COMPLETED only when `missing_for_completion()` is empty.
+    sets COMPLETED only when `engagement.close.completion_problems` finds nothing missing.
     """
 
     id: RecordId | None = None
@@ -727,18 +727,3 @@ class Engagement(_Model):
     @property
     def remaining_hours(self) -> Decimal | None:
         return None if self.scoped_hours is None else self.scoped_hours - self.hours_consumed
-
-    def missing_for_completion(self) -> list[str]:
-        """The fields that must be filled before the status may become Completed."""
-        required = (
-            "sow_link",
-            "collaboration_project",
-            "scoped_hours",
-            "actual_start",
-            "completed_on",
-            "sign_off_date",
-        )
-        items = [name for name in required if getattr(self, name) is None]
-        if not (self.signed_acceptance or self.passive_acceptance_used):
-            items.append("signed_acceptance or passive_acceptance_used")
-        return items

@@ -112,6 +112,16 @@ def minor_units(amount: Decimal, currency: str) -> int:
     return int((amount * 10 ** _MINOR_DIGITS.get(currency.upper(), 2)).to_integral_value())
 
 
+def from_minor_units(amount: int, currency: str) -> Decimal:
+    """An amount Kantata gives in its currency's minor units, in units.
+
+    Example:
+        >>> from_minor_units(123450, "USD"), from_minor_units(1234, "JPY")
+        (Decimal('1234.5'), Decimal('1234'))
+    """
+    return Decimal(amount) / Decimal(10) ** _MINOR_DIGITS.get(currency.upper(), 2)
+
+
 def fee_shares(fee: int, hours: Mapping[str, Decimal]) -> dict[str, int]:
     """The fixed fee released per accepted milestone (the handbook releases fixed-fee revenue per
     accepted milestone): each activity's share of `fee` (minor units) in proportion to its planned

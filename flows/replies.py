@@ -10,7 +10,8 @@ watermark advances only after the events are out.
 
 The `reply` deployment runs once per answer: it reads the answer again and hands it to what waits
 for it (`ANSWERED`): a change request's e-mail to `flows.change_request.customer_answer`, an
-acceptance request's to `flows.validate.customer_answer`.
+acceptance request's to `flows.validate.customer_answer`, the sign-off's to
+`flows.close.customer_sign_off`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from prefect.states import Completed, State
 from core.events import EMAIL_REPLIED, event_kwargs
 from engagement.keys import Kind
 from engagement.replies import Reply
-from flows import change_request, validate, watermarks
+from flows import change_request, close, validate, watermarks
 from flows.guard import phase_run
 from tasks.gmail import find_replies, get_reply
 
@@ -37,6 +38,7 @@ OVERLAP_SECONDS = 300  # Gmail's search may show a message some time after it ar
 ANSWERED: dict[Kind, Callable[[str, Reply], State[Any]]] = {
     Kind.CHANGE_REQUEST_EMAIL: change_request.customer_answer,
     Kind.ACCEPTANCE_EMAIL: validate.customer_answer,
+    Kind.SIGN_OFF_EMAIL: close.customer_sign_off,
 }
 
 

@@ -12,9 +12,9 @@
 - the customer's answer arrives through the mail watcher (`flows/replies.py`) at
   `customer_answer`: "accepted" from a contact accepts; anything else is an open question for the
   Project Owner (the customer's channel, and a form to accept on the customer's behalf).
-- `passive-acceptance` runs every hour: each request whose fifth business day has ended in the
-  customer's time zone, with no acceptance and no open question, is accepted passively
-  (`engagement/validate.py`).
+- the passive clock (`flows/passive.py`) runs every hour: each request whose fifth business day
+  has ended in the customer's time zone, with no acceptance and no open question, is accepted
+  passively (`engagement/validate.py`).
 
 An acceptance, however it comes, is recorded once, under the opportunity's acceptance slot: a note
 saying how (GitLab), the label, the milestone completed with Sign-Off Received and, passive,
@@ -35,7 +35,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from pydantic import Field
 
 from core.events import ACTIVITY_ACCEPTED, ACTIVITY_COMPLETED, Phase, event_kwargs
@@ -332,31 +332,6 @@ def question(
 
 
 # --- the passive clock ---------------------------------------------------------------------------
-
-
-@flow(name="passive-acceptance", flow_run_name="passive acceptance")
-def passive_acceptance() -> State[Any]:
-    """Every request whose fifth business day has ended, with no acceptance and no open question,
-    accepted passively. One listing of the requests waiting (their label), then a read of each
-    one's sent note; an engagement that fails is reported and the others go on."""
-    now = systems().clock().now()
-    waiting = find_keyed_issues(
-        systems().settings.customers_group, Kind.ACTIVITY_ISSUE, "all", label=REQUESTED
-    )
-    by_opportunity: dict[str, list[str]] = {}
-    for issue in waiting:
-        by_opportunity.setdefault(issue.key.record_id, []).append(str(issue.key.part))
-    accepted, failed = [], []
-    for opportunity_id, codes in sorted(by_opportunity.items()):
-        try:
-            accepted.extend(passive(opportunity_id, codes, now))
-        except Exception as error:  # one engagement's trouble holds up no other's clock
-            get_run_logger().error("passive acceptance of %s failed: %s", opportunity_id, error)
-            failed.append(f"{opportunity_id} ({error})")
-    message = f"{len(accepted)} accepted passively, of {len(waiting)} waiting"
-    if failed:  # what failed and why, for the person who reads the run in the UI
-        return Failed(message=f"{message}; failed for {'; '.join(failed)}")
-    return Completed(message=message)
 
 
 def passive(opportunity_id: str, codes: list[str], now: datetime) -> list[str]:

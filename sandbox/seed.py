@@ -663,11 +663,30 @@ TEMPLATES = (
         "Project Closure Meeting Agenda",
         DOCUMENT,
         text=(
-            "{{customer}} – project closure",
-            "1. Deliverables and acceptance",
-            "2. Estimate vs actual",
-            "3. Lessons learned",
-            "4. Next steps",
+            "{{customer}} – project closure ({{sow_number}})",
+            "1. Deliverables and acceptance: {{deliverables}}",
+            "2. Estimate vs actual: {{hours}}",
+            "3. Budget and margin: {{margin}}",
+            "4. Change requests: {{change_requests}}",
+            "5. Lessons learned",
+            "6. Next steps: billing, support hand-over",
+        ),
+    ),
+    Template(
+        "closeout-report",
+        "Project Closeout Report",
+        DOCUMENT,
+        text=(
+            "{{customer}} – closeout report ({{sow_number}})",
+            "Opportunity: {{opportunity}}. Project Owner: {{project_owner}}.",
+            "Estimate vs actual: {{hours}}",
+            "Hours per activity: {{activities}}",
+            "Budget, cost and margin: {{margin}}",
+            "Revenue recognised: {{revenue}}",
+            "Deliverables and their acceptance: {{deliverables}}",
+            "Sign-off: {{sign_off}}",
+            "Change requests: {{change_requests}}",
+            "Lessons learned: {{lessons_learned}}",
         ),
     ),
     Template(
@@ -741,7 +760,7 @@ def skills_cell(skills: dict[str, int]) -> str:
 
 # --- Slack ---------------------------------------------------------------------------------------
 
-CHANNELS = ("ps_planning", "ps_ops_alerts", "general")
+CHANNELS = ("ps_planning", "ps_ops_alerts", "ps_leadership", "general")
 
 
 # --- GitLab --------------------------------------------------------------------------------------

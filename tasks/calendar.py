@@ -251,3 +251,13 @@ def find_next_meeting(
         raise
     items = answer.get("items", [])
     return datetime.fromisoformat(items[0]["start"]["dateTime"]) if items else None
+
+
+@read_task("find {kind}")
+def find_event_start(kind: Kind, record_id: str) -> datetime | None:
+    """When the meeting of `kind` for the record starts, as it stands (people may have moved it);
+    None when there is none, or it was cancelled. One request."""
+    event = _get(calendar_event_id(kind, record_id), kind.value.replace("-", " "))
+    if event is None or event.get("status") == CANCELLED:
+        return None
+    return datetime.fromisoformat(event["start"]["dateTime"])

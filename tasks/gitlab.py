@@ -241,6 +241,29 @@ def ensure_epic(group_full_path: str, opportunity: Opportunity) -> Ref:
     return _numbered(kind, f"{group_full_path}&{epic.iid}", epic, created)
 
 
+@outside_task("close the customer epic")
+def ensure_epic_closed(group_full_path: str, opportunity_id: str) -> Ref | None:
+    """The opportunity's customer epic closed, if it is open: one listing, a write when closed
+    now. None when there is no such epic."""
+    kind = Kind.CUSTOMER_EPIC
+    key = natural_key(kind, opportunity_id)
+    group = systems().gitlab().groups.get(group_full_path, lazy=True)
+    with calling(SYSTEM, f"customer epic {key} in group {group_full_path}"):
+        candidates = group.epics.list(
+            labels=list(gitlab_labels(kind, opportunity_id)),
+            iterator=True,
+            per_page=100,
+            **NO_LIBRARY_RETRIES,
+        )
+        epic = next((e for e in candidates if find_key_marker(e.description) == key), None)
+        if epic is None:
+            return None
+        closed_now = epic.state != "closed"
+        if closed_now:
+            group.epics.update(epic.iid, {"state_event": "close"}, **NO_LIBRARY_RETRIES)
+    return _numbered(kind, f"{group_full_path}&{epic.iid}", epic, closed_now)
+
+
 def _epic(reference: str) -> Any:
     """The epic of a reference "<group full path>&<iid>" (its global id is what an issue is put
     in it by)."""
@@ -327,6 +350,14 @@ def find_issue_labels_by_part(
     return {part: tuple(issue.labels) for part, issue in issues.items()}
 
 
+@read_task("find the open {kind}s")
+def find_open_parts(project_path: str, kind: Kind, opportunity_id: str) -> list[str]:
+    """The parts of the issues of (kind, opportunity) that are open (e.g. an activity reopened
+    after its acceptance): one listing."""
+    issues = _by_part(project_path, kind, opportunity_id)
+    return sorted(part for part, issue in issues.items() if issue.state != "closed")
+
+
 @read_task("read labels of the {kind}")
 def find_issue_labels(
     project_path: str, kind: Kind, opportunity_id: str, part: str | None = None
@@ -399,7 +430,7 @@ def _keyed_note(issue: Any, key: str) -> Any | None:
 
 @read_task("find the {note} on the {kind}")
 def find_issue_note(
-    project_path: str, kind: Kind, opportunity_id: str, part: str, note: Kind
+    project_path: str, kind: Kind, opportunity_id: str, part: str | None, note: Kind
 ) -> str | None:
     """The text of psflow's note `note` on the issue of (kind, opportunity, part), or None (when
     the note or the issue is missing). Two requests."""
@@ -417,7 +448,7 @@ def ensure_issue_note(
     project_path: str,
     kind: Kind,
     opportunity_id: str,
-    part: str,
+    part: str | None,
     note: Kind,
     body: str,
     note_part: str | None = None,
@@ -498,7 +529,7 @@ def ensure_issue_labels(
     project_path: str,
     kind: Kind,
     opportunity_id: str,
-    part: str,
+    part: str | None,
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
 ) -> bool:

@@ -19,11 +19,13 @@ from engagement.keys import (
     MavenlinkExternalReference,
     mavenlink_external_reference,
     mavenlink_workspace_title,
+    parse_key,
 )
 from engagement.models import Opportunity
 from engagement.plan import Milestone
 from engagement.refs import Ref
 from engagement.staffing import Allocation
+from engagement.validate import from_minor_units
 from engagement.workdays import business_days
 from tasks.calls import PermanentError, calling, outside_task, read_task
 from tasks.clients import systems
@@ -1081,3 +1083,103 @@ def get_milestones(workspace_id: str) -> tuple[MilestoneState, ...]:
         for row in sorted(rows, key=lambda r: (r.get("due_date") or "", r["title"]))
         if row.get("due_date")
     )
+
+
+# --- Close: what the wrap-up reads, the bookings ended, the sign-off's clock ---------------------
+
+PASSIVE_LANGUAGE = "Passive Acceptance Language"  # a project custom field a person sets: "Yes"
+
+
+@read_task("read the activity tasks of project {workspace_id}")
+def get_activity_tasks(workspace_id: str, opportunity_id: str) -> dict[str, str]:
+    """{task id: SOW activity code} of the tasks and milestones psflow made on the project (by
+    their references): what the wrap-up counts each time entry against. One listing."""
+    kinds = {Kind.WORKSPACE_TASK.value, Kind.MILESTONE.value}
+    params = {
+        "workspace_id": workspace_id,
+        "external_reference_service_name": "psflow",
+        "include": "external_references",
+    }
+    found = {}
+    with calling(SYSTEM, f"tasks of project {workspace_id}"):
+        for row, body in _pages("stories.json", "stories", params):
+            for i in row.get("external_reference_ids", []):
+                ref = body["external_references"][i]
+                key = parse_key(ref["service_model_ref"])
+                if ref["service_model"] in kinds and key.record_id == opportunity_id and key.part:
+                    found[str(row["id"])] = key.part
+    return found
+
+
+@read_task("read the billing milestones of project {workspace_id}")
+def get_billed(workspace_id: str) -> tuple[Decimal, ...]:
+    """The amounts on the project's Billing Schedule, in units of its currency: a fixed fee's
+    revenue released so far. One listing."""
+    params = {"workspace_id": workspace_id}
+    with calling(SYSTEM, f"billing milestones of project {workspace_id}"):
+        rows = [row for row, _ in _pages("billing_milestones.json", "billing_milestones", params)]
+    return tuple(
+        from_minor_units(int(row["amount_in_cents"]), str(row.get("currency") or "USD"))
+        for row in rows
+    )
+
+
+@read_task("read the passive-acceptance language of project {workspace_id}")
+def find_passive_language(workspace_id: str) -> bool:
+    """Whether the SOW has passive-acceptance language, as the project's custom field says
+    ("Yes"; empty or anything else: no). One listing of its values."""
+    with calling(SYSTEM, f"custom fields of project {workspace_id}"):
+        values, ids = _custom_field_values(workspace_id, [PASSIVE_LANGUAGE])
+    return str(values.get(ids[PASSIVE_LANGUAGE]) or "").strip().lower() in {"yes", "true"}
+
+
+@outside_task("end the bookings on project {workspace_id} after {last_day}")
+def ensure_bookings_ended(workspace_id: str, opportunity_id: str, last_day: date) -> list[Ref]:
+    """Every booking psflow made for the opportunity (hard or soft) ended on `last_day`: one
+    that starts later deleted, one that runs past it shortened. One listing, a write each.
+
+    Returns:
+        The bookings ended now (none on a re-run).
+    """
+    kinds = {Kind.HARD_BOOKING.value, SOFT_BOOKING_KIND.value}
+    params = {
+        "workspace_ids": workspace_id,
+        "external_reference_service_name": "psflow",
+        "include": "external_references",
+    }
+    ended = []
+    with calling(SYSTEM, f"bookings of opportunity {opportunity_id} on project {workspace_id}"):
+        for row, body in list(
+            _pages("workspace_allocations.json", "workspace_allocations", params)
+        ):
+            refs = [body["external_references"][i] for i in row.get("external_reference_ids", [])]
+            if not any(r["service_model"] in kinds for r in refs):
+                continue
+            start, end = date.fromisoformat(row["start_date"]), date.fromisoformat(row["end_date"])
+            if end <= last_day:
+                continue
+            if start > last_day:
+                _call("DELETE", f"workspace_allocations/{row['id']}.json")
+            else:
+                # Kantata keeps the total: what the shorter range leaves of the same daily hours
+                per_day = Decimal(int(row["minutes"])) / max(len(business_days(start, end)), 1)
+                window = {
+                    "end_date": last_day.isoformat(),
+                    "minutes": round(per_day * len(business_days(start, last_day))),
+                }
+                _call(
+                    "PUT",
+                    f"workspace_allocations/{row['id']}.json",
+                    json={"workspace_allocation": window},
+                )
+            ended.append(
+                Ref(
+                    system=SYSTEM,
+                    kind="booking ended",
+                    name=f"{row['start_date']} to {row['end_date']}: ends {last_day}",
+                    url=project_url(workspace_id),
+                    id=str(row["id"]),
+                    created=True,
+                )
+            )
+    return ended

@@ -11,8 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from blocks import SalesforceConnection
+from engagement.close import completion_problems
 from engagement.keys import salesforce_engagement_external_id
-from engagement.lifecycle import StageChange, stage_at_creation
+from engagement.lifecycle import NotReady, StageChange, stage_at_creation
 from engagement.models import (
     OPPORTUNITY_PREFIX,
     Engagement,
@@ -352,8 +353,9 @@ def find_engagement(opportunity: str) -> Engagement | None:
             .salesforce()
             .query(
                 "SELECT Id, Name, Status__c, Actual_Start__c, Collaboration_Project__c, "
-                "Scoped_Hours__c, Hours_Consumed__c, Expected_Start__c, Expected_Completion__c "
-                f"FROM {ENGAGEMENT} "
+                "Scoped_Hours__c, Hours_Consumed__c, Expected_Start__c, Expected_Completion__c, "
+                "Completed__c, Project_Owner__c, Signed_Acceptance__c, "
+                f"Passive_Acceptance_Used__c, Sign_Off_Date__c FROM {ENGAGEMENT} "
                 f"WHERE {ENGAGEMENT_KEY} = '{key}'"
             )["records"]
         )
@@ -371,6 +373,11 @@ def find_engagement(opportunity: str) -> Engagement | None:
         hours_consumed=row["Hours_Consumed__c"] or 0,
         expected_start=row["Expected_Start__c"],
         expected_completion=row["Expected_Completion__c"],
+        completed_on=row["Completed__c"],
+        project_owner_id=row["Project_Owner__c"],
+        signed_acceptance=bool(row["Signed_Acceptance__c"]),
+        passive_acceptance_used=bool(row["Passive_Acceptance_Used__c"]),
+        sign_off_date=row["Sign_Off_Date__c"],
     )
 
 
@@ -431,6 +438,77 @@ def ensure_hours_consumed(engagement: Engagement, hours: Decimal) -> bool:
             json={"Hours_Consumed__c": _json_number(hours)},
         )
     return True
+
+
+def _patch_changed(engagement: Engagement, wanted: dict[str, Any], what: str) -> bool:
+    """PATCH the fields of `wanted` that differ from the record as this run read it (one write,
+    or none): True when Salesforce was written."""
+    current = {
+        name: _json_number(value) if isinstance(value, Decimal) else value
+        for name, value in engagement_values(engagement).items()
+    }
+    changed = {name: value for name, value in wanted.items() if not _same(current[name], value)}
+    if changed:
+        with calling(SYSTEM, f"{what} of PS engagement {engagement.id}"):
+            systems().salesforce().restful(
+                f"sobjects/{ENGAGEMENT}/{engagement.id}", method="PATCH", json=changed
+            )
+    return bool(changed)
+
+
+def engagement_values(engagement: Engagement) -> dict[str, Any]:
+    """The close-out fields of the record as read (`find_engagement`), by their Salesforce names
+    (`engagement.close.completion_problems` checks them)."""
+    return {
+        "Status__c": engagement.status.value,
+        "Actual_Start__c": _iso(engagement.actual_start),
+        "Completed__c": _iso(engagement.completed_on),
+        "Sign_Off_Date__c": _iso(engagement.sign_off_date),
+        "Signed_Acceptance__c": engagement.signed_acceptance,
+        "Passive_Acceptance_Used__c": engagement.passive_acceptance_used,
+        "Hours_Consumed__c": engagement.hours_consumed,
+        "Project_Owner__c": engagement.project_owner_id,
+    }
+
+
+@outside_task("record the sign-off of PS engagement {engagement}")
+def ensure_engagement_signed_off(engagement: Engagement, on: date, passive: bool) -> bool:
+    """The customer's sign-off on the PS Engagement: Signed Acceptance, its day and whether the
+    passive clock gave it, written where they differ (a sign-off recorded already keeps its
+    day). True when Salesforce was written."""
+    if engagement.signed_acceptance and engagement.sign_off_date is not None:
+        return False
+    wanted = {
+        "Signed_Acceptance__c": True,
+        "Sign_Off_Date__c": on.isoformat(),
+        "Passive_Acceptance_Used__c": passive,
+    }
+    return _patch_changed(engagement, wanted, "sign-off")
+
+
+@outside_task("set PS engagement Completed on {completed_on}")
+def ensure_engagement_completed(
+    engagement: Engagement, completed_on: date, hours_consumed: Decimal
+) -> bool:
+    """The PS Engagement Completed, with its completion day and the hours consumed, in one write,
+    checked first against the org's rule (`completion_problems`): a missing field is named before
+    any write, never a half-closed record. A completed one is left as it is.
+
+    Raises:
+        NotReady: naming each close-out field still missing.
+    """
+    if engagement.status is EngagementStatus.COMPLETED:
+        return False
+    wanted = {
+        "Status__c": EngagementStatus.COMPLETED.value,
+        "Completed__c": _iso(engagement.completed_on) or completed_on.isoformat(),
+        "Hours_Consumed__c": _json_number(hours_consumed),
+    }
+    if problems := completion_problems({**engagement_values(engagement), **wanted}):
+        raise NotReady(
+            engagement.opportunity_id, "Completed", [f"PS Engagement {p}" for p in problems]
+        )
+    return _patch_changed(engagement, wanted, "completion")
 
 
 def engagement_ref(engagement: Engagement) -> Ref:

@@ -33,11 +33,12 @@ from flows.awaiting_signature import awaiting_signature
 from flows.change_request import change_request
 from flows.execute import status_report
 from flows.initiate import initiate
+from flows.passive import passive_acceptance
 from flows.plan import plan
 from flows.pre_initiate import pre_initiate, pre_initiate_steps
 from flows.rebaseline import rebaseline
 from flows.release import release
-from flows.validate import passive_acceptance, validate
+from flows.validate import validate
 from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.gitlab import api as gitlab_api
@@ -282,11 +283,12 @@ STAGES = {
     "release": "8-Closed Lost",
     "validate": "Closed Won",
     "passive-acceptance": "Closed Won",
+    "close": "Closed Won",
 }
 # Validate's phases: an acceptance request, and the acceptances the passive clock records
 VALIDATE = ("validate", "passive-acceptance")
-# The phases whose case starts with an engagement two weeks under way
-UNDER_WAY = ("execute", "change-request", "rebaseline", *VALIDATE)
+# The phases whose case starts with an engagement two weeks under way (Close's: then validated)
+UNDER_WAY = ("execute", "change-request", "rebaseline", *VALIDATE, "close")
 # The fault matrix's tests, by module: three test processes share it (cases of phases under way
 # prepare the most); every phase is in one of them (tests/e2e/test_fault_matrix.py checks)
 MATRIX = {
@@ -316,6 +318,7 @@ BEFORE: dict[str, tuple[Flow[..., Any], ...]] = {
     "release": (left_by_pre_initiate,),
     "validate": (pre_initiate, initiate),  # as Execute's, a fixed fee
     "passive-acceptance": (pre_initiate, initiate),  # and every activity's request sent, 9 days ago
+    "close": (pre_initiate, initiate),  # as passive-acceptance's, then every activity accepted
 }
 
 
@@ -356,7 +359,7 @@ def prepare_many(
 
 def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | None) -> str:
     edits: dict[str, Any] = {"Amount": 75_000}
-    if phase in VALIDATE:  # each accepted milestone releases its share of the fee
+    if phase in (*VALIDATE, "close"):  # each accepted milestone releases its share of the fee
         edits["PS_Billing_Type__c"] = "Fixed Fee"
     if weeks is not None:
         (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
@@ -379,11 +382,14 @@ def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | No
         state, _ = run_phase(change_request, opportunity, change=three_more_weeks(opportunity))
         assert state.type == StateType.COMPLETED, state.message
         record_change_approvals(opportunity, customer=True)
-    if phase == "passive-acceptance":
+    if phase in ("passive-acceptance", "close"):
         for item in get_opportunity(opportunity).line_items:
             state, _ = run_phase(validate, opportunity, activity=item.code)
             assert state.type == StateType.COMPLETED, state.message
         sandbox.advance_clock(9)  # five business days and a weekend, and more
+    if phase == "close":  # Validate completed: what a served Close would start on
+        state, _ = run_phase(accept_passively, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
     return opportunity
 
 

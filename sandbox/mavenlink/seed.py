@@ -25,6 +25,8 @@ CUSTOM_FIELDS = (
     ("GitLab Project", "string", "Workspace"),
     ("SOW Number", "string", "Workspace"),
     ("Project Definition", "string", "Workspace"),
+    # a person's: "Yes" when the SOW has passive-acceptance language (the sign-off's clock)
+    ("Passive Acceptance Language", "string", "Workspace"),
     # and on a milestone: its acceptance, as the handbook records it (Validate)
     ("Sign-Off Sent", "date", "Story"),
     ("Sign-Off Received", "date", "Story"),

@@ -147,7 +147,9 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     clock = cast(FlowRun, run_deployment("passive-acceptance/passive-acceptance", timeout=0))
     ended = wait_for_state(clock, *FINAL, timeout=180)
     assert ended.type == StateType.COMPLETED, ended.message
-    assert ended.message == "1 accepted passively, of 1 waiting"
+    assert (
+        ended.message == "1 accepted passively, of 1 waiting; 0 signed off passively, of 0 waiting"
+    )
     assert ACCEPTED in labels_of(world, opportunity, third)
     notes = [
         n["body"]
@@ -191,8 +193,8 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     # "accepted" (recorded, changing nothing)
     again = world.last_request_id()
     clock = cast(FlowRun, run_deployment("passive-acceptance/passive-acceptance", timeout=0))
-    assert (
-        wait_for_state(clock, *FINAL, timeout=180).message == "0 accepted passively, of 0 waiting"
+    assert wait_for_state(clock, *FINAL, timeout=180).message == (
+        "0 accepted passively, of 0 waiting; 0 signed off passively, of 0 waiting"
     )
     rerun = cast(
         FlowRun,

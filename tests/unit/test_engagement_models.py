@@ -35,7 +35,6 @@ from engagement.models import (
 from testkit.factories import (
     ACCOUNT_ID,
     OPPORTUNITY_ID,
-    SOW_LINK,
     account_fields,
     contact_fields,
     opportunity_fields,
@@ -475,29 +474,10 @@ def test_engagement_status_values_match_salesforce_picklist() -> None:
     assert "'Completed'" in message
 
 
-def test_engagement_hours_and_completion_gate() -> None:
+def test_engagement_hours() -> None:
     record = Engagement.model_validate(engagement())
     assert record.remaining_hours == Decimal(120)
     assert record.status is EngagementStatus.IN_PROGRESS
-    assert record.missing_for_completion() == [
-        "sow_link",
-        "collaboration_project",
-        "actual_start",
-        "completed_on",
-        "sign_off_date",
-        "signed_acceptance or passive_acceptance_used",
-    ]
-    done = Engagement.model_validate(
-        engagement(
-            sow_link=SOW_LINK,
-            collaboration_project="https://gitlab.example/ps-customers/acme/acme-ci-cd",
-            actual_start="2026-04-06",
-            completed_on="2026-05-29",
-            sign_off_date="2026-05-29",
-            passive_acceptance_used=True,
-        )
-    )
-    assert done.missing_for_completion() == []
 
 
 def test_engagement_fields_are_validated_by_name() -> None:

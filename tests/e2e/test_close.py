@@ -1,0 +1,267 @@
+"""Deploy & Close through the served deployments: Validate's completion starts Close, which asks
+the customer to sign off; their "accepted" (the served mail watcher and reply run) signs off and
+starts Close again: the wrap-up, the closeout report the Project Owner approves in its form, the
+closure meeting, the loose ends, and, once the coordinator says billing is done, Completed in
+Salesforce and Mavenlink. A second run writes nothing. Then the passive sign-off and bad input,
+run in this process."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+import pytest
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+
+from engagement.close import AWAITING
+from engagement.validate import ACCEPTED, REQUESTED
+from flows.close import close
+from flows.passive import passive_acceptance
+from flows.replies import reply
+from sandbox.client import SandboxClient
+from sandbox.mavenlink.seed import HOURLY_COST
+from sandbox.seed import PSES, STAFF
+from tasks.clients import systems
+from tasks.mavenlink import PASSIVE_LANGUAGE
+from testkit.expect import body_text, sent_mail, written
+from testkit.faults import prepare
+from testkit.phases import run_phase
+from testkit.runs import (
+    FINAL,
+    completions,
+    events,
+    flow_runs,
+    paused_at,
+    resume,
+    state_of,
+    wait_for_state,
+    wait_until,
+)
+from testkit.stack import PrefectStack
+
+pytestmark = pytest.mark.e2e
+
+OPS_MANAGER = "olivia.park@northwind.example"
+
+
+def runs_named(opportunity: str, prefix: str, count: int, timeout: float = 180) -> list[FlowRun]:
+    """The opportunity's runs named `prefix ...`, once `count` of them have ended or wait."""
+
+    def settled() -> list[FlowRun]:
+        runs = [r for r in flow_runs(opportunity) if r.name.startswith(prefix)]
+        done = [r for r in runs if state_of(r).type in (*FINAL, StateType.PAUSED)]
+        return runs if len(done) >= count else []
+
+    return cast(list[FlowRun], wait_until(settled, timeout, f"{count} '{prefix}' runs"))
+
+
+def engagement_of(world: SandboxClient, opportunity: str) -> dict[str, Any]:
+    (record,) = [
+        e
+        for e in world.state("salesforce", "PS_Engagement__c")
+        if e["Opportunity_Id__c"] == opportunity
+    ]
+    return record
+
+
+def workspace_of(world: SandboxClient, opportunity: str) -> dict[str, Any]:
+    (workspace,) = [
+        w for w in world.state("mavenlink", "workspaces") if opportunity in w["description"]
+    ]
+    return workspace
+
+
+def sign_off_issue(world: SandboxClient, opportunity: str) -> dict[str, Any]:
+    (issue,) = [
+        i
+        for i in world.state("gitlab", "issue")
+        if "PS::Sign-off" in i["labels"] and opportunity in i["description"]
+    ]
+    return issue
+
+
+def document(world: SandboxClient, title: str) -> str:
+    """The text of the one Google Doc whose first paragraph holds `title`."""
+    (found,) = [
+        "\n".join(d["paragraphs"])
+        for d in world.state("google", "document")
+        if d["paragraphs"] and title in d["paragraphs"][0]
+    ]
+    return found
+
+
+def expected_cost(world: SandboxClient, workspace: dict[str, Any]) -> Decimal:
+    """The hours on the project at each person's seeded cost (USD), computed apart from psflow."""
+    titles = {p.email: p.title for p in (*STAFF, *PSES)}
+    users = {u["id"]: u["email_address"] for u in world.state("mavenlink", "users")}
+    return sum(
+        (
+            Decimal(e["time_in_minutes"]) / 60 * HOURLY_COST[titles[users[e["user_id"]]]]
+            for e in world.state("mavenlink", "time_entries")
+            if e["workspace_id"] == workspace["id"]
+        ),
+        Decimal(0),
+    )
+
+
+def test_a_passive_sign_off_and_a_missing_cost_rate_named_before_any_write(
+    world: SandboxClient,
+) -> None:
+    # (first in the module: no served deployment yet to start Close on Validate's completion)
+    opportunity = prepare(world, "close")
+    workspace = workspace_of(world, opportunity)
+    api = systems().mavenlink()
+    fields = api.request("GET", "custom_fields.json", params={"subject_type": "Workspace"})
+    (field,) = [
+        f["id"] for f in fields.json()["custom_fields"].values() if f["name"] == PASSIVE_LANGUAGE
+    ]
+    value = {"subject_type": "Workspace", "subject_id": workspace["id"], "custom_field_id": field}
+    api.request(
+        "POST", "custom_field_values.json", json={"custom_field_value": {**value, "value": "Yes"}}
+    )
+    state, _ = run_phase(close, opportunity)
+    assert state.type == StateType.COMPLETED, state.message
+    assert "or the end of" in str(state.message)
+    assert REQUESTED in sign_off_issue(world, opportunity)["labels"]
+
+    # a stranger's "accepted" signs nothing off, is named, and leaves the clock running
+    (mail,) = sent_mail(world, "- project sign off")
+    answer = world.act(
+        "google",
+        "/gmail/reply",
+        message_id=mail["Message-ID"],
+        body="accepted",
+        **{"from": "someone@elsewhere.example"},
+    )
+    state, _ = run_phase(reply, opportunity, thread=answer["threadId"], message=answer["id"])
+    assert state.type == StateType.COMPLETED, state.message
+    assert "someone@elsewhere.example, not one of the opportunity's contacts" in str(state.message)
+    assert REQUESTED in sign_off_issue(world, opportunity)["labels"]
+    assert engagement_of(world, opportunity)["Signed_Acceptance__c"] is False
+
+    # five business days and more: the clock signs off
+    world.advance_clock(9)
+    clock = passive_acceptance(return_state=True)
+    assert str(clock.message).endswith("1 signed off passively, of 1 waiting"), clock.message
+    record = engagement_of(world, opportunity)
+    assert record["Signed_Acceptance__c"] is True
+    assert record["Passive_Acceptance_Used__c"] is True
+    assert ACCEPTED in sign_off_issue(world, opportunity)["labels"]
+
+    # an hour logged in a currency nobody has a cost rate in: named, before any write
+    moved = api.request(
+        "PUT", f"workspaces/{workspace['id']}.json", json={"workspace": {"currency": "GBP"}}
+    )
+    assert moved.status_code == 200, moved.text
+    users = {u["id"]: u["email_address"] for u in world.state("mavenlink", "users")}
+    (pse, *_) = {
+        users[e["user_id"]]
+        for e in world.state("mavenlink", "time_entries")
+        if e["workspace_id"] == workspace["id"]
+    }
+    world.act(
+        "mavenlink",
+        "/time_entries",
+        workspace_id=workspace["id"],
+        user_email=pse,
+        date=systems().clock().now().date().isoformat(),
+        hours=1,
+    )
+    before = world.last_request_id()
+    state, _ = run_phase(close, opportunity)
+    assert state.type == StateType.FAILED
+    assert f"Kantata: no cost rate for {pse}" in str(state.message)
+    assert written(world, before) == {}
+
+
+def test_an_engagement_goes_from_validated_to_completed_once(
+    served: PrefectStack, world: SandboxClient
+) -> None:
+    # every activity accepted (prepared in this process): its completion starts the served Close
+    opportunity = prepare(world, "close")
+    (asked,) = runs_named(opportunity, "close ·", 1)
+    assert state_of(asked).type == StateType.COMPLETED, state_of(asked).message
+    (mail,) = sent_mail(world, "- project sign off")
+    assert OPS_MANAGER in str(mail["Cc"])
+    assert 'reply "accepted"' in body_text(mail)
+    assert engagement_of(world, opportunity)["Status__c"] == "Closure"
+    assert AWAITING in sign_off_issue(world, opportunity)["labels"]  # no passive language
+
+    # the customer signs off by reply: the served watcher and reply run record it, Close goes on
+    world.act("google", "/gmail/reply", message_id=mail["Message-ID"], body="Accepted, thanks!")
+    (signed,) = runs_named(opportunity, "reply ·", 1)
+    assert state_of(signed).message == f"signed off by {mail['To']}"
+    record = engagement_of(world, opportunity)
+    assert record["Signed_Acceptance__c"] is True
+    assert record["Passive_Acceptance_Used__c"] is False
+    assert ACCEPTED in sign_off_issue(world, opportunity)["labels"]
+
+    run = wait_until(
+        lambda: [r for r in runs_named(opportunity, "close ·", 2) if r.id != asked.id],
+        120,
+        "the second close run",
+    )[0]
+    form = paused_at(run, "closeout-approval", timeout=180)
+    assert "review the closeout report" in form["description"]
+    resume(run, form, lessons_learned="Agree the cutover window in week one.", approve=True)
+    form = paused_at(run, "billing-done", timeout=180)
+    resume(run, form, billing_done=True)
+    done = wait_for_state(run, *FINAL, timeout=180)
+    assert done.type == StateType.COMPLETED, done.message
+
+    # Completed in Salesforce and Mavenlink, the org's rule met
+    record = engagement_of(world, opportunity)
+    assert record["Status__c"] == "Completed"
+    assert record["Completed__c"] >= record["Sign_Off_Date__c"] is not None
+    workspace = workspace_of(world, opportunity)
+    assert workspace["status"]["key"] == "605"
+    hours = sum(
+        Decimal(e["time_in_minutes"]) / 60
+        for e in world.state("mavenlink", "time_entries")
+        if e["workspace_id"] == workspace["id"]
+    )
+    assert Decimal(str(record["Hours_Consumed__c"])) == hours
+
+    # the wrap-up, computed apart: 75,000 fixed fee, each hour at its person's cost
+    cost = expected_cost(world, workspace)
+    margin = (Decimal(75_000) - cost) / Decimal(75_000) * 100
+    report = document(world, "closeout report")
+    assert f"cost {cost:,.2f} USD: margin {margin:.1f}%" in report
+    assert "Revenue recognised: 75,000.00 USD" in report  # every milestone's share released
+    assert "Agree the cutover window in week one." in report
+    assert "{{" not in report
+    assert "{{" not in document(world, "project closure")
+    (post,) = [
+        m for m in world.state("slack", "messages") if m.get("text", "").startswith("Closeout")
+    ]
+    assert "approved by" in post["text"]
+
+    # the closure meeting, its notes row, and nothing left open
+    (meeting,) = [
+        e for e in world.state("google", "event") if e["summary"].startswith("Project closure")
+    ]
+    day = date.fromisoformat(meeting["start"]["dateTime"][:10])
+    assert sign_off_issue(world, opportunity)["state"] == "closed"
+    (epic,) = [e for e in world.state("gitlab", "epic") if opportunity in e["description"]]
+    assert epic["state"] == "closed"
+    bookings = [
+        a
+        for a in world.state("mavenlink", "workspace_allocations")
+        if a["workspace_id"] == workspace["id"]
+    ]
+    assert bookings
+    assert all(date.fromisoformat(a["end_date"]) <= day + timedelta(days=1) for a in bookings)
+    assert len(completions(opportunity, "close")) == 1
+
+    # a second run, as the UI's Run does: nothing asked, nothing written
+    before = world.last_request_id()
+    again = cast(
+        FlowRun,
+        run_deployment("close/close", parameters={"opportunity_id": opportunity}, timeout=0),
+    )
+    ended = wait_for_state(again, *FINAL, timeout=180)
+    assert ended.type == StateType.COMPLETED, ended.message
+    assert written(world, before) == {}
+    assert len(events("ps.engagement.signed-off", opportunity)) == 1

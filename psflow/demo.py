@@ -88,6 +88,8 @@ def run(data_dir: Path, keep_open: bool = False, interactive: bool = False) -> i
             say()
             runs += play_validate(sandbox_url, ui)
             say()
+            runs += play_close(sandbox_url, ui, interactive)
+            say()
             summarize(runs, ui)
             if keep_open:
                 code = stay_open([prefect_child, sandbox_child, runner], sandbox_url, api_url, ui)
@@ -365,7 +367,7 @@ def play_execute(sandbox_url: str, ui: str, interactive: bool = False) -> list[A
 
     from flows.initiate import approved_staffing
     from sandbox.client import SandboxClient
-    from tasks.mavenlink import find_workspace
+    from tasks.mavenlink import find_workspace, get_activity_tasks
     from tasks.salesforce import find_engagement, get_opportunity
 
     sandbox = SandboxClient(sandbox_url)
@@ -380,8 +382,14 @@ def play_execute(sandbox_url: str, ui: str, interactive: bool = False) -> list[A
     say(f"  Time passes: the sandbox's clock moves to {friday:%A %d %B}. The team logs its hours")
     sandbox.set_clock(datetime.combine(friday, time(14), UTC))
     days = [start + timedelta(days=n) for n in range((friday - start).days + 1)]
+    # on the activities' tasks, a day each in turn (the wrap-up counts hours per activity)
+    tasks = sorted(
+        {
+            code: task for task, code in get_activity_tasks.fn(workspace.id, OPPORTUNITY).items()
+        }.items()
+    )
     for pse in decision.pses:
-        for day in (d for d in days if d.weekday() < 5):
+        for n, day in enumerate(d for d in days if d.weekday() < 5):
             sandbox.act(
                 "mavenlink",
                 "/time_entries",
@@ -389,6 +397,7 @@ def play_execute(sandbox_url: str, ui: str, interactive: bool = False) -> list[A
                 user_email=pse,
                 date=day.isoformat(),
                 hours=8,
+                story_id=tasks[n % len(tasks)][1],
             )
         away = friday + timedelta(days=10)
         sandbox.act(
@@ -398,7 +407,7 @@ def play_execute(sandbox_url: str, ui: str, interactive: bool = False) -> list[A
             start=away.isoformat(),
             end=away.isoformat(),
         )
-        say(f"    {pse}: 8 h a day in Kantata, and a day off on {away} in Calendar")
+        say(f"    {pse}: 8 h a day on the activities in Kantata, a day off on {away} in Calendar")
     say(
         "  The Friday schedule fires: weekly-status starts a status run per engagement In Progress."
     )
@@ -558,6 +567,89 @@ def play_validate(sandbox_url: str, ui: str) -> list[Any]:
     wait_for("Validate's completion", lambda: _completed("validate"), 60)
     say("  ✓ every activity accepted: ps.phase.completed (validate), the event Close starts on")
     return [*map(_read, requests), _read(reply), _read(clock)]
+
+
+def play_close(sandbox_url: str, ui: str, interactive: bool = False) -> list[Any]:
+    from sandbox.client import SandboxClient
+
+    sandbox = SandboxClient(sandbox_url)
+    say("▶ Deploy & Close: the sign-off, the wrap-up, the closure meeting, Completed")
+    asked = wait_for("the close run", lambda: _final_run("close ·"), 120)
+    say(f"  ✓ '{asked.name}': {_state(asked).message}")
+    (mail,) = [m for m in sandbox.state("google", "message") if "project sign off" in m["subject"]]
+    say(f"  The customer answers '{mail['subject']}' (CC the PS Ops Manager): \"Accepted.\"")
+    sandbox.act("google", "/gmail/reply", message_id=mail["messageId"], body="Accepted.")
+    signed = wait_for(
+        "the reply run", lambda: _final_run("reply · Acme Corporation · sign-off"), 120
+    )
+    say(f"  ✓ '{signed.name}': {_state(signed).message}")
+    say("  The sign-off starts Close again: the wrap-up, the closeout report, the closure meeting.")
+    run = wait_for(
+        "Close again",
+        lambda: next((r for r in _tagged_runs("close ·") if r.id != asked.id), None),
+        120,
+    )
+    wait_for("the closeout form", lambda: _paused_at(run, "closeout-approval"), 180)
+    lessons = "Agree the cutover window in week one; the runner fleet took longer than planned."
+    answer(
+        run,
+        "the Project Owner approves the closeout report",
+        {"lessons_learned": lessons, "approve": True},
+        ui,
+        interactive,
+    )
+    wait_for("the billing form", lambda: _paused_at(run, "billing-done"), 180)
+    say("  ✓ report posted to #ps_leadership, closure meeting booked, bookings end that day,")
+    say("    epic and sign-off issue closed, the project Closed in Mavenlink (billing pending).")
+    answer(
+        run, "the PS Project Coordinator: billing is done", {"billing_done": True}, ui, interactive
+    )
+    done = wait_for("Close to finish", lambda: _final(run), 180)
+    say(f"  ✓ run finished: {done.name} – {done.message}")
+    say("  The wrap-up (the run's artifact):")
+    for line in _artifact_text(f"closeout-{OPPORTUNITY.lower()}").splitlines():
+        if line.strip() and not line.startswith("![") and not line.startswith("# "):
+            say(f"      │ {line}")
+    wait_for("Close's completion", lambda: _completed("close"), 60)
+    say("  ✓ ps.phase.completed (close): the engagement's lifecycle is over. Where it stands:")
+    final_state(sandbox)
+    return [_read(asked), _read(signed), _read(run)]
+
+
+def final_state(sandbox: Any) -> None:
+    """The engagement as each system holds it at the end."""
+    (record,) = [
+        e
+        for e in sandbox.state("salesforce", "PS_Engagement__c")
+        if e["Opportunity_Id__c"] == OPPORTUNITY
+    ]
+    say(
+        f"      │ Salesforce  PS Engagement {record['Status__c']}, completed "
+        f"{record['Completed__c']}, signed off {record['Sign_Off_Date__c']}, "
+        f"{record['Hours_Consumed__c']:g} h consumed"
+    )
+    (workspace,) = [
+        w for w in sandbox.state("mavenlink", "workspaces") if OPPORTUNITY in w["description"]
+    ]
+    say(f"      │ Mavenlink   {workspace['title']}: {workspace['status']['message']}")
+    epics = [e for e in sandbox.state("gitlab", "epic") if OPPORTUNITY in e["description"]]
+    issues = [i for i in sandbox.state("gitlab", "issue") if OPPORTUNITY in i["description"]]
+    open_issues = sum(i["state"] != "closed" for i in issues)
+    say(
+        f"      │ GitLab      epic {epics[0]['state'] if epics else '-'}; "
+        f"{len(issues) - open_issues} of {len(issues)} issues closed"
+    )
+    closure = [
+        e for e in sandbox.state("google", "event") if e["summary"].startswith("Project closure")
+    ]
+    when = closure[0]["start"]["dateTime"] if closure else "-"
+    say(
+        f"      │ Calendar    {closure[0]['summary'] if closure else 'no closure meeting'} at {when}"
+    )
+    posts = [
+        m for m in sandbox.state("slack", "messages") if m.get("text", "").startswith("Closeout")
+    ]
+    say(f"      │ Slack       {len(posts)} closeout report in #ps_leadership")
 
 
 def _completed(phase: str) -> bool:

@@ -237,3 +237,23 @@ def test_kantata_refuses_a_billing_milestone_without_its_amount_or_with_anothers
     assert answer.status_code == 422
     assert "Task must be in the same project" in answer.text
     assert outside.state("mavenlink", "billing_milestones") == []
+
+
+def test_the_bookings_end_on_the_closure_day_once(outside: SandboxClient) -> None:
+    workspace = ml.ensure_workspace.fn(OPPORTUNITY, ml.IN_SET_UP)
+    hard = ml.ensure_hard_booking.fn(
+        workspace.id, OPPORTUNITY.id, DIVYA, START, date(2027, 1, 15), 6
+    )  # two weeks: 60 hours
+    soft = ml.ensure_soft_booking.fn(
+        workspace.id, OPPORTUNITY.id, DIVYA, date(2027, 1, 18), date(2027, 2, 26), 6
+    )
+    before = outside.last_request_id()
+    ended = ml.ensure_bookings_ended.fn(workspace.id, OPPORTUNITY.id, date(2027, 1, 8))
+    assert sorted(r.id for r in ended) == sorted([hard.id, soft.id])
+    assert outside.writes(system="mavenlink", since=before) == 2  # a shortening, a delete
+    left = allocations(outside, workspace.id)
+    assert list(left) == [hard.id]
+    assert (left[hard.id]["end_date"], left[hard.id]["minutes"]) == ("2027-01-08", 5 * 6 * 60)
+    before = outside.last_request_id()
+    assert ml.ensure_bookings_ended.fn(workspace.id, OPPORTUNITY.id, date(2027, 1, 8)) == []
+    assert outside.writes(system="mavenlink", since=before) == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engagement.lifecycle import Transition, transition
+from engagement.lifecycle import NotReady, Transition, transition
 from engagement.models import Engagement, EngagementStatus
 from engagement.refs import Ref
 from sandbox import seed
@@ -20,6 +20,8 @@ from tasks.salesforce import (
     ensure_cost_estimate_linked,
     ensure_engagement,
     ensure_engagement_baseline,
+    ensure_engagement_completed,
+    ensure_engagement_signed_off,
     ensure_engagement_status,
     ensure_hours_consumed,
     find_engagement,
@@ -398,3 +400,52 @@ def test_the_engagements_in_progress_are_listed_in_one_query(outside: SandboxCli
     assert len(outside.requests(system="salesforce", since=before)) == 1
     completed = find_engagements.fn(EngagementStatus.COMPLETED)
     assert (seed.ACME_PAST.id, seed.ACME_PAST.account.name) in completed
+
+
+def test_an_engagement_is_completed_only_with_its_close_out_fields_named_first(
+    outside: SandboxClient,
+) -> None:
+    ensure_engagement.fn(engagement())  # no Project Owner recorded
+    found = find_engagement.fn(ACME_NEW.id)
+    assert found is not None
+    ensure_engagement_status.fn(found, EngagementStatus.CLOSURE, date(2027, 1, 5))
+    found = find_engagement.fn(ACME_NEW.id)
+    assert found is not None
+
+    # not signed off, no owner: every missing field named, nothing written
+    before = outside.last_request_id()
+    with pytest.raises(NotReady) as refused:
+        ensure_engagement_completed.fn(found, date(2027, 3, 26), Decimal(170))
+    for field in ("Sign_Off_Date__c: empty", "Signed_Acceptance__c: unchecked", "Project_Owner__c"):
+        assert field in str(refused.value)
+    assert outside.writes(system="salesforce", since=before) == 0
+
+    # the sign-off, once: a later one keeps the first's day
+    assert ensure_engagement_signed_off.fn(found, date(2027, 3, 20), passive=True)
+    signed = find_engagement.fn(ACME_NEW.id)
+    assert signed is not None
+    assert (signed.signed_acceptance, signed.passive_acceptance_used, signed.sign_off_date) == (
+        True,
+        True,
+        date(2027, 3, 20),
+    )
+    before = outside.last_request_id()
+    assert not ensure_engagement_signed_off.fn(signed, date(2027, 3, 21), passive=False)
+    assert outside.writes(system="salesforce", since=before) == 0
+
+    # the owner recorded: Completed in one write, with its day and hours; then left as it is
+    users = {u["Email"]: u["Id"] for u in outside.state("salesforce", "User")}
+    ensure_engagement.fn(engagement(project_owner_id=users["divya.nair@northwind.example"]))
+    ready = find_engagement.fn(ACME_NEW.id)
+    assert ready is not None
+    before = outside.last_request_id()
+    assert ensure_engagement_completed.fn(ready, date(2027, 3, 26), Decimal(170))
+    assert outside.writes(system="salesforce", since=before) == 1
+    done = find_engagement.fn(ACME_NEW.id)
+    assert done is not None
+    assert (done.status, done.completed_on, done.hours_consumed) == (
+        EngagementStatus.COMPLETED,
+        date(2027, 3, 26),
+        Decimal(170),
+    )
+    assert not ensure_engagement_completed.fn(done, date(2027, 3, 27), Decimal(171))

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from engagement.close import OTHER, MissingCostRate, WrapUp, wrap_up
+from engagement.close import OTHER, MissingCostRate, WrapUp, closeout_values, wrap_up
 from engagement.execute import Logged
 from engagement.models import Billing
+from testkit.factories import opportunity
 
 ALICE, BOB = "alice@northwind.example", "bob@northwind.example"
 RATES = {ALICE: Decimal(80), BOB: Decimal(60)}
@@ -78,3 +79,24 @@ def test_time_and_materials_recognises_the_hours_at_the_sows_rate() -> None:
 def test_hours_without_a_cost_rate_are_named_not_costed_at_zero() -> None:
     with pytest.raises(MissingCostRate, match=r"no cost rate for bob@northwind\.example"):
         wrap(cost_rates={ALICE: Decimal(80)})
+
+
+def test_the_closeout_reports_values_say_the_wrap_up_deliverables_and_changes() -> None:
+    values = closeout_values(
+        opportunity(),
+        "divya.nair@northwind.example",
+        wrap(),
+        {
+            "PS-A": "Accepted by reply on 2027-03-01: dana@acme.example",
+            "PS-B": "Accepted passively",
+        },
+        "2027-03-12 (by reply)",
+        {},
+    )
+    assert values["hours"] == "Hours: 60 actual against 60 estimated (±0, 0.0%)."
+    assert values["activities"] == "PS-A: 45 of 40 (+5); PS-B: 10 of 20 (-10); other: 5 of 0 (+5)"
+    assert values["margin"].startswith("Budget 8,000.00 USD, cost 4,400.00 USD: margin 45.0%")
+    assert values["revenue"].startswith("Revenue recognised: 7,000.00 USD")
+    assert values["deliverables"].startswith("PS-A: Accepted by reply on 2027-03-01")
+    assert values["change_requests"] == "none"
+    assert "lessons_learned" not in values  # the Project Owner's, from the form, later

@@ -70,6 +70,7 @@ def outside(sandbox: SandboxClient, sandbox_url: str, tmp_path: Path) -> Iterato
 # and unit modules fill the gaps). Longest first, as `--durations` measured them.
 LONGEST_FIRST = (
     "test_validate",
+    "test_close",
     "test_crash",
     "test_production",
     "test_change_request",

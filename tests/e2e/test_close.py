@@ -253,7 +253,7 @@ def test_an_engagement_goes_from_validated_to_completed_once(
     ]
     assert bookings
     assert all(date.fromisoformat(a["end_date"]) <= day + timedelta(days=1) for a in bookings)
-    assert len(completions(opportunity, "close")) == 1
+    wait_until(lambda: completions(opportunity, "close"), 60, "Close's completion")
 
     # a second run, as the UI's Run does: nothing asked, nothing written
     before = world.last_request_id()
@@ -265,3 +265,4 @@ def test_an_engagement_goes_from_validated_to_completed_once(
     assert ended.type == StateType.COMPLETED, ended.message
     assert written(world, before) == {}
     assert len(events("ps.engagement.signed-off", opportunity)) == 1
+    assert len(completions(opportunity, "close")) == 1

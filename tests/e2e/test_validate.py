@@ -188,6 +188,9 @@ def test_an_engagement_is_validated_by_reply_after_a_question_and_passively_once
     assert sum(b["amount_in_cents"] for b in billed.values()) == 7_500_000  # $75,000.00
     wait_until(lambda: completions(opportunity), 60, "Validate's completion")
     assert written(world, before) != {}
+    # which starts Close: the customer asked to sign off (tests/e2e/test_close.py goes on)
+    (closing,) = runs_named(opportunity, "close ·", 1)
+    assert "sign-off asked of" in str(state_of(closing).message), state_of(closing).message
 
     # exactly once: the clock again, a request run again (as the UI's Run does), and a late
     # "accepted" (recorded, changing nothing)

@@ -138,7 +138,7 @@ def test_insert_and_delete_text_count_utf16_code_units(google: GoogleWorkspaceCo
         },
     ).execute()
     doc = docs.get(documentId=doc_id).execute()
-    assert paragraphs(doc)[0] == "🎉 Done. {{customer}} – project closure\n"
+    assert paragraphs(doc)[0] == "🎉 Done. {{customer}} – project closure ({{sow_number}})\n"
     assert paragraphs(doc)[-1] == "5. Thanks\n"
     # the emoji is two UTF-16 code units, so the body grew by 2 + 7 + 10
     assert doc["body"]["content"][-1]["endIndex"] == end + 19
@@ -148,7 +148,8 @@ def test_insert_and_delete_text_count_utf16_code_units(google: GoogleWorkspaceCo
         body={"requests": [{"deleteContentRange": {"range": {"startIndex": 1, "endIndex": 10}}}]},
     ).execute()
     assert (
-        paragraphs(docs.get(documentId=doc_id).execute())[0] == "{{customer}} – project closure\n"
+        paragraphs(docs.get(documentId=doc_id).execute())[0]
+        == "{{customer}} – project closure ({{sow_number}})\n"
     )
 
 
@@ -325,5 +326,5 @@ def test_a_replace_that_fails_after_commit_is_safe_to_send_again(
     retry = docs.batchUpdate(documentId=doc_id, body=body).execute()
     assert retry["replies"] == [{"replaceAllText": {}}]
     assert paragraphs(docs.get(documentId=doc_id).execute())[0] == (
-        "Acme Corporation – project closure\n"
+        "Acme Corporation – project closure ({{sow_number}})\n"
     )

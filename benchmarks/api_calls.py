@@ -1,6 +1,6 @@
 """API calls per engagement (issue 7): reads and writes per system, from the sandbox's request log,
 for one engagement through Pre-Initiate (staffing approved), Initiate, Plan, a weekly report, a
-change request and Validate, against the floor; then a re-run of each completed phase (target: 0
+change request, Validate and Close, against the floor; then a re-run of each completed phase (target: 0
 writes, at most one read per object).
 
 The floor of a phase's writes is the number of objects it creates or changes (one write each,
@@ -204,6 +204,7 @@ def run(data: Path, detail: bool) -> int:
     from psflow.operate import staffing_form
     from testkit.factories import new_opportunity
     from testkit.phases import three_more_weeks, under_way
+    from testkit.runs import flow_runs
 
     header("api calls per engagement")
     with stack(data) as st:
@@ -374,6 +375,58 @@ def run(data: Path, detail: bool) -> int:
             if state.type != StateType.COMPLETED:
                 raise RuntimeError(f"passive ended {state.type}: {state.message}\n{logs()}")
 
+        def ended(run: Any, what: str) -> None:
+            state = wait_until(lambda: _reached(run, *FINAL), 300, what, logs)
+            if state.type != StateType.COMPLETED:
+                raise RuntimeError(f"{what} ended {state.type}: {state.message}\n{logs()}")
+
+        def sign_off_asked() -> None:
+            """Validate's completion starts Close: the sign-off e-mail, its issue, Closure."""
+            ended(wait_until(lambda: _run_named("close", opportunity), 120, "close", logs), "close")
+
+        def closed() -> None:
+            """The customer signs off by reply; Close again, its two forms answered: Completed."""
+            asked = _run_named("close", opportunity)
+            mail = next(
+                m for m in sandbox.state("google", "message") if "project sign off" in m["subject"]
+            )
+            sandbox.act("google", "/gmail/reply", message_id=mail["messageId"], body="Accepted")
+            poll: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "watch-replies/watch-replies", timeout=0
+            )
+            wait_until(lambda: _reached(poll, *FINAL), 120, "watch-replies", logs)
+            run = wait_until(
+                lambda: next(
+                    (
+                        r
+                        for r in flow_runs(opportunity)
+                        if r.name.startswith("close ·") and r.id != asked.id
+                    ),
+                    None,
+                ),
+                120,
+                "close again",
+                logs,
+            )
+            answers = (
+                (
+                    "closeout-approval",
+                    {"lessons_learned": "Book the cutover early", "approve": True},
+                ),
+                ("billing-done", {"billing_done": True}),
+            )
+            for key, answer in answers:
+                wait_until(lambda k=key: _paused_at(run, k), 300, key, logs)
+                resume_flow_run(run.id, run_input=answer)
+            ended(run, "close")
+
+        def close_again() -> None:
+            params = {"opportunity_id": opportunity, "customer": "Benchmark"}
+            run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here
+                "close/close", parameters=params, timeout=0
+            )
+            ended(run, "close re-run")
+
         def validate_again() -> None:
             for code in codes:
                 params = {"opportunity_id": opportunity, "customer": "Benchmark", "activity": code}
@@ -386,8 +439,12 @@ def run(data: Path, detail: bool) -> int:
 
         _, floors["validate"] = phase(st, "validate (requests)", requested, detail)
         _, floors["acceptances"] = phase(st, "acceptances (a reply, the clock)", accepted, detail)
+        _, floors["close"] = phase(st, "close (the sign-off asked)", sign_off_asked, detail)
         phase(st, "validate re-run", validate_again, detail, floors)
         phase(st, "acceptances re-run (the clock)", passive, detail, floors)
+        _, floors["closed"] = phase(st, "closed (a reply signs off; the forms)", closed, detail)
+        floors["close"] += floors["closed"]
+        phase(st, "close re-run", close_again, detail, floors)
     print(f"\n{load()}")
     return 0
 

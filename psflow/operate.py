@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.events import Event
@@ -36,12 +36,22 @@ from core.events import (
     event_kwargs,
 )
 from engagement.models import OPPORTUNITY_PREFIX, salesforce_id
+from flows.guard import opportunity_tag
 
 RUN_NAME_SEPARATOR = " · "
 APPROVAL = "the PS Project Coordinator's staffing approval (form in the UI)"
 # What a run suspended with `suspend_flow_run(key=...)` waits for, by the key's start (a rejected
 # proposal is followed by "staffing-decision-2", a refused answer by "...-again-1").
-INPUT_KEYS = {"staffing-decision": APPROVAL}
+INPUT_KEYS = {
+    "staffing-decision": APPROVAL,
+    "plan-allocation": "the PS Project Coordinator's confirmation of the team (form in the UI)",
+    "kickoff-held": "the Project Owner's word that the kickoff was held (form in the UI)",
+    "status-review": "the Project Owner's review of the weekly report (form in the UI)",
+    "change-approval": "the engagement manager's approval of the change (form in the UI)",
+    "acceptance": "the Project Owner's answer to the customer's reply (form in the UI)",
+    "closeout-approval": "the Project Owner's approval of the closeout report (form in the UI)",
+    "billing-done": "the PS Project Coordinator's word that billing is done (form in the UI)",
+}
 # Phases that suspend for the coordinator (Initiate does when Pre-Initiate was skipped).
 APPROVAL_PHASES = frozenset({Phase.PRE_INITIATE.value, Phase.INITIATE.value})
 RETRYABLE = frozenset({StateType.FAILED, StateType.CRASHED})
@@ -145,20 +155,47 @@ def _is_about(run: FlowRun, opportunity: str) -> bool:
 
 
 def phase_runs(client: SyncPrefectClient, opportunity: str) -> dict[str, list[FlowRun]]:
-    """Every run named after the opportunity, by phase (in lifecycle order), newest first."""
-    runs = client.read_flow_runs(
+    """Every run of the opportunity, by phase (in lifecycle order), newest first: the runs named
+    after it (a run not started yet is not tagged) and those tagged with it (named after an
+    activity, a change request or a week: "accept PS-MIG", "change CR-1", "status 2027-W02")."""
+    named = client.read_flow_runs(
         flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=opportunity[:15]))
     )
+    tagged = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[opportunity_tag(opportunity_id(opportunity))])
+        )
+    )
+    runs = {r.id: r for r in named if _is_about(r, opportunity)} | {r.id: r for r in tagged}
     by_phase: dict[str, list[FlowRun]] = {}
-    for run in sorted(runs, key=lambda r: r.created or datetime.min.replace(tzinfo=UTC)):
-        if _is_about(run, opportunity):
-            by_phase.setdefault(phase_of(run), []).insert(0, run)
+    for run in sorted(runs.values(), key=lambda r: r.created or datetime.min.replace(tzinfo=UTC)):
+        by_phase.setdefault(phase_key(run, opportunity), []).insert(0, run)
 
-    def order(phase: str) -> tuple[int, str]:
+    def order(key: str) -> tuple[int, str]:
+        phase = str(PART_OF.get(key.split(" ", 1)[0], key.split(" ", 1)[0]))
         known = phase in LIFECYCLE_ORDER
-        return (LIFECYCLE_ORDER.index(phase) if known else len(LIFECYCLE_ORDER), phase)
+        return (LIFECYCLE_ORDER.index(phase) if known else len(LIFECYCLE_ORDER), key)
 
-    return {phase: by_phase[phase] for phase in sorted(by_phase, key=order)}
+    return {key: by_phase[key] for key in sorted(by_phase, key=order)}
+
+
+# The runs named after a part of the engagement, by the phase they belong to
+PART_OF = {
+    "status": Phase.EXECUTE,
+    "change": Phase.CHANGE_REQUEST,
+    "rebaseline": Phase.CHANGE_REQUEST,
+    "accept": Phase.VALIDATE,
+    "reply": Phase.VALIDATE,  # an answer to a change request, an acceptance or the sign-off
+}
+
+
+def phase_key(run: FlowRun, opportunity: str) -> str:
+    """The phase a run is listed under: its name's first part, and its last when that is a part
+    of the engagement rather than the opportunity ("accept PS-MIG")."""
+    if _is_about(run, opportunity):
+        return phase_of(run)
+    parts = run.name.split(RUN_NAME_SEPARATOR)
+    return f"{parts[0]} {parts[-1]}" if len(parts) > 1 else parts[0]
 
 
 def latest_runs(client: SyncPrefectClient, opportunity: str) -> dict[str, FlowRun]:

@@ -29,8 +29,10 @@ from prefect.states import AwaitingRetry, Completed, Failed, State
 from starlette.routing import Match, Route
 
 from blocks import PsflowSettings, sandbox_blocks
+from engagement.keys import Kind
 from flows.awaiting_signature import awaiting_signature
-from flows.change_request import change_request
+from flows.change_request import approved_team, change_request
+from flows.close import close, post_billing_done
 from flows.execute import status_report
 from flows.initiate import initiate
 from flows.passive import passive_acceptance
@@ -43,7 +45,10 @@ from sandbox.app import load_systems
 from sandbox.client import SandboxClient
 from sandbox.gitlab import api as gitlab_api
 from tasks import clients
+from tasks.clients import systems
+from tasks.mavenlink import PASSIVE_LANGUAGE, find_workspace
 from tasks.salesforce import get_opportunity
+from tasks.slack import ensure_message
 from testkit.discovery import conformance_problems
 from testkit.factories import opportunities
 from testkit.phases import (
@@ -284,17 +289,22 @@ STAGES = {
     "validate": "Closed Won",
     "passive-acceptance": "Closed Won",
     "close": "Closed Won",
+    "close-out": "Closed Won",
 }
 # Validate's phases: an acceptance request, and the acceptances the passive clock records
 VALIDATE = ("validate", "passive-acceptance")
-# The phases whose case starts with an engagement two weeks under way (Close's: then validated)
-UNDER_WAY = ("execute", "change-request", "rebaseline", *VALIDATE, "close")
+# Close's: a validated engagement (for the matrix, its sign-off asked nine days ago, the forms
+# answered: what the passive clock and Close then write)
+CLOSE = ("close", "close-out")
+# The phases whose case starts with an engagement two weeks under way
+UNDER_WAY = ("execute", "change-request", "rebaseline", *VALIDATE, *CLOSE)
 # The fault matrix's tests, by module: three test processes share it (cases of phases under way
 # prepare the most); every phase is in one of them (tests/e2e/test_fault_matrix.py checks)
 MATRIX = {
     "test_fault_matrix": ("pre-initiate", "awaiting-signature", "initiate", "plan", "release"),
     "test_fault_matrix_changes": ("change-request", "rebaseline"),
     "test_fault_matrix_under_way": ("execute", *VALIDATE),
+    "test_fault_matrix_close": ("close-out",),
 }
 
 
@@ -319,6 +329,10 @@ BEFORE: dict[str, tuple[Flow[..., Any], ...]] = {
     "validate": (pre_initiate, initiate),  # as Execute's, a fixed fee
     "passive-acceptance": (pre_initiate, initiate),  # and every activity's request sent, 9 days ago
     "close": (pre_initiate, initiate),  # as passive-acceptance's, then every activity accepted
+    "close-out": (
+        pre_initiate,
+        initiate,
+    ),  # as close's, then the sign-off asked, the forms answered
 }
 
 
@@ -359,7 +373,7 @@ def prepare_many(
 
 def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | None) -> str:
     edits: dict[str, Any] = {"Amount": 75_000}
-    if phase in (*VALIDATE, "close"):  # each accepted milestone releases its share of the fee
+    if phase in (*VALIDATE, *CLOSE):  # each accepted milestone releases its share of the fee
         edits["PS_Billing_Type__c"] = "Fixed Fee"
     if weeks is not None:
         (row,) = [o for o in sandbox.state("salesforce", "Opportunity") if o["Id"] == opportunity]
@@ -382,15 +396,57 @@ def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | No
         state, _ = run_phase(change_request, opportunity, change=three_more_weeks(opportunity))
         assert state.type == StateType.COMPLETED, state.message
         record_change_approvals(opportunity, customer=True)
-    if phase in ("passive-acceptance", "close"):
+    if phase in ("passive-acceptance", *CLOSE):
         for item in get_opportunity(opportunity).line_items:
             state, _ = run_phase(validate, opportunity, activity=item.code)
             assert state.type == StateType.COMPLETED, state.message
         sandbox.advance_clock(9)  # five business days and a weekend, and more
-    if phase == "close":  # Validate completed: what a served Close would start on
+    if phase in CLOSE:  # Validate completed: what a served Close would start on
         state, _ = run_phase(accept_passively, opportunity)
         assert state.type == StateType.COMPLETED, state.message
+    if phase == "close-out":
+        sign_off_asked(sandbox, opportunity)
     return opportunity
+
+
+def sign_off_asked(sandbox: SandboxClient, opportunity_id: str) -> None:
+    """The sign-off asked (the SOW with passive-acceptance language) nine days ago, and the
+    Project Owner's and the coordinator's answers recorded as their forms record them: the
+    passive clock then signs off, and Close goes to Completed without waiting."""
+    workspace = find_workspace(opportunity_id)
+    assert workspace is not None
+    api = systems().mavenlink()
+    fields = api.request("GET", "custom_fields.json", params={"subject_type": "Workspace"}).json()
+    (field,) = [f["id"] for f in fields["custom_fields"].values() if f["name"] == PASSIVE_LANGUAGE]
+    value = {"subject_type": "Workspace", "subject_id": workspace.id, "custom_field_id": field}
+    api.request(
+        "POST", "custom_field_values.json", json={"custom_field_value": {**value, "value": "Yes"}}
+    ).raise_for_status()
+    state, _ = run_phase(close, opportunity_id)
+    assert state.type == StateType.COMPLETED, state.message
+    sandbox.advance_clock(9)
+    opportunity = get_opportunity(opportunity_id)
+    team = approved_team(opportunity)
+    ensure_message(
+        systems().settings.leadership_channel,
+        f"Closeout report of {opportunity.name}, approved by {team.project_owner}",
+        Kind.CLOSEOUT_REPORT,
+        opportunity.id,
+        payload={"lessons_learned": "Agree the cutover window in week one."},
+    )
+    post_billing_done(opportunity, team.coordinator)
+
+
+@flow(name="close of one engagement, signed off passively")
+def close_out(opportunity_id: str) -> State[Any]:
+    """The hourly clock signs the engagement off (the matrix's sandbox holds only its sign-off),
+    then Close runs to Completed: ending as Close's run did, with its message."""
+    clock = passive_acceptance(return_state=True)
+    if not clock.is_completed():
+        return Failed(message=clock.message)
+    closed = close(opportunity_id=opportunity_id, return_state=True)
+    ended = Completed if closed.is_completed() else Failed
+    return ended(message=closed.message)
 
 
 def parameters(phase: str, opportunity: str) -> dict[str, Any]:
@@ -577,4 +633,5 @@ PHASES: dict[str, Flow[..., Any]] = {
     "release": release,
     "validate": validate,
     "passive-acceptance": accept_passively,
+    "close-out": close_out,
 }

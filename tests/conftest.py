@@ -72,6 +72,7 @@ LONGEST_FIRST = (
     "test_validate",
     "test_close",
     "test_crash",
+    "test_fault_matrix_close",
     "test_production",
     "test_change_request",
     "test_fault_matrix_changes",

@@ -8,7 +8,8 @@ with Retry-After, a dropped connection and a timeout share one batch, each route
 in turn. The per-route x per-kind matrix is `python -m benchmarks.reliability`.
 
 This module holds the phases up to the engagement's start; those under way are in
-test_fault_matrix_changes.py and test_fault_matrix_under_way.py (`MATRIX`: three test processes).
+test_fault_matrix_changes.py and test_fault_matrix_under_way.py, Close in test_fault_matrix_close.py
+(`MATRIX`: the test processes share them).
 """
 
 from __future__ import annotations

@@ -1,0 +1,52 @@
+"""The fault matrix of Deploy & Close (test_fault_matrix.py's): a validated engagement whose
+sign-off was asked nine days ago, with passive-acceptance language, the Project Owner's and the
+coordinator's answers recorded; the passive clock signs it off and Close runs to Completed. Every
+write route (the sign-off's record, the closeout report and its chart, the agenda, the meeting and
+its notes row, the posts, the closed epic and issue, the ended bookings, the statuses), under
+every kind of fault, ends with every object once."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.client import SandboxClient
+from testkit.faults import (
+    Reference,
+    WriteRoute,
+    assert_every_object_once,
+    google_answers,
+    nonconforming,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_closes_routes_reach_every_system(
+    world: SandboxClient, references: dict[str, Reference]
+) -> None:
+    # the reference: signed off passively (the SOW's language, no answer), then Completed
+    (record,) = world.state("salesforce", "PS_Engagement__c")[-1:]
+    assert (record["Status__c"], record["Passive_Acceptance_Used__c"]) == ("Completed", True)
+    routes = references["close-out"].routes
+    for route in (
+        WriteRoute(
+            "salesforce",
+            "PATCH",
+            "/salesforce/services/data/{version}/sobjects/{type_}/{record_id}",
+        ),
+        WriteRoute("gitlab", "PUT", "/gitlab/api/v4/groups/{group}/epics/{iid}"),
+        WriteRoute("google", "POST", "/google/v1/documents/{document_id}:batchUpdate"),
+        WriteRoute("google", "POST", "/google/calendar/v3/calendars/{calendar_id}/events"),
+        WriteRoute("mavenlink", "PUT", "/mavenlink/api/v1/workspace_allocations/{object_id}.json"),
+        WriteRoute("slack", "POST", "/slack/api/chat.postMessage"),
+    ):
+        assert route in routes, "\n".join(map(str, routes))
+    answers = google_answers(references.values())
+    assert {a["service"] for a in answers} >= {"docs", "drive", "sheets", "calendar"}
+    assert nonconforming(answers) == []
+
+
+def test_a_fault_on_every_write_route_ends_with_every_object_once(
+    world: SandboxClient, references: dict[str, Reference], phase: str, kind: str
+) -> None:
+    assert_every_object_once(world, references[phase], kind)

@@ -69,6 +69,7 @@ def outside(sandbox: SandboxClient, sandbox_url: str, tmp_path: Path) -> Iterato
 # modules go first, so none of them starts last and runs alone at the end (the short integration
 # and unit modules fill the gaps). Longest first, as `--durations` measured them.
 LONGEST_FIRST = (
+    "test_lifecycle",
     "test_validate",
     "test_close",
     "test_crash",

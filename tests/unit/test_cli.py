@@ -156,6 +156,17 @@ def test_runs_are_matched_to_the_opportunity_exactly() -> None:
     # the server's LIKE ignores case; an id differing only in case is another opportunity
     assert not operate._is_about(run(f"initiate · Acme · {ACME[:15].lower()}"), ACME)
     assert operate.phase_of(run(f"pre-initiate · Acme · {ACME}")) == "pre-initiate"
+    # a run named after a part of the engagement is listed under it
+    assert operate.phase_key(run(f"close · Acme · {ACME}"), ACME) == "close"
+    assert operate.phase_key(run("accept · Acme · PS-MIG"), ACME) == "accept PS-MIG"
+    assert operate.phase_key(run("reply · Acme · sign-off"), ACME) == "reply sign-off"
+
+
+def test_a_run_waiting_at_closes_forms_says_whose_answer_it_waits_for() -> None:
+    said = operate.waits_for("close", Suspended(pause_key="closeout-approval"), ACME)
+    assert said.startswith("waits for the Project Owner's approval of the closeout report")
+    said = operate.waits_for("close", Suspended(pause_key="billing-done"), ACME)
+    assert said.startswith("waits for the PS Project Coordinator's word that billing is done")
 
 
 # --- what emit sends ------------------------------------------------------------------------------

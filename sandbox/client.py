@@ -32,6 +32,14 @@ class SandboxClient:
     def reset(self, seed: bool = True) -> None:
         self._call("POST", "/reset", params={"seed": seed})
 
+    def snapshot(self, name: str) -> None:
+        """Keep every object and the clock under `name`, for `restore`."""
+        self._call("PUT", f"/snapshots/{name}")
+
+    def restore(self, name: str) -> None:
+        """Back to the snapshot `name`, with an empty request log, as `reset` is to the seed."""
+        self._call("POST", f"/snapshots/{name}/restore")
+
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The request log, oldest first; filters: system, service, method, path (LIKE), write,
         status, since (request id)."""

@@ -43,6 +43,24 @@ async def reset(sb: SandboxDep, seed: bool = True) -> dict[str, str]:
     return {"status": "reset"}
 
 
+@router.put("/snapshots/{name}")
+async def snapshot(sb: SandboxDep, name: str) -> dict[str, str]:
+    """Keep every object and the clock under `name` (in memory, until the server stops): a test
+    prepares an engagement once and restores it for each case."""
+    sb.snapshot(name)
+    return {"status": "kept", "name": name}
+
+
+@router.post("/snapshots/{name}/restore")
+async def restore(sb: SandboxDep, name: str) -> dict[str, str]:
+    """Back to the snapshot's objects and clock, as a reset is back to the seed (an empty request
+    log, no faults, quotas off); the ids handed out since are not handed out again."""
+    if name not in sb.snapshots:
+        raise HTTPException(404, f"no snapshot {name!r}; snapshots: {sorted(sb.snapshots)}")
+    sb.restore(name)
+    return {"status": "restored", "name": name}
+
+
 # --- the request log -----------------------------------------------------------------------------
 
 _FILTERS = {

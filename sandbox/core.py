@@ -146,6 +146,17 @@ class Store:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return int(row[0])
 
+    def objects(self) -> dict[tuple[str, str], dict[str, Json]]:
+        """A copy of every object, by system and kind (a snapshot's)."""
+        return {key: json.loads(json.dumps(rows)) for key, rows in self._tables.items() if rows}
+
+    def replace(self, objects: dict[tuple[str, str], dict[str, Json]]) -> None:
+        """Every object and the request log forgotten, then these objects held (copied)."""
+        self.clear()
+        for (system, kind), rows in objects.items():
+            for id_, obj in json.loads(json.dumps(rows)).items():
+                self.put(system, kind, id_, obj)
+
     def clear(self) -> None:
         """Forget every object and the request log. Counters go on: like the real systems, the
         sandbox never hands out an id twice, even across resets (events are keyed by ids)."""
@@ -375,6 +386,12 @@ class System:
     validation_status: int = 400
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    objects: dict[tuple[str, str], dict[str, Json]]
+    clock: timedelta
+
+
 @dataclass
 class Sandbox:
     """Everything the handlers share, reachable in a route as the `SandboxDep` dependency."""
@@ -386,6 +403,7 @@ class Sandbox:
     clock: Clock = field(default_factory=Clock)
     # Keep every answer's body beside its request (a test compares them with the vendors' specs)
     keep_responses: bool = False
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -396,6 +414,24 @@ class Sandbox:
 
     def reset(self, seed: bool = True) -> None:
         self.store.clear()
+        self._settle()
+        if seed:
+            for system in self.systems.values():
+                system.seed(self)
+
+    def snapshot(self, name: str) -> None:
+        """Keep every object and the clock under `name`, for `restore` (in memory only)."""
+        self.snapshots[name] = Snapshot(self.store.objects(), self.clock.offset)
+
+    def restore(self, name: str) -> None:
+        """Back to the snapshot `name`, as `reset` is back to the seed: its objects and clock, an
+        empty request log, no faults or quotas. Ids go on: none handed out since comes again."""
+        snapshot = self.snapshots[name]
+        self.store.replace(snapshot.objects)
+        self._settle()
+        self.clock.offset = snapshot.clock
+
+    def _settle(self) -> None:
         self.faults.active.clear()
         self.quotas.reset()
         self.quotas.enabled = False
@@ -403,9 +439,6 @@ class Sandbox:
         self.quotas.window_overrides.clear()
         self.clock.offset = timedelta()
         self.keep_responses = False
-        if seed:
-            for system in self.systems.values():
-                system.seed(self)
 
     # small conveniences for system modules
     def table(self, system: str, kind: str) -> MutableMapping[str, Json]:

@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.routing import _iter_included_route_candidates
 from prefect import Flow, flow
+from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.filesystems import LocalFileSystem
 from prefect.flow_engine import run_flow
+from prefect.results import ResultStore
 from prefect.states import AwaitingRetry, Completed, Failed, State
 from starlette.routing import Match, Route
 
@@ -208,20 +214,36 @@ def inject(sandbox: SandboxClient, route: WriteRoute, fault: dict[str, Any]) -> 
 # --- running the phases in this process ----------------------------------------------------------
 
 
+_BLOCKS: list[Block] = []  # what `configured` gave the tasks
+
+
 @contextmanager
 def configured(sandbox_url: str, pace: bool = False) -> Iterator[None]:
-    """The tasks pointed at the sandbox with a short client timeout; the saved Blocks after."""
-    blocks = sandbox_blocks(sandbox_url, pace=pace)
-    for block in blocks:
+    """The tasks pointed at the sandbox with a short client timeout, remembering in a directory
+    of their own; the saved Blocks after."""
+    _BLOCKS[:] = sandbox_blocks(sandbox_url, pace=pace)
+    for block in _BLOCKS:
         if "timeout_seconds" in type(block).model_fields:
             block.timeout_seconds = CLIENT_TIMEOUT  # type: ignore[attr-defined]
         if isinstance(block, PsflowSettings):
             block.status_review = False  # a run in this process cannot wait for a form
-    clients.configure(blocks)
-    try:
-        yield
-    finally:
-        clients.reset()
+    with tempfile.TemporaryDirectory(prefix="psflow-memory-") as memory:
+        clients.configure(_BLOCKS, memory=_memory(Path(memory)))
+        try:
+            yield
+        finally:
+            clients.reset()
+            _BLOCKS.clear()
+
+
+def _memory(directory: Path) -> ResultStore:
+    return ResultStore(result_storage=LocalFileSystem(basepath=str(directory)))
+
+
+def _memory_dir() -> Path:
+    storage = systems().memory().result_storage
+    assert isinstance(storage, LocalFileSystem), "configured() first"
+    return Path(str(storage.basepath))
 
 
 def ops_retry(phase: Flow[..., Any], run: FlowRun) -> State[Any]:
@@ -409,6 +431,37 @@ def _ready(sandbox: SandboxClient, opportunity: str, phase: str, weeks: int | No
     return opportunity
 
 
+@dataclass(frozen=True)
+class Prepared:
+    opportunity: str
+    snapshot: str  # the sandbox's
+    memory: Path  # a copy of psflow's memory then (Gmail drafts' ids, by the e-mails' keys)
+
+
+_PREPARED: dict[tuple[str, str], Prepared] = {}
+
+
+def prepared(sandbox: SandboxClient, phase: str) -> str:
+    """As `prepare`, made once per sandbox and phase, then restored: the sandbox's snapshot, and
+    psflow's memory as it was then (a draft remembered from a later run would name one the
+    restored Gmail never held). The fault matrix's cases of a phase all start from one."""
+    kept = _PREPARED.get((sandbox.url, phase))
+    if kept is None:
+        opportunity = prepare(sandbox, phase)
+        copy = Path(tempfile.mkdtemp(prefix=f"psflow-prepared-{phase}-"))
+        shutil.copytree(_memory_dir(), copy, dirs_exist_ok=True)
+        sandbox.snapshot(phase)
+        _PREPARED[(sandbox.url, phase)] = Prepared(opportunity, phase, copy)
+        return opportunity
+    sandbox.restore(kept.snapshot)
+    memory = _memory_dir()
+    shutil.rmtree(memory)
+    shutil.copytree(kept.memory, memory)
+    # the tasks start afresh, as in a new test: new clients, no channel listing, the memory reread
+    clients.configure(_BLOCKS, memory=_memory(memory))
+    return kept.opportunity
+
+
 def sign_off_asked(sandbox: SandboxClient, opportunity_id: str) -> None:
     """The sign-off asked (the SOW with passive-acceptance language) nine days ago, and the
     Project Owner's and the coordinator's answers recorded as their forms record them: the
@@ -469,7 +522,7 @@ class Reference:
 
 
 def reference_run(sandbox: SandboxClient, phase: str) -> Reference:
-    opportunity = prepare(sandbox, phase)
+    opportunity = prepared(sandbox, phase)
     start = sandbox.last_request_id()
     sandbox.keep_responses()
     state, _ = run_phase(PHASES[phase], opportunity, **parameters(phase, opportunity))
@@ -510,7 +563,7 @@ def run_case(
     case = Case(reference.phase, kind, routes, variant=variant)
     problems = case.problems  # (once `case.problems or []`: a new list, so none ever reached it)
     flow = PHASES[reference.phase]
-    opportunity = prepare(sandbox, reference.phase)
+    opportunity = prepared(sandbox, reference.phase)
     start = sandbox.last_request_id()
     for index, route in enumerate(routes):
         inject(sandbox, route, fault_for(kind, index if variant is None else variant))

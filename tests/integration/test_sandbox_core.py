@@ -210,6 +210,30 @@ def test_a_reset_forgets_the_answers_kept_with_the_log(control: SandboxClient) -
     assert '"after"' in request["response"]
 
 
+def test_a_snapshot_restored_is_its_objects_and_clock_with_an_empty_log(
+    control: SandboxClient,
+) -> None:
+    kept = httpx.post(f"{control.url}/notes/notes", json={"title": "kept"}).json()
+    moved = control.advance_clock(days=3)
+    control.snapshot("prepared")
+    later = httpx.post(f"{control.url}/notes/notes", json={"title": "later"}).json()
+    control.advance_clock(days=7)
+    control.add_fault("/notes/notes", method="POST")
+
+    control.restore("prepared")
+    assert control.state("notes", "note") == [kept]
+    assert control._call("GET", "/clock")["now"][:10] == moved[:10]
+    assert control.requests() == []
+    note = httpx.post(f"{control.url}/notes/notes", json={"title": "again"})
+    assert note.status_code == 200  # the fault went with the rest
+    assert int(note.json()["id"]) == int(later["id"]) + 1  # no id is handed out twice
+    control.restore("prepared")  # as often as wanted, each time as it was
+    assert control.state("notes", "note") == [kept]
+    with pytest.raises(httpx.HTTPStatusError) as err:
+        control.restore("nope")
+    assert "prepared" in err.value.response.text
+
+
 def test_clock_moves_forward(control: SandboxClient) -> None:
     before = control._call("GET", "/clock")["now"]
     after = control.advance_clock(days=5)

@@ -24,26 +24,38 @@ log = get_logger("psflow.watcher")
 
 def watch_every(seconds: float) -> None:
     """Poll, then sleep `seconds`, for as long as the process lives."""
+    from prefect.context import SyncClientContext
+
     from flows import replies, validate, watch_opportunities
     from tasks import clients
     from tasks.gitlab import find_keyed_issues
     from tasks.gmail import find_replies
     from tasks.salesforce import find_stage_changes
 
-    while True:
-        clients.reset()  # the Blocks as saved now, as a new run's process would load them
-        try:  # the tasks' bodies: no task run
-            changes, emitted = watch_opportunities.poll(find_stage_changes.fn)
-            if changes:
-                log.info("%d stage changes, %d lifecycle events", changes, emitted)
-            answers, emitted = replies.poll(find_replies.fn)
-            if answers:
-                log.info("%d answers to psflow's e-mails, %d events", answers, emitted)
-            if done := validate.poll(find_keyed_issues.fn):
-                log.info("%d activities completed", done)
-        except Exception:  # a poll that fails is retried by the next; the loop must live on
-            log.exception("watcher poll failed")
-        time.sleep(seconds)
+    # One Prefect client for every poll (the watermarks, the Blocks): a new one costs ~30 ms of
+    # CPU (its TLS context), and a poll every few seconds would spend a tenth of a core on them.
+    with SyncClientContext.get_or_create() as prefect:
+        saved: set[tuple[str, str]] = set()
+        while True:
+            try:  # the tasks' bodies: no task run
+                now_saved = {
+                    (str(d.name), str(d.updated))
+                    for d in prefect.client.read_block_documents(include_secrets=False)
+                }
+                if now_saved != saved:  # the Blocks as saved now, as a new run would load them
+                    clients.reset()
+                    saved = now_saved
+                changes, emitted = watch_opportunities.poll(find_stage_changes.fn)
+                if changes:
+                    log.info("%d stage changes, %d lifecycle events", changes, emitted)
+                answers, emitted = replies.poll(find_replies.fn)
+                if answers:
+                    log.info("%d answers to psflow's e-mails, %d events", answers, emitted)
+                if done := validate.poll(find_keyed_issues.fn):
+                    log.info("%d activities completed", done)
+            except Exception:  # a poll that fails is retried by the next; the loop must live on
+                log.exception("watcher poll failed")
+            time.sleep(seconds)
 
 
 def main(argv: list[str] | None = None) -> None:

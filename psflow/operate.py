@@ -20,9 +20,19 @@ from typing import Any
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, FlowRunFilterTags
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterName,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.events import Event
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL, get_current_settings
@@ -265,10 +275,57 @@ def waits_for(phase: str, state: State[Any] | None, opportunity: str) -> str:
     return state.name or state.type.value
 
 
+# The schedules that act on an engagement without an event: what the next run does to it, and
+# whether it concerns the engagement, from its phases' latest runs.
+SCHEDULES = {
+    "weekly-status": (
+        "its weekly status report, while it is In Progress",
+        lambda latest: "plan" in latest and "close" not in latest,
+    ),
+    "passive-acceptance": (
+        "accepts passively what it was asked to accept five business days ago, unanswered",
+        lambda latest: "close" in latest or any(key.startswith("accept ") for key in latest),
+    ),
+}
+
+
+def scheduled_steps(client: SyncPrefectClient, latest: dict[str, FlowRun]) -> list[str]:
+    """The scheduled deployments that concern the engagement now: when each next acts, and how."""
+    lines = []
+    for name, (does, concerns) in SCHEDULES.items():
+        if not concerns(latest):
+            continue
+        deployments = client.read_deployments(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[name]))
+        )
+        if not deployments:
+            lines.append(f"{name}: not deployed; {does}")
+            continue
+        (deployment,) = deployments
+        upcoming = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=1,
+        )
+        if deployment.paused:
+            next_run = "paused"
+        elif upcoming:
+            next_run = f"next {when(upcoming[0].expected_start_time)}"
+        else:
+            next_run = "no run scheduled (its schedule is off: run it by hand)"
+        lines.append(f"{name}: {next_run}; {does}")
+    return lines
+
+
 def status(opportunity: str) -> list[str]:
-    """Each phase's latest run: its state, since when, what it waits for, its UI link."""
+    """Each phase's latest run: its state, since when, what it waits for, its UI link; then the
+    schedules that concern the engagement, and when each next acts."""
     with prefect() as client:
         latest = latest_runs(client, opportunity)
+        scheduled = scheduled_steps(client, latest)
     if not latest:
         return [
             f"No phase runs for opportunity {opportunity} yet "
@@ -284,6 +341,9 @@ def status(opportunity: str) -> list[str]:
         for line in waits_for(phase, state, opportunity).splitlines():
             lines.append(f"  {'':<{width}}  {line}")
         lines.append(f"  {'':<{width}}  {run_link(run)}")
+    if scheduled:
+        lines.append("Scheduled:")
+        lines.extend(f"  {line}" for line in scheduled)
     return lines
 
 

@@ -8,17 +8,20 @@ run writes nothing. (The passive sign-off: test_fault_matrix_close.py.)"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
+from prefect.states import Scheduled
 
 from engagement.close import AWAITING
 from engagement.validate import ACCEPTED
-from psflow.operate import retry, status
+from psflow.operate import retry, status, when
 from sandbox.client import SandboxClient
 from sandbox.mavenlink.seed import HOURLY_COST
 from sandbox.seed import PSES, STAFF
@@ -180,8 +183,24 @@ def test_an_engagement_goes_from_validated_to_completed_once(
 
     form = paused_at(run, "closeout-approval", timeout=180)
     assert set(form["properties"]) >= {"lessons_learned", "approve"}
-    # `psflow status` lists every run of the engagement, and says what this one waits for
-    shown = status(opportunity)
+    # `psflow status` lists every run of the engagement, says what this one waits for, and when
+    # the passive clock acts next (a run of its schedule, as Prefect's scheduler makes them)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    with get_client(sync_client=True) as client:
+        (clock,) = client.read_deployments(
+            deployment_filter=DeploymentFilter(
+                name=DeploymentFilterName(any_=["passive-acceptance"])
+            )
+        )
+        tick = client.create_flow_run_from_deployment(
+            clock.id, state=Scheduled(scheduled_time=tomorrow)
+        )
+        try:
+            shown = status(opportunity)
+        finally:
+            client.delete_flow_run(tick.id)
+    assert f"passive-acceptance: next {when(tomorrow)[:16]}" in "\n".join(shown), shown
+    assert "weekly-status" not in "\n".join(shown)  # Closure: no more weekly reports
     listed = {line[2:].split("  ")[0] for line in shown if line.startswith("  ") and line[2] != " "}
     assert {"pre-initiate", "initiate", "plan", "close", "reply sign-off"} <= listed, shown
     assert any(phase.startswith("accept ") for phase in listed), shown

@@ -54,8 +54,9 @@ def test_a_burst_waits_for_its_rate_limit_instead_of_running_into_the_quota(
     # the sandbox enforces Tier 2 as 12 per 2 s, psflow paces by 10 per 2 s (a request may reach
     # the sandbox a little after its slot was granted: the two must not be equal)
     world.reset()
-    # unpaced, 30 calls meet 12 a minute however slowly a busy machine sends them
-    world.set_quotas(True, {LIST.id: 12}, {LIST.id: 60.0})
+    # unpaced, 30 calls meet 12 in ten minutes however slowly a busy machine sends them (each
+    # still asks Prefect's rate limit for a slot: under load, seconds apart)
+    world.set_quotas(True, {LIST.id: 12}, {LIST.id: 600.0})
     try:
         declare([replace(LIST, limit=1000, window_seconds=2.0)])  # as good as unpaced
         start = world.last_request_id()

@@ -3,11 +3,12 @@ the customer to sign off; a stranger's "accepted" is named and signs nothing off
 (the served mail watcher and reply run) signs off and starts Close again, which stops at an hour
 without a cost rate before any write and, fixed in Kantata, goes on at its Retry: the wrap-up,
 the closeout report the Project Owner approves in its form, the closure meeting, the loose ends,
-and, once the coordinator says billing is done, Completed in Salesforce and Mavenlink. A second
-run writes nothing. (The passive sign-off: test_fault_matrix_close.py.)"""
+and, once the coordinator says billing is done (her form's wait outlives a restart of the server
+and the runner), Completed in Salesforce and Mavenlink. A second run writes nothing. (The passive sign-off: test_fault_matrix_close.py.)"""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -207,6 +208,18 @@ def test_an_engagement_goes_from_validated_to_completed_once(
     assert "waits for the Project Owner's approval of the closeout report" in "\n".join(shown)
     resume(run, form, lessons_learned="Agree the cutover window in week one.", approve=True)
     form = paused_at(run, "billing-done", timeout=180)
+    # the wait survives a restart of both (the runner must have seen the run's process exit)
+    runner = served.runner
+    assert runner is not None
+    wait_until(
+        lambda: runner.tail(100_000).count(f"Execution of flow run '{run.id}' is paused") >= 2,
+        60,
+        "the runner to see the run suspended for billing",
+    )
+    time.sleep(2)  # its process winding down (as test_plan's restart)
+    served.restart_server()
+    served.restart_runner()
+    assert state_of(run).state_details.pause_key == "billing-done"
     resume(run, form, billing_done=True)
     done = wait_for_state(run, *FINAL, timeout=180)
     assert done.type == StateType.COMPLETED, done.message

@@ -4,7 +4,8 @@ the customer to sign off; a stranger's "accepted" is named and signs nothing off
 without a cost rate before any write and, fixed in Kantata, goes on at its Retry: the wrap-up,
 the closeout report the Project Owner approves in its form, the closure meeting, the loose ends,
 and, once the coordinator says billing is done (her form's wait outlives a restart of the server
-and the runner), Completed in Salesforce and Mavenlink. A second run writes nothing. (The passive sign-off: test_fault_matrix_close.py.)"""
+and the runner), Completed in Salesforce and Mavenlink. A second run writes nothing. (The
+passive sign-off: test_fault_matrix_close.py.)"""
 
 from __future__ import annotations
 

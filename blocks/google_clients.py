@@ -49,7 +49,18 @@ def credentials(connection: GoogleWorkspaceConnection) -> google.auth.credential
 def service(connection: GoogleWorkspaceConnection, name: str, version: str) -> Resource:
     http = _RequestsHttp(AuthorizedSession(credentials(connection)), connection.timeout_seconds)
     document = _discovery_document(name, version, connection.root_url)
-    return build_from_document(document, http=http)
+    return _nested_kept(build_from_document(document, http=http))
+
+
+def _nested_kept(resource: Resource) -> Resource:
+    """The service with each nested resource (`drive.files()`, `gmail.users().drafts()`) built on
+    its first call and kept: googleapiclient builds a new one on every call, writing a docstring
+    for each of its methods from the schemas (a fifth of a phase run's CPU). A service is one
+    thread's (`tasks.clients.Systems`), as googleapiclient's objects must be."""
+    for name in resource._resourceDesc.get("resources", {}):
+        build = getattr(resource, name)
+        setattr(resource, name, cache(lambda build=build: _nested_kept(build())))
+    return resource
 
 
 def gspread_client(connection: GoogleWorkspaceConnection) -> gspread.Client:

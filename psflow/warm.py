@@ -32,8 +32,18 @@ import sys
 from typing import Any, NoReturn
 
 SOCKET_ENV = "PSFLOW_WARM_SOCKET"  # the zygote's socket, in the worker's (so the launcher's) env
-# What the zygote imports once: Prefect's engine and every flow a deployment runs.
-PRELOAD = ("prefect.engine", "prefect.flow_engine", "deployments.definitions")
+# What the zygote imports once: Prefect's engine, every flow a deployment runs, and the client
+# libraries the flows load with their first client (a run importing them spends ~1 s of CPU).
+PRELOAD = (
+    "prefect.engine",
+    "prefect.flow_engine",
+    "deployments.definitions",
+    "simple_salesforce",
+    "gitlab.v4.objects",
+    "slack_sdk",
+    "blocks.google_clients",
+    "holidays.countries",
+)
 PASSED_ON = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # launcher -> run
 FOLDER_PREFIX = "psflow-warm-"  # the zygote's folder in the temporary directory, removed with it
 MAX_FDS = 16  # the open files a launcher hands over (multiprocessing passes 2-3 beside stdio)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterExpectedStartTime,
@@ -18,8 +18,21 @@ from prefect.client.schemas.filters import (
     FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.settings import PREFECT_API_URL
 
 from psflow.operate import staffing_form
+
+_CLIENTS: dict[str, SyncPrefectClient] = {}
+
+
+def prefect() -> SyncPrefectClient:
+    """A client of the current Prefect server, kept open for the process: the tests poll several
+    times a second, and a new client costs ~30 ms of CPU (its TLS context)."""
+    url = str(PREFECT_API_URL.value())
+    if url not in _CLIENTS:
+        _CLIENTS[url] = get_client(sync_client=True).__enter__()
+    return _CLIENTS[url]
+
 
 # The states a phase run ends in, as the tests wait for it (a cancelled run is the test's own doing)
 FINAL = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
@@ -42,15 +55,13 @@ def wait_until(
 def flow_runs(opportunity: str) -> list[FlowRun]:
     """Flow runs whose name contains `opportunity` (a phase's run is named after it) or tagged
     with it (a weekly status run is named after its customer and week)."""
-    with get_client(sync_client=True) as client:
-        named = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=opportunity))
-        )
-        tagged = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[f"opportunity:{opportunity}"])
-            )
-        )
+    client = prefect()
+    named = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=opportunity))
+    )
+    tagged = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"opportunity:{opportunity}"]))
+    )
     return list({run.id: run for run in [*named, *tagged]}.values())
 
 
@@ -58,13 +69,13 @@ def busy_since(since: datetime) -> list[FlowRun]:
     """Runs created since `since` that are still to run or running (a paused run waits for a
     person and writes nothing meanwhile)."""
     active = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
-    with get_client(sync_client=True) as client:
-        return client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=active)),
-            )
+    client = prefect()
+    return client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=active)),
         )
+    )
 
 
 def run_of(
@@ -82,8 +93,8 @@ def run_of(
 
 
 def state_of(run: FlowRun) -> Any:
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(run.id).state
+    client = prefect()
+    return client.read_flow_run(run.id).state
 
 
 def wait_for_state(
@@ -107,8 +118,8 @@ def events(name: str, opportunity: str, related: str | None = None) -> list[dict
     }
     if related is not None:
         wanted["related"] = {"id": [related]}
-    with get_client(sync_client=True) as client:
-        answer = client.request("POST", "/events/filter", json={"filter": wanted})
+    client = prefect()
+    answer = client.request("POST", "/events/filter", json={"filter": wanted})
     return list(answer.json()["events"])
 
 
@@ -143,6 +154,6 @@ def paused_at(run: FlowRun, key: str, timeout: float = 120) -> dict[str, Any]:
 def resume(run: FlowRun, form: dict[str, Any], **answers: Any) -> None:
     """The form submitted as the UI does: every field as shown (its default), then `answers`."""
     shown = {k: f["default"] for k, f in form["properties"].items() if "default" in f}
-    with get_client(sync_client=True) as client:
-        result = client.resume_flow_run(run.id, run_input={**shown, **answers})
+    client = prefect()
+    result = client.resume_flow_run(run.id, run_input={**shown, **answers})
     assert result.status.value == "ACCEPT", result.details

@@ -55,9 +55,10 @@ class Systems:
         self._clock = clock
         self._local = threading.local()
         self._pacer: Pacer | None = None
-        # the channels the Slack app sees, by name, listed once per run (conversations.list is
-        # Tier 2: 20 a minute for the whole workspace); None until listed
-        self.channels: dict[str, dict[str, Any]] | None = None
+        # the Slack channels this run has seen, by name; `listed` once it listed them all
+        # (conversations.list is Tier 2: 20 a minute for the whole workspace), once per run
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.listed = False
 
     # --- configuration ---------------------------------------------------------------------
 

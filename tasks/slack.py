@@ -44,15 +44,55 @@ class SlackMessage(BaseModel):
     permalink: str | None = None
 
 
-def _directory(fresh: bool = False) -> dict[str, dict[str, Any]]:
-    """Every channel the app can see, archived ones included (their names stay taken), by name.
-    A flow run lists them once (conversations.list is Tier 2: 20 a minute for the whole
-    workspace), however many channels its steps look up, unless `fresh`; the listing lives in the
-    run's `Systems` and dies with it. Outside a run (a test, a script) it is always fresh."""
+def _channel(name: str) -> dict[str, Any] | None:
+    """The channel called `name` as Slack shows it now (archived ones too: their names stay
+    taken); None when the app sees none. Found the cheapest sure way: as this run last saw it;
+    else by the id psflow recorded when it first found it (`conversations.info`, Tier 3: 50+ a
+    minute; an id outlives a rename, so the name is checked); else in the listing of every
+    channel (`conversations.list`, Tier 2: 20 a minute for the whole workspace), once per run."""
     from prefect.runtime import flow_run
 
     kept = systems()
-    if kept.channels is not None and not fresh and flow_run.get_id() is not None:
+    in_run = flow_run.get_id() is not None
+    if in_run and name in kept.channels:
+        return kept.channels[name]
+    channel = _by_recorded_id(name)
+    if channel is None and not (in_run and kept.listed):
+        channel = _directory().get(name)
+    if channel is not None:
+        _remember(name, channel)
+    return channel
+
+
+def _memory_key(name: str) -> str:
+    return f"psflow-slack-channel-{name}"
+
+
+def _by_recorded_id(name: str) -> dict[str, Any] | None:
+    """The channel psflow recorded under `name`, when Slack still shows it by that name."""
+    from slack_sdk.errors import SlackApiError  # loaded with the client
+
+    store, key = systems().memory(), _memory_key(name)
+    if not store.exists(key):
+        return None
+    channel_id = str(store.read(key).result)
+    with calling(SYSTEM, f"channel {channel_id} (#{name}, as recorded)"):
+        try:
+            channel = dict(systems().slack().conversations_info(channel=channel_id)["channel"])
+        except SlackApiError as error:
+            if error.response.get("error") != "channel_not_found":
+                raise
+            return None  # deleted, or private now: the listing says what there is
+    return channel if channel.get("name") == name else None  # renamed: the name may be another's
+
+
+def _directory(fresh: bool = False) -> dict[str, dict[str, Any]]:
+    """Every channel the app can see, by name, from one listing per run unless `fresh` (outside a
+    run, always fresh); the channels found in it join what the run has seen."""
+    from prefect.runtime import flow_run
+
+    kept = systems()
+    if kept.listed and not fresh and flow_run.get_id() is not None:
         return kept.channels
     with calling(SYSTEM, "the list of channels"):
         listing = kept.slack().conversations_list(
@@ -60,15 +100,19 @@ def _directory(fresh: bool = False) -> dict[str, dict[str, Any]]:
         )
         # a slack_sdk answer iterates its pages, following the cursor
         channels = {str(c["name"]): dict(c) for page in listing for c in page.get("channels") or []}
-    kept.channels = channels
+    kept.channels.update(channels)
+    kept.listed = True
     return channels
 
 
 def _remember(name: str, channel: dict[str, Any]) -> None:
-    """A channel this run made or joined, in its listing (posting in it next needs no look-up)."""
+    """The channel as this run last saw it (posting in it next needs no look-up), and its id
+    recorded for later runs (ids never change; `_by_recorded_id` checks the name)."""
     kept = systems()
-    if kept.channels is not None:
-        kept.channels[name] = channel
+    kept.channels[name] = channel
+    store, key = kept.memory(), _memory_key(name)
+    if not store.exists(key) or str(store.read(key).result) != str(channel["id"]):
+        store.write(str(channel["id"]), key=key)
 
 
 @read_task("find channel {name}")
@@ -79,7 +123,7 @@ def find_channel(name: str) -> str:
         PermanentError: when no open channel of that name is visible to the psflow app.
     """
     name = name.removeprefix("#")
-    channel = _directory().get(name)
+    channel = _channel(name)
     if channel is None or channel.get("is_archived"):
         raise PermanentError(
             SYSTEM,
@@ -238,7 +282,7 @@ def ensure_channel(name: str) -> Ref:
             f"got {name!r}"
         )
     what = f"channel #{name}"
-    channel = _directory().get(name)
+    channel = _channel(name)
     created = False
     if channel is None:
         channel = _create_channel(name, what)

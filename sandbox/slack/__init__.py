@@ -33,8 +33,10 @@ __all__ = ["OPS_WEBHOOK_PATH", "PER_MINUTE", "QUOTAS", "SYSTEM", "TIERS"]
 # Tier 4 "100+ per minute". chat.postMessage is "Special": about one message per second per
 # channel, like incoming webhooks.
 TIERS = {
+    "conversations.archive": 2,
     "conversations.create": 2,
     "conversations.list": 2,
+    "conversations.rename": 2,
     "pins.add": 2,
     "pins.list": 2,
     "users.list": 2,

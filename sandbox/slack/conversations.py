@@ -81,6 +81,13 @@ async def conversations_info(sb: Sandbox, request: Request, args: Json, caller: 
 
 @method("conversations.create")
 async def conversations_create(sb: Sandbox, request: Request, args: Json, caller: str) -> Json:
+    name = _free_name(sb, args)
+    channel = new_channel(sb, name, caller, [caller], truthy(args.get("is_private")))
+    return {"channel": channel_view(channel, caller)}
+
+
+def _free_name(sb: Sandbox, args: Json) -> str:
+    """The `name` argument, when it is a valid channel name no channel has (archived ones too)."""
     name = str(args.get("name") or "")
     if not name.strip():
         raise fail("invalid_name_required")
@@ -90,10 +97,33 @@ async def conversations_create(sb: Sandbox, request: Request, args: Json, caller
         raise fail("invalid_name_specials")
     if not re.search(r"[a-z0-9]", name):
         raise fail("invalid_name_punctuation")
-    if any(c["name"] == name for c in table(sb, "channels").values()):  # archived ones too
+    if any(c["name"] == name for c in table(sb, "channels").values()):
         raise fail("name_taken")
-    channel = new_channel(sb, name, caller, [caller], truthy(args.get("is_private")))
+    return name
+
+
+@method("conversations.rename")
+async def conversations_rename(sb: Sandbox, request: Request, args: Json, caller: str) -> Json:
+    """A channel's new name; its id stays (what people do in Slack's UI, a member's call here)."""
+    channel = channel_of(sb, args, caller)
+    require_member(channel, caller)
+    name = _free_name(sb, args)
+    channel.update(name=name, name_normalized=name)
+    sb.store.save(NAME, "channels", channel["id"])
     return {"channel": channel_view(channel, caller)}
+
+
+@method("conversations.archive")
+async def conversations_archive(sb: Sandbox, request: Request, args: Json, caller: str) -> Json:
+    channel = channel_of(sb, args, caller)
+    if channel["is_general"]:
+        raise fail("cant_archive_general")
+    if channel["is_archived"]:
+        raise fail("already_archived")
+    require_member(channel, caller)
+    channel["is_archived"] = True
+    sb.store.save(NAME, "channels", channel["id"])
+    return {}
 
 
 @method("conversations.join")

@@ -46,6 +46,40 @@ def test_find_channel(outside: SandboxClient) -> None:
         find_channel.fn("no_such_channel")
 
 
+def slack_calls(outside: SandboxClient, method: str, since: int = 0) -> int:
+    return len(outside.requests(system="slack", path=f"/slack/api/{method}", since=since))
+
+
+def test_a_channel_found_once_is_found_again_by_its_recorded_id_without_a_listing(
+    outside: SandboxClient,
+) -> None:
+    # conversations.list is Tier 2 (20 a minute for the workspace): a weekly report per
+    # engagement looking #ps_planning up that way made it the burst's floor
+    planning = find_channel.fn("ps_planning")
+    assert slack_calls(outside, "conversations.list") == 1
+    before = outside.last_request_id()
+    assert find_channel.fn("#ps_planning") == planning
+    assert slack_calls(outside, "conversations.list", before) == 0
+    assert slack_calls(outside, "conversations.info", before) == 1  # Tier 3
+
+
+def test_a_recorded_channel_renamed_or_archived_is_not_taken_for_its_old_name(
+    outside: SandboxClient,
+) -> None:
+    first = ensure_channel.fn(CUSTOMER_CHANNEL)
+    systems().slack().conversations_rename(channel=first.id, name="a_acme_old")  # a person did
+    again = ensure_channel.fn(CUSTOMER_CHANNEL)
+    assert again.created
+    assert again.id != first.id
+    assert [c["id"] for c in channels_named(outside, CUSTOMER_CHANNEL)] == [again.id]
+
+    systems().slack().conversations_archive(channel=again.id)
+    with pytest.raises(PermanentError, match="the channel is archived"):
+        ensure_channel.fn(CUSTOMER_CHANNEL)
+    with pytest.raises(PermanentError, match="no such channel"):
+        find_channel.fn(CUSTOMER_CHANNEL)
+
+
 def test_ensure_message_posts_once(outside: SandboxClient) -> None:
     first = ensure_message.fn(
         "ps_planning", "Staffing proposal: Aisha Bello\nreasons...", KIND, OPPORTUNITY
@@ -132,8 +166,8 @@ def test_throttling_is_transient_with_retry_after(
 ) -> None:
     # `calling` waits a Retry-After out before failing the attempt; keep that wait short here
     monkeypatch.setattr(calls, "MAX_RETRY_AFTER_SECONDS", 0.01)
-    outside.set_quotas(True, {"slack.conversations.list": 1})  # Tier 2, per minute
-    find_channel.fn("ps_planning")
+    outside.set_quotas(True, {"slack.conversations.history": 1})  # Tier 3, per minute
+    find_message.fn(find_channel.fn("ps_planning"), KIND, OPPORTUNITY)
     with pytest.raises(TransientError) as info:
         ensure_message.fn("ps_planning", "Proposal", KIND, OPPORTUNITY)
     assert info.value.status == 429

@@ -73,6 +73,10 @@ class SandboxClient:
         """Inject a fault; see `sandbox.core.Fault` for the fields."""
         return dict(self._call("POST", "/faults", json={"path": path, **fault}))
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults still active (a fault with `times` leaves once it hit that often)."""
+        return list(self._call("GET", "/faults"))
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 

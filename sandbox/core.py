@@ -313,7 +313,9 @@ class Fault(BaseModel):
     delay: float = Field(0.0, ge=0)
     after_commit: bool = False
     times: int | None = Field(1, ge=1, description="how many requests it hits; forever when null")
+    skip: int = Field(0, ge=0, description="matching requests let through before the first hit")
     hits: int = 0
+    passed: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -337,6 +339,9 @@ class Faults:
     def take(self, method: str, path: str) -> Fault | None:
         for fault in self.active:
             if fault.matches(method, path):
+                if fault.passed < fault.skip:
+                    fault.passed += 1
+                    continue
                 fault.hits += 1
                 if fault.times is not None and fault.hits >= fault.times:
                     self.active.remove(fault)

@@ -55,10 +55,11 @@ class Systems:
         self._clock = clock
         self._local = threading.local()
         self._pacer: Pacer | None = None
-        # the Slack channels this run has seen, by name; `listed` once it listed them all
-        # (conversations.list is Tier 2: 20 a minute for the whole workspace), once per run
+        # the Slack channels a flow run has seen, by name (tasks/slack.py `_seen`): `listed` once
+        # it listed them all (conversations.list is Tier 2: 20 a minute for the whole workspace)
         self.channels: dict[str, dict[str, Any]] = {}
         self.listed = False
+        self.channels_of: str | None = None  # the run they were seen by
 
     # --- configuration ---------------------------------------------------------------------
 

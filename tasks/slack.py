@@ -50,18 +50,26 @@ def _channel(name: str) -> dict[str, Any] | None:
     else by the id psflow recorded when it first found it (`conversations.info`, Tier 3: 50+ a
     minute; an id outlives a rename, so the name is checked); else in the listing of every
     channel (`conversations.list`, Tier 2: 20 a minute for the whole workspace), once per run."""
-    from prefect.runtime import flow_run
-
-    kept = systems()
-    in_run = flow_run.get_id() is not None
-    if in_run and name in kept.channels:
-        return kept.channels[name]
+    seen = _seen()
+    if name in seen:
+        return seen[name]
     channel = _by_recorded_id(name)
-    if channel is None and not (in_run and kept.listed):
+    if channel is None and not systems().listed:
         channel = _directory().get(name)
     if channel is not None:
         _remember(name, channel)
     return channel
+
+
+def _seen() -> dict[str, dict[str, Any]]:
+    """The channels this flow run has seen, by name; nothing outside a run (a test, a script),
+    and a run's sight dies with it, though a test's `Systems` outlives its runs."""
+    from prefect.runtime import flow_run
+
+    kept, run = systems(), flow_run.get_id()
+    if run is None or kept.channels_of != run:
+        kept.channels, kept.listed, kept.channels_of = {}, False, run
+    return kept.channels
 
 
 def _memory_key(name: str) -> str:
@@ -89,28 +97,25 @@ def _by_recorded_id(name: str) -> dict[str, Any] | None:
 def _directory(fresh: bool = False) -> dict[str, dict[str, Any]]:
     """Every channel the app can see, by name, from one listing per run unless `fresh` (outside a
     run, always fresh); the channels found in it join what the run has seen."""
-    from prefect.runtime import flow_run
-
-    kept = systems()
-    if kept.listed and not fresh and flow_run.get_id() is not None:
-        return kept.channels
+    seen, kept = _seen(), systems()
+    if kept.listed and not fresh:
+        return seen
     with calling(SYSTEM, "the list of channels"):
         listing = kept.slack().conversations_list(
             types="public_channel,private_channel", exclude_archived=False, limit=SCAN_PAGE_SIZE
         )
         # a slack_sdk answer iterates its pages, following the cursor
         channels = {str(c["name"]): dict(c) for page in listing for c in page.get("channels") or []}
-    kept.channels.update(channels)
-    kept.listed = True
+    seen.update(channels)
+    kept.listed = kept.channels_of is not None  # outside a run, nothing is kept
     return channels
 
 
 def _remember(name: str, channel: dict[str, Any]) -> None:
     """The channel as this run last saw it (posting in it next needs no look-up), and its id
     recorded for later runs (ids never change; `_by_recorded_id` checks the name)."""
-    kept = systems()
-    kept.channels[name] = channel
-    store, key = kept.memory(), _memory_key(name)
+    _seen()[name] = channel
+    store, key = systems().memory(), _memory_key(name)
     if not store.exists(key) or str(store.read(key).result) != str(channel["id"]):
         store.write(str(channel["id"]), key=key)
 

@@ -218,17 +218,18 @@ _BLOCKS: list[Block] = []  # what `configured` gave the tasks
 
 
 @contextmanager
-def configured(sandbox_url: str, pace: bool = False) -> Iterator[None]:
+def configured(sandbox_url: str, pace: bool = False, memory: Path | None = None) -> Iterator[None]:
     """The tasks pointed at the sandbox with a short client timeout, remembering in a directory
-    of their own; the saved Blocks after."""
+    of their own (or in `memory`: a served runner's, so that `prepared` restores what it
+    remembers too); the saved Blocks after."""
     _BLOCKS[:] = sandbox_blocks(sandbox_url, pace=pace)
     for block in _BLOCKS:
         if "timeout_seconds" in type(block).model_fields:
             block.timeout_seconds = CLIENT_TIMEOUT  # type: ignore[attr-defined]
         if isinstance(block, PsflowSettings):
             block.status_review = False  # a run in this process cannot wait for a form
-    with tempfile.TemporaryDirectory(prefix="psflow-memory-") as memory:
-        clients.configure(_BLOCKS, memory=_memory(Path(memory)))
+    with tempfile.TemporaryDirectory(prefix="psflow-memory-") as own:
+        clients.configure(_BLOCKS, memory=_memory(memory or Path(own)))
         try:
             yield
         finally:
@@ -449,13 +450,14 @@ def prepared(sandbox: SandboxClient, phase: str) -> str:
     if kept is None:
         opportunity = prepare(sandbox, phase)
         copy = Path(tempfile.mkdtemp(prefix=f"psflow-prepared-{phase}-"))
-        shutil.copytree(_memory_dir(), copy, dirs_exist_ok=True)
+        if _memory_dir().exists():  # a served runner's is made by its first result
+            shutil.copytree(_memory_dir(), copy, dirs_exist_ok=True)
         sandbox.snapshot(phase)
         _PREPARED[(sandbox.url, phase)] = Prepared(opportunity, phase, copy)
         return opportunity
     sandbox.restore(kept.snapshot)
     memory = _memory_dir()
-    shutil.rmtree(memory)
+    shutil.rmtree(memory, ignore_errors=True)
     shutil.copytree(kept.memory, memory)
     # the tasks start afresh, as in a new test: new clients, no channel listing, the memory reread
     clients.configure(_BLOCKS, memory=_memory(memory))

@@ -131,6 +131,19 @@ def test_status_fault_hits_only_matching_requests_then_expires(
     assert [r["fault"] for r in control.requests()] == ["503", "503", None]
 
 
+def test_a_fault_may_let_the_first_matching_requests_through(
+    http: httpx.Client, control: SandboxClient
+) -> None:
+    control.add_fault(r"/notes/notes", method="POST", status=500, skip=2)
+    assert [http.post("/notes", json={"title": t}).status_code for t in "abcd"] == [
+        200,
+        200,
+        500,
+        200,
+    ]
+    assert [n["title"] for n in control.state("notes", "note")] == ["a", "b", "d"]
+
+
 def test_fail_after_commit_applies_the_write_and_answers_an_error(
     http: httpx.Client, control: SandboxClient
 ) -> None:

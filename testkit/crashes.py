@@ -1,0 +1,215 @@
+"""A process killed at a random point of a phase, then retried the ops way: the crash tests'
+parts, shared by tests/e2e/test_crash.py and benchmarks/crash.py.
+
+A *point* is one write of the phase's clean reference run (testkit/faults.py), picked at random:
+the sandbox holds that request open (a `delay` fault, `skip` past the earlier writes of its route),
+either before applying it or right after (`after_commit`: the write landed, its answer never
+came). While it is held, the served runner's whole process group is killed (the flow run's process
+with it) and started again; ops mark the run Failed and `psflow retry` it, as README's operating
+section says. The run must complete with every object of the reference once.
+
+The runner remembers what it must (Gmail drafts' ids) in its result storage: the phase's world is
+prepared into that directory (`configured(memory=...)`), so a restored snapshot restores what the
+runner remembers with the sandbox's objects.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+from prefect.states import Failed
+
+from psflow.local import descendants
+from psflow.operate import retry
+from sandbox.client import SandboxClient
+from testkit.faults import (
+    Reference,
+    WriteRoute,
+    accept_passively,
+    census,
+    faulted,
+    parameters,
+    prepared,
+    route_of,
+)
+from testkit.phases import run_phase
+from testkit.runs import state_of, wait_for_state, wait_until
+from testkit.stack import PrefectStack
+
+HOLD_SECONDS = 60.0  # far longer than a case waits before it kills the runner
+
+# The deployment each phase's served run starts from. Close's case is the close-out: the passive
+# clock's sign-off in this process, then the served Close (the clock is one run for every
+# engagement, not a phase of one).
+DEPLOYMENTS = {
+    "pre-initiate": "pre-initiate/pre-initiate",
+    "awaiting-signature": "awaiting-signature/awaiting-signature",
+    "initiate": "initiate/initiate",
+    "plan": "plan/plan",
+    "execute": "status/status",
+    "change-request": "change-request/change-request",
+    "rebaseline": "rebaseline/rebaseline",
+    "release": "release/release",
+    "validate": "validate/validate",
+    "close-out": "close/close",
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where the runner dies: the `skip + 1`-th request of `route`, held before or after it
+    is applied."""
+
+    route: WriteRoute
+    skip: int
+    after_commit: bool
+
+    def __str__(self) -> str:
+        when = "after" if self.after_commit else "before"
+        return f"{when} {self.route} #{self.skip + 1}"
+
+
+def points(reference: Reference) -> list[Point]:
+    """Every write of the reference run, each before and after it lands."""
+    seen: dict[WriteRoute, int] = {}
+    found: list[Point] = []
+    for row in reference.answers:
+        if not row["write"]:
+            continue
+        route = route_of(row["method"], row["path"])
+        assert route is not None, row
+        skip = seen.get(route, 0)
+        seen[route] = skip + 1
+        found.extend(Point(route, skip, after) for after in (False, True))
+    return found
+
+
+def random_point(reference: Reference, seed: str) -> Point:
+    """One of `points`, the same for the same seed (a test stays deterministic)."""
+    return random.Random(seed).choice(points(reference))
+
+
+@dataclass
+class Crash:
+    phase: str
+    point: Point
+    duplicates: dict[str, int] = field(default_factory=dict)
+    lost: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.phase} · killed {self.point}"
+
+
+def crash(stack: PrefectStack, sandbox: SandboxClient, reference: Reference, point: Point) -> Crash:
+    """The phase's served run killed at `point`, the runner restarted, the run retried: what
+    differs from the reference."""
+    case = Crash(reference.phase, point)
+    opportunity = prepared(sandbox, reference.phase)
+    if reference.phase == "close-out":
+        state, _ = run_phase(accept_passively, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
+    start = sandbox.last_request_id()
+    sandbox.add_fault(
+        point.route.regex,
+        method=point.route.method,
+        kind="delay",
+        delay=HOLD_SECONDS,
+        after_commit=point.after_commit,
+        skip=point.skip,
+    )
+    run = cast(
+        FlowRun,  # a sync call: never the coroutine
+        run_deployment(
+            DEPLOYMENTS[reference.phase],
+            parameters=_parameters(reference.phase, opportunity),
+            timeout=0,
+        ),
+    )
+    wait_until(lambda: not sandbox.faults(), 180, f"{reference.phase} to reach {point}")
+    if state_of(run).type != StateType.RUNNING:
+        case.problems.append(f"the run was {state_of(run).name} when it was killed")
+
+    kill_runner(stack)
+    restarted(stack)
+    with get_client(sync_client=True) as client:
+        # Crashed would start psflow's rescue automation, which would race this retry
+        client.set_flow_run_state(run.id, Failed(message="runner killed"), force=True)
+    if (retried := retry(opportunity).run.id) != run.id:
+        case.problems.append(f"psflow retry picked run {retried}, not the killed {run.id}")
+    done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, timeout=300)
+    if done.type != StateType.COMPLETED:
+        case.problems.append(f"the retried run ended {done.name}: {done.message}")
+    if point.route not in faulted(sandbox, start):
+        case.problems.append(f"the hold on {point} was never hit")
+    sandbox.clear_faults()
+    now = census(sandbox)
+    for key in set(now) | set(reference.census):
+        diff = now.get(key, 0) - reference.census.get(key, 0)
+        if diff > 0:
+            case.duplicates[key] = diff
+        elif diff < 0:
+            case.lost[key] = -diff
+    case.problems.extend(f"duplicate: {n} more {k}" for k, n in case.duplicates.items())
+    case.problems.extend(f"lost: {n} fewer {k}" for k, n in case.lost.items())
+    return case
+
+
+def unchained(stack: PrefectStack) -> None:
+    """The served deployments started only by hand: the automations that start a phase on an
+    event paused (a phase completed starts the next, which would write while a case counts), the
+    ops alerts kept. Serving the deployments again makes them anew: call it after each start."""
+    with get_client(sync_client=True) as client:
+        for automation in client.read_automations():
+            if any(action.type == "run-deployment" for action in automation.actions):
+                client.pause_automation(automation.id)
+
+
+def restarted(stack: PrefectStack) -> None:
+    stack.restart_runner()
+    unchained(stack)
+
+
+def _parameters(phase: str, opportunity: str) -> dict[str, Any]:
+    given = parameters(phase, opportunity)
+    if "change" in given:  # as the form submits it: JSON
+        given["change"] = given["change"].model_dump(mode="json")
+    return {"opportunity_id": opportunity, **given}
+
+
+def kill_runner(stack: PrefectStack) -> None:
+    """SIGKILL the runner's process group; then anything it started that left the group."""
+    assert stack.runner is not None
+    leader = stack.runner.process
+    family = descendants(leader.pid)
+    assert family, "the runner has no flow run process to kill"
+    with suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGKILL)
+    leader.wait(10)
+    for pid in family:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not any(_alive(pid) for pid in family), 10, "the runner's processes to die")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def storage(stack: PrefectStack) -> Path:
+    """Where the served runner's runs keep their results, psflow's memory among them."""
+    return stack.home / "storage"

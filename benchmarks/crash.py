@@ -1,6 +1,7 @@
 """Crashes: the served runner killed at random points of every phase (before or right after one of
-its outside writes, testkit/crashes.py), restarted, the run retried the ops way; prints the cases,
-the duplicates and objects lost (both must be 0) and the failed cases.
+its outside writes, testkit/crashes.py), restarted, the run retried the ops way; and each phase
+started twice at once, as a duplicate event does. Prints the cases, the duplicates and objects
+lost (both must be 0) and the failed cases.
 
 Each phase is prepared once (a sandbox snapshot, with what the runner remembers) and restored for
 each of its cases; each case waits out the killed run's concurrency lease (about a minute). It
@@ -47,7 +48,7 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
     from blocks import PsflowSettings
     from psflow.local import events_to, launch_sandbox, running, wait_sandbox
     from sandbox.client import SandboxClient
-    from testkit.crashes import DEPLOYMENTS, crash, points, storage, unchained
+    from testkit.crashes import DEPLOYMENTS, crash, points, storage, twice_at_once, unchained
     from testkit.faults import configured, reference_run
     from testkit.stack import PrefectStack, blocks_for
 
@@ -77,8 +78,10 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
                             every, min(count, len(every))
                         )
                         print(f"{phase}: {len(every)} points (each write, before and after)")
-                        for point in picked:
-                            case = crash(stack, sandbox, reference, point)
+                        for case in [
+                            *(crash(stack, sandbox, reference, point) for point in picked),
+                            twice_at_once(sandbox, reference),
+                        ]:
                             cases.append(case)
                             mark = "ok" if not case.problems else "FAILED"
                             print(f"  {mark:6} {case.name}", flush=True)
@@ -91,7 +94,9 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
 def report(cases: list[Crash], seconds: float) -> int:
     failed = [c for c in cases if c.problems]
     print()
-    print(f"runner kills       {len(cases)} ({len({c.phase for c in cases})} phases)")
+    kills = [c for c in cases if c.what.startswith("killed")]
+    print(f"runner kills       {len(kills)} ({len({c.phase for c in kills})} phases)")
+    print(f"twice at once      {len(cases) - len(kills)}")
     print(f"duplicates found   {sum(sum(c.duplicates.values()) for c in cases)}   (must be 0)")
     print(f"objects lost       {sum(sum(c.lost.values()) for c in cases)}   (must be 0)")
     print(f"failed cases       {len(failed)}")

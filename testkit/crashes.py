@@ -101,24 +101,33 @@ def random_point(reference: Reference, seed: str) -> Point:
 @dataclass
 class Crash:
     phase: str
-    point: Point
+    what: str  # what befell the phase's run
     duplicates: dict[str, int] = field(default_factory=dict)
     lost: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
-        return f"{self.phase} · killed {self.point}"
+        return f"{self.phase} · {self.what}"
+
+    def compare(self, sandbox: SandboxClient, reference: Reference) -> None:
+        """Every object in the sandbox counted against the reference's."""
+        now = census(sandbox)
+        for key in set(now) | set(reference.census):
+            diff = now.get(key, 0) - reference.census.get(key, 0)
+            if diff > 0:
+                self.duplicates[key] = diff
+            elif diff < 0:
+                self.lost[key] = -diff
+        self.problems.extend(f"duplicate: {n} more {k}" for k, n in self.duplicates.items())
+        self.problems.extend(f"lost: {n} fewer {k}" for k, n in self.lost.items())
 
 
 def crash(stack: PrefectStack, sandbox: SandboxClient, reference: Reference, point: Point) -> Crash:
     """The phase's served run killed at `point`, the runner restarted, the run retried: what
     differs from the reference."""
-    case = Crash(reference.phase, point)
-    opportunity = prepared(sandbox, reference.phase)
-    if reference.phase == "close-out":
-        state, _ = run_phase(accept_passively, opportunity)
-        assert state.type == StateType.COMPLETED, state.message
+    case = Crash(reference.phase, f"killed {point}")
+    opportunity = _ready(sandbox, reference.phase)
     start = sandbox.last_request_id()
     sandbox.add_fault(
         point.route.regex,
@@ -128,14 +137,7 @@ def crash(stack: PrefectStack, sandbox: SandboxClient, reference: Reference, poi
         after_commit=point.after_commit,
         skip=point.skip,
     )
-    run = cast(
-        FlowRun,  # a sync call: never the coroutine
-        run_deployment(
-            DEPLOYMENTS[reference.phase],
-            parameters=_parameters(reference.phase, opportunity),
-            timeout=0,
-        ),
-    )
+    run = _start(reference.phase, opportunity)
     wait_until(lambda: not sandbox.faults(), 180, f"{reference.phase} to reach {point}")
     if state_of(run).type != StateType.RUNNING:
         case.problems.append(f"the run was {state_of(run).name} when it was killed")
@@ -153,16 +155,39 @@ def crash(stack: PrefectStack, sandbox: SandboxClient, reference: Reference, poi
     if point.route not in faulted(sandbox, start):
         case.problems.append(f"the hold on {point} was never hit")
     sandbox.clear_faults()
-    now = census(sandbox)
-    for key in set(now) | set(reference.census):
-        diff = now.get(key, 0) - reference.census.get(key, 0)
-        if diff > 0:
-            case.duplicates[key] = diff
-        elif diff < 0:
-            case.lost[key] = -diff
-    case.problems.extend(f"duplicate: {n} more {k}" for k, n in case.duplicates.items())
-    case.problems.extend(f"lost: {n} fewer {k}" for k, n in case.lost.items())
+    case.compare(sandbox, reference)
     return case
+
+
+def twice_at_once(sandbox: SandboxClient, reference: Reference) -> Crash:
+    """Two runs of the phase for one opportunity started at once, as a duplicate event's trigger
+    starts them: both complete, one after the other (the opportunity's slot), one set of objects."""
+    case = Crash(reference.phase, "two runs at once")
+    opportunity = _ready(sandbox, reference.phase)
+    runs = [_start(reference.phase, opportunity) for _ in range(2)]
+    for run in runs:
+        done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, timeout=300)
+        if done.type != StateType.COMPLETED:
+            case.problems.append(f"{run.name} ended {done.name}: {done.message}")
+    case.compare(sandbox, reference)
+    return case
+
+
+def _ready(sandbox: SandboxClient, phase: str) -> str:
+    """The phase's world restored; Close's after the passive clock's sign-off."""
+    opportunity = prepared(sandbox, phase)
+    if phase == "close-out":
+        state, _ = run_phase(accept_passively, opportunity)
+        assert state.type == StateType.COMPLETED, state.message
+    return opportunity
+
+
+def _start(phase: str, opportunity: str) -> FlowRun:
+    parameters = _parameters(phase, opportunity)
+    return cast(
+        FlowRun,  # a sync call: never the coroutine
+        run_deployment(DEPLOYMENTS[phase], parameters=parameters, timeout=0),
+    )
 
 
 def unchained(stack: PrefectStack) -> None:

@@ -1,7 +1,7 @@
 """A crash of the process in the middle of a phase: the runner killed (its whole process group, the
 flow run's process with it) at a random point of the phase, before or right after one of its
 outside writes, restarted, the crashed run retried the ops way; the same outcome, every object
-exactly once (testkit/crashes.py).
+exactly once (testkit/crashes.py). And a phase started twice at once, as a duplicate event does.
 
 The points are drawn from each phase's clean reference run with a fixed seed, so a run of the
 suite is repeatable; `benchmarks.crash` kills every phase at as many points as asked.
@@ -18,8 +18,8 @@ from blocks import PsflowSettings
 from psflow.local import events_to
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from testkit.crashes import crash, random_point, storage, unchained
-from testkit.faults import configured, reference_run
+from testkit.crashes import crash, random_point, storage, twice_at_once, unchained
+from testkit.faults import Reference, configured, reference_run
 from testkit.stack import PrefectStack, blocks_for
 
 pytestmark = pytest.mark.e2e
@@ -58,13 +58,37 @@ def served(
         stack.stop()
 
 
-@pytest.mark.parametrize("phase", KILLED)
-def test_a_runner_killed_at_a_random_point_of_a_phase_then_retried_ends_with_every_object_once(
-    served: PrefectStack, sandbox_server: SandboxServer, phase: str
-) -> None:
+@pytest.fixture(scope="module")
+def world(served: PrefectStack, sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
+    """The phases run in this process remembering where the runner does (`prepared` restores
+    both)."""
     sandbox = SandboxClient(sandbox_server.url)
     with configured(sandbox_server.url, memory=storage(served)):
-        reference = reference_run(sandbox, phase)
-        case = crash(served, sandbox, reference, random_point(reference, seed=phase))
+        yield sandbox
     sandbox.close()
+
+
+_REFERENCES: dict[str, Reference] = {}
+
+
+def reference(sandbox: SandboxClient, phase: str) -> Reference:
+    if phase not in _REFERENCES:
+        _REFERENCES[phase] = reference_run(sandbox, phase)
+    return _REFERENCES[phase]
+
+
+@pytest.mark.parametrize("phase", KILLED)
+def test_a_runner_killed_at_a_random_point_of_a_phase_then_retried_ends_with_every_object_once(
+    served: PrefectStack, world: SandboxClient, phase: str
+) -> None:
+    clean = reference(world, phase)
+    case = crash(served, world, clean, random_point(clean, seed=phase))
+    assert not case.problems, case.name
+
+
+@pytest.mark.parametrize("phase", ["plan", "close-out"])  # Initiate's: test_concurrent_runs
+def test_a_phase_started_twice_at_once_runs_one_at_a_time_with_one_set_of_objects(
+    served: PrefectStack, world: SandboxClient, phase: str
+) -> None:
+    case = twice_at_once(world, reference(world, phase))
     assert not case.problems, case.name

@@ -128,7 +128,9 @@ def run_link(page: Any, name: str) -> Any:
 def _rows(page: object) -> list[dict[str, str]]:
     """The artifact's data, as the UI's 'Show raw data' gives it."""
     page.get_by_text("Show raw data").click()  # type: ignore[attr-defined]
-    raw = page.locator("pre, code").first.inner_text()  # type: ignore[attr-defined]
+    shown = page.locator("pre, code").first  # type: ignore[attr-defined]
+    # the block appears before the UI fills it in (a loaded machine shows it empty for a moment)
+    raw = wait_until(lambda: shown.inner_text().strip(), 10, "the artifact's raw data")
     page.get_by_text("Hide raw data").click()  # type: ignore[attr-defined]
     return list(json.loads(raw))
 

@@ -48,7 +48,7 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
     from blocks import PsflowSettings
     from psflow.local import events_to, launch_sandbox, running, wait_sandbox
     from sandbox.client import SandboxClient
-    from testkit.crashes import DEPLOYMENTS, crash, points, storage, twice_at_once, unchained
+    from testkit.crashes import DEPLOYMENTS, crash, points, storage, twice_at_once
     from testkit.faults import configured, reference_run
     from testkit.stack import PrefectStack, blocks_for
 
@@ -58,7 +58,7 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
     with running(sandbox_child):
         wait_sandbox(sandbox_child, sandbox_url)
         sandbox = SandboxClient(sandbox_url)
-        stack = PrefectStack(data / "prefect")
+        stack = PrefectStack(data / "prefect", by_hand=True)
         try:
             with (
                 events_to(stack.api_url),
@@ -69,7 +69,6 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
                 settings.status_review = False  # the week's report goes out as gathered
                 settings.save("psflow", overwrite=True)
                 stack.serve()
-                unchained(stack)
                 with configured(sandbox_url, memory=storage(stack)):
                     for phase in phases or list(DEPLOYMENTS):
                         reference = reference_run(sandbox, phase)
@@ -78,6 +77,7 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
                             every, min(count, len(every))
                         )
                         print(f"{phase}: {len(every)} points (each write, before and after)")
+                        print(f"  drawn: {', '.join(map(str, picked))}", flush=True)
                         for case in [
                             *(crash(stack, sandbox, reference, point) for point in picked),
                             twice_at_once(sandbox, reference),

@@ -108,13 +108,14 @@ class Deployment:
     parameters: dict[str, Any] = field(default_factory=dict)
     concurrency: ConcurrencyLimitConfig | None = None
 
-    def to_runner(self, scheduled: bool = True) -> RunnerDeployment:
-        """This deployment for `serve()`; unscheduled when the server polls on its own beat."""
+    def to_runner(self, scheduled: bool = True, triggered: bool = True) -> RunnerDeployment:
+        """This deployment for `serve()`; unscheduled when the server polls on its own beat,
+        untriggered when every run is started by hand (the crash tests)."""
         schedules = [self.cron] if self.cron and scheduled else None
         runner = self.flow.to_deployment(
             name=self.name,
             description=self.description,
-            triggers=list(self.triggers),
+            triggers=list(self.triggers) if triggered else [],
             interval=self.interval if scheduled else None,
             schedules=schedules,
             tags=list(self.tags),

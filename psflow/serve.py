@@ -83,12 +83,20 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="ask the server for due runs this often (default: PREFECT_RUNNER_POLL_FREQUENCY)",
     )
+    parser.add_argument(
+        "--by-hand",
+        action="store_true",
+        help="serve the deployments without their triggers: each phase starts only when asked",
+    )
     args = parser.parse_args(argv)
     ensure_automations()
     declare()  # the quotas' rate limits (a run would create them), in the UI from the start
     if args.watch_seconds:
         threading.Thread(target=watch_every, args=(args.watch_seconds,), daemon=True).start()
-    runners = (d.to_runner(scheduled=not args.watch_seconds) for d in DEPLOYMENTS)
+    runners = (
+        d.to_runner(scheduled=not args.watch_seconds, triggered=not args.by_hand)
+        for d in DEPLOYMENTS
+    )
     serve(*runners, limit=20, query_seconds=args.poll_seconds)
 
 

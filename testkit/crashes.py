@@ -8,6 +8,9 @@ came). While it is held, the served runner's whole process group is killed (the 
 with it) and started again; ops mark the run Failed and `psflow retry` it, as README's operating
 section says. The run must complete with every object of the reference once.
 
+The stack serves the deployments without their triggers (`PrefectStack(by_hand=True)`): a phase
+completed would otherwise start the next, writing while a case counts.
+
 The runner remembers what it must (Gmail drafts' ids) in its result storage: the phase's world is
 prepared into that directory (`configured(memory=...)`), so a restored snapshot restores what the
 runner remembers with the sandbox's objects.
@@ -29,7 +32,7 @@ from prefect.deployments import run_deployment
 from prefect.states import Failed
 
 from psflow.local import descendants
-from psflow.operate import retry
+from psflow.operate import OperatorError, retry
 from sandbox.client import SandboxClient
 from testkit.faults import (
     Reference,
@@ -143,12 +146,16 @@ def crash(stack: PrefectStack, sandbox: SandboxClient, reference: Reference, poi
         case.problems.append(f"the run was {state_of(run).name} when it was killed")
 
     kill_runner(stack)
-    restarted(stack)
+    stack.restart_runner()
     with get_client(sync_client=True) as client:
         # Crashed would start psflow's rescue automation, which would race this retry
         client.set_flow_run_state(run.id, Failed(message="runner killed"), force=True)
-    if (retried := retry(opportunity).run.id) != run.id:
-        case.problems.append(f"psflow retry picked run {retried}, not the killed {run.id}")
+    try:
+        if (retried := retry(opportunity).run.id) != run.id:
+            case.problems.append(f"psflow retry picked run {retried}, not the killed {run.id}")
+    except OperatorError as refused:
+        case.problems.append(f"psflow retry refused: {refused}; the run: {_history(run)}")
+        return case
     done = wait_for_state(run, StateType.COMPLETED, StateType.FAILED, timeout=300)
     if done.type != StateType.COMPLETED:
         case.problems.append(f"the retried run ended {done.name}: {done.message}")
@@ -173,6 +180,12 @@ def twice_at_once(sandbox: SandboxClient, reference: Reference) -> Crash:
     return case
 
 
+def _history(run: FlowRun) -> str:
+    with get_client(sync_client=True) as client:
+        states = client.read_flow_run_states(run.id)
+    return ", ".join(f"{s.timestamp:%H:%M:%S} {s.name} {s.message or ''}".strip() for s in states)
+
+
 def _ready(sandbox: SandboxClient, phase: str) -> str:
     """The phase's world restored; Close's after the passive clock's sign-off."""
     opportunity = prepared(sandbox, phase)
@@ -188,21 +201,6 @@ def _start(phase: str, opportunity: str) -> FlowRun:
         FlowRun,  # a sync call: never the coroutine
         run_deployment(DEPLOYMENTS[phase], parameters=parameters, timeout=0),
     )
-
-
-def unchained(stack: PrefectStack) -> None:
-    """The served deployments started only by hand: the automations that start a phase on an
-    event paused (a phase completed starts the next, which would write while a case counts), the
-    ops alerts kept. Serving the deployments again makes them anew: call it after each start."""
-    with get_client(sync_client=True) as client:
-        for automation in client.read_automations():
-            if any(action.type == "run-deployment" for action in automation.actions):
-                client.pause_automation(automation.id)
-
-
-def restarted(stack: PrefectStack) -> None:
-    stack.restart_runner()
-    unchained(stack)
 
 
 def _parameters(phase: str, opportunity: str) -> dict[str, Any]:

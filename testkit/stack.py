@@ -41,15 +41,16 @@ class PrefectStack:
     """A Prefect server and psflow's deployments served against it, each restartable (the approval
     wait must survive both)."""
 
-    def __init__(self, home: Path, database: str | None = None) -> None:
-        self.home, self.database = home, database
+    def __init__(self, home: Path, database: str | None = None, by_hand: bool = False) -> None:
+        """`by_hand`: the deployments served without their triggers (psflow.serve --by-hand)."""
+        self.home, self.database, self.by_hand = home, database, by_hand
         self.port = free_port()
         self.server, self.api_url = self._launch()
         wait_prefect(self.server, self.api_url)
         self.runner: Child | None = None
 
     def serve(self) -> None:
-        argv = serve_argv("psflow.serve", "--watch-seconds", "3")
+        argv = serve_argv("psflow.serve", "--watch-seconds", "3", *["--by-hand"] * self.by_hand)
         env = prefect_env(self.home, self.api_url)
         self.runner = start("serve", argv, self.home / "serve.log", env)
         wait_until(deployments_ready, timeout=60, what="served deployments", log=self.runner.tail)

@@ -18,7 +18,7 @@ from blocks import PsflowSettings
 from psflow.local import events_to
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from testkit.crashes import crash, random_point, storage, twice_at_once, unchained
+from testkit.crashes import crash, random_point, storage, twice_at_once
 from testkit.faults import Reference, configured, reference_run
 from testkit.stack import PrefectStack, blocks_for
 
@@ -40,8 +40,8 @@ def served(
 ) -> Iterator[PrefectStack]:
     """A Prefect server and runner of these tests' own: a killed run leaves leases behind (the
     watcher deployment's concurrency slot, held until it expires, cancels every new poll), and they
-    must not reach the other tests."""
-    stack = PrefectStack(tmp_path_factory.mktemp("prefect-crash"))
+    must not reach the other tests. Its deployments have no triggers: each case starts its phase."""
+    stack = PrefectStack(tmp_path_factory.mktemp("prefect-crash"), by_hand=True)
     try:
         with (
             events_to(stack.api_url),
@@ -52,7 +52,6 @@ def served(
             settings.status_review = False  # the week's report goes out as gathered
             settings.save("psflow", overwrite=True)
             stack.serve()
-            unchained(stack)
             yield stack
     finally:
         stack.stop()

@@ -17,6 +17,7 @@ import os
 import random
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,7 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
     from blocks import PsflowSettings
     from psflow.local import events_to, launch_sandbox, running, wait_sandbox
     from sandbox.client import SandboxClient
-    from testkit.crashes import DEPLOYMENTS, crash, points, storage, twice_at_once
+    from testkit.crashes import BY_A_PERSON, DEPLOYMENTS, crash, points, storage, twice_at_once
     from testkit.faults import configured, reference_run
     from testkit.stack import PrefectStack, blocks_for
 
@@ -78,11 +79,11 @@ def run(data: Path, phases: list[str] | None, count: int, seed: str) -> int:
                         )
                         print(f"{phase}: {len(every)} points (each write, before and after)")
                         print(f"  drawn: {', '.join(map(str, picked))}", flush=True)
-                        for case in [
-                            *(crash(stack, sandbox, reference, point) for point in picked),
-                            twice_at_once(sandbox, reference),
-                        ]:
-                            cases.append(case)
+                        runs = [partial(crash, stack, sandbox, reference, p) for p in picked]
+                        if phase not in BY_A_PERSON:
+                            runs.append(partial(twice_at_once, sandbox, reference))
+                        for one in runs:
+                            cases.append(case := one())
                             mark = "ok" if not case.problems else "FAILED"
                             print(f"  {mark:6} {case.name}", flush=True)
         finally:

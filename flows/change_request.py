@@ -31,7 +31,6 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.events import emit_event
-from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
@@ -62,6 +61,7 @@ from engagement.replies import Reply, Verdict
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.templates import Email
+from flows.forms import ask
 from flows.guard import for_the_account, not_asked_elsewhere, phase_run
 from flows.initiate import team_of
 from flows.plan import Initiated, initiated_objects
@@ -245,8 +245,8 @@ def engagement_managers_approval(
             approve=found.payload.get("approve") == "yes", comment=found.payload.get("comment", "")
         )
     not_asked_elsewhere(opportunity.id)
-    answer = suspend_flow_run(
-        wait_for_input=ApprovalForm.with_initial_data(
+    answer = ask(
+        ApprovalForm.with_initial_data(
             description=(
                 f"{team.engagement_manager}: approve {number} of {opportunity.name} "
                 f"({opportunity.account.name}) before it goes to the customer: a "
@@ -254,8 +254,8 @@ def engagement_managers_approval(
                 f"The document: {document.url or document.name}"
             )
         ),
-        timeout=systems().settings.approval_timeout_hours * 3600,
         key=f"change-approval-{number.lower()}",
+        hours=systems().settings.approval_timeout_hours,
     )
     approval = Approval.model_validate(answer.model_dump(exclude={"metadata"}))
     post_approval(opportunity, number, classified.paper, team.engagement_manager, approval)

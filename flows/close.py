@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
-from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Completed, State
 from pydantic import Field
@@ -76,6 +75,7 @@ from engagement.validate import (
 )
 from engagement.workdays import MeetingSlot, meeting_slot
 from flows.change_request import approved_team, name_run
+from flows.forms import ask
 from flows.guard import (
     engagement_document,
     for_the_account,
@@ -490,16 +490,16 @@ def ask_closeout(opportunity: Opportunity, team: Team, report: Ref) -> str:
     """The Project Owner's approval and lessons learned, in the UI's form; not approved, the run
     fails saying so, and its Retry asks again once the report is edited."""
     not_asked_elsewhere(opportunity.id)
-    answer = suspend_flow_run(
-        wait_for_input=CloseoutForm.with_initial_data(
+    answer = ask(
+        CloseoutForm.with_initial_data(
             description=(
                 f"{team.project_owner}: review the closeout report of {opportunity.name} "
                 f"({opportunity.account.name}) at {report.url}, write the lessons learned and "
                 "approve it for PS leadership."
             )
         ),
-        timeout=systems().settings.approval_timeout_hours * 3600,
         key="closeout-approval",
+        hours=systems().settings.approval_timeout_hours,
     )
     if not answer.approve:
         raise ValueError(
@@ -615,16 +615,16 @@ def billing_done(opportunity: Opportunity, team: Team) -> None:
     if find_message(find_channel(planning), Kind.BILLING_DONE, opportunity.id) is not None:
         return
     not_asked_elsewhere(opportunity.id)
-    answer = suspend_flow_run(
-        wait_for_input=BillingForm.with_initial_data(
+    answer = ask(
+        BillingForm.with_initial_data(
             description=(
                 f"{team.coordinator}: once every invoice of {opportunity.name} "
                 f"({opportunity.account.name}) is out, say so: the Mavenlink project and the PS "
                 "Engagement become Completed."
             )
         ),
-        timeout=systems().settings.approval_timeout_hours * 3600,
         key="billing-done",
+        hours=systems().settings.approval_timeout_hours,
     )
     if not answer.billing_done:
         raise ValueError(

@@ -33,7 +33,6 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
-from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Completed, State
 
@@ -64,7 +63,7 @@ from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.templates import Attachment, Email
-from flows.forms import with_defaults
+from flows.forms import ask, with_defaults
 from flows.guard import (
     for_the_account,
     not_asked_elsewhere,
@@ -322,8 +321,8 @@ def ask_review(
     """The Project Owner's review of the week's report in the UI's form, prefilled with it as
     gathered (one form a week: a duplicate run of the same week ends instead)."""
     not_asked_elsewhere(opportunity.id, f"week:{week}")
-    answer = suspend_flow_run(
-        wait_for_input=with_defaults(
+    answer = ask(
+        with_defaults(
             ReviewForm,
             f"{team.project_owner}: review the status report {week} of {opportunity.name} "
             f"({opportunity.account.name}) before it goes to the customer. Health as computed: "
@@ -333,8 +332,8 @@ def ask_review(
             issues=list(report.issues),
             out_of_office=list(report.out_of_office),
         ),
-        timeout=systems().settings.status_review_hours * 3600,
         key=f"status-review-{week.lower()}",  # a form's key is lowercase
+        hours=systems().settings.status_review_hours,
     )
     return StatusReview.model_validate(answer.model_dump(exclude={"metadata"}))
 

@@ -32,7 +32,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from prefect import flow
-from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Completed, State
 from pydantic import Field, create_model
@@ -58,7 +57,7 @@ from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import StaffingDecision
 from engagement.workdays import business_days, meeting_slot
-from flows.forms import with_defaults
+from flows.forms import ask, with_defaults
 from flows.guard import (
     engagement_document,
     not_asked_elsewhere,
@@ -239,15 +238,15 @@ def confirmed_allocation(
             ),
         ),
     )
-    answer = suspend_flow_run(
-        wait_for_input=form.with_initial_data(
+    answer = ask(
+        form.with_initial_data(
             description=(
                 f"Confirm the team of {opportunity.name} ({opportunity.account.name}) before it "
                 f"is booked hard until two months ahead; the engagement ends {end}."
             )
         ),
-        timeout=systems().settings.approval_timeout_hours * 3600,
         key="plan-allocation",
+        hours=systems().settings.approval_timeout_hours,
     )
     fields = answer.model_dump(mode="json", exclude={"metadata"})
     start = date.fromisoformat(fields["start"])
@@ -384,15 +383,15 @@ def kickoff_record(opportunity: Opportunity, team: Team, planned: date) -> Kicko
     if recorded is not None:
         return KickoffHeld.from_payload(recorded.payload)
     not_asked_elsewhere(opportunity.id)
-    answer = suspend_flow_run(
-        wait_for_input=with_defaults(
+    answer = ask(
+        with_defaults(
             KickoffForm,
             f"{team.project_owner}: once the kickoff of {opportunity.name} "
             f"({opportunity.account.name}) is held, say so here.",
             held_on=planned,  # the kickoff meeting's day
         ),
-        timeout=systems().settings.approval_timeout_hours * 3600,
         key="kickoff-held",
+        hours=systems().settings.approval_timeout_hours,
     )
     held = KickoffHeld.model_validate(answer.model_dump(exclude={"metadata"}))
     post_kickoff(opportunity, held, team.project_owner)

@@ -21,7 +21,6 @@ from typing import Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
@@ -36,6 +35,7 @@ from engagement.people import Staff
 from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import Recommendation, StaffingDecision, StaffingNeed, recommend
+from flows.forms import ask
 from flows.guard import engagement_document, not_asked_elsewhere, phase_run
 from flows.reporting import announce_completed, publish_summary
 from tasks.clients import systems
@@ -274,10 +274,10 @@ def ask_coordinator(
     key = "staffing-decision" if attempt == 1 else f"staffing-decision-{attempt}"
     not_asked_elsewhere(opportunity.id)
     for again in itertools.count():
-        answer = suspend_flow_run(
-            wait_for_input=form.with_initial_data(description=description),
-            timeout=systems().settings.approval_timeout_hours * 3600,
+        answer = ask(
+            form.with_initial_data(description=description),
             key=key if again == 0 else f"{key}-again-{again}",
+            hours=systems().settings.approval_timeout_hours,
         )
         fields = answer.model_dump(mode="json", exclude={"metadata"})
         try:

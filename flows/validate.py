@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
-from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Completed, State
 from pydantic import Field
@@ -63,6 +62,7 @@ from engagement.validate import (
 )
 from flows import watermarks
 from flows.change_request import approved_team, name_run
+from flows.forms import ask
 from flows.guard import not_asked_elsewhere, one_at_a_time, phase_run, tag_run
 from flows.plan import Initiated, initiated_objects
 from flows.reporting import announce_completed
@@ -297,16 +297,16 @@ def question(
     # one form per activity: a second question about it while the first waits asks nobody again
     tag_run(opportunity.id, f"activity:{code}")
     not_asked_elsewhere(opportunity.id, f"activity:{code}")
-    answer = suspend_flow_run(
-        wait_for_input=AcceptanceForm.with_initial_data(
+    answer = ask(
+        AcceptanceForm.with_initial_data(
             description=(
                 f"{owner}: {reply.sender} answered the acceptance request of {code} of "
                 f"{opportunity.name}: {why}. Accept it on the customer's behalf (with the reason),"
                 " or leave it waiting for the customer's reply."
             )
         ),
-        timeout=systems().settings.approval_timeout_hours * 3600,
         key=f"acceptance-{code.lower()}-{reply.id}",
+        hours=systems().settings.approval_timeout_hours,
     )
     issue = (project, Kind.ACTIVITY_ISSUE, opportunity.id, code)
     if find_issue_note(*issue, Kind.ACTIVITY_ACCEPTED):  # the customer accepted meanwhile

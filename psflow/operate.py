@@ -46,22 +46,11 @@ from core.events import (
     event_kwargs,
 )
 from engagement.models import OPPORTUNITY_PREFIX, salesforce_id
+from flows.forms import WAITS_FOR, awaited
 from flows.guard import opportunity_tag
 
 RUN_NAME_SEPARATOR = " · "
-APPROVAL = "the PS Project Coordinator's staffing approval (form in the UI)"
-# What a run suspended with `suspend_flow_run(key=...)` waits for, by the key's start (a rejected
-# proposal is followed by "staffing-decision-2", a refused answer by "...-again-1").
-INPUT_KEYS = {
-    "staffing-decision": APPROVAL,
-    "plan-allocation": "the PS Project Coordinator's confirmation of the team (form in the UI)",
-    "kickoff-held": "the Project Owner's word that the kickoff was held (form in the UI)",
-    "status-review": "the Project Owner's review of the weekly report (form in the UI)",
-    "change-approval": "the engagement manager's approval of the change (form in the UI)",
-    "acceptance": "the Project Owner's answer to the customer's reply (form in the UI)",
-    "closeout-approval": "the Project Owner's approval of the closeout report (form in the UI)",
-    "billing-done": "the PS Project Coordinator's word that billing is done (form in the UI)",
-}
+APPROVAL = WAITS_FOR["staffing-decision"]
 # Phases that suspend for the coordinator (Initiate does when Pre-Initiate was skipped).
 APPROVAL_PHASES = frozenset({Phase.PRE_INITIATE.value, Phase.INITIATE.value})
 RETRYABLE = frozenset({StateType.FAILED, StateType.CRASHED})
@@ -245,7 +234,7 @@ def waits_for(phase: str, state: State[Any] | None, opportunity: str) -> str:
     match state.type:
         case StateType.PAUSED:
             key = details.pause_key or ""
-            what = next((w for k, w in INPUT_KEYS.items() if key.startswith(k)), None)
+            what = awaited(key)
             if what is None:
                 what = APPROVAL if phase in APPROVAL_PHASES else "input in the UI (Resume)"
             until = f"; it fails at {when(details.pause_timeout)}" if details.pause_timeout else ""

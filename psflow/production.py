@@ -121,18 +121,22 @@ class Topology:
     def api_urls(self) -> list[str]:
         return [f"http://127.0.0.1:{port}/api" for port in self.ports]
 
+    @property
+    def ui_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
+
     def process_env(self, name: str, api_url: str | None = None) -> dict[str, str]:
         return {**self.env, **prefect_env(self.home / name, api_url)}
 
     def start_server(self, index: int) -> Child:
-        """API server `index` (no services), waited for."""
+        """API server `index` with the UI (no services), waited for."""
         name = f"server-{'ab'[index]}"
         port = self.ports[index]
         argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-        argv += ["--port", str(port), "--analytics-off", "--no-ui", "--no-services"]
+        argv += ["--port", str(port), "--analytics-off", "--ui", "--no-services"]
         env = {
             **self.process_env(name),
-            "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
+            "PREFECT_UI_URL": self.ui_urls[index],
             "PREFECT_UI_API_URL": self.api_urls[index],
         }
         child = start(name, argv, self.home / f"{name}.log", env)

@@ -24,14 +24,23 @@ from deployments.automations import LOST_MESSAGE, RESCUE_MESSAGE
 from deployments.definitions import WORK_POOL
 from psflow.cli import main
 from psflow.local import events_to
+from psflow.operate import APPROVAL
 from psflow.production import Topology, deploy, topology
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tasks.salesforce import find_stage_changes
+from testkit.browser import Screen
 from testkit.expect import EXPECTED, objects_of
 from testkit.factories import new_opportunity
 from testkit.phases import approve
-from testkit.runs import completions, run_of, state_of, wait_for_state, wait_until
+from testkit.runs import (
+    completions,
+    run_of,
+    state_of,
+    wait_for_pause,
+    wait_for_state,
+    wait_until,
+)
 from testkit.stack import blocks_for
 
 pytestmark = pytest.mark.e2e
@@ -221,6 +230,56 @@ def test_a_worker_lost_mid_initiate_its_phase_completes_on_the_other_worker(
     (alert,) = wait_until(lambda: ops_alerts(sandbox, opportunity), 30, "the ops alert")
     assert "Crashed" in alert
     assert LOST_MESSAGE in alert
+
+
+# The schedules as the Deployments page states them (cron and intervals in words): when each acts
+SCHEDULES = {
+    "weekly-status": "At 09:00 AM, only on Friday",
+    "passive-acceptance": "At 5 minutes past the hour",
+    "watch-replies": "Every 2 minutes",
+    "watch-activities": "Every 2 minutes",
+}
+
+
+def test_the_schedules_and_a_waiting_form_show_in_the_ui(
+    production: Topology, sandbox: SandboxClient, screen: Screen
+) -> None:
+    page, ui = screen.page, production.ui_urls[0]
+    page.goto(ui)
+    # the UI asks for the installation's credential first (ops/production.env)
+    page.locator("input[type=password]").fill(production.env["PREFECT_API_AUTH_STRING"])
+    screen.shoot("the credential asked")
+    page.get_by_role("button", name="Login").click()
+    page.locator("input[type=password]").wait_for(state="detached")
+
+    # each schedule in words, and its next run: the scheduler has made them
+    with get_client(sync_client=True) as client:
+        ids = {d: client.read_deployment_by_name(f"{d}/{d}").id for d in SCHEDULES}
+    for deployment, schedule in SCHEDULES.items():
+        page.goto(f"{ui}/deployments/deployment/{ids[deployment]}")
+        page.get_by_text(schedule).first.wait_for()
+        page.get_by_text("Next Run").wait_for()
+        page.get_by_text("Scheduled for").first.wait_for()
+        screen.shoot(deployment)
+
+    # a run waiting for a person: the runs list shows it Suspended, its page what it waits for
+    opportunity = new_opportunity(sandbox, amount=30_000)
+    move(sandbox, opportunity, "5-Negotiating", OPPORTUNITY_NEGOTIATING)
+    run = run_of("pre-initiate", opportunity, log=lambda: diagnosis(production, opportunity))
+    wait_for_pause(run, "staffing-decision")
+    page.goto(f"{ui}/runs")
+    page.get_by_role("link", name=run.name).wait_for()
+    page.get_by_text("Suspended").first.wait_for()
+    screen.shoot("the runs, one suspended")
+    page.goto(f"{ui}/runs/flow-run/{run.id}")
+    page.get_by_text(f"Asks for {APPROVAL}: press Resume").scroll_into_view_if_needed()
+    screen.shoot("the waiting run says what it waits for")
+    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("dialog").get_by_text("Staffing proposal:").wait_for()
+    screen.shoot("its form")
+    approve(run)
+    done = wait_for_state(run, *FINAL, timeout=90)
+    assert done.type == StateType.COMPLETED, f"{done.message}\n{production.logs()}"
 
 
 def ops_alerts(sandbox: SandboxClient, opportunity: str) -> list[str]:

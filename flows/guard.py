@@ -64,10 +64,11 @@ def one_at_a_time(scope: str, record_id: str) -> Iterator[None]:
 
 
 class AskedElsewhere(Exception):
-    """An earlier run of this phase for the opportunity is still under way: it asks the person."""
+    """An earlier run for the opportunity is still under way: it asks the person."""
 
-    def __init__(self, run_name: str) -> None:
-        super().__init__(f"a duplicate: {run_name} is under way and asks for this answer")
+    def __init__(self, run_name: str, duplicate: bool = True) -> None:
+        said = f"{run_name} is under way and asks for this answer"
+        super().__init__(f"a duplicate: {said}" if duplicate else f"{said}: answer it there")
 
 
 # A run in one of these has not ended: it may be waiting for a person, or just answered
@@ -80,13 +81,15 @@ UNDER_WAY = [
 ]
 
 
-def not_asked_elsewhere(opportunity_id: str, *tags: str) -> None:
+def not_asked_elsewhere(opportunity_id: str, *tags: str, any_flow: bool = False) -> None:
     """Before a run asks a person: when an earlier run of its flow for the opportunity has not
     ended (a duplicate trigger came while it waits for the answer, or while it goes on with it),
     this one ends (`AskedElsewhere`), so the UI shows one form per question and nobody answers
     twice. The earliest run asks: a run just answered is under way again, and a duplicate that
     got to its form meanwhile must not make it give up. `tags` narrow the question (a week's
-    report: last week's waiting review is another question)."""
+    report: last week's waiting review is another question); with `any_flow`, a run of another
+    flow tagged alike asks the same question (the staffing approval: Pre-Initiate's, or Initiate's
+    for an opportunity won without it)."""
     this, flow = flow_run.get_id(), flow_run.get_flow_name()
     if this is None:
         return
@@ -103,10 +106,10 @@ def not_asked_elsewhere(opportunity_id: str, *tags: str) -> None:
             for run in others
             if run.id != mine.id
             and (run.created, str(run.id)) < (mine.created, str(mine.id))
-            and client.read_flow(run.flow_id).name == flow
+            and (any_flow or client.read_flow(run.flow_id).name == flow)
         ]
     if earlier:
-        raise AskedElsewhere(earlier[0].name)
+        raise AskedElsewhere(earlier[0].name, duplicate=earlier[0].flow_id == mine.flow_id)
 
 
 def tag_run(opportunity_id: str, *more: str) -> None:

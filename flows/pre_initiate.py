@@ -36,8 +36,8 @@ from engagement.refs import Ref
 from engagement.slugs import slack_text
 from engagement.staffing import Recommendation, StaffingDecision, StaffingNeed, recommend
 from flows.forms import ask
-from flows.guard import engagement_document, not_asked_elsewhere, phase_run
-from flows.reporting import announce_completed, publish_summary
+from flows.guard import engagement_document, not_asked_elsewhere, phase_run, tag_run
+from flows.reporting import announce_completed, announce_won_once_staffed, publish_summary
 from tasks.clients import systems
 from tasks.drive import ensure_shared
 from tasks.gitlab import ensure_issue
@@ -53,6 +53,7 @@ from tasks.sheets import ensure_prefilled, get_roster
 from tasks.slack import ensure_message, find_channel, find_message
 
 PHASE = Phase.PRE_INITIATE
+STAFFING_QUESTION = "question:staffing"  # the tag of a run that asks for the approval
 
 
 @flow(name="pre-initiate", flow_run_name="pre-initiate · {customer} · {opportunity_id}")
@@ -76,6 +77,8 @@ def run_pre_initiate(opportunity_id: str) -> State[Any]:
 
     outcome = pre_initiate_steps(opportunity)
     publish_summary(PHASE, opportunity, outcome.made, waiting="Closed Won (Initiate)")
+    if opportunity.stage == settings.closed_won_stage:
+        announce_won_once_staffed(opportunity)
     decision = outcome.decision
     return Completed(message=f"Staffed: {', '.join(decision.booked)}; owner {decision.owner}")
 
@@ -272,7 +275,9 @@ def ask_coordinator(
     form = _decision_form(opportunity, proposal, staff)
     description = proposal.summary()
     key = "staffing-decision" if attempt == 1 else f"staffing-decision-{attempt}"
-    not_asked_elsewhere(opportunity.id)
+    # one question whichever phase asks it: an opportunity won while Pre-Initiate asks
+    tag_run(opportunity.id, STAFFING_QUESTION)
+    not_asked_elsewhere(opportunity.id, STAFFING_QUESTION, any_flow=True)
     for again in itertools.count():
         answer = ask(
             form.with_initial_data(description=description),

@@ -7,7 +7,7 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from core.events import PHASE_COMPLETED, Phase, event_kwargs
+from core.events import OPPORTUNITY_CLOSED_WON, PHASE_COMPLETED, Phase, event_kwargs
 from engagement.models import Opportunity
 from engagement.refs import Ref
 
@@ -43,5 +43,20 @@ def announce_completed(phase: Phase, opportunity: Opportunity) -> None:
             name=opportunity.name,
             customer=opportunity.account.name,
             phase=phase,
+        )
+    )
+
+
+def announce_won_once_staffed(opportunity: Opportunity) -> None:
+    """`ps.opportunity.closed-won` again for an opportunity won while its staffing approval waited:
+    the Initiate its first event started found the approval asked by Pre-Initiate and ended, so it
+    starts now. Keyed by the opportunity: a re-run repeats the same event."""
+    emit_event(
+        **event_kwargs(
+            OPPORTUNITY_CLOSED_WON,
+            opportunity.id,
+            key=f"{opportunity.id}:staffed",
+            name=opportunity.name,
+            customer=opportunity.account.name,
         )
     )

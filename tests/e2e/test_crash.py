@@ -24,10 +24,9 @@ from testkit.stack import PrefectStack, blocks_for
 
 pytestmark = pytest.mark.e2e
 
-# Initiate, where an engagement's objects are made, and Close, with the most writes (each case
-# waits out the killed run's concurrency lease, about a minute): `benchmarks.crash` kills every
-# phase.
-KILLED = ("initiate", "close-out")
+# Close, with the most writes (each case waits out the killed run's concurrency lease, about a
+# minute): `benchmarks.crash` kills every phase, and test_production loses a worker mid-Initiate.
+KILLED = ("close-out",)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from tasks.salesforce import InvalidRecord
 from testkit.expect import EXPECTED, objects_of, sent, written
 from testkit.factories import new_opportunity
 from testkit.outside import sheet as worksheet
-from testkit.phases import COORDINATOR, approve, negotiated
+from testkit.phases import COORDINATOR, approve, negotiated, waiting_for_staffing
 from testkit.runs import FINAL, completions, flow_runs, run_of, state_of, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
@@ -338,3 +338,31 @@ def test_hostile_customer_names_give_valid_names_everywhere(
     assert len([r for r in shown if hostile[:60] in r["text"]]) >= 2  # the proposal, the decision
     assert any("<!here> <@U0GRACE001> fits <http://x|best>" in r["text"] for r in shown)
     assert [(r["notifies"], r["links"]) for r in shown if r["notifies"] or r["links"]] == []
+
+
+def test_closed_won_while_the_staffing_approval_waits_asks_once_then_initiates(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    # the customer signs before the coordinator has answered Pre-Initiate's form
+    opportunity, asking = waiting_for_staffing(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="Closed Won")
+    initiate = run_of("initiate", opportunity)
+    first = wait_for_state(initiate, *FINAL, timeout=120)
+    assert first.type == StateType.COMPLETED, first.message
+    assert first.message == f"{asking.name} is under way and asks for this answer: answer it there"
+    assert state_of(asking).type == StateType.PAUSED  # the one form, still waiting
+
+    approve(asking)
+    assert wait_for_state(asking, *FINAL, timeout=120).type == StateType.COMPLETED
+    # the approval starts Initiate again: the engagement is provisioned, every object once
+    again = wait_until(
+        lambda: [
+            r for r in flow_runs(opportunity) if r.name.startswith("initiate") and r.id != initiate.id
+        ],
+        120,
+        "Initiate started again by the approval",
+    )
+    (run,) = again
+    done = wait_for_state(run, *FINAL, timeout=120)
+    assert done.type == StateType.COMPLETED, done.message
+    assert objects_of(sandbox, opportunity) == EXPECTED

@@ -30,13 +30,12 @@ from zoneinfo import ZoneInfo
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
-from prefect.events import emit_event
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from pydantic import BaseModel, Field
 
-from core.events import CHANGE_REQUEST_APPROVED, Phase, event_kwargs
+from core.events import CHANGE_REQUEST_APPROVED, Phase
 from engagement.change_request import (
     Baseline,
     Change,
@@ -65,6 +64,7 @@ from flows.forms import ask
 from flows.guard import for_the_account, not_asked_elsewhere, phase_run
 from flows.initiate import team_of
 from flows.plan import Initiated, initiated_objects
+from flows.reporting import announce
 from tasks.clients import systems
 from tasks.docs import ensure_document_filled
 from tasks.drive import ensure_copy
@@ -347,15 +347,12 @@ def customer_answer(opportunity_id: str, reply: Reply) -> State[Any]:
         Kind.CUSTOMER_APPROVAL,
         approval_note(reply.sender, received, reply.text),
     )
-    emit_event(
-        **event_kwargs(
-            CHANGE_REQUEST_APPROVED,
-            opportunity.id,
-            key=f"{opportunity.id}:{number}",
-            name=opportunity.name,
-            customer=opportunity.account.name,
-            phase=PHASE,
-            payload={"number": number, "by": reply.sender},
-        )
+    announce(
+        CHANGE_REQUEST_APPROVED,
+        opportunity,
+        f"{opportunity.id}:{number}",
+        PHASE,
+        number=number,
+        by=reply.sender,
     )
     return Completed(message=f"{number}: approved by {reply.sender}")

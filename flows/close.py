@@ -40,12 +40,11 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from prefect.events import emit_event
 from prefect.input import RunInput
 from prefect.states import Completed, State
 from pydantic import Field
 
-from core.events import ENGAGEMENT_SIGNED_OFF, Phase, event_kwargs
+from core.events import ENGAGEMENT_SIGNED_OFF, Phase
 from engagement.charts import estimate_png
 from engagement.close import (
     AWAITING,
@@ -85,7 +84,7 @@ from flows.guard import (
 )
 from flows.initiate import meeting
 from flows.plan import Initiated, initiated_objects
-from flows.reporting import announce_completed, publish_summary
+from flows.reporting import announce, announce_completed, publish_summary
 from flows.validate import NO_ANSWER, plan_tab
 from tasks.calendar import find_event_start
 from tasks.clients import systems
@@ -324,16 +323,8 @@ def record_sign_off(opportunity: Opportunity, initiated: Initiated, accepted: Ac
         if find_issue_note(*sign_off, Kind.SIGNED_OFF) is None:
             engagement = find_engagement(opportunity.id) or initiated.engagement
             ensure_engagement_signed_off(engagement, accepted.on, accepted.how is How.PASSIVELY)
-            emit_event(
-                **event_kwargs(
-                    ENGAGEMENT_SIGNED_OFF,
-                    opportunity.id,
-                    key=opportunity.id,
-                    name=opportunity.name,
-                    customer=opportunity.account.name,
-                    phase=PHASE,
-                    payload={"how": accepted.how.value},
-                )
+            announce(
+                ENGAGEMENT_SIGNED_OFF, opportunity, opportunity.id, PHASE, how=accepted.how.value
             )
             ensure_issue_note(*sign_off, Kind.SIGNED_OFF, accepted.note())
         ensure_issue_labels(*sign_off, add=[ACCEPTED], remove=[REQUESTED, QUESTION, AWAITING])

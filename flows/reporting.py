@@ -32,31 +32,35 @@ def publish_summary(phase: str, opportunity: Opportunity, made: list[Ref], waiti
     )
 
 
-def announce_completed(phase: Phase, opportunity: Opportunity) -> None:
-    """`ps.phase.completed` for the phase; its id is keyed by opportunity and phase, so a re-run
-    repeats the same event and never starts the next phase twice."""
+def announce(
+    event: str,
+    opportunity: Opportunity,
+    key: str,
+    phase: Phase | None = None,
+    **payload: str,
+) -> None:
+    """One lifecycle event about the opportunity. Its id is made from `key`, so a re-run repeats
+    the same event and Prefect keeps the first: nothing downstream starts twice."""
     emit_event(
         **event_kwargs(
-            PHASE_COMPLETED,
+            event,
             opportunity.id,
-            key=f"{opportunity.id}:{phase}",
+            key=key,
             name=opportunity.name,
             customer=opportunity.account.name,
             phase=phase,
+            payload=payload,
         )
     )
+
+
+def announce_completed(phase: Phase, opportunity: Opportunity) -> None:
+    """`ps.phase.completed` for the phase, keyed by opportunity and phase."""
+    announce(PHASE_COMPLETED, opportunity, f"{opportunity.id}:{phase}", phase)
 
 
 def announce_won_once_staffed(opportunity: Opportunity) -> None:
     """`ps.opportunity.closed-won` again for an opportunity won while its staffing approval waited:
     the Initiate its first event started found the approval asked by Pre-Initiate and ended, so it
     starts now. Keyed by the opportunity: a re-run repeats the same event."""
-    emit_event(
-        **event_kwargs(
-            OPPORTUNITY_CLOSED_WON,
-            opportunity.id,
-            key=f"{opportunity.id}:staffed",
-            name=opportunity.name,
-            customer=opportunity.account.name,
-        )
-    )
+    announce(OPPORTUNITY_CLOSED_WON, opportunity, f"{opportunity.id}:staffed")

@@ -65,7 +65,7 @@ from flows.change_request import approved_team, name_run
 from flows.forms import ask
 from flows.guard import not_asked_elsewhere, one_at_a_time, phase_run, tag_run
 from flows.plan import Initiated, initiated_objects
-from flows.reporting import announce_completed
+from flows.reporting import announce, announce_completed
 from tasks.clients import systems
 from tasks.gitlab import (
     KeyedIssue,
@@ -387,16 +387,13 @@ def record_acceptance(opportunity: Opportunity, initiated: Initiated, accepted: 
                 ensure_billing_milestone(
                     initiated.workspace.id, opportunity.id, code, milestone, fee, accepted.on
                 )
-            emit_event(
-                **event_kwargs(
-                    ACTIVITY_ACCEPTED,
-                    opportunity.id,
-                    key=f"{opportunity.id}:{code}",
-                    name=opportunity.name,
-                    customer=opportunity.account.name,
-                    phase=PHASE,
-                    payload={"activity": code, "how": accepted.how.value},
-                )
+            announce(
+                ACTIVITY_ACCEPTED,
+                opportunity,
+                f"{opportunity.id}:{code}",
+                PHASE,
+                activity=code,
+                how=accepted.how.value,
             )
             ensure_issue_note(*issue, Kind.ACTIVITY_ACCEPTED, accepted.note())
         mark_accepted(*issue)

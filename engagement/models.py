@@ -411,9 +411,9 @@ class Account(_Model):
     # Account.BillingCountryCode: whose public holidays are not working days of the engagement
     country: CountryCode | None = None
     communication_style: Tags = ()  # Account.PS_Communication_Style__c
-    # True when the account had an earlier Closed Won PS opportunity; the reader of Salesforce
-    # sets it. It picks the initiation e-mail template.
-    existing_customer: bool = False
+    # True when the account had an earlier PS engagement; None when not read (one more query,
+    # for Initiate only: it picks the initiation e-mail template).
+    existing_customer: bool | None = None
 
 
 class Contact(_Model):

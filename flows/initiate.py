@@ -86,7 +86,7 @@ def initiate(opportunity_id: str, customer: str = "") -> State[Any]:
 def run_initiate(opportunity_id: str) -> State[Any]:
     """Initiate for one opportunity, inside its run's slot."""
     settings = systems().settings
-    opportunity = get_opportunity(opportunity_id)
+    opportunity = get_opportunity(opportunity_id, customer_history=True)
     if problems := initiate_problems(opportunity, settings.closed_won_stage):
         raise NotReady(opportunity.id, "Initiate", problems)
 

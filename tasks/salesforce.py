@@ -85,8 +85,9 @@ def opportunity_id(value: str) -> str:
 
 
 @read_task("read opportunity {opportunity}")
-def get_opportunity(opportunity: str) -> Opportunity:
-    """The opportunity with its account, contacts (contact roles) and SOW activities (line items).
+def get_opportunity(opportunity: str, customer_history: bool = False) -> Opportunity:
+    """The opportunity with its account, contacts (contact roles) and SOW activities (line items);
+    with `customer_history`, whether the account is an existing customer (one more query).
 
     Raises:
         PermanentError: the opportunity does not exist.
@@ -105,12 +106,16 @@ def get_opportunity(opportunity: str) -> Opportunity:
         if not rows["records"]:
             raise PermanentError(SYSTEM, f"opportunity {record_id}", "not found")
         record = rows["records"][0]
-        # An existing customer is an account with an earlier PS engagement.
-        earlier = sf.query(
-            "SELECT COUNT() FROM PS_Engagement__c WHERE Opportunity__r.AccountId = "
-            f"'{record['AccountId']}' AND Opportunity_Id__c != '{record_id}'"
-        )["totalSize"]
-    return _opportunity(record, existing_customer=earlier > 0)
+        existing = None
+        if customer_history:  # an existing customer: an account with an earlier PS engagement
+            existing = (
+                sf.query(
+                    "SELECT COUNT() FROM PS_Engagement__c WHERE Opportunity__r.AccountId = "
+                    f"'{record['AccountId']}' AND Opportunity_Id__c != '{record_id}'"
+                )["totalSize"]
+                > 0
+            )
+    return _opportunity(record, existing_customer=existing)
 
 
 @read_task("find stage changes")
@@ -567,7 +572,7 @@ def _children(record: dict[str, Any], relationship: str) -> list[dict[str, Any]]
     return (record.get(relationship) or {}).get("records", [])  # no children: null
 
 
-def _opportunity(record: dict[str, Any], existing_customer: bool) -> Opportunity:
+def _opportunity(record: dict[str, Any], existing_customer: bool | None) -> Opportunity:
     # the values as typed: the model parses them, so a bad one is named like any field
     data = _read(record, _OPPORTUNITY)
     data["account"] = _read(record, _ACCOUNT) | {"existing_customer": existing_customer}

@@ -357,7 +357,9 @@ def test_closed_won_while_the_staffing_approval_waits_asks_once_then_initiates(
     # the approval starts Initiate again: the engagement is provisioned, every object once
     again = wait_until(
         lambda: [
-            r for r in flow_runs(opportunity) if r.name.startswith("initiate") and r.id != initiate.id
+            r
+            for r in flow_runs(opportunity)
+            if r.name.startswith("initiate") and r.id != initiate.id
         ],
         120,
         "Initiate started again by the approval",

@@ -36,7 +36,7 @@ ACME_NEW = seed.OPPORTUNITIES[1]
 
 
 def test_get_opportunity_reads_account_contacts_and_activities(outside: SandboxClient) -> None:
-    opportunity = get_opportunity.fn(ACME_NEW.id)
+    opportunity = get_opportunity.fn(ACME_NEW.id, customer_history=True)
     assert opportunity.id == ACME_NEW.id
     assert opportunity.account.name == "Acme Corporation"
     assert opportunity.account.time_zone == "America/Chicago"
@@ -64,7 +64,14 @@ def test_an_opportunity_without_contacts_or_activities_reads_as_empty(
 
 
 def test_a_new_customer_is_not_existing(outside: SandboxClient) -> None:
-    assert not get_opportunity.fn(seed.OPPORTUNITIES[2].id).account.existing_customer
+    new = get_opportunity.fn(seed.OPPORTUNITIES[2].id, customer_history=True)
+    assert new.account.existing_customer is False
+
+
+def test_the_customers_history_is_read_only_when_asked(outside: SandboxClient) -> None:
+    opportunity = get_opportunity.fn(ACME_NEW.id)
+    assert opportunity.account.existing_customer is None  # not known, not guessed
+    assert len(outside.requests(system="salesforce")) == 1
 
 
 def test_an_account_without_a_billing_country_has_no_public_holidays(

@@ -350,6 +350,7 @@ def _user_ids(emails: list[str]) -> list[str]:
             unknown.append(address)
         else:
             ids.append(str(user["id"]))
+            _record_user(address, ids[-1])
     if unknown:
         raise PermanentError(
             SYSTEM,
@@ -358,6 +359,22 @@ def _user_ids(emails: list[str]) -> list[str]:
             "the skills matrix, or add the person to Slack",
         )
     return list(dict.fromkeys(ids))
+
+
+def _user_key(email: str) -> str:
+    return f"psflow-slack-user-{email.lower()}"
+
+
+def _record_user(email: str, user_id: str) -> None:
+    """The user id of the address, recorded for later runs (a Slack user's id never changes)."""
+    store, key = systems().memory(), _user_key(email)
+    if not store.exists(key) or str(store.read(key).result) != user_id:
+        store.write(user_id, key=key)
+
+
+def _recorded_user(email: str) -> str | None:
+    store, key = systems().memory(), _user_key(email)
+    return str(store.read(key).result) if store.exists(key) else None
 
 
 @read_task("find Slack user {email}")
@@ -381,7 +398,8 @@ def find_user_id(email: str) -> str | None:
 @outside_task("invite {emails} to the channel")
 def ensure_members(channel_id: str, emails: list[str]) -> int:
     """Invite the people with these e-mail addresses to the channel, those not in it yet.
-    Every address is looked up before anyone is invited.
+    Every address is looked up before anyone is invited, unless each is in the channel already
+    under the user id psflow recorded for it (a re-run: one read).
 
     Returns:
         How many people were invited now (0 on a re-run).
@@ -396,9 +414,11 @@ def ensure_members(channel_id: str, emails: list[str]) -> int:
     """
     from slack_sdk.errors import SlackApiError  # loaded with the client
 
-    user_ids = _user_ids(addresses("emails", emails))
+    emails = addresses("emails", emails)
     members = _members(channel_id)
-    missing = [user for user in user_ids if user not in members]
+    if all(_recorded_user(email) in members for email in emails):
+        return 0
+    missing = [user for user in _user_ids(emails) if user not in members]
     if not missing:
         return 0
     what = f"invitation of {len(missing)} people to channel {channel_id}"

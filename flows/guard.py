@@ -23,7 +23,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import flow_run
-from prefect.states import Completed, State
+from prefect.states import Cancelled, Completed, State
 
 from engagement.keys import Kind, drive_name, engagement_folders
 from engagement.models import Opportunity
@@ -110,6 +110,22 @@ def not_asked_elsewhere(opportunity_id: str, *tags: str, any_flow: bool = False)
         ]
     if earlier:
         raise AskedElsewhere(earlier[0].name, duplicate=earlier[0].flow_id == mine.flow_id)
+
+
+def withdraw_questions(opportunity_id: str, tag: str, why: str) -> list[str]:
+    """Cancel the opportunity's runs that wait at a form tagged `tag`, saying `why`: a question
+    nobody needs to answer any more (the staffing of a lost deal). Their names."""
+    with get_client(sync_client=True) as client:
+        waiting = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[opportunity_tag(opportunity_id), tag]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+            )
+        )
+        for run in waiting:
+            # a suspended run has no process to stop: it is Cancelled at once
+            client.set_flow_run_state(run.id, Cancelled(message=why), force=True)
+    return [run.name for run in waiting]
 
 
 def tag_run(opportunity_id: str, *more: str) -> None:

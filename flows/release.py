@@ -5,8 +5,9 @@ from Negotiating or a later stage to an earlier one). It reads the opportunity (
 finds the engagement's Mavenlink project. Withdrawn: psflow's soft bookings are deleted (the PSEs
 are free again; the coordinator's approval stands, and Pre-Initiate books them anew if the deal comes
 back). Closed Lost: the bookings too, and the Prospect project moves to Cancelled and the Technical
-Architect's review issue is closed (GitLab). Either way #ps_planning is told. Each step finds its
-object first: a re-run or a repeated event writes nothing.
+Architect's review issue is closed (GitLab). Either way #ps_planning is told, and a staffing form
+still waiting is withdrawn (its run Cancelled, saying why). Each step finds its object first: a
+re-run or a repeated event writes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from engagement.lifecycle import NotReady, release_problems
 from engagement.models import Opportunity
 from engagement.refs import Ref
 from engagement.slugs import slack_text
-from flows.guard import phase_run
+from flows.guard import phase_run, withdraw_questions
+from flows.pre_initiate import STAFFING_QUESTION
 from flows.reporting import publish_summary
 from tasks.clients import systems
 from tasks.gitlab import ensure_issue_closed
@@ -60,6 +62,12 @@ def run_release(opportunity_id: str) -> State[Any]:
     }
     if problems := release_problems(opportunity, settings.closed_lost_stage, holding):
         raise NotReady(opportunity.id, "a release", problems)
+    # a form still asking for its staffing asks nobody any more (back in Negotiating, it asks anew)
+    withdrawn = withdraw_questions(
+        opportunity.id,
+        STAFFING_QUESTION,
+        f"Withdrawn by release: the opportunity is {opportunity.stage}",
+    )
     made: list[Ref] = []
     workspace = find_workspace(opportunity.id)
     if workspace is not None:
@@ -82,9 +90,10 @@ def run_release(opportunity_id: str) -> State[Any]:
         waiting="nothing: the engagement is over" if lost else "Negotiating again (Pre-Initiate)",
     )
     released = sum(a.kind == "released soft booking" for a in made)
+    forms = f"; the staffing form withdrawn ({', '.join(withdrawn)})" if withdrawn else ""
     if lost:
-        return Completed(message=f"Released: {released} soft bookings; project Cancelled")
-    return Completed(message=f"Released: {released} soft bookings ({opportunity.stage})")
+        return Completed(message=f"Released: {released} soft bookings; project Cancelled{forms}")
+    return Completed(message=f"Released: {released} soft bookings ({opportunity.stage}){forms}")
 
 
 def announce_release(opportunity: Opportunity, made: list[Ref]) -> Ref:

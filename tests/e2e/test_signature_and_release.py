@@ -12,7 +12,7 @@ from prefect.deployments import run_deployment
 
 from sandbox.client import SandboxClient
 from testkit.expect import written
-from testkit.phases import negotiated
+from testkit.phases import negotiated, waiting_for_staffing
 from testkit.runs import FINAL, flow_runs, run_of, wait_for_state, wait_until
 from testkit.stack import PrefectStack
 
@@ -161,3 +161,18 @@ def _bookings(sandbox: SandboxClient, opportunity: str) -> int:
 def _workspaces(sandbox: SandboxClient, opportunity: str) -> list[dict[str, Any]]:
     ids = _refs(sandbox, opportunity, "workspace")
     return [w for w in sandbox.state("mavenlink", "workspaces") if str(w["id"]) in ids]
+
+
+def test_a_deal_lost_while_its_staffing_waits_asks_the_coordinator_no_more(
+    served: PrefectStack, sandbox: SandboxClient
+) -> None:
+    opportunity, asking = waiting_for_staffing(sandbox)
+    sandbox.act("salesforce", f"/opportunities/{opportunity}/stage", stage="8-Closed Lost")
+    done = wait_for_state(run_of("release", opportunity), *FINAL, timeout=90)
+    assert done.type == StateType.COMPLETED, done.message
+    assert done.message.endswith(f"; the staffing form withdrawn ({asking.name})")
+    # the form is withdrawn, saying why: nobody approves staffing for a lost deal
+    withdrawn = wait_for_state(asking, StateType.CANCELLED, *FINAL, timeout=30)
+    assert withdrawn.type == StateType.CANCELLED
+    assert withdrawn.message == "Withdrawn by release: the opportunity is 8-Closed Lost"
+    assert _bookings(sandbox, opportunity) == 0

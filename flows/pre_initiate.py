@@ -48,7 +48,12 @@ from tasks.mavenlink import (
     find_hard_bookings,
     get_hard_bookings,
 )
-from tasks.salesforce import ensure_cost_estimate_linked, get_opportunity, get_users
+from tasks.salesforce import (
+    ensure_cost_estimate_linked,
+    find_engagement,
+    get_opportunity,
+    get_users,
+)
 from tasks.sheets import ensure_prefilled, get_roster
 from tasks.slack import ensure_message, find_channel, find_message
 
@@ -77,7 +82,8 @@ def run_pre_initiate(opportunity_id: str) -> State[Any]:
 
     outcome = pre_initiate_steps(opportunity)
     publish_summary(PHASE, opportunity, outcome.made, waiting="Closed Won (Initiate)")
-    if opportunity.stage == settings.closed_won_stage:
+    if opportunity.stage == settings.closed_won_stage and find_engagement(opportunity.id) is None:
+        # won while the approval waited: the Initiate that found it asked here ended; it starts now
         announce_won_once_staffed(opportunity)
     decision = outcome.decision
     return Completed(message=f"Staffed: {', '.join(decision.booked)}; owner {decision.owner}")

@@ -314,9 +314,13 @@ def up(data: Path) -> None:
         deploy(stack, first, WORK_POOL)
         stack.start_workers(1, first, WORK_POOL)
         stack.start_workers(1, second, WORK_POOL)
+        # the UI asks for this run's credential: kept for the operator, never printed
+        secret = data / "credential"
+        secret.touch(mode=0o600)
+        secret.write_text(stack.env["PREFECT_API_AUTH_STRING"] + "\n")
         print(f"sandbox      {sandbox_url}")
-        for url, child in zip(stack.api_urls, stack.servers, strict=True):
-            print(f"{child.name}     {url}")
+        for url, ui, child in zip(stack.api_urls, stack.ui_urls, stack.servers, strict=True):
+            print(f"{child.name}     {url}  (UI {ui}, its login: the line in {secret})")
         print(f"services     pid {stack.services.process.pid if stack.services else '-'}")
         for worker in stack.workers:
             print(f"{worker.name}     pid {worker.process.pid}")

@@ -55,7 +55,7 @@ def run(data: Path, calls: int) -> int:
         rate_limit(SLOT, strict=True)
 
     variants: dict[str, Callable[[int], Any]] = {
-        "psflow @outside_task": outside_task(call),
+        "psflow @outside_task": outside_task("call {i}")(call),
         "bare Prefect @task": task(call),
         "plain call": call,
         "rate-limit slot only": slot,

@@ -331,6 +331,8 @@ def up(data: Path) -> None:
             while all(c.process.poll() is None for c in stack.children()):
                 time.sleep(1)
             print(f"a process exited:\n{stack.logs()}")
+        # a second Ctrl-C must not cut the stop short: servers and a claimed Redis database left
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def main(argv: list[str] | None = None) -> int:

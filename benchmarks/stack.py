@@ -8,6 +8,7 @@ module's users' Prefect-dependent code (as `benchmarks.latency` does).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -20,9 +21,12 @@ from psflow.local import prefect_env
 
 
 def prefect_home(data: Path) -> None:
-    """This process's own Prefect home (never ~/.prefect), set before Prefect is imported."""
+    """This process's own Prefect home (never ~/.prefect), set before Prefect is imported; and a
+    stop (SIGTERM, as `timeout` sends it) ends the benchmark as Ctrl-C does, through its `with`
+    blocks: the servers it started stop with it."""
     (data / "client").mkdir(parents=True, exist_ok=True)
     os.environ.update(prefect_env(data / "client"))
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @dataclass
@@ -143,6 +147,7 @@ def approved(sandbox: Any, count: int, amount: float = 30_000, threads: int = 4)
     from tasks.salesforce import get_opportunity
     from tasks.sheets import get_roster
     from testkit.factories import opportunities
+    from testkit.phases import COORDINATOR
 
     clients.configure(sandbox_blocks(sandbox.url, pace=False))
     try:
@@ -151,7 +156,7 @@ def approved(sandbox: Any, count: int, amount: float = 30_000, threads: int = 4)
         pses = [pse.email for pse in get_roster.fn().pses]
         for n, opportunity in enumerate(ids):
             decision = StaffingDecision(
-                approve=True, pses=[pses[n % len(pses)]], approver="pc@example.com"
+                approve=True, pses=[pses[n % len(pses)]], approver=COORDINATOR
             )
             post_decision(get_opportunity.fn(opportunity), decision)
 

@@ -146,7 +146,7 @@ def measure(
     timeout: float = 3600,
 ) -> Figures:
     """One stage: each step's action, then until its condition holds (answering the forms when
-    `answer`), quotas on; its requests, CPU and the runs it started."""
+    `answer`), quotas on; its requests, CPU and the runs that ended in it."""
     print(f"▶ {stage}", flush=True)
     sandbox.set_quotas(True)
     since, cpu, roles = sandbox.last_request_id(), busy_cpu_seconds(), cpu_by_role(pids)
@@ -175,7 +175,7 @@ def measure(
         runs.update(
             f"{flow} {r.state.type.value}"
             for r in runs_of(flow)
-            if r.state and r.created and r.created >= began
+            if r.state and r.end_time and r.end_time >= began
         )
     figures = Figures(
         stage,
@@ -441,7 +441,7 @@ def report(stages: list[Figures], n: int, extra: Counter[str], final: Counter[st
     print("(floor: the time the quotas let the stage's requests through in, set by its busiest")
     print(" quota; n/a: every quota's first window holds them. CPU: every process on the machine)")
     for f in stages:
-        print(f"  {f.stage}: floor set by {f.binding}; runs {dict(f.runs)}")
+        print(f"  {f.stage}: floor set by {f.binding}; runs ended {dict(f.runs)}")
     roles: Counter[str] = Counter()
     for f in stages:
         roles.update(f.roles)

@@ -60,6 +60,9 @@ class Systems:
         self.channels: dict[str, dict[str, Any]] = {}
         self.listed = False
         self.channels_of: str | None = None  # the run they were seen by
+        # psflow's messages that run found or posted, by (channel id, key): never edited or
+        # deleted by psflow, so once found they stay found (tasks/slack.py `_scan`)
+        self.messages: dict[tuple[str, str], Any] = {}
 
     # --- configuration ---------------------------------------------------------------------
 

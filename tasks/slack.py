@@ -68,8 +68,14 @@ def _seen() -> dict[str, dict[str, Any]]:
 
     kept, run = systems(), flow_run.get_id()
     if run is None or kept.channels_of != run:
-        kept.channels, kept.listed, kept.channels_of = {}, False, run
+        kept.channels, kept.listed, kept.channels_of, kept.messages = {}, False, run, {}
     return kept.channels
+
+
+def _found() -> dict[tuple[str, str], SlackMessage]:
+    """psflow's messages this flow run has found or posted, by channel id and key (as `_seen`)."""
+    _seen()
+    return systems().messages
 
 
 def _memory_key(name: str) -> str:
@@ -160,7 +166,17 @@ def find_messages(
 
 def _scan(channel_id: str, keys: Sequence[str]) -> dict[str, SlackMessage]:
     """The newest message carrying each key, among the channel's last pages of history; the
-    scan stops once every key is found."""
+    scan stops once every key is found. What this run found already is not looked up again: a
+    run reads #ps_planning's records in most of its steps."""
+    known = _found()
+    found = {key: known[(channel_id, key)] for key in keys if (channel_id, key) in known}
+    if len(found) < len(keys):
+        found.update(_history(channel_id, [key for key in keys if key not in found]))
+        known.update({(channel_id, key): message for key, message in found.items()})
+    return found
+
+
+def _history(channel_id: str, keys: Sequence[str]) -> dict[str, SlackMessage]:
     found: dict[str, SlackMessage] = {}
     with calling(SYSTEM, f"history of channel {channel_id} (looking for {', '.join(keys)})"):
         history = (
@@ -223,6 +239,10 @@ def ensure_message(
                 )
             )
         ts = str(answer["ts"])
+        key = str(metadata["event_payload"][SLACK_KEY_FIELD])
+        _found()[(channel_id, key)] = SlackMessage(
+            channel_id=channel_id, ts=ts, text=text, payload=metadata["event_payload"]
+        )
     else:
         ts = found.ts
     with calling(SYSTEM, f"link to the {kind.value} message in #{channel_name}"):

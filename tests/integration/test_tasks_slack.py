@@ -135,6 +135,33 @@ def test_find_message_finds_psflows_message_under_chatter_in_one_request(
     assert len(history) == 1  # a scan asks for 999 messages a page: one request
 
 
+def test_a_message_found_in_a_run_is_not_looked_up_again_by_that_run(
+    outside: SandboxClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psflow never edits or deletes its messages: once a run has found (or posted) one, it stays
+    found for the run. Only a miss can go stale, and a miss is looked up every time."""
+    monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "5c1e1d0e-0000-4000-8000-000000000001")
+    channel = find_channel.fn("ps_planning")
+    before = outside.last_request_id()
+
+    assert find_message.fn(channel, KIND, OPPORTUNITY) is None
+    assert find_message.fn(channel, KIND, OPPORTUNITY) is None  # looked up again
+    posted = ensure_message.fn("ps_planning", "Proposal", KIND, OPPORTUNITY)  # a look-up, a post
+    found = find_message.fn(channel, KIND, OPPORTUNITY)
+    assert found is not None
+    assert (found.ts, found.text) == (posted.id, "Proposal")
+    assert not ensure_message.fn("ps_planning", "Proposal", KIND, OPPORTUNITY).created
+    history = outside.requests(system="slack", path="%conversations.history", since=before)
+    assert len(history) == 3
+
+    # another run reads the channel for itself
+    monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "5c1e1d0e-0000-4000-8000-000000000002")
+    assert find_message.fn(channel, KIND, OPPORTUNITY) == found
+    history = outside.requests(system="slack", path="%conversations.history", since=before)
+    assert len(history) == 4
+    assert len(keyed_messages(outside, natural_key(KIND, OPPORTUNITY))) == 1
+
+
 @pytest.mark.parametrize("kind", ["status", "drop"])
 def test_a_post_whose_answer_is_lost_is_found_on_the_retry(
     outside: SandboxClient, kind: str

@@ -82,8 +82,10 @@ def run_pre_initiate(opportunity_id: str) -> State[Any]:
 
     outcome = pre_initiate_steps(opportunity)
     publish_summary(PHASE, opportunity, outcome.made, waiting="Closed Won (Initiate)")
-    if opportunity.stage == settings.closed_won_stage and find_engagement(opportunity.id) is None:
-        # won while the approval waited: the Initiate that found it asked here ended; it starts now
+    won = opportunity.stage == settings.closed_won_stage
+    if outcome.asked and won and find_engagement(opportunity.id) is None:
+        # won while this run asked for the approval: the Initiate that found the question here
+        # ended; it starts now. A decision recorded before needs no second start: Initiate read it
         announce_won_once_staffed(opportunity)
     decision = outcome.decision
     return Completed(message=f"Staffed: {', '.join(decision.booked)}; owner {decision.owner}")
@@ -93,6 +95,7 @@ def run_pre_initiate(opportunity_id: str) -> State[Any]:
 class PreInitiated:
     decision: StaffingDecision
     made: list[Ref]
+    asked: bool  # the coordinator was asked in this run (the form), not found recorded
 
 
 def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
@@ -101,7 +104,7 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
     made = cost_estimate(opportunity)
     need = StaffingNeed.from_opportunity(opportunity)
     decision = recorded_decision(opportunity)
-    moved = None
+    asked, moved = decision is None, None
     if decision is None:  # not decided yet: propose, and wait for the coordinator
         decision = decide_staffing(opportunity, need, made)
         # a resumed run reads the opportunity anew: the dates may have moved while the form waited
@@ -109,7 +112,7 @@ def pre_initiate_steps(opportunity: Opportunity) -> PreInitiated:
     made.extend(book_staffing(opportunity, decision, need))
     made.append(post_decision(opportunity, decision, moved))
     announce_completed(PHASE, opportunity)
-    return PreInitiated(decision, made)
+    return PreInitiated(decision, made, asked)
 
 
 # --- 1. the cost estimate --------------------------------------------------------------------------
